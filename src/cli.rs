@@ -1,0 +1,333 @@
+//! The command line: clap structs that only parse, and the dispatch that hands
+//! each subcommand to the one library function that does its work.
+//!
+//! Nothing here talks to the network or reads files; `context` turns the shared
+//! flags into a validated [`crate::context::Context`] first.
+
+use crate::error::{Error, Result, exit};
+use crate::output::OutputMode;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Credentials (Azure SDK names): AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
+or a ready token in SCIMSHIFT_GRAPH_TOKEN; --device-code or --az-cli for a person.
+The SCIM token comes from SCIM_TOKEN, --scim-token-file (mode 0600) or a hidden prompt.
+
+Exit codes: 0 ok / nothing to do, 1 error, 2 changes pending (plan, import --dry-run), 64 bad usage.
+
+Start with `scimshift demo` to see the whole migration on a simulated tenant.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scimshift",
+    version,
+    about = "Move an Entra ID app's SCIM provisioning from its gallery app to a custom app without duplicating, deactivating or losing anyone",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command understands.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Output for people (text) or scripts (json)
+    #[arg(long, global = true, value_enum, default_value_t = OutputMode::Text)]
+    pub output: OutputMode,
+    /// Never colour the output (NO_COLOR does the same)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More logging on stderr (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Answer yes to every confirmation (for automation)
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+}
+
+/// How to reach and authenticate to Microsoft Graph.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GraphArgs {
+    /// National cloud: picks the authority and Graph root
+    #[arg(long, value_enum, default_value_t = crate::graph::cloud::Cloud::Global)]
+    pub cloud: crate::graph::cloud::Cloud,
+    /// Override the Graph root, e.g. http://127.0.0.1:PORT/v1.0 for the twin
+    #[arg(long, env = "SCIMSHIFT_GRAPH_URL", hide_env_values = true)]
+    pub graph_url: Option<String>,
+    /// Override the token authority, e.g. http://127.0.0.1:PORT for the twin
+    #[arg(long, env = "SCIMSHIFT_AUTHORITY_URL", hide_env_values = true)]
+    pub authority_url: Option<String>,
+    /// Sign in interactively with a device code (prints a code to enter in a browser)
+    #[arg(long, conflicts_with = "az_cli")]
+    pub device_code: bool,
+    /// Reuse the token of an `az login` session
+    #[arg(long)]
+    pub az_cli: bool,
+}
+
+/// How to reach a SCIM target. The token is never a flag value.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ScimArgs {
+    /// SCIM base URL of the target app (https, or http to loopback)
+    #[arg(long)]
+    pub scim_url: Option<String>,
+    /// File holding the SCIM bearer token (mode 0600); else SCIM_TOKEN, else a prompt
+    #[arg(long)]
+    pub scim_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Tell the migration story on a built-in simulated tenant (no credentials needed)
+    Demo(DemoArgs),
+    /// Run the simulated tenant (Graph + SCIM target) on loopback
+    #[command(subcommand)]
+    Twin(TwinCommand),
+    /// Capture what the gallery app provisions and what the target holds, or compare two captures
+    Snapshot(SnapshotArgs),
+    /// Plan the migration from a snapshot: ordered steps, exact requests, and findings
+    Plan(PlanArgs),
+    /// Re-render a saved plan
+    Show(ShowArgs),
+    /// Import users from CSV into a SCIM target or Entra, or export them to CSV
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Pause between chapters and wait for Enter
+    #[arg(long)]
+    pub interactive: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TwinCommand {
+    /// Serve the twin until SIGINT/SIGTERM; prints one line of JSON with its URLs and credentials when ready
+    Serve(TwinServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TwinServeArgs {
+    /// Address to listen on (port 0 picks a free one)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// `demo`, `synthetic:users=N,groups=M`, or a seed JSON file
+    #[arg(long, default_value = "demo")]
+    pub seed: String,
+    /// Provision into this SCIM server instead of the embedded store
+    #[arg(long)]
+    pub scim_target: Option<String>,
+    /// Random faults, e.g. "429:0.05,503:0.02,reset:0.01,latency:20ms"
+    #[arg(long)]
+    pub faults: Option<String>,
+    /// How long new objects answer 404 after creation, e.g. 2s, 500ms
+    #[arg(long, default_value = "0s")]
+    pub replication_delay: String,
+    /// Append one JSON line per request (method, path, query, status) to this file
+    #[arg(long)]
+    pub request_log: Option<PathBuf>,
+    /// Scale Graph's throttling quotas (e.g. 10 = ten times Graph's limits); 0 turns throttling off
+    #[arg(long, default_value_t = 1.0)]
+    pub quota_scale: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub diff: Option<SnapshotSub>,
+    /// The gallery app: display name, appId or service principal object id
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Where to write the snapshot (created with mode 0600)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    #[command(flatten)]
+    pub scim: ScimArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotSub {
+    /// Show what changed between two snapshots
+    Diff {
+        /// The older snapshot
+        a: PathBuf,
+        /// The newer snapshot
+        b: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Snapshot file written by `scimshift snapshot`
+    #[arg(long)]
+    pub snapshot: PathBuf,
+    /// App profile: coda, code42, cinode, generic-scim, or a TOML file
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Display name of the custom app to create
+    #[arg(long)]
+    pub custom_app_name: Option<String>,
+    /// Keep SAML SSO on the gallery app (only its provisioning stops)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub keep_gallery_sso: bool,
+    /// Group provisioned on demand right after cutover
+    #[arg(long)]
+    pub pilot_group: Option<String>,
+    /// CSV renaming or merging groups on the way (columns: from,to)
+    #[arg(long)]
+    pub group_map: Option<PathBuf>,
+    /// Who the custom app provisions: its assigned users and groups, or all users
+    #[arg(long, value_enum, default_value_t = ScopeArg::Assigned)]
+    pub scope: ScopeArg,
+    /// Write the plan as JSON here
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write a Markdown change request here
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeArg {
+    Assigned,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan JSON file written by `scimshift plan --out`
+    pub plan: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Validate a CSV, plan creates/updates/deactivations, confirm, apply, and write a results CSV
+    Import(UsersImportArgs),
+    /// Write all users (with group memberships) of a SCIM target or a snapshot to CSV
+    Export(UsersExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersImportArgs {
+    /// The CSV file to import
+    pub file: PathBuf,
+    /// Input layout; auto detects it from the headers
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Import into Entra (Microsoft Graph) instead of a SCIM target
+    #[arg(long, value_parser = ["entra"])]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub scim: ScimArgs,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    /// Show the plan and stop: no write is sent
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write one row per input row (action, status, target id, error) here
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Deactivate target users that are not in the file
+    #[arg(long)]
+    pub deactivate_missing: bool,
+    /// Import the valid rows even when some rows are invalid (they are still reported)
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// With --to entra: also assign the imported users to this app (name, appId or object id)
+    #[arg(long)]
+    pub assign_app: Option<String>,
+    /// Concurrent writes
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersExportArgs {
+    #[command(flatten)]
+    pub scim: ScimArgs,
+    /// Export from a snapshot file instead of a live target
+    #[arg(long, conflicts_with = "scim_url")]
+    pub snapshot: Option<PathBuf>,
+    /// Output layout: jumpcloud, entra, scim
+    #[arg(long)]
+    pub format: String,
+    /// Where to write the CSV (created with mode 0600)
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Parse the process arguments, run the command, and return the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::USAGE,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    crate::output::init_colors(cli.global.no_color);
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMSHIFT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("scimshift={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Dispatch one parsed command.
+pub async fn run(cli: Cli) -> Result<i32> {
+    let ctx = crate::context::Context::from_global(&cli.global);
+    match cli.command {
+        Command::Demo(args) => crate::demo::run(&ctx, &args).await,
+        Command::Twin(TwinCommand::Serve(args)) => crate::twin::serve::run(&ctx, &args).await,
+        Command::Snapshot(args) => match &args.diff {
+            Some(SnapshotSub::Diff { a, b }) => crate::snapshot::diff::run(&ctx, a, b),
+            None => crate::snapshot::capture::run(&ctx, &args).await,
+        },
+        Command::Plan(args) => crate::plan::run(&ctx, &args),
+        Command::Show(args) => crate::plan::show(&ctx, &args),
+        Command::Users(UsersCommand::Import(args)) => crate::users::import::run(&ctx, &args).await,
+        Command::Users(UsersCommand::Export(args)) => crate::users::export::run(&ctx, &args).await,
+    }
+}
+
+/// Refuse a missing required flag with one sentence.
+pub fn required<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T> {
+    value.as_ref().ok_or_else(|| Error::usage(format!("{flag} is required")))
+}

@@ -1,0 +1,3 @@
+//! Microsoft Graph client: auth, paging, `$batch`, throttling, typed errors.
+
+pub mod cloud;

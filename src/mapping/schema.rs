@@ -1,0 +1,374 @@
+//! Reading a synchronizationSchema the way the provisioning service does: the
+//! enabled User and Group object mappings of the outbound rule, their
+//! attribute mappings, matching attributes and scoping filters, and turning a
+//! source user into the SCIM resource those mappings produce.
+
+use super::expr::{Expr, ExprError, Source};
+use serde_json::{Map, Value, json};
+
+pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const CORE_USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const CORE_GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+/// One attribute mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrMapping {
+    /// SCIM target attribute, e.g. `userName`, `name.givenName`,
+    /// `emails[type eq "work"].value`, `urn:…:enterprise:2.0:User:department`.
+    pub target: String,
+    /// The source expression (an attribute reference is `[name]`).
+    pub expr: Expr,
+    /// `> 0` for matching attributes; lower is tried first.
+    pub matching_priority: i64,
+    /// `Always`, `ObjectAddOnly`, …
+    pub flow_type: String,
+    /// Used on create when the expression yields null.
+    pub default_value: Option<String>,
+}
+
+/// One object mapping (User → User, Group → Group).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectMapping {
+    pub name: String,
+    pub enabled: bool,
+    pub source_object: String,
+    pub target_object: String,
+    pub attributes: Vec<AttrMapping>,
+    /// Scoping filter: any group true ⇒ in scope; a group is true iff all its clauses are.
+    pub scope: Vec<Vec<Clause>>,
+    /// The rule this mapping belongs to (provisionOnDemand needs its id).
+    pub rule_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clause {
+    pub attribute: String,
+    pub operator: String,
+    pub values: Vec<String>,
+}
+
+/// The outbound mappings of one job's schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mappings {
+    pub user: Option<ObjectMapping>,
+    pub group: Option<ObjectMapping>,
+}
+
+impl Mappings {
+    /// Read the first rule whose source is Entra ("Azure Active Directory").
+    pub fn from_schema(schema: &Value) -> Result<Mappings, ExprError> {
+        let mut user = None;
+        let mut group = None;
+        let rules = schema.get("synchronizationRules").and_then(Value::as_array).cloned().unwrap_or_default();
+        for rule in &rules {
+            let rule_id = rule.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            for om in rule.get("objectMappings").and_then(Value::as_array).into_iter().flatten() {
+                let m = object_mapping(om, &rule_id)?;
+                match m.source_object.as_str() {
+                    "User" if user.is_none() => user = Some(m),
+                    "Group" if group.is_none() => group = Some(m),
+                    _ => {}
+                }
+            }
+        }
+        Ok(Mappings { user, group })
+    }
+
+    /// Whether the job pushes groups (a Group mapping exists and is enabled).
+    pub fn pushes_groups(&self) -> bool {
+        self.group.as_ref().is_some_and(|g| g.enabled)
+    }
+}
+
+impl ObjectMapping {
+    /// Matching attributes in precedence order.
+    pub fn matching(&self) -> Vec<&AttrMapping> {
+        let mut v: Vec<&AttrMapping> = self.attributes.iter().filter(|a| a.matching_priority > 0).collect();
+        v.sort_by_key(|a| a.matching_priority);
+        v
+    }
+
+    pub fn attribute(&self, target: &str) -> Option<&AttrMapping> {
+        self.attributes.iter().find(|a| a.target.eq_ignore_ascii_case(target))
+    }
+
+    /// Whether `src` passes the scoping filter.
+    pub fn in_scope(&self, src: &dyn Source) -> bool {
+        self.scope.is_empty() || self.scope.iter().any(|g| g.iter().all(|c| c.eval(src)))
+    }
+
+    /// The SCIM resource body (without `id`) the mappings produce for `src`.
+    /// Null values are left out, as Entra never sends nulls. `for_create`
+    /// applies default values and `ObjectAddOnly` mappings.
+    pub fn build_resource(&self, src: &dyn Source, for_create: bool) -> Map<String, Value> {
+        let mut out = Map::new();
+        for a in &self.attributes {
+            if !for_create && a.flow_type.eq_ignore_ascii_case("ObjectAddOnly") {
+                continue;
+            }
+            if a.target == "members" {
+                continue;
+            }
+            let mut value = a.expr.eval(src).ok().flatten();
+            if value.is_none() && for_create {
+                value = a.default_value.clone();
+            }
+            let Some(value) = value else { continue };
+            set_path(&mut out, &a.target, typed(&a.target, value));
+        }
+        out
+    }
+}
+
+impl Clause {
+    pub fn eval(&self, src: &dyn Source) -> bool {
+        let v = src.get(&self.attribute);
+        let first = self.values.first().map(String::as_str).unwrap_or("");
+        let op: String = self.operator.chars().filter(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_uppercase();
+        let num = |s: &str| s.trim().parse::<f64>().ok();
+        match op.as_str() {
+            "EQUALS" => v.as_deref() == Some(first),
+            "NOTEQUALS" => v.as_deref() != Some(first),
+            "ISTRUE" => v.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("true")),
+            "ISFALSE" => v.as_deref().is_none_or(|s| !s.eq_ignore_ascii_case("true")),
+            "ISNULL" => v.as_deref().is_none_or(str::is_empty),
+            "ISNOTNULL" => v.as_deref().is_some_and(|s| !s.is_empty()),
+            "INCLUDES" | "ISMEMBEROF" => v.is_some_and(|s| self.values.iter().any(|x| *x == s)),
+            "NOTINCLUDES" | "EXCLUDES" => v.is_none_or(|s| !self.values.iter().any(|x| *x == s)),
+            "REGEXMATCH" => v.is_some_and(|s| regex::Regex::new(first).is_ok_and(|r| r.is_match(&s))),
+            "NOTREGEXMATCH" => v.is_none_or(|s| !regex::Regex::new(first).is_ok_and(|r| r.is_match(&s))),
+            "GREATERTHAN" => v.and_then(|s| num(&s)).zip(num(first)).is_some_and(|(a, b)| a > b),
+            "GREATERTHANOREQUALS" => v.and_then(|s| num(&s)).zip(num(first)).is_some_and(|(a, b)| a >= b),
+            "LESSTHAN" => v.and_then(|s| num(&s)).zip(num(first)).is_some_and(|(a, b)| a < b),
+            "LESSTHANOREQUALS" => v.and_then(|s| num(&s)).zip(num(first)).is_some_and(|(a, b)| a <= b),
+            _ => false,
+        }
+    }
+
+    /// `department NOT EQUALS "Contractors"`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} {} {}", self.attribute, self.operator, self.values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", "))
+    }
+}
+
+fn object_mapping(om: &Value, rule_id: &str) -> Result<ObjectMapping, ExprError> {
+    let s = |k: &str| om.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let mut attributes = Vec::new();
+    for am in om.get("attributeMappings").and_then(Value::as_array).into_iter().flatten() {
+        let target = am.get("targetAttributeName").and_then(Value::as_str).unwrap_or_default().to_string();
+        let src = am.get("source").cloned().unwrap_or(Value::Null);
+        let expr = source_expr(&src)?;
+        attributes.push(AttrMapping {
+            target,
+            expr,
+            matching_priority: am.get("matchingPriority").and_then(Value::as_i64).unwrap_or(0),
+            flow_type: am.get("flowType").and_then(Value::as_str).unwrap_or("Always").to_string(),
+            default_value: am.get("defaultValue").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string),
+        });
+    }
+    let mut scope = Vec::new();
+    for g in om.pointer("/scope/groups").and_then(Value::as_array).into_iter().flatten() {
+        let mut clauses = Vec::new();
+        for c in g.get("clauses").and_then(Value::as_array).into_iter().flatten() {
+            clauses.push(Clause {
+                attribute: c.get("sourceOperandName").and_then(Value::as_str).unwrap_or_default().to_string(),
+                operator: c.get("operatorName").and_then(Value::as_str).unwrap_or_default().to_string(),
+                values: c
+                    .pointer("/targetOperand/values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+            });
+        }
+        scope.push(clauses);
+    }
+    Ok(ObjectMapping {
+        name: s("name"),
+        enabled: om.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+        source_object: s("sourceObjectName"),
+        target_object: s("targetObjectName"),
+        attributes,
+        scope,
+        rule_id: rule_id.to_string(),
+    })
+}
+
+/// The expression of an attributeMappingSource: `expression` when present,
+/// else built from `type` and `name`.
+pub fn source_expr(src: &Value) -> Result<Expr, ExprError> {
+    if let Some(e) = src.get("expression").and_then(Value::as_str).filter(|e| !e.trim().is_empty()) {
+        return Expr::parse(e);
+    }
+    let name = src.get("name").and_then(Value::as_str).unwrap_or_default();
+    match src.get("type").and_then(Value::as_str).unwrap_or("Attribute") {
+        "Constant" => Ok(Expr::Lit(name.to_string())),
+        "Function" => Expr::parse(name),
+        _ => Ok(Expr::Attr(name.to_string())),
+    }
+}
+
+/// SCIM types for known boolean targets; everything else is a string.
+fn typed(target: &str, value: String) -> Value {
+    if target.eq_ignore_ascii_case("active") {
+        return Value::Bool(value.eq_ignore_ascii_case("true"));
+    }
+    Value::String(value)
+}
+
+/// Put `value` at an Entra target attribute path inside a SCIM resource:
+/// `userName`, `name.givenName`, `emails[type eq "work"].value`,
+/// `urn:…:enterprise:2.0:User:manager` (a `{value}` object), `…:department`.
+pub fn set_path(out: &mut Map<String, Value>, target: &str, value: Value) {
+    if let Some(rest) = target.strip_prefix("urn:") {
+        // Extension attribute: split at the last ':'.
+        if let Some(pos) = rest.rfind(':') {
+            let urn = format!("urn:{}", &rest[..pos]);
+            let attr = &rest[pos + 1..];
+            let ext = out.entry(urn).or_insert_with(|| json!({}));
+            if let Some(ext) = ext.as_object_mut() {
+                let v = if attr == "manager" { json!({ "value": value }) } else { value };
+                set_path(ext, attr, v);
+            }
+            return;
+        }
+    }
+    if let Some(open) = target.find('[') {
+        // emails[type eq "work"].value
+        let attr = &target[..open];
+        let close = target[open..].find(']').map(|c| c + open).unwrap_or(target.len() - 1);
+        let filter = &target[open + 1..close];
+        let sub = target.get(close + 2..).unwrap_or("value");
+        let kind = filter.split('"').nth(1).unwrap_or("work").to_string();
+        let list = out.entry(attr.to_string()).or_insert_with(|| json!([]));
+        if let Some(list) = list.as_array_mut() {
+            let idx = match list.iter().position(|e| e.get("type").and_then(Value::as_str) == Some(kind.as_str())) {
+                Some(i) => i,
+                None => {
+                    let mut entry = json!({ "type": kind });
+                    if attr == "emails" || attr == "phoneNumbers" || attr == "addresses" {
+                        entry["primary"] = json!(true);
+                    }
+                    list.push(entry);
+                    list.len() - 1
+                }
+            };
+            list[idx][sub] = value;
+        }
+        return;
+    }
+    if let Some((head, tail)) = target.split_once('.') {
+        let inner = out.entry(head.to_string()).or_insert_with(|| json!({}));
+        if let Some(inner) = inner.as_object_mut() {
+            set_path(inner, tail, value);
+        }
+        return;
+    }
+    out.insert(target.to_string(), value);
+}
+
+/// Read a value at an Entra target path from a SCIM resource (the inverse of [`set_path`]).
+pub fn get_path<'a>(resource: &'a Value, target: &str) -> Option<&'a Value> {
+    if let Some(rest) = target.strip_prefix("urn:") {
+        if let Some(pos) = rest.rfind(':') {
+            let urn = format!("urn:{}", &rest[..pos]);
+            let v = get_path(resource.get(&urn)?, &rest[pos + 1..])?;
+            return if rest[pos + 1..] == *"manager" { v.get("value").or(Some(v)) } else { Some(v) };
+        }
+    }
+    if let Some(open) = target.find('[') {
+        let attr = &target[..open];
+        let close = target[open..].find(']')? + open;
+        let kind = target[open + 1..close].split('"').nth(1)?;
+        let sub = target.get(close + 2..).unwrap_or("value");
+        return resource
+            .get(attr)?
+            .as_array()?
+            .iter()
+            .find(|e| e.get("type").and_then(Value::as_str) == Some(kind))?
+            .get(sub);
+    }
+    match target.split_once('.') {
+        Some((head, tail)) => get_path(resource.get(head)?, tail),
+        None => resource.get(target).or_else(|| {
+            resource.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(target)).map(|(_, v)| v)
+        }),
+    }
+}
+
+/// A Graph user JSON object as an expression source. Entra's source names map
+/// to Graph properties (`objectId` → `id`, `surname`, …); `IsSoftDeleted` is
+/// supplied by the caller (out of scope or disabled).
+pub struct GraphUserSource<'a> {
+    pub user: &'a Value,
+    pub soft_deleted: bool,
+}
+
+impl Source for GraphUserSource<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        if name.eq_ignore_ascii_case("IsSoftDeleted") {
+            return Some(if self.soft_deleted { "True" } else { "False" }.into());
+        }
+        let key = match name.to_ascii_lowercase().as_str() {
+            "objectid" => "id".to_string(),
+            "telephonenumber" => "businessPhones".to_string(),
+            "physicaldeliveryofficename" => "officeLocation".to_string(),
+            "facsimiletelephonenumber" => "faxNumber".to_string(),
+            "mobile" => "mobilePhone".to_string(),
+            _ => name.to_string(),
+        };
+        let obj = self.user.as_object()?;
+        let v = obj.get(&key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(&key)).map(|(_, v)| v))?;
+        match v {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(if *b { "True" } else { "False" }.into()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Array(a) => a.first().and_then(|x| x.as_str()).map(str::to_string),
+            Value::Object(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Value {
+        json!({"synchronizationRules":[{"id":"r1","name":"USER_OUTBOUND_USER","objectMappings":[
+            {"name":"Provision Azure Active Directory Users","enabled":true,"sourceObjectName":"User","targetObjectName":"User",
+             "scope":{"groups":[{"clauses":[{"sourceOperandName":"department","operatorName":"NOT EQUALS","targetOperand":{"values":["Contractors"]}}]}]},
+             "attributeMappings":[
+                {"targetAttributeName":"userName","matchingPriority":1,"source":{"type":"Attribute","name":"mail","expression":"[mail]"}},
+                {"targetAttributeName":"active","source":{"type":"Function","expression":"Switch([IsSoftDeleted], , \"False\", \"True\", \"True\", \"False\")"}},
+                {"targetAttributeName":"name.givenName","source":{"type":"Attribute","name":"givenName"}},
+                {"targetAttributeName":"emails[type eq \"work\"].value","source":{"type":"Attribute","name":"mail"}},
+                {"targetAttributeName":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","source":{"type":"Attribute","name":"department"}}
+             ]},
+            {"name":"Provision Azure Active Directory Groups","enabled":false,"sourceObjectName":"Group","targetObjectName":"Group","attributeMappings":[]}
+        ]}]})
+    }
+
+    #[test]
+    fn reads_mappings_scope_and_builds_scim() {
+        let m = Mappings::from_schema(&schema()).unwrap();
+        assert!(!m.pushes_groups());
+        let u = m.user.unwrap();
+        assert_eq!(u.matching()[0].target, "userName");
+        let alice = json!({"id":"1","mail":"alice@x.com","givenName":"Alice","department":"Sales","accountEnabled":true});
+        let src = GraphUserSource { user: &alice, soft_deleted: false };
+        assert!(u.in_scope(&src));
+        let body = Value::Object(u.build_resource(&src, true));
+        assert_eq!(body["userName"], "alice@x.com");
+        assert_eq!(body["active"], true);
+        assert_eq!(body["name"]["givenName"], "Alice");
+        assert_eq!(body["emails"][0]["value"], "alice@x.com");
+        assert_eq!(body[ENTERPRISE_URN]["department"], "Sales");
+        assert_eq!(get_path(&body, "emails[type eq \"work\"].value").unwrap(), "alice@x.com");
+        assert_eq!(get_path(&body, &format!("{ENTERPRISE_URN}:department")).unwrap(), "Sales");
+        let bob = json!({"id":"2","mail":"bob@x.com","department":"Contractors"});
+        assert!(!u.in_scope(&GraphUserSource { user: &bob, soft_deleted: false }));
+    }
+}

@@ -1,0 +1,91 @@
+//! How results reach the admin: text or JSON on stdout, colour only when wanted,
+//! progress bars on stderr only when a person is watching.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+
+/// `--output text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputMode {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Decide colour once per process: off for `NO_COLOR`, a pipe, or `--no-color`.
+pub fn init_colors(force_off: bool) {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let out = !force_off && !no_color && std::io::stdout().is_terminal();
+    let err = !force_off && !no_color && std::io::stderr().is_terminal();
+    console::set_colors_enabled(out);
+    console::set_colors_enabled_stderr(err);
+}
+
+/// Whether stdin can answer a prompt.
+pub fn stdin_is_interactive() -> bool {
+    std::io::stdin().is_terminal() && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(len), draw_target());
+    pb.set_style(
+        ProgressStyle::with_template("{msg:30} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(message.to_string());
+    pb
+}
+
+/// A spinner on stderr for work of unknown length (paging), hidden when not a terminal.
+pub fn spinner(message: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(None, draw_target());
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {pos}").expect("static template"));
+    pb.set_message(message.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+fn draw_target() -> ProgressDrawTarget {
+    if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    }
+}
+
+/// Print a value as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("our own types always serialise")
+    );
+}
+
+/// Write a file with mode 0600 (it holds people's data), atomically: a temp file
+/// beside it, then a rename, so a crash never leaves half a file.
+pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> crate::error::Result<()> {
+    use crate::error::Error;
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let result = (|| {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io_at(path, e)
+    })
+}

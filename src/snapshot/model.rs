@@ -1,0 +1,223 @@
+//! The snapshot file format, `scimshift.snapshot/v1`: what the gallery app
+//! provisions (service principal, jobs with their schemas verbatim, non-secret
+//! settings, assignments, assigned groups and the users in scope) and what the
+//! target holds (SCIM users and groups). Plan, rehearsal, verify and rollback
+//! all read this one file.
+//!
+//! Lists are sorted (by id, or by key) so the same tenant gives the same bytes;
+//! `digest` is the SHA-256 of the canonical JSON with `digest` set to "".
+//! No secret ever enters a snapshot: credential-valued keys are dropped.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub const FORMAT: &str = "scimshift.snapshot/v1";
+
+/// Secret keys whose values are credentials: never stored, only noted as present.
+pub const CREDENTIAL_KEYS: &[&str] = &[
+    "SecretToken",
+    "Password",
+    "ClientSecret",
+    "AppKey",
+    "ConnectionString",
+    "Oauth2ClientSecret",
+    "Oauth2RefreshToken",
+    "Oauth2AccessToken",
+    "Oauth2AuthorizationCode",
+    "Token",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// `sha256:<hex>` over the canonical JSON with this field empty.
+    pub digest: String,
+    /// When it was taken (RFC 3339). Not part of what a plan depends on, but recorded.
+    pub taken_at: String,
+    pub source: Source,
+    pub app: AppSnapshot,
+    /// Groups assigned to the app, sorted by id.
+    pub groups: Vec<GroupSnapshot>,
+    /// Users the app can reach: assigned directly, direct members of assigned
+    /// groups, and (flagged) members of nested groups; with SyncAll, every user.
+    /// Sorted by id.
+    pub users: Vec<UserSnapshot>,
+    /// The target app's SCIM contents, when a SCIM URL was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetSnapshot>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    /// Graph root the snapshot was read from.
+    pub graph_url: String,
+    /// `global`, `usgov`, `usgov-dod`, `china` (or `custom` for an override).
+    pub cloud: String,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppSnapshot {
+    /// The gallery service principal as Graph returned it (selected properties).
+    pub service_principal: Value,
+    /// Convenience copies of the service principal's key fields.
+    pub service_principal_id: String,
+    pub app_id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub application_template_id: Option<String>,
+    /// appRoles of the service principal, sorted by id.
+    pub app_roles: Vec<Value>,
+    /// Every provisioning job, sorted by id.
+    pub jobs: Vec<JobSnapshot>,
+    /// Non-credential secrets (`BaseAddress`, `SyncAll`, `SyncNotificationSettings`, …), sorted by key.
+    pub settings: Vec<KeyValue>,
+    /// Credential keys that are set but whose values are never stored (e.g. `SecretToken`).
+    pub credential_keys_present: Vec<String>,
+    /// synchronization templates of the service principal (ids and factory tags).
+    #[serde(default)]
+    pub templates: Vec<Value>,
+    /// Every appRoleAssignedTo entry, sorted by id.
+    pub assignments: Vec<Assignment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSnapshot {
+    pub id: String,
+    pub template_id: String,
+    /// The synchronizationJob as returned (schedule, status, settings), verbatim.
+    pub job: Value,
+    /// The full synchronizationSchema, verbatim: the restore artefact.
+    pub schema: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignment {
+    pub id: String,
+    pub app_role_id: String,
+    pub principal_id: String,
+    /// `User`, `Group`, `ServicePrincipal`.
+    pub principal_type: String,
+    #[serde(default)]
+    pub principal_display_name: Option<String>,
+}
+
+/// What kind of group: decides whether Entra can provision its members.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub enum GroupKind {
+    Security,
+    /// groupTypes contains "Unified".
+    Microsoft365,
+    MailEnabledSecurity,
+    Distribution,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupSnapshot {
+    pub id: String,
+    pub display_name: String,
+    pub kind: GroupKind,
+    /// Direct members (users and groups), sorted by id.
+    pub members: Vec<MemberRef>,
+    /// Count of transitive user members (what an admin might expect to be provisioned).
+    pub transitive_user_count: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberRef {
+    pub id: String,
+    /// `user` or `group`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// An Entra user the app can reach, with the attributes mappings read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSnapshot {
+    pub id: String,
+    /// The Graph user object (selected properties), verbatim, so mapping
+    /// expressions can be evaluated against it.
+    pub attributes: Value,
+    /// How the user reaches the app: `direct`, `group:<id>`, `nested:<id>` (not
+    /// provisioned: nested), `all` (SyncAll). Sorted.
+    pub via: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetSnapshot {
+    pub base_url: String,
+    /// /ServiceProviderConfig as returned.
+    pub service_provider_config: Value,
+    /// Every SCIM User resource, sorted by id.
+    pub users: Vec<Value>,
+    /// Every SCIM Group resource with members, sorted by id.
+    pub groups: Vec<Value>,
+}
+
+impl Snapshot {
+    /// Compute the digest over the canonical JSON (this struct with `digest` = "").
+    pub fn compute_digest(&self) -> String {
+        let mut copy = self.clone();
+        copy.digest = String::new();
+        let bytes = serde_json::to_vec(&copy).expect("snapshot serialises");
+        format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+    }
+
+    /// Set `digest` from the content.
+    pub fn seal(&mut self) {
+        self.digest = self.compute_digest();
+    }
+
+    /// Read and check a snapshot file: format, digest.
+    pub fn load(path: &std::path::Path) -> crate::error::Result<Snapshot> {
+        use crate::error::Error;
+        let bytes = std::fs::read(path).map_err(|e| Error::io_at(path, e))?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::input(format!("{} is not JSON: {e}", path.display())))?;
+        let format = value.get("format").and_then(Value::as_str).unwrap_or("");
+        if format != FORMAT {
+            return Err(Error::input(format!(
+                "{} is not a scimshift snapshot (format `{format}`, expected `{FORMAT}`)",
+                path.display()
+            )));
+        }
+        let snap: Snapshot = serde_json::from_value(value)
+            .map_err(|e| Error::input(format!("{} is not a valid snapshot: {e}", path.display())))?;
+        if snap.compute_digest() != snap.digest {
+            return Err(Error::input(format!(
+                "{} has been edited since it was taken (its digest does not match its content); take a new snapshot",
+                path.display()
+            )));
+        }
+        Ok(snap)
+    }
+
+    /// Serialise deterministically (pretty, sorted as built).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("snapshot serialises");
+        v.push(b'\n');
+        v
+    }
+}

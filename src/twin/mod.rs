@@ -1,0 +1,44 @@
+//! The twin: a simulated Entra tenant (Graph + token endpoints), its provisioning
+//! engine, and an embedded SCIM target, served on loopback for tests, the demo
+//! and (later) rehearsals.
+//!
+//! Ownership: `state` is the data model; `engine` runs provisioning jobs
+//! against a SCIM target over real HTTP; `scim_store` is the embedded SCIM 2.0
+//! server; the Graph side (handlers, auth, throttling, faults, request log,
+//! seeds) lives in the other modules; `serve` is the command.
+
+pub mod engine;
+pub mod scim_store;
+pub mod serve;
+pub mod state;
+
+use crate::secret::Secret;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Everything a running twin shares between its HTTP handlers and its engine.
+///
+/// `tenant` is behind a std `Mutex`: lock it for short, synchronous sections and
+/// never hold the guard across an `.await`.
+pub struct Twin {
+    pub tenant: Mutex<state::Tenant>,
+    /// Client the engine uses to reach SCIM targets.
+    pub http: reqwest::Client,
+    /// The embedded SCIM store (served at `/scim/v2`).
+    pub scim_store: Arc<scim_store::ScimStore>,
+    /// Base URL of the embedded store, known once the listener is bound.
+    pub embedded_scim_url: OnceLock<String>,
+    /// Bearer token of the embedded store.
+    pub embedded_scim_token: Secret,
+    /// How long objects created through Graph answer 404 after creation.
+    pub replication_delay: Duration,
+    /// Engine bookkeeping (running jobs, on-demand rate limits…), owned by `engine`.
+    pub engine: engine::EngineState,
+}
+
+impl Twin {
+    /// Lock the tenant (poisoning is ignored: a panicked handler must not wedge the twin).
+    pub fn tenant(&self) -> std::sync::MutexGuard<'_, state::Tenant> {
+        self.tenant.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

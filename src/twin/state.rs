@@ -1,0 +1,247 @@
+//! The simulated tenant's data: directory users and groups, applications and
+//! service principals, app role assignments, and each service principal's
+//! synchronization (secrets, jobs, schemas, object links, provisioning log).
+//!
+//! Field names follow Graph's JSON (camelCase), so a seed file and a Graph
+//! response read alike. The Graph handlers (`graph_api`) and the provisioning
+//! engine (`engine`) both work on this one model behind a lock.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The non-gallery ("custom") application template, the same in every cloud.
+pub const NON_GALLERY_TEMPLATE_ID: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
+
+/// A directory user (`GET /users`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DirUser {
+    pub id: String,
+    pub user_principal_name: String,
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default)]
+    pub mail_nickname: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub surname: Option<String>,
+    #[serde(default)]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub job_title: Option<String>,
+    #[serde(default)]
+    pub employee_id: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub manager_id: Option<String>,
+    #[serde(default = "yes")]
+    pub account_enabled: bool,
+    /// Anything else a seed sets (extension attributes…), kept as-is.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A directory group. `members` holds object ids of users *and* groups (nested).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DirGroup {
+    pub id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `["Unified"]` for a Microsoft 365 group; empty for security groups.
+    #[serde(default)]
+    pub group_types: Vec<String>,
+    #[serde(default = "yes")]
+    pub security_enabled: bool,
+    #[serde(default)]
+    pub mail_enabled: bool,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// An application object (`/applications`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    pub id: String,
+    pub app_id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub application_template_id: Option<String>,
+    #[serde(default)]
+    pub created_date_time: Option<String>,
+}
+
+/// An app role on a service principal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRole {
+    pub id: String,
+    #[serde(default)]
+    pub allowed_member_types: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub display_name: String,
+    #[serde(default = "yes")]
+    pub is_enabled: bool,
+    #[serde(default)]
+    pub origin: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// A service principal (enterprise app).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipal {
+    pub id: String,
+    pub app_id: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub application_template_id: Option<String>,
+    #[serde(default)]
+    pub app_roles: Vec<AppRole>,
+    #[serde(default)]
+    pub app_role_assignment_required: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub preferred_single_sign_on_mode: Option<String>,
+    #[serde(default = "yes")]
+    pub account_enabled: bool,
+    #[serde(default)]
+    pub notification_email_addresses: Vec<String>,
+}
+
+/// `appRoleAssignedTo` entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRoleAssignment {
+    pub id: String,
+    pub app_role_id: String,
+    pub principal_id: String,
+    /// `User`, `Group` or `ServicePrincipal`.
+    pub principal_type: String,
+    #[serde(default)]
+    pub principal_display_name: Option<String>,
+    pub resource_id: String,
+    #[serde(default)]
+    pub resource_display_name: Option<String>,
+    #[serde(default)]
+    pub created_date_time: Option<String>,
+}
+
+/// A provisioning (synchronization) job. `schema` is the full
+/// synchronizationSchema JSON, kept verbatim; `status` the job's status JSON.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncJob {
+    pub id: String,
+    pub template_id: String,
+    /// `Active`, `Disabled` or `Paused` (schedule.state).
+    pub schedule_state: String,
+    /// synchronizationStatus JSON (code, lastExecution, progress, quarantine, …).
+    pub status: Value,
+    pub schema: Value,
+    /// Links the engine made: source object id → target SCIM id, per object type.
+    #[serde(default)]
+    pub user_links: BTreeMap<String, String>,
+    #[serde(default)]
+    pub group_links: BTreeMap<String, String>,
+}
+
+/// One service principal's synchronization container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Synchronization {
+    /// Secrets as written (`BaseAddress`, `SecretToken`, `SyncAll`, …), in key order.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub jobs: BTreeMap<String, SyncJob>,
+    /// synchronizationTemplate JSON objects.
+    #[serde(default)]
+    pub templates: Vec<Value>,
+}
+
+/// The whole tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub tenant_id: String,
+    #[serde(default)]
+    pub users: BTreeMap<String, DirUser>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, DirGroup>,
+    #[serde(default)]
+    pub applications: BTreeMap<String, Application>,
+    #[serde(default)]
+    pub service_principals: BTreeMap<String, ServicePrincipal>,
+    #[serde(default)]
+    pub assignments: BTreeMap<String, AppRoleAssignment>,
+    /// Keyed by service principal object id.
+    #[serde(default)]
+    pub synchronization: BTreeMap<String, Synchronization>,
+    /// provisioningObjectSummary JSON objects, oldest first.
+    #[serde(default)]
+    pub provisioning_log: Vec<Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Tenant {
+    /// Users a job on `sp_id` has in scope before scoping filters: with
+    /// `SyncAll` every user; else users assigned directly plus the *direct* user
+    /// members of assigned groups (nested groups are not followed, as in Entra).
+    /// Sorted by id, without duplicates.
+    pub fn users_in_assignment_scope(&self, sp_id: &str) -> Vec<&DirUser> {
+        let sync_all = self
+            .synchronization
+            .get(sp_id)
+            .and_then(|s| s.secrets.get("SyncAll"))
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if sync_all {
+            return self.users.values().collect();
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for a in self.assignments.values().filter(|a| a.resource_id == sp_id) {
+            match a.principal_type.as_str() {
+                "User" => {
+                    ids.insert(a.principal_id.as_str());
+                }
+                "Group" => {
+                    if let Some(g) = self.groups.get(&a.principal_id) {
+                        for m in &g.members {
+                            if self.users.contains_key(m) {
+                                ids.insert(m.as_str());
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        ids.into_iter().filter_map(|id| self.users.get(id)).collect()
+    }
+
+    /// Groups assigned to `sp_id`, sorted by id.
+    pub fn assigned_groups(&self, sp_id: &str) -> Vec<&DirGroup> {
+        let ids: std::collections::BTreeSet<&str> = self
+            .assignments
+            .values()
+            .filter(|a| a.resource_id == sp_id && a.principal_type == "Group")
+            .map(|a| a.principal_id.as_str())
+            .collect();
+        ids.into_iter().filter_map(|id| self.groups.get(id)).collect()
+    }
+}

@@ -1,0 +1,4 @@
+//! `scimshift users import|export`: CSV formats, validation, import plans.
+
+pub mod export;
+pub mod import;
