@@ -120,6 +120,32 @@ impl ObjectMapping {
     }
 }
 
+impl ObjectMapping {
+    /// The typed value each attribute mapping yields for `src`, in mapping
+    /// order (what [`ObjectMapping::build_resource`] writes, one entry per
+    /// target path). Same rules: nulls left out, `members` left out,
+    /// `ObjectAddOnly` and default values only `for_create`.
+    pub fn values<'m>(&'m self, src: &dyn Source, for_create: bool) -> Vec<(&'m AttrMapping, Value)> {
+        let mut out = Vec::new();
+        for a in &self.attributes {
+            if !for_create && a.flow_type.eq_ignore_ascii_case("ObjectAddOnly") {
+                continue;
+            }
+            if a.target == "members" {
+                continue;
+            }
+            let mut value = a.expr.eval(src).ok().flatten();
+            if value.is_none() && for_create {
+                value = a.default_value.clone();
+            }
+            if let Some(value) = value {
+                out.push((a, typed(&a.target, value)));
+            }
+        }
+        out
+    }
+}
+
 impl Clause {
     pub fn eval(&self, src: &dyn Source) -> bool {
         let v = src.get(&self.attribute);

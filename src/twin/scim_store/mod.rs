@@ -844,3 +844,15 @@ async fn schema_by_id(Path(id): Path<String>) -> Response {
         None => ScimError::new(404, None, format!("Schema '{id}' not found")).into_response(),
     }
 }
+
+/// Serve `store` alone on `127.0.0.1:0`, nested at `/scim/v2` as the twin
+/// does; returns the base URL (`http://127.0.0.1:P/scim/v2`) and the task.
+pub async fn serve_loopback(store: Arc<ScimStore>, token: Secret) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let app = Router::new().nest("/scim/v2", router(store, token));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((format!("http://{addr}/scim/v2"), task))
+}
