@@ -8,7 +8,9 @@ mod common;
 
 use scimshift::twin::Twin;
 use scimshift::twin::engine::{self, CycleReport};
-use scimshift::twin::state::{AppRoleAssignment, DirGroup, DirUser, ServicePrincipal, SyncJob, Synchronization, Tenant};
+use scimshift::twin::state::{
+    AppRoleAssignment, DirGroup, DirUser, ServicePrincipal, SyncJob, Synchronization, Tenant,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,8 +68,10 @@ fn assign(t: &mut Tenant, sp: &str, principal: &str, kind: &str) {
     let id = format!("{sp}-{principal}");
     t.assignments.insert(
         id.clone(),
-        serde_json::from_value::<AppRoleAssignment>(json!({"id": id, "appRoleId": "00000000-0000-0000-0000-000000000000",
-            "principalId": principal, "principalType": kind, "resourceId": sp}))
+        serde_json::from_value::<AppRoleAssignment>(
+            json!({"id": id, "appRoleId": "00000000-0000-0000-0000-000000000000",
+            "principalId": principal, "principalType": kind, "resourceId": sp}),
+        )
         .unwrap(),
     );
 }
@@ -75,14 +79,45 @@ fn assign(t: &mut Tenant, sp: &str, principal: &str, kind: &str) {
 /// alice, bob in Sales; carol O'Brien, dave (Contractors), erin (disabled) assigned directly;
 /// frank only in a group nested in Sales; gina in a Microsoft 365 group.
 fn tenant(base: &str, token: &str) -> Tenant {
-    let mut t = Tenant { tenant_id: "contoso".into(), ..Default::default() };
+    let mut t = Tenant {
+        tenant_id: "contoso".into(),
+        ..Default::default()
+    };
     for u in [
-        user("alice", "Alice", "Smith", "alice@contoso.com", "Sales", true),
+        user(
+            "alice",
+            "Alice",
+            "Smith",
+            "alice@contoso.com",
+            "Sales",
+            true,
+        ),
         user("bob", "Bob", "Jones", "bob@contoso.com", "Sales", true),
-        user("carol", "Carol", "O'Brien", "carol.o'brien@contoso.com", "Sales", true),
-        user("dave", "Dave", "Contractor", "dave@contoso.com", "Contractors", true),
+        user(
+            "carol",
+            "Carol",
+            "O'Brien",
+            "carol.o'brien@contoso.com",
+            "Sales",
+            true,
+        ),
+        user(
+            "dave",
+            "Dave",
+            "Contractor",
+            "dave@contoso.com",
+            "Contractors",
+            true,
+        ),
         user("erin", "Erin", "Off", "erin@contoso.com", "Sales", false),
-        user("frank", "Frank", "Nested", "frank@contoso.com", "Sales", true),
+        user(
+            "frank",
+            "Frank",
+            "Nested",
+            "frank@contoso.com",
+            "Sales",
+            true,
+        ),
         user("gina", "Gina", "Team", "gina@contoso.com", "Sales", true),
     ] {
         t.users.insert(u.id.clone(), u);
@@ -94,12 +129,16 @@ fn tenant(base: &str, token: &str) -> Tenant {
     ] {
         t.groups.insert(g.id.clone(), g);
     }
-    for (sp, job, rule, groups, name) in
-        [(GALLERY_SP, GALLERY_JOB, GALLERY_RULE, false, "Coda"), (CUSTOM_SP, CUSTOM_JOB, CUSTOM_RULE, true, "Coda (custom)")]
-    {
+    for (sp, job, rule, groups, name) in [
+        (GALLERY_SP, GALLERY_JOB, GALLERY_RULE, false, "Coda"),
+        (CUSTOM_SP, CUSTOM_JOB, CUSTOM_RULE, true, "Coda (custom)"),
+    ] {
         t.service_principals.insert(
             sp.into(),
-            serde_json::from_value::<ServicePrincipal>(json!({"id": sp, "appId": format!("app-{sp}"), "displayName": name})).unwrap(),
+            serde_json::from_value::<ServicePrincipal>(
+                json!({"id": sp, "appId": format!("app-{sp}"), "displayName": name}),
+            )
+            .unwrap(),
         );
         let mut sync = Synchronization::default();
         sync.secrets.insert("BaseAddress".into(), base.into());
@@ -108,7 +147,11 @@ fn tenant(base: &str, token: &str) -> Tenant {
             job.into(),
             SyncJob {
                 id: job.into(),
-                template_id: if groups { "scim".into() } else { "codaGallery".into() },
+                template_id: if groups {
+                    "scim".into()
+                } else {
+                    "codaGallery".into()
+                },
                 schedule_state: "Disabled".into(),
                 status: json!({"code": "NotRun"}),
                 schema: schema(rule, groups),
@@ -151,29 +194,60 @@ struct Scim {
 
 impl Scim {
     fn new(base: &str, token: &str) -> Self {
-        let base = base.split('?').next().unwrap().trim_end_matches('/').to_string();
-        Scim { base, token: token.into(), http: reqwest::Client::new() }
+        let base = base
+            .split('?')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_string();
+        Scim {
+            base,
+            token: token.into(),
+            http: reqwest::Client::new(),
+        }
     }
     async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{}", self.base, path)).bearer_auth(&self.token).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
         let s = r.status().as_u16();
         (s, r.json().await.unwrap_or(Value::Null))
     }
     async fn users(&self) -> Vec<Value> {
-        self.get("/Users?count=1000").await.1["Resources"].as_array().cloned().unwrap_or_default()
+        self.get("/Users?count=1000").await.1["Resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
     async fn user(&self, user_name: &str) -> Option<Value> {
-        self.users().await.into_iter().find(|u| u["userName"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(user_name)))
+        self.users().await.into_iter().find(|u| {
+            u["userName"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(user_name))
+        })
     }
     async fn group(&self, name: &str) -> Option<Value> {
-        let all = self.get("/Groups?count=1000").await.1["Resources"].as_array().cloned().unwrap_or_default();
+        let all = self.get("/Groups?count=1000").await.1["Resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         all.into_iter().find(|g| g["displayName"] == name)
     }
     async fn members(&self, name: &str) -> Vec<String> {
         let g = self.group(name).await.expect("group exists");
-        let (_, full) = self.get(&format!("/Groups/{}", g["id"].as_str().unwrap())).await;
-        let mut m: Vec<String> =
-            full["members"].as_array().into_iter().flatten().filter_map(|m| m["value"].as_str().map(str::to_string)).collect();
+        let (_, full) = self
+            .get(&format!("/Groups/{}", g["id"].as_str().unwrap()))
+            .await;
+        let mut m: Vec<String> = full["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["value"].as_str().map(str::to_string))
+            .collect();
         m.sort();
         m
     }
@@ -193,13 +267,26 @@ fn writes(r: &CycleReport) -> Vec<String> {
 /// answers 400 invalidValue: "a remove operation carries no value").
 async fn gallery_then_custom(twin: &Arc<Twin>, scim: &Scim, removes_by_value_array: bool) {
     // --- gallery job: users only
-    let r = engine::run_cycle_report(twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
+    let r = engine::run_cycle_report(twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
     assert_eq!(r.quarantined, None);
     assert_eq!((r.users_created, r.escrowed), (4, 0), "{r:#?}");
     let users = scim.users().await;
-    let mut names: Vec<&str> = users.iter().map(|u| u["userName"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = users
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
     names.sort();
-    assert_eq!(names, ["alice@contoso.com", "bob@contoso.com", "carol.o'brien@contoso.com", "gina@contoso.com"]);
+    assert_eq!(
+        names,
+        [
+            "alice@contoso.com",
+            "bob@contoso.com",
+            "carol.o'brien@contoso.com",
+            "gina@contoso.com"
+        ]
+    );
     let alice = scim.user("alice@contoso.com").await.unwrap();
     assert_eq!(alice["active"], true);
     assert_eq!(alice["name"]["givenName"], "Alice");
@@ -207,69 +294,165 @@ async fn gallery_then_custom(twin: &Arc<Twin>, scim: &Scim, removes_by_value_arr
     assert_eq!(alice["externalId"], "alice");
     assert_eq!(alice["emails"][0]["value"], "alice@contoso.com");
     assert_eq!(alice["emails"][0]["type"], "work");
-    assert!(scim.get("/Groups").await.1["totalResults"] == 0, "the gallery job has no group mapping");
+    assert!(
+        scim.get("/Groups").await.1["totalResults"] == 0,
+        "the gallery job has no group mapping"
+    );
 
     // The exact Entra sequence for a new user: query by the matching attribute, then POST.
-    let carol_q = r.requests.iter().position(|q| q.starts_with("GET /Users?filter=userName%20eq%20%22carol.o%27brien%40contoso.com%22")).expect("carol queried");
+    let carol_q = r
+        .requests
+        .iter()
+        .position(|q| {
+            q.starts_with("GET /Users?filter=userName%20eq%20%22carol.o%27brien%40contoso.com%22")
+        })
+        .expect("carol queried");
     assert!(r.requests[carol_q + 1..].iter().any(|q| q.starts_with("POST /Users {\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"]")));
-    assert!(r.requests.iter().all(|q| !q.contains("dave") && !q.contains("erin") && !q.contains("frank")));
+    assert!(
+        r.requests
+            .iter()
+            .all(|q| !q.contains("dave") && !q.contains("erin") && !q.contains("frank"))
+    );
 
     // Second cycle: reads only.
-    let r2 = engine::run_cycle_report(twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
-    assert!(writes(&r2).is_empty(), "second cycle wrote: {:#?}", writes(&r2));
+    let r2 = engine::run_cycle_report(twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert!(
+        writes(&r2).is_empty(),
+        "second cycle wrote: {:#?}",
+        writes(&r2)
+    );
     assert_eq!(r2.users_unchanged, 4);
 
     // Status as Graph shows it, and the provisioning log.
     let j = job(twin, GALLERY_SP, GALLERY_JOB);
     assert_eq!(j.status["code"], "Active");
     assert_eq!(j.status["lastExecution"]["state"], "Succeeded");
-    assert_eq!(j.status["lastSuccessfulExecutionWithExports"]["countExported"], 4);
+    assert_eq!(
+        j.status["lastSuccessfulExecutionWithExports"]["countExported"],
+        4
+    );
     assert!(j.status["steadyStateFirstAchievedTime"].is_string());
     assert_eq!(j.status["synchronizedEntryCountByType"][0]["value"], 4);
     assert_eq!(j.user_links.len(), 4);
     {
         let t = twin.tenant();
-        let log: Vec<&Value> = t.provisioning_log.iter().filter(|e| e["jobId"] == GALLERY_JOB).collect();
-        assert_eq!(log.iter().filter(|e| e["provisioningAction"] == "create").count(), 4);
+        let log: Vec<&Value> = t
+            .provisioning_log
+            .iter()
+            .filter(|e| e["jobId"] == GALLERY_JOB)
+            .collect();
+        assert_eq!(
+            log.iter()
+                .filter(|e| e["provisioningAction"] == "create")
+                .count(),
+            4
+        );
         let skipped: Vec<&str> = log
             .iter()
             .filter(|e| e["provisioningStatusInfo"]["status"] == "skipped")
             .map(|e| e["sourceIdentity"]["id"].as_str().unwrap())
             .collect();
-        assert!(skipped.contains(&"dave") && skipped.contains(&"erin"), "{skipped:?}");
+        assert!(
+            skipped.contains(&"dave") && skipped.contains(&"erin"),
+            "{skipped:?}"
+        );
     }
 
     // --- cutover: the custom job matches the same target users (never re-creates) and pushes groups.
-    let r = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB).await.unwrap();
-    assert_eq!((r.users_created, r.groups_created, r.escrowed), (0, 2, 0), "{r:#?}");
+    let r = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.users_created, r.groups_created, r.escrowed),
+        (0, 2, 0),
+        "{r:#?}"
+    );
     assert_eq!(scim.users().await.len(), 4, "no duplicates after cutover");
-    assert!(r.requests.iter().any(|q| q == "GET /Groups?excludedAttributes=members&filter=displayName%20eq%20%22Sales%22"));
-    let post_group = r.requests.iter().find(|q| q.starts_with("POST /Groups")).unwrap();
-    assert!(!post_group.contains("members"), "groups are created without members: {post_group}");
+    assert!(r.requests.iter().any(
+        |q| q == "GET /Groups?excludedAttributes=members&filter=displayName%20eq%20%22Sales%22"
+    ));
+    let post_group = r
+        .requests
+        .iter()
+        .find(|q| q.starts_with("POST /Groups"))
+        .unwrap();
+    assert!(
+        !post_group.contains("members"),
+        "groups are created without members: {post_group}"
+    );
     // Memberships come after every user and group request.
-    let first_member_patch = r.requests.iter().position(|q| q.starts_with("PATCH /Groups") && q.contains("members")).unwrap();
-    assert!(r.requests[first_member_patch..].iter().all(|q| q.starts_with("PATCH /Groups")));
-    let ids = |n: &str| twin.tenant().synchronization[CUSTOM_SP].jobs[CUSTOM_JOB].user_links[n].clone();
+    let first_member_patch = r
+        .requests
+        .iter()
+        .position(|q| q.starts_with("PATCH /Groups") && q.contains("members"))
+        .unwrap();
+    assert!(
+        r.requests[first_member_patch..]
+            .iter()
+            .all(|q| q.starts_with("PATCH /Groups"))
+    );
+    let ids =
+        |n: &str| twin.tenant().synchronization[CUSTOM_SP].jobs[CUSTOM_JOB].user_links[n].clone();
     let mut want = vec![ids("alice"), ids("bob")];
     want.sort();
-    assert_eq!(scim.members("Sales").await, want, "exactly the linked direct members");
+    assert_eq!(
+        scim.members("Sales").await,
+        want,
+        "exactly the linked direct members"
+    );
     assert_eq!(scim.members("Team Site").await, vec![ids("gina")]);
-    assert!(scim.user("frank@contoso.com").await.is_none(), "nested group members are not provisioned");
-    assert!(scim.group("Sales EMEA").await.is_none(), "nested groups are not provisioned");
-    let r2 = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB).await.unwrap();
-    assert!(writes(&r2).is_empty(), "second custom cycle wrote: {:#?}", writes(&r2));
+    assert!(
+        scim.user("frank@contoso.com").await.is_none(),
+        "nested group members are not provisioned"
+    );
+    assert!(
+        scim.group("Sales EMEA").await.is_none(),
+        "nested groups are not provisioned"
+    );
+    let r2 = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
+    assert!(
+        writes(&r2).is_empty(),
+        "second custom cycle wrote: {:#?}",
+        writes(&r2)
+    );
 
     // --- unassign carol, remove bob from Sales: both disabled, bob leaves the group.
-    twin.tenant().assignments.remove(&format!("{CUSTOM_SP}-carol"));
-    twin.tenant().groups.get_mut("g-sales").unwrap().members.retain(|m| m != "bob");
-    let r = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB).await.unwrap();
+    twin.tenant()
+        .assignments
+        .remove(&format!("{CUSTOM_SP}-carol"));
+    twin.tenant()
+        .groups
+        .get_mut("g-sales")
+        .unwrap()
+        .members
+        .retain(|m| m != "bob");
+    let r = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
     assert_eq!(r.users_disabled, 2, "{r:#?}");
-    assert!(r.requests.iter().any(|q| q.contains(r#"{"op":"Replace","path":"active","value":"False"}"#)));
-    assert!(r.requests.iter().any(|q| q.contains(r#"{"op":"Remove","path":"members","value":[{"value":""#)));
-    assert_eq!(scim.user("carol.o'brien@contoso.com").await.unwrap()["active"], false);
+    assert!(
+        r.requests
+            .iter()
+            .any(|q| q.contains(r#"{"op":"Replace","path":"active","value":"False"}"#))
+    );
+    assert!(
+        r.requests
+            .iter()
+            .any(|q| q.contains(r#"{"op":"Remove","path":"members","value":[{"value":""#))
+    );
+    assert_eq!(
+        scim.user("carol.o'brien@contoso.com").await.unwrap()["active"],
+        false
+    );
     assert_eq!(scim.user("bob@contoso.com").await.unwrap()["active"], false);
     assert_eq!(scim.users().await.len(), 4, "disable, never delete");
-    let r2 = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB).await.unwrap();
+    let r2 = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
     if removes_by_value_array {
         assert_eq!(scim.members("Sales").await, vec![ids("alice")]);
         assert!(writes(&r2).is_empty(), "{:#?}", writes(&r2));
@@ -277,21 +460,41 @@ async fn gallery_then_custom(twin: &Arc<Twin>, scim: &Scim, removes_by_value_arr
         // The server refuses the default-dialect remove (400): an escrow, retried every cycle.
         assert_eq!(r.escrowed, 1, "{r:#?}");
         assert_eq!(scim.members("Sales").await, want);
-        assert_eq!(writes(&r2).len(), 1, "the escrowed member removal is retried");
+        assert_eq!(
+            writes(&r2).len(),
+            1,
+            "the escrowed member removal is retried"
+        );
         assert_eq!(r2.escrowed, 1);
         let t = twin.tenant();
-        let failed = t.provisioning_log.iter().rev().find(|e| e["provisioningStatusInfo"]["status"] == "failure").unwrap();
+        let failed = t
+            .provisioning_log
+            .iter()
+            .rev()
+            .find(|e| e["provisioningStatusInfo"]["status"] == "failure")
+            .unwrap();
         assert_eq!(failed["sourceIdentity"]["id"], "g-sales");
-        assert_eq!(failed["provisioningStatusInfo"]["errorInformation"]["errorCode"], "SystemForCrossDomainIdentityManagementBadRequest");
+        assert_eq!(
+            failed["provisioningStatusInfo"]["errorInformation"]["errorCode"],
+            "SystemForCrossDomainIdentityManagementBadRequest"
+        );
         drop(t);
-        assert_eq!(job(twin, CUSTOM_SP, CUSTOM_JOB).status["lastExecution"]["state"], "EntryLevelErrors");
+        assert_eq!(
+            job(twin, CUSTOM_SP, CUSTOM_JOB).status["lastExecution"]["state"],
+            "EntryLevelErrors"
+        );
     }
 
     // --- re-assign carol: re-enabled.
     assign(&mut twin.tenant(), CUSTOM_SP, "carol", "User");
-    let r = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB).await.unwrap();
+    let r = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
     assert_eq!(r.users_updated, 1);
-    assert_eq!(scim.user("carol.o'brien@contoso.com").await.unwrap()["active"], true);
+    assert_eq!(
+        scim.user("carol.o'brien@contoso.com").await.unwrap()["active"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -300,7 +503,12 @@ async fn scenario_against_embedded_store() {
     let scim = Scim::new(&base, &token);
     gallery_then_custom(&twin, &scim, true).await;
     // The store saw the same requests the engine recorded.
-    assert!(twin.scim_store.request_log().iter().any(|l| l.starts_with("POST /scim/v2/Users")));
+    assert!(
+        twin.scim_store
+            .request_log()
+            .iter()
+            .any(|l| l.starts_with("POST /scim/v2/Users"))
+    );
 }
 
 #[tokio::test]
@@ -312,24 +520,65 @@ async fn scenario_against_scim2_server() {
 
     // With aadOptscim062020 the engine removes members by value path, which scim2-server honours.
     let flagged = format!("{base}?aadOptscim062020");
-    twin.tenant().synchronization.get_mut(CUSTOM_SP).unwrap().secrets.insert("BaseAddress".into(), flagged);
-    twin.tenant().groups.get_mut("g-sales").unwrap().members.retain(|m| m != "alice");
-    let r = engine::run_cycle_report(&twin, CUSTOM_SP, CUSTOM_JOB).await.unwrap();
-    assert!(r.full && r.requests.iter().any(|q| q.contains(r#"{"op":"remove","path":"members[value eq \""#)), "{r:#?}");
+    twin.tenant()
+        .synchronization
+        .get_mut(CUSTOM_SP)
+        .unwrap()
+        .secrets
+        .insert("BaseAddress".into(), flagged);
+    twin.tenant()
+        .groups
+        .get_mut("g-sales")
+        .unwrap()
+        .members
+        .retain(|m| m != "alice");
+    let r = engine::run_cycle_report(&twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
+    assert!(
+        r.full
+            && r.requests
+                .iter()
+                .any(|q| q.contains(r#"{"op":"remove","path":"members[value eq \""#)),
+        "{r:#?}"
+    );
     assert_eq!(r.escrowed, 0, "{r:#?}");
-    assert_eq!(scim.members("Sales").await, Vec::<String>::new(), "the escrowed bob and now alice are removed");
-    assert_eq!(scim.user("alice@contoso.com").await.unwrap()["active"], false);
+    assert_eq!(
+        scim.members("Sales").await,
+        Vec::<String>::new(),
+        "the escrowed bob and now alice are removed"
+    );
+    assert_eq!(
+        scim.user("alice@contoso.com").await.unwrap()["active"],
+        false
+    );
 }
 
 #[tokio::test]
 async fn match_by_filter_when_unlinked_including_apostrophes() {
     let (twin, base, token) = twin_with(None).await;
-    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
+    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
     // Forget every link: the next cycle must find each user by userName, not create.
-    twin.tenant().synchronization.get_mut(GALLERY_SP).unwrap().jobs.get_mut(GALLERY_JOB).unwrap().user_links.clear();
+    twin.tenant()
+        .synchronization
+        .get_mut(GALLERY_SP)
+        .unwrap()
+        .jobs
+        .get_mut(GALLERY_JOB)
+        .unwrap()
+        .user_links
+        .clear();
     twin.tenant().users.get_mut("alice").unwrap().given_name = Some("Alicia".into());
-    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
-    assert_eq!((r.users_created, r.users_updated, r.users_unchanged), (0, 1, 3), "{r:#?}");
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.users_created, r.users_updated, r.users_unchanged),
+        (0, 1, 3),
+        "{r:#?}"
+    );
     assert_eq!(job(&twin, GALLERY_SP, GALLERY_JOB).user_links.len(), 4);
     let patch = r.requests.iter().find(|q| q.starts_with("PATCH")).unwrap();
     assert!(patch.ends_with(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"name.givenName","value":"Alicia"}]}"#), "{patch}");
@@ -339,33 +588,69 @@ async fn match_by_filter_when_unlinked_including_apostrophes() {
     // Match on the work email (not unique in the store) instead of userName.
     {
         let mut t = twin.tenant();
-        let j = t.synchronization.get_mut(GALLERY_SP).unwrap().jobs.get_mut(GALLERY_JOB).unwrap();
-        let maps = j.schema.pointer_mut("/synchronizationRules/0/objectMappings/0/attributeMappings").unwrap().as_array_mut().unwrap();
+        let j = t
+            .synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .jobs
+            .get_mut(GALLERY_JOB)
+            .unwrap();
+        let maps = j
+            .schema
+            .pointer_mut("/synchronizationRules/0/objectMappings/0/attributeMappings")
+            .unwrap()
+            .as_array_mut()
+            .unwrap();
         maps[0]["matchingPriority"] = json!(0);
         maps[4]["matchingPriority"] = json!(1);
-        t.users.insert("hank".into(), user("hank", "Hank", "Dup", "hank@contoso.com", "Sales", true));
+        t.users.insert(
+            "hank".into(),
+            user("hank", "Hank", "Dup", "hank@contoso.com", "Sales", true),
+        );
         assign(&mut t, GALLERY_SP, "hank", "User");
     }
     let store = &twin.scim_store;
     for n in ["hank1", "hank2"] {
-        store.create(scimshift::twin::scim_store::Kind::User,
-            json!({"userName": n, "emails": [{"type": "work", "value": "hank@contoso.com"}]}), "http://x").unwrap();
+        store
+            .create(
+                scimshift::twin::scim_store::Kind::User,
+                json!({"userName": n, "emails": [{"type": "work", "value": "hank@contoso.com"}]}),
+                "http://x",
+            )
+            .unwrap();
     }
-    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
     assert!(r.full, "a schema change means a full cycle");
     assert_eq!((r.users_created, r.escrowed), (0, 1), "{r:#?}");
     assert!(r.requests.iter().any(|q| q.starts_with("GET /Users?filter=emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22hank%40contoso.com%22")), "{:#?}", r.requests);
     let t = twin.tenant();
-    let e = t.provisioning_log.iter().rev().find(|e| e["sourceIdentity"]["id"] == "hank").unwrap();
-    assert_eq!(e["provisioningStatusInfo"]["errorInformation"]["errorCode"], "DuplicateTargetEntries");
+    let e = t
+        .provisioning_log
+        .iter()
+        .rev()
+        .find(|e| e["sourceIdentity"]["id"] == "hank")
+        .unwrap();
+    assert_eq!(
+        e["provisioningStatusInfo"]["errorInformation"]["errorCode"],
+        "DuplicateTargetEntries"
+    );
 }
 
 #[tokio::test]
 async fn flag_dialect_groups_attributes_and_disables_with_booleans() {
     let (twin, base, token) = twin_with(None).await;
     let flagged = format!("{base}?aadOptscim062020");
-    twin.tenant().synchronization.get_mut(GALLERY_SP).unwrap().secrets.insert("BaseAddress".into(), flagged);
-    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
+    twin.tenant()
+        .synchronization
+        .get_mut(GALLERY_SP)
+        .unwrap()
+        .secrets
+        .insert("BaseAddress".into(), flagged);
+    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
     {
         let mut t = twin.tenant();
         let a = t.users.get_mut("alice").unwrap();
@@ -374,22 +659,55 @@ async fn flag_dialect_groups_attributes_and_disables_with_booleans() {
         a.mail = Some("ally@contoso.com".into());
         t.assignments.remove(&format!("{GALLERY_SP}-carol"));
     }
-    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
-    let alice_patch = r.requests.iter().find(|q| q.starts_with("PATCH") && q.contains("Ally")).unwrap();
-    assert!(alice_patch.contains(r#"{"op":"replace","path":"emails[type eq \"work\"].value","value":"ally@contoso.com"}"#), "{alice_patch}");
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    let alice_patch = r
+        .requests
+        .iter()
+        .find(|q| q.starts_with("PATCH") && q.contains("Ally"))
+        .unwrap();
+    assert!(
+        alice_patch.contains(
+            r#"{"op":"replace","path":"emails[type eq \"work\"].value","value":"ally@contoso.com"}"#
+        ),
+        "{alice_patch}"
+    );
     assert!(alice_patch.contains(r#"{"op":"replace","value":{"userName":"ally@contoso.com","name.givenName":"Ally","name.familyName":"Smyth"}}"#), "{alice_patch}");
-    assert!(r.requests.iter().any(|q| q.contains(r#"{"op":"replace","path":"active","value":false}"#)));
+    assert!(
+        r.requests
+            .iter()
+            .any(|q| q.contains(r#"{"op":"replace","path":"active","value":false}"#))
+    );
     let scim = Scim::new(&base, &token);
     let ally = scim.user("ally@contoso.com").await.unwrap();
-    assert_eq!((ally["name"]["givenName"].as_str(), ally["emails"][0]["value"].as_str()), (Some("Ally"), Some("ally@contoso.com")));
-    assert_eq!(scim.user("carol.o'brien@contoso.com").await.unwrap()["active"], false);
+    assert_eq!(
+        (
+            ally["name"]["givenName"].as_str(),
+            ally["emails"][0]["value"].as_str()
+        ),
+        (Some("Ally"), Some("ally@contoso.com"))
+    );
+    assert_eq!(
+        scim.user("carol.o'brien@contoso.com").await.unwrap()["active"],
+        false
+    );
 }
 
 #[tokio::test]
 async fn paused_job_does_nothing_and_start_runs_in_background() {
     let (twin, base, token) = twin_with(None).await;
-    twin.tenant().synchronization.get_mut(GALLERY_SP).unwrap().jobs.get_mut(GALLERY_JOB).unwrap().schedule_state = "Paused".into();
-    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
+    twin.tenant()
+        .synchronization
+        .get_mut(GALLERY_SP)
+        .unwrap()
+        .jobs
+        .get_mut(GALLERY_JOB)
+        .unwrap()
+        .schedule_state = "Paused".into();
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
     assert!(r.paused && r.requests.is_empty(), "{r:#?}");
 
     twin.engine.set_interval(Some(Duration::from_millis(50)));
@@ -406,13 +724,22 @@ async fn paused_job_does_nothing_and_start_runs_in_background() {
     twin.tenant().users.get_mut("bob").unwrap().surname = Some("Jonas".into());
     let deadline = Instant::now() + Duration::from_secs(10);
     while scim.user("bob@contoso.com").await.unwrap()["name"]["familyName"] != "Jonas" {
-        assert!(Instant::now() < deadline, "incremental cycle did not export the change");
+        assert!(
+            Instant::now() < deadline,
+            "incremental cycle did not export the change"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Pause: later changes are not exported.
     {
         let mut t = twin.tenant();
-        let j = t.synchronization.get_mut(GALLERY_SP).unwrap().jobs.get_mut(GALLERY_JOB).unwrap();
+        let j = t
+            .synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .jobs
+            .get_mut(GALLERY_JOB)
+            .unwrap();
         j.schedule_state = "Paused".into();
         j.status["code"] = json!("Paused");
     }
@@ -420,29 +747,53 @@ async fn paused_job_does_nothing_and_start_runs_in_background() {
     let before = twin.scim_store.request_log().len();
     twin.tenant().users.get_mut("bob").unwrap().surname = Some("Paused".into());
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(twin.scim_store.request_log().len(), before, "a paused job sent requests");
+    assert_eq!(
+        twin.scim_store.request_log().len(),
+        before,
+        "a paused job sent requests"
+    );
     assert!(!twin.engine.is_running(GALLERY_SP, GALLERY_JOB));
-    assert_eq!(scim.user("bob@contoso.com").await.unwrap()["name"]["familyName"], "Jonas");
+    assert_eq!(
+        scim.user("bob@contoso.com").await.unwrap()["name"]["familyName"],
+        "Jonas"
+    );
 }
 
 #[tokio::test]
 async fn bad_token_quarantines_and_start_after_fix_clears_it() {
     let (twin, base, token) = twin_with(None).await;
-    twin.tenant().synchronization.get_mut(GALLERY_SP).unwrap().secrets.insert("SecretToken".into(), "wrong-token".into());
-    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
+    twin.tenant()
+        .synchronization
+        .get_mut(GALLERY_SP)
+        .unwrap()
+        .secrets
+        .insert("SecretToken".into(), "wrong-token".into());
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
     assert!(r.quarantined.is_some());
     let j = job(&twin, GALLERY_SP, GALLERY_JOB);
     assert_eq!(j.status["code"], "Quarantine");
-    assert_eq!(j.status["quarantine"]["reason"], "EncounteredQuarantineException");
+    assert_eq!(
+        j.status["quarantine"]["reason"],
+        "EncounteredQuarantineException"
+    );
     assert_eq!(j.status["lastExecution"]["state"], "Failed");
     let msg = j.status["quarantine"]["error"]["message"].as_str().unwrap();
     assert!(msg.contains("401") && !msg.contains("wrong-token"), "{msg}");
     assert_eq!(Scim::new(&base, &token).users().await.len(), 0);
 
-    twin.tenant().synchronization.get_mut(GALLERY_SP).unwrap().secrets.insert("SecretToken".into(), token.clone());
+    twin.tenant()
+        .synchronization
+        .get_mut(GALLERY_SP)
+        .unwrap()
+        .secrets
+        .insert("SecretToken".into(), token.clone());
     engine::start_job(&twin, GALLERY_SP, GALLERY_JOB);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while twin.engine.is_running(GALLERY_SP, GALLERY_JOB) || job(&twin, GALLERY_SP, GALLERY_JOB).status["code"] != "Active" {
+    while twin.engine.is_running(GALLERY_SP, GALLERY_JOB)
+        || job(&twin, GALLERY_SP, GALLERY_JOB).status["code"] != "Active"
+    {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -453,30 +804,58 @@ async fn bad_token_quarantines_and_start_after_fix_clears_it() {
 
     // An unreachable target quarantines too.
     let dead = format!("http://127.0.0.1:{}/scim", common_free_port());
-    twin.tenant().synchronization.get_mut(GALLERY_SP).unwrap().secrets.insert("BaseAddress".into(), dead);
+    twin.tenant()
+        .synchronization
+        .get_mut(GALLERY_SP)
+        .unwrap()
+        .secrets
+        .insert("BaseAddress".into(), dead);
     twin.tenant().users.get_mut("bob").unwrap().surname = Some("X".into());
-    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
-    assert_eq!(job(&twin, GALLERY_SP, GALLERY_JOB).status["code"], "Quarantine");
+    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!(
+        job(&twin, GALLERY_SP, GALLERY_JOB).status["code"],
+        "Quarantine"
+    );
 }
 
 fn common_free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
 async fn validate_credentials_good_bad_and_not_scim() {
     let (twin, base, token) = twin_with(None).await;
-    engine::validate_credentials(&twin, &base, &token).await.unwrap();
-    let e = engine::validate_credentials(&twin, &base, "nope-secret").await.unwrap_err();
+    engine::validate_credentials(&twin, &base, &token)
+        .await
+        .unwrap();
+    let e = engine::validate_credentials(&twin, &base, "nope-secret")
+        .await
+        .unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (400, "InvalidCredentials"));
     assert!(!e.message.contains("nope-secret"));
     let not_scim = base.replace("/scim/v2", "/elsewhere");
-    let e = engine::validate_credentials(&twin, &not_scim, &token).await.unwrap_err();
+    let e = engine::validate_credentials(&twin, &not_scim, &token)
+        .await
+        .unwrap_err();
     assert_eq!(e.status, 400);
     assert!(e.message.contains("SCIM"), "{}", e.message);
-    let e = engine::validate_credentials(&twin, "http://example.com/scim", &token).await.unwrap_err();
+    let e = engine::validate_credentials(&twin, "http://example.com/scim", &token)
+        .await
+        .unwrap_err();
     assert!(e.message.contains("https"), "{}", e.message);
-    let e = engine::validate_credentials(&twin, &format!("http://127.0.0.1:{}/scim", common_free_port()), &token).await.unwrap_err();
+    let e = engine::validate_credentials(
+        &twin,
+        &format!("http://127.0.0.1:{}/scim", common_free_port()),
+        &token,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code, "TargetUnreachable");
 }
 
@@ -488,14 +867,33 @@ fn pod_key(resp: &Value) -> Value {
 async fn provision_on_demand_user_group_and_rule_check() {
     let (twin, base, token) = twin_with(None).await;
     let bad = json!({"parameters": [{"ruleId": "not-a-rule", "subjects": [{"objectId": "alice", "objectTypeName": "User"}]}]});
-    let e = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &bad).await.unwrap_err();
-    assert_eq!((e.status, e.code.as_str()), (400, "RequestParameterInvalid"));
-    let e = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &json!({"parameters": [{"ruleId": "", "subjects": []}]})).await.unwrap_err();
+    let e = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status, e.code.as_str()),
+        (400, "RequestParameterInvalid")
+    );
+    let e = engine::provision_on_demand(
+        &twin,
+        CUSTOM_SP,
+        CUSTOM_JOB,
+        &json!({"parameters": [{"ruleId": "", "subjects": []}]}),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code, "RequestParameterInvalid");
 
     let body = |id: &str| json!({"parameters": [{"ruleId": CUSTOM_RULE, "subjects": [{"objectId": id, "objectTypeName": "User"}]}]});
-    let resp = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("alice")).await.unwrap();
-    assert!(resp["@odata.context"].as_str().unwrap().ends_with("#microsoft.graph.stringKeyStringValuePair"));
+    let resp = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("alice"))
+        .await
+        .unwrap();
+    assert!(
+        resp["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#microsoft.graph.stringKeyStringValuePair")
+    );
     assert_eq!(pod_key(&resp)["result"], "Success");
     let value: Value = serde_json::from_str(resp["value"].as_str().unwrap()).unwrap();
     assert_eq!(value["action"], "create");
@@ -503,14 +901,23 @@ async fn provision_on_demand_user_group_and_rule_check() {
     let scim = Scim::new(&base, &token);
     assert!(scim.user("alice@contoso.com").await.is_some());
     // Out of scope (scoping filter) and not assigned: Skipped, nothing sent.
-    let resp = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("dave")).await.unwrap();
+    let resp = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("dave"))
+        .await
+        .unwrap();
     assert_eq!(pod_key(&resp)["result"], "Skipped");
-    let resp = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("frank")).await.unwrap();
+    let resp = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("frank"))
+        .await
+        .unwrap();
     assert_eq!(pod_key(&resp)["result"], "Skipped");
-    assert!(scim.user("frank@contoso.com").await.is_none() && scim.user("dave@contoso.com").await.is_none());
+    assert!(
+        scim.user("frank@contoso.com").await.is_none()
+            && scim.user("dave@contoso.com").await.is_none()
+    );
 
     // Group with members: the group, its direct member, not the nested one.
-    let six: Vec<Value> = (0..6).map(|i| json!({"objectId": format!("u{i}"), "objectTypeName": "User"})).collect();
+    let six: Vec<Value> = (0..6)
+        .map(|i| json!({"objectId": format!("u{i}"), "objectTypeName": "User"}))
+        .collect();
     let e = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB,
         &json!({"parameters": [{"ruleId": CUSTOM_RULE, "subjects": [{"objectId": "g-sales", "objectTypeName": "Group", "links": {"members": six}}]}]}))
         .await
@@ -518,18 +925,31 @@ async fn provision_on_demand_user_group_and_rule_check() {
     assert_eq!(e.code, "RequestParameterInvalid");
     let g = json!({"parameters": [{"ruleId": CUSTOM_RULE, "subjects": [{"objectId": "g-sales", "objectTypeName": "Group",
         "links": {"members": [{"objectId": "bob", "objectTypeName": "User"}, {"objectId": "frank", "objectTypeName": "User"}]}}]}]});
-    let resp = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &g).await.unwrap();
+    let resp = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &g)
+        .await
+        .unwrap();
     assert_eq!(pod_key(&resp)["result"], "Success", "{resp}");
     let value: Value = serde_json::from_str(resp["value"].as_str().unwrap()).unwrap();
     assert_eq!(value["members"][1]["result"], "Skipped");
     let bob = scim.user("bob@contoso.com").await.unwrap();
-    assert_eq!(scim.members("Sales").await, vec![bob["id"].as_str().unwrap().to_string()]);
+    assert_eq!(
+        scim.members("Sales").await,
+        vec![bob["id"].as_str().unwrap().to_string()]
+    );
     let t = twin.tenant();
-    assert!(t.provisioning_log.iter().any(|e| e["initiatedBy"]["displayName"] == "On-demand provisioning"));
+    assert!(
+        t.provisioning_log
+            .iter()
+            .any(|e| e["initiatedBy"]["displayName"] == "On-demand provisioning")
+    );
     drop(t);
     // Four accepted calls so far; the sixth inside 10 s is throttled.
-    engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("alice")).await.unwrap();
-    let e = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("alice")).await.unwrap_err();
+    engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("alice"))
+        .await
+        .unwrap();
+    let e = engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("alice"))
+        .await
+        .unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (429, "TooManyRequests"));
 }
 
@@ -538,20 +958,42 @@ async fn many_users_cycle(n: usize) -> Duration {
     {
         let mut t = twin.tenant();
         for i in 0..n {
-            let u = user(&format!("bulk{i:06}"), "Bulk", &format!("User{i}"), &format!("bulk{i:06}@contoso.com"), "Sales", true);
+            let u = user(
+                &format!("bulk{i:06}"),
+                "Bulk",
+                &format!("User{i}"),
+                &format!("bulk{i:06}@contoso.com"),
+                "Sales",
+                true,
+            );
             t.users.insert(u.id.clone(), u);
         }
-        t.synchronization.get_mut(GALLERY_SP).unwrap().secrets.insert("SyncAll".into(), "true".into());
+        t.synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .secrets
+            .insert("SyncAll".into(), "true".into());
     }
     let started = Instant::now();
-    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB).await.unwrap();
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
     let took = started.elapsed();
     // SyncAll: every enabled user who passes the scoping filter (frank too, dave and erin not).
     assert_eq!((r.users_created, r.escrowed), (n + 5, 0));
-    assert_eq!(twin.scim_store.count(scimshift::twin::scim_store::Kind::User), n + 5);
-    let (_, page) = Scim::new(&base, &token).get("/Users?startIndex=1&count=1").await;
+    assert_eq!(
+        twin.scim_store
+            .count(scimshift::twin::scim_store::Kind::User),
+        n + 5
+    );
+    let (_, page) = Scim::new(&base, &token)
+        .get("/Users?startIndex=1&count=1")
+        .await;
     assert_eq!(page["totalResults"], n + 5);
-    eprintln!("{n}-user initial cycle into the embedded store: {:.2} s", took.as_secs_f64());
+    eprintln!(
+        "{n}-user initial cycle into the embedded store: {:.2} s",
+        took.as_secs_f64()
+    );
     took
 }
 

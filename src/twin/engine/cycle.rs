@@ -7,7 +7,10 @@
 use super::target::{Target, TargetError};
 use super::{EngineError, JobRuntime};
 use crate::mapping::expr::Source;
-use crate::mapping::schema::{CORE_GROUP_URN, CORE_USER_URN, ENTERPRISE_URN, GraphUserSource, Mappings, ObjectMapping, get_path};
+use crate::mapping::schema::{
+    CORE_GROUP_URN, CORE_USER_URN, ENTERPRISE_URN, GraphUserSource, Mappings, ObjectMapping,
+    get_path,
+};
 use crate::secret::Secret;
 use crate::twin::Twin;
 use futures::StreamExt;
@@ -45,7 +48,10 @@ pub struct CycleReport {
 impl CycleReport {
     /// Requests that change the target (POST/PUT/PATCH/DELETE).
     pub fn writes(&self) -> Vec<&String> {
-        self.requests.iter().filter(|r| !r.starts_with("GET ")).collect()
+        self.requests
+            .iter()
+            .filter(|r| !r.starts_with("GET "))
+            .collect()
     }
 }
 
@@ -161,20 +167,47 @@ pub(super) struct JobView {
 
 pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView, EngineError> {
     let t = twin.tenant();
-    let sync = t.synchronization.get(sp_id).ok_or_else(|| EngineError::not_found(format!("service principal {sp_id} has no synchronization")))?;
-    let job = sync.jobs.get(job_id).ok_or_else(|| EngineError::not_found(format!("job {job_id} not found on service principal {sp_id}")))?;
-    let base = sync.secrets.get("BaseAddress").cloned().filter(|s| !s.trim().is_empty()).ok_or_else(|| {
-        EngineError::bad_request("CredentialsMissing", "the job has no BaseAddress secret: save the tenant URL and token first")
+    let sync = t.synchronization.get(sp_id).ok_or_else(|| {
+        EngineError::not_found(format!("service principal {sp_id} has no synchronization"))
     })?;
+    let job = sync.jobs.get(job_id).ok_or_else(|| {
+        EngineError::not_found(format!(
+            "job {job_id} not found on service principal {sp_id}"
+        ))
+    })?;
+    let base = sync
+        .secrets
+        .get("BaseAddress")
+        .cloned()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            EngineError::bad_request(
+                "CredentialsMissing",
+                "the job has no BaseAddress secret: save the tenant URL and token first",
+            )
+        })?;
     let token = Secret::new(sync.secrets.get("SecretToken").cloned().unwrap_or_default());
     let to_json = |u: &crate::twin::state::DirUser| serde_json::to_value(u).unwrap_or(Value::Null);
-    let users: Vec<Value> = t.users_in_assignment_scope(sp_id).into_iter().map(to_json).collect();
-    let all_users = t.users.iter().map(|(id, u)| (id.clone(), to_json(u))).collect();
+    let users: Vec<Value> = t
+        .users_in_assignment_scope(sp_id)
+        .into_iter()
+        .map(to_json)
+        .collect();
+    let all_users = t
+        .users
+        .iter()
+        .map(|(id, u)| (id.clone(), to_json(u)))
+        .collect();
     let groups = t
         .assigned_groups(sp_id)
         .into_iter()
         .map(|g| {
-            let members = g.members.iter().filter(|m| t.users.contains_key(*m)).cloned().collect();
+            let members = g
+                .members
+                .iter()
+                .filter(|m| t.users.contains_key(*m))
+                .cloned()
+                .collect();
             (serde_json::to_value(g).unwrap_or(Value::Null), members)
         })
         .collect();
@@ -182,7 +215,11 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
         schema: job.schema.clone(),
         base,
         token,
-        sp_name: t.service_principals.get(sp_id).map(|s| s.display_name.clone()).unwrap_or_default(),
+        sp_name: t
+            .service_principals
+            .get(sp_id)
+            .map(|s| s.display_name.clone())
+            .unwrap_or_default(),
         users,
         all_users,
         user_links: job.user_links.clone(),
@@ -218,7 +255,10 @@ pub(crate) fn name_of(v: &Value) -> String {
 }
 
 pub(crate) fn id_of(v: &Value) -> String {
-    v.get("id").and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn fingerprint(parts: &[&dyn std::fmt::Display]) -> u64 {
@@ -244,7 +284,12 @@ fn same(new: &Value, old: Option<&Value>) -> bool {
 
 impl Cycle<'_> {
     pub fn stopped(&self) -> bool {
-        if self.fatal.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        if self
+            .fatal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
             return true;
         }
         if self.paused.load(Ordering::Relaxed) {
@@ -273,7 +318,11 @@ impl Cycle<'_> {
     /// Record an outcome: log entry, counters; fatal errors stop the cycle.
     pub(crate) fn record(&self, o: &Outcome) {
         if let Some((code, _)) = &o.error {
-            if matches!(code.as_str(), "Unauthorized" | "InsufficientRights" | "WebExceptionProtocolError") && !self.log.on_demand {
+            if matches!(
+                code.as_str(),
+                "Unauthorized" | "InsufficientRights" | "WebExceptionProtocolError"
+            ) && !self.log.on_demand
+            {
                 // quarantine, not an escrow: recorded by the caller via set_fatal
                 return;
             }
@@ -295,33 +344,53 @@ impl Cycle<'_> {
         }
         // Unchanged objects are not logged (Entra skips them silently in incremental cycles).
         if !o.unchanged() || self.log.on_demand {
-            self.entries.lock().unwrap_or_else(|e| e.into_inner()).push(o.log_entry(&self.log));
+            self.entries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(o.log_entry(&self.log));
         }
     }
 
     fn link_user(&self, source: &str, target: &str) {
         let mut t = self.twin.tenant();
-        if let Some(j) = t.synchronization.get_mut(self.sp_id).and_then(|s| s.jobs.get_mut(self.job_id)) {
+        if let Some(j) = t
+            .synchronization
+            .get_mut(self.sp_id)
+            .and_then(|s| s.jobs.get_mut(self.job_id))
+        {
             j.user_links.insert(source.to_string(), target.to_string());
         }
     }
 
     fn link_group(&self, source: &str, target: &str) {
         let mut t = self.twin.tenant();
-        if let Some(j) = t.synchronization.get_mut(self.sp_id).and_then(|s| s.jobs.get_mut(self.job_id)) {
+        if let Some(j) = t
+            .synchronization
+            .get_mut(self.sp_id)
+            .and_then(|s| s.jobs.get_mut(self.job_id))
+        {
             j.group_links.insert(source.to_string(), target.to_string());
         }
     }
 
     fn unlink_user(&self, source: &str) {
         let mut t = self.twin.tenant();
-        if let Some(j) = t.synchronization.get_mut(self.sp_id).and_then(|s| s.jobs.get_mut(self.job_id)) {
+        if let Some(j) = t
+            .synchronization
+            .get_mut(self.sp_id)
+            .and_then(|s| s.jobs.get_mut(self.job_id))
+        {
             j.user_links.remove(source);
         }
     }
 
     /// Changes between what the mapping wants and what the target holds.
-    fn changes(&self, map: &ObjectMapping, src: &dyn Source, current: &Value) -> Vec<(String, Option<Value>, Value)> {
+    fn changes(
+        &self,
+        map: &ObjectMapping,
+        src: &dyn Source,
+        current: &Value,
+    ) -> Vec<(String, Option<Value>, Value)> {
         map.values(src, false)
             .into_iter()
             .filter(|(a, v)| !same(v, get_path(current, &a.target)))
@@ -329,28 +398,66 @@ impl Cycle<'_> {
             .collect()
     }
 
-    async fn patch_changes(&self, endpoint: &str, id: &str, changes: &[(String, Option<Value>, Value)]) -> Result<(), TargetError> {
-        let triples: Vec<(String, Value, bool)> =
-            changes.iter().map(|(p, old, new)| (p.clone(), new.clone(), old.as_ref().is_some_and(|o| !o.is_null()))).collect();
-        self.target.patch(endpoint, id, self.target.attribute_ops(&triples)).await
+    async fn patch_changes(
+        &self,
+        endpoint: &str,
+        id: &str,
+        changes: &[(String, Option<Value>, Value)],
+    ) -> Result<(), TargetError> {
+        let triples: Vec<(String, Value, bool)> = changes
+            .iter()
+            .map(|(p, old, new)| {
+                (
+                    p.clone(),
+                    new.clone(),
+                    old.as_ref().is_some_and(|o| !o.is_null()),
+                )
+            })
+            .collect();
+        self.target
+            .patch(endpoint, id, self.target.attribute_ops(&triples))
+            .await
     }
 
     /// Create or update one in-scope user. Returns the target id when linked.
     pub async fn upsert_user(&self, user: &Value, linked: Option<String>) -> Outcome {
         let sid = id_of(user);
         let mut o = Outcome::new("User", &sid, &name_of(user));
-        o.step("EntryImport", "import", "success", format!("Retrieved {} from Microsoft Entra ID", o.source_name));
-        o.step("EntryScopeEvaluation", "scoping", "success", "The user is in scope".into());
-        let src = GraphUserSource { user, soft_deleted: false };
+        o.step(
+            "EntryImport",
+            "import",
+            "success",
+            format!("Retrieved {} from Microsoft Entra ID", o.source_name),
+        );
+        o.step(
+            "EntryScopeEvaluation",
+            "scoping",
+            "success",
+            "The user is in scope".into(),
+        );
+        let src = GraphUserSource {
+            user,
+            soft_deleted: false,
+        };
         let result: Result<(), TargetError> = async {
             if let Some(tid) = linked {
                 o.target_id = Some(tid.clone());
                 let current = match self.target.get("Users", &tid).await {
                     Ok(c) => c,
-                    Err(TargetError::Status(404, d)) => return Err(TargetError::Status(404, format!("the linked user {tid} no longer exists in the target ({d})"))),
+                    Err(TargetError::Status(404, d)) => {
+                        return Err(TargetError::Status(
+                            404,
+                            format!("the linked user {tid} no longer exists in the target ({d})"),
+                        ));
+                    }
                     Err(e) => return Err(e),
                 };
-                o.step("EntryMatching", "matching", "success", format!("Linked to target user {tid}"));
+                o.step(
+                    "EntryMatching",
+                    "matching",
+                    "success",
+                    format!("Linked to target user {tid}"),
+                );
                 let ch = self.changes(&self.users_map, &src, &current);
                 if !ch.is_empty() {
                     self.patch_changes("Users", &tid, &ch).await?;
@@ -360,18 +467,27 @@ impl Cycle<'_> {
                 return Ok(());
             }
             for m in self.users_map.matching() {
-                let Some(value) = m.expr.eval(&src).ok().flatten() else { continue };
+                let Some(value) = m.expr.eval(&src).ok().flatten() else {
+                    continue;
+                };
                 let found = self.target.query("Users", &m.target, &value).await?;
                 match found.len() {
                     0 => continue,
                     1 => {
                         let tid = id_of(&found[0]);
                         if tid.is_empty() {
-                            return Err(TargetError::Incompatible("a matched user has no id".into()));
+                            return Err(TargetError::Incompatible(
+                                "a matched user has no id".into(),
+                            ));
                         }
                         self.link_user(&sid, &tid);
                         o.target_id = Some(tid.clone());
-                        o.step("EntryMatching", "matching", "success", format!("Matched target user {tid} on {} = {value}", m.target));
+                        o.step(
+                            "EntryMatching",
+                            "matching",
+                            "success",
+                            format!("Matched target user {tid} on {} = {value}", m.target),
+                        );
                         let ch = self.changes(&self.users_map, &src, &found[0]);
                         if !ch.is_empty() {
                             self.patch_changes("Users", &tid, &ch).await?;
@@ -383,12 +499,20 @@ impl Cycle<'_> {
                     n => {
                         return Err(TargetError::Status(
                             0,
-                            format!("{n} target users match {} eq \"{value}\" (DuplicateTargetEntries)", m.target),
+                            format!(
+                                "{n} target users match {} eq \"{value}\" (DuplicateTargetEntries)",
+                                m.target
+                            ),
                         ));
                     }
                 }
             }
-            o.step("EntryMatching", "matching", "success", "No matching user in the target: it will be created".into());
+            o.step(
+                "EntryMatching",
+                "matching",
+                "success",
+                "No matching user in the target: it will be created".into(),
+            );
             let mut body = self.users_map.build_resource(&src, true);
             body.insert("schemas".into(), json!([CORE_USER_URN, ENTERPRISE_URN]));
             body.insert("meta".into(), json!({"resourceType": "User"}));
@@ -397,7 +521,12 @@ impl Cycle<'_> {
             self.link_user(&sid, &tid);
             o.target_id = Some(tid);
             o.action = "create";
-            o.changes = self.users_map.values(&src, true).into_iter().map(|(a, v)| (a.target.clone(), None, v)).collect();
+            o.changes = self
+                .users_map
+                .values(&src, true)
+                .into_iter()
+                .map(|(a, v)| (a.target.clone(), None, v))
+                .collect();
             Ok(())
         }
         .await;
@@ -426,13 +555,31 @@ impl Cycle<'_> {
     }
 
     /// Disable a linked user who left scope (PATCH active), unless already inactive.
-    pub async fn disable_user(&self, user: Option<&Value>, sid: &str, tid: &str, why: &str) -> Outcome {
-        let mut o = Outcome::new("User", sid, &user.map(name_of).unwrap_or_else(|| sid.to_string()));
+    pub async fn disable_user(
+        &self,
+        user: Option<&Value>,
+        sid: &str,
+        tid: &str,
+        why: &str,
+    ) -> Outcome {
+        let mut o = Outcome::new(
+            "User",
+            sid,
+            &user.map(name_of).unwrap_or_else(|| sid.to_string()),
+        );
         o.target_id = Some(tid.to_string());
-        o.step("EntryScopeEvaluation", "scoping", "success", format!("The user is out of scope: {why}"));
+        o.step(
+            "EntryScopeEvaluation",
+            "scoping",
+            "success",
+            format!("The user is out of scope: {why}"),
+        );
         // Without an IsSoftDeleted-driven `active` mapping Entra does not disable.
         let empty = json!({"id": sid});
-        let src = GraphUserSource { user: user.unwrap_or(&empty), soft_deleted: true };
+        let src = GraphUserSource {
+            user: user.unwrap_or(&empty),
+            soft_deleted: true,
+        };
         let wants_false = self
             .users_map
             .attribute("active")
@@ -444,10 +591,15 @@ impl Cycle<'_> {
         }
         let r: Result<bool, TargetError> = async {
             let current = self.target.get("Users", tid).await?;
-            if current.get("active").is_some_and(|a| same(&json!(false), Some(a))) {
+            if current
+                .get("active")
+                .is_some_and(|a| same(&json!(false), Some(a)))
+            {
                 return Ok(false);
             }
-            self.target.patch("Users", tid, vec![self.target.disable_op()]).await?;
+            self.target
+                .patch("Users", tid, vec![self.target.disable_op()])
+                .await?;
             Ok(true)
         }
         .await;
@@ -455,10 +607,17 @@ impl Cycle<'_> {
             Ok(true) => {
                 o.action = "disable";
                 o.changes = vec![("active".into(), Some(json!(true)), json!(false))];
-                o.step("EntryExport", "export", "success", "User disabled in the target".into());
+                o.step(
+                    "EntryExport",
+                    "export",
+                    "success",
+                    "User disabled in the target".into(),
+                );
             }
             Ok(false) => {}
-            Err(TargetError::Status(404, _)) => o.skip(format!("The linked user {tid} is gone from the target")),
+            Err(TargetError::Status(404, _)) => {
+                o.skip(format!("The linked user {tid} is gone from the target"))
+            }
             Err(e) => {
                 if e.is_fatal() {
                     self.set_fatal(e.clone());
@@ -470,11 +629,31 @@ impl Cycle<'_> {
     }
 
     /// Match or create one assigned group (no members).
-    pub async fn upsert_group(&self, map: &ObjectMapping, group: &Value, linked: Option<String>) -> Outcome {
+    pub async fn upsert_group(
+        &self,
+        map: &ObjectMapping,
+        group: &Value,
+        linked: Option<String>,
+    ) -> Outcome {
         let sid = id_of(group);
-        let mut o = Outcome::new("Group", &sid, group.get("displayName").and_then(Value::as_str).unwrap_or_default());
-        o.step("EntryImport", "import", "success", format!("Retrieved group {} from Microsoft Entra ID", o.source_name));
-        let src = GraphUserSource { user: group, soft_deleted: false };
+        let mut o = Outcome::new(
+            "Group",
+            &sid,
+            group
+                .get("displayName")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+        o.step(
+            "EntryImport",
+            "import",
+            "success",
+            format!("Retrieved group {} from Microsoft Entra ID", o.source_name),
+        );
+        let src = GraphUserSource {
+            user: group,
+            soft_deleted: false,
+        };
         let r: Result<(), TargetError> = async {
             if let Some(tid) = linked {
                 o.target_id = Some(tid.clone());
@@ -523,7 +702,19 @@ impl Cycle<'_> {
         }
         .await;
         match r {
-            Ok(()) => o.step("EntryExport", "export", "success", format!("Group {}", if o.action == "create" { "created" } else { "in place" })),
+            Ok(()) => o.step(
+                "EntryExport",
+                "export",
+                "success",
+                format!(
+                    "Group {}",
+                    if o.action == "create" {
+                        "created"
+                    } else {
+                        "in place"
+                    }
+                ),
+            ),
             Err(TargetError::Status(0, d)) => {
                 o.status = "failure";
                 o.error = Some(("DuplicateTargetEntries".into(), d.clone()));
@@ -542,17 +733,39 @@ impl Cycle<'_> {
     /// Bring a linked group's members to `desired` (target user ids): `Add`
     /// what is missing from what the engine exported before, `Remove` what left.
     /// `add_only` (on demand) never removes.
-    pub async fn sync_members(&self, group_sid: &str, group_tid: &str, desired: &BTreeSet<String>, add_only: bool) -> Result<(usize, usize), TargetError> {
+    pub async fn sync_members(
+        &self,
+        group_sid: &str,
+        group_tid: &str,
+        desired: &BTreeSet<String>,
+        add_only: bool,
+    ) -> Result<(usize, usize), TargetError> {
         let exported = self.rt.exported_members(group_sid);
-        let adds: Vec<String> = desired.iter().filter(|d| !exported.as_ref().is_some_and(|e| e.contains(*d))).cloned().collect();
-        let removes: Vec<String> =
-            if add_only { Vec::new() } else { exported.iter().flatten().filter(|e| !desired.contains(*e)).cloned().collect() };
+        let adds: Vec<String> = desired
+            .iter()
+            .filter(|d| !exported.as_ref().is_some_and(|e| e.contains(*d)))
+            .cloned()
+            .collect();
+        let removes: Vec<String> = if add_only {
+            Vec::new()
+        } else {
+            exported
+                .iter()
+                .flatten()
+                .filter(|e| !desired.contains(*e))
+                .cloned()
+                .collect()
+        };
         for chunk in adds.chunks(super::MEMBERS_PER_PATCH) {
-            self.target.patch("Groups", group_tid, self.target.add_members_op(chunk)).await?;
+            self.target
+                .patch("Groups", group_tid, self.target.add_members_op(chunk))
+                .await?;
             self.rt.note_members(group_sid, chunk, true);
         }
         for chunk in removes.chunks(super::MEMBERS_PER_PATCH) {
-            self.target.patch("Groups", group_tid, self.target.remove_members_ops(chunk)).await?;
+            self.target
+                .patch("Groups", group_tid, self.target.remove_members_ops(chunk))
+                .await?;
             self.rt.note_members(group_sid, chunk, false);
         }
         if exported.is_none() {
@@ -570,7 +783,8 @@ impl Cycle<'_> {
         t.provisioning_log.extend(entries);
         let len = t.provisioning_log.len();
         if len > super::PROVISIONING_LOG_CAP {
-            t.provisioning_log.drain(..len - super::PROVISIONING_LOG_CAP);
+            t.provisioning_log
+                .drain(..len - super::PROVISIONING_LOG_CAP);
         }
     }
 }
@@ -591,20 +805,34 @@ fn reorder(body: Map<String, Value>, first: &[&str]) -> Value {
 }
 
 /// Run a full or incremental cycle. The caller holds the job's cycle lock.
-pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: &str, requested_full: bool) -> Result<CycleReport, EngineError> {
+pub(super) async fn run(
+    twin: &Arc<Twin>,
+    rt: &JobRuntime,
+    sp_id: &str,
+    job_id: &str,
+    requested_full: bool,
+) -> Result<CycleReport, EngineError> {
     let view = read_job(twin, sp_id, job_id)?;
-    let mappings = Mappings::from_schema(&view.schema)
-        .map_err(|e| EngineError::bad_request("InvalidSchema", format!("the job's schema has an expression the engine cannot read: {e}")))?;
-    let users_map = mappings
-        .user
-        .clone()
-        .filter(|m| m.enabled)
-        .ok_or_else(|| EngineError::bad_request("InvalidSchema", "the job's schema has no enabled User mapping"))?;
+    let mappings = Mappings::from_schema(&view.schema).map_err(|e| {
+        EngineError::bad_request(
+            "InvalidSchema",
+            format!("the job's schema has an expression the engine cannot read: {e}"),
+        )
+    })?;
+    let users_map = mappings.user.clone().filter(|m| m.enabled).ok_or_else(|| {
+        EngineError::bad_request(
+            "InvalidSchema",
+            "the job's schema has no enabled User mapping",
+        )
+    })?;
     let groups_map = mappings.group.clone().filter(|g| g.enabled);
     let target = match Target::new(twin.http.clone(), &view.base, view.token.clone()) {
         Ok(t) => t,
         Err(msg) => {
-            let report = CycleReport { quarantined: Some(msg.clone()), ..Default::default() };
+            let report = CycleReport {
+                quarantined: Some(msg.clone()),
+                ..Default::default()
+            };
             super::status::quarantine(twin, sp_id, job_id, "InvalidTenantUrl", &msg);
             return Ok(report);
         }
@@ -634,7 +862,11 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
         full,
         fatal: Mutex::new(None),
         paused: AtomicBool::new(false),
-        report: Mutex::new(CycleReport { cycle_id: cycle_id.clone(), full, ..Default::default() }),
+        report: Mutex::new(CycleReport {
+            cycle_id: cycle_id.clone(),
+            full,
+            ..Default::default()
+        }),
         entries: Mutex::new(Vec::new()),
         concurrency: twin.engine.concurrency(),
     };
@@ -650,18 +882,36 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
     for u in &view.users {
         let sid = id_of(u);
         in_scope_ids.insert(sid.clone());
-        let enabled = u.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true);
-        let src = GraphUserSource { user: u, soft_deleted: false };
+        let enabled = u
+            .get("accountEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let src = GraphUserSource {
+            user: u,
+            soft_deleted: false,
+        };
         let passes = cycle.users_map.in_scope(&src);
         let linked = view.user_links.get(&sid).cloned();
         let fp = fingerprint(&[u, &enabled, &passes, &linked.clone().unwrap_or_default()]);
         let w = match (enabled && passes, linked) {
             (true, l) => Work::Upsert(u.clone(), l),
-            (false, Some(tid)) => Work::Disable(Some(u.clone()), sid.clone(), tid, if enabled { "the scoping filter excludes the user" } else { "the user is disabled in Entra ID" }),
+            (false, Some(tid)) => Work::Disable(
+                Some(u.clone()),
+                sid.clone(),
+                tid,
+                if enabled {
+                    "the scoping filter excludes the user"
+                } else {
+                    "the user is disabled in Entra ID"
+                },
+            ),
             (false, None) => Work::Skip(
                 u.clone(),
                 if enabled {
-                    format!("The scoping filter excludes the user ({})", describe_scope(&cycle.users_map))
+                    format!(
+                        "The scoping filter excludes the user ({})",
+                        describe_scope(&cycle.users_map)
+                    )
                 } else {
                     "The user is disabled in Microsoft Entra ID and is not provisioned".into()
                 },
@@ -676,18 +926,34 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
         match view.all_users.get(sid) {
             Some(u) => {
                 let fp = fingerprint(&[u, &"out", tid]);
-                work.push((sid.clone(), fp, Work::Disable(Some(u.clone()), sid.clone(), tid.clone(), "the user is no longer assigned to the app")));
+                work.push((
+                    sid.clone(),
+                    fp,
+                    Work::Disable(
+                        Some(u.clone()),
+                        sid.clone(),
+                        tid.clone(),
+                        "the user is no longer assigned to the app",
+                    ),
+                ));
             }
             None => {
                 // Hard-deleted in Entra: DELETE in the target.
                 let fp = fingerprint(&[&"deleted", tid]);
-                work.push((sid.clone(), fp, Work::Disable(None, sid.clone(), tid.clone(), "deleted")));
+                work.push((
+                    sid.clone(),
+                    fp,
+                    Work::Disable(None, sid.clone(), tid.clone(), "deleted"),
+                ));
             }
         }
     }
     let total = work.len() + view.groups.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let work: Vec<(String, u64, Work)> = work.into_iter().filter(|(sid, fp, _)| full || !rt.unchanged(sid, *fp)).collect();
+    let work: Vec<(String, u64, Work)> = work
+        .into_iter()
+        .filter(|(sid, fp, _)| full || !rt.unchanged(sid, *fp))
+        .collect();
     let results = futures::stream::iter(work)
         .map(|(sid, fp, w)| {
             let cycle = &cycle;
@@ -698,7 +964,9 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
                 }
                 let o = match w {
                     Work::Upsert(u, linked) => cycle.upsert_user(&u, linked).await,
-                    Work::Disable(Some(u), sid, tid, why) => cycle.disable_user(Some(&u), &sid, &tid, why).await,
+                    Work::Disable(Some(u), sid, tid, why) => {
+                        cycle.disable_user(Some(&u), &sid, &tid, why).await
+                    }
                     Work::Disable(None, sid, tid, _) => {
                         let mut o = Outcome::new("User", &sid, &sid);
                         o.target_id = Some(tid.clone());
@@ -706,7 +974,13 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
                             Ok(()) | Err(TargetError::Status(404, _)) => {
                                 o.action = "delete";
                                 cycle.unlink_user(&sid);
-                                o.step("EntryExport", "export", "success", "The user was deleted in Entra ID; deleted in the target".into());
+                                o.step(
+                                    "EntryExport",
+                                    "export",
+                                    "success",
+                                    "The user was deleted in Entra ID; deleted in the target"
+                                        .into(),
+                                );
                             }
                             Err(e) => {
                                 if e.is_fatal() {
@@ -745,15 +1019,27 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
         if !cycle.stopped() {
             let links_now = {
                 let t = twin.tenant();
-                t.synchronization.get(sp_id).and_then(|s| s.jobs.get(job_id)).map(|j| (j.user_links.clone(), j.group_links.clone()))
+                t.synchronization
+                    .get(sp_id)
+                    .and_then(|s| s.jobs.get(job_id))
+                    .map(|j| (j.user_links.clone(), j.group_links.clone()))
             };
             let (user_links, group_links) = links_now.unwrap_or_default();
             // Users the engine provisioned and that are still in scope and enabled.
             let provisioned: HashMap<&str, &str> = view
                 .users
                 .iter()
-                .filter(|u| u.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true))
-                .filter(|u| cycle.users_map.in_scope(&GraphUserSource { user: u, soft_deleted: false }))
+                .filter(|u| {
+                    u.get("accountEnabled")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true)
+                })
+                .filter(|u| {
+                    cycle.users_map.in_scope(&GraphUserSource {
+                        user: u,
+                        soft_deleted: false,
+                    })
+                })
                 .filter_map(|u| {
                     let id = u.get("id").and_then(Value::as_str)?;
                     user_links.get(id).map(|t| (id, t.as_str()))
@@ -763,7 +1049,10 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
                 .groups
                 .iter()
                 .map(|(g, members)| {
-                    let desired: BTreeSet<String> = members.iter().filter_map(|m| provisioned.get(m.as_str()).map(|t| t.to_string())).collect();
+                    let desired: BTreeSet<String> = members
+                        .iter()
+                        .filter_map(|m| provisioned.get(m.as_str()).map(|t| t.to_string()))
+                        .collect();
                     (g.clone(), group_links.get(&id_of(g)).cloned(), desired)
                 })
                 .collect();
@@ -773,7 +1062,11 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
                     let cycle = &cycle;
                     async move {
                         let sid = id_of(&g);
-                        let fp = fingerprint(&[&g, &linked.clone().unwrap_or_default(), &format!("{desired:?}")]);
+                        let fp = fingerprint(&[
+                            &g,
+                            &linked.clone().unwrap_or_default(),
+                            &format!("{desired:?}"),
+                        ]);
                         if cycle.stopped() || (!cycle.full && cycle.rt.unchanged(&sid, fp)) {
                             return None;
                         }
@@ -790,7 +1083,9 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
                 if cycle.stopped() {
                     break;
                 }
-                let Some(tid) = o.target_id.clone().filter(|_| o.status != "failure") else { continue };
+                let Some(tid) = o.target_id.clone().filter(|_| o.status != "failure") else {
+                    continue;
+                };
                 match cycle.sync_members(&sid, &tid, &desired, false).await {
                     Ok((a, r)) => {
                         {
@@ -802,8 +1097,17 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
                             let mut mo = Outcome::new("Group", &sid, &o.source_name);
                             mo.target_id = Some(tid.clone());
                             mo.action = "update";
-                            mo.changes = vec![("members".into(), None, json!(format!("{a} added, {r} removed")))];
-                            mo.step("EntryExportUpdate", "referenceResolution", "success", format!("Members: {a} added, {r} removed"));
+                            mo.changes = vec![(
+                                "members".into(),
+                                None,
+                                json!(format!("{a} added, {r} removed")),
+                            )];
+                            mo.step(
+                                "EntryExportUpdate",
+                                "referenceResolution",
+                                "success",
+                                format!("Members: {a} added, {r} removed"),
+                            );
                             cycle.record(&mo);
                         }
                         cycle.rt.remember(&sid, fp);
@@ -828,18 +1132,40 @@ pub(super) async fn run(twin: &Arc<Twin>, rt: &JobRuntime, sp_id: &str, job_id: 
     let mut report = std::mem::take(&mut *cycle.report.lock().unwrap_or_else(|e| e.into_inner()));
     report.requests = cycle.target.sent();
     report.paused = cycle.paused.load(Ordering::Relaxed);
-    let fatal = cycle.fatal.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let fatal = cycle
+        .fatal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     match fatal {
         Some(e) => {
             report.quarantined = Some(e.message());
             rt.reset_fingerprints();
             super::status::quarantine(twin, sp_id, job_id, e.code(), &e.message());
         }
-        None => super::status::cycle_finished(twin, sp_id, job_id, &report, &began, total, &cycle.users_map, cycle.groups_map.as_ref()),
+        None => super::status::cycle_finished(
+            twin,
+            sp_id,
+            job_id,
+            &report,
+            &began,
+            total,
+            &cycle.users_map,
+            cycle.groups_map.as_ref(),
+        ),
     }
     Ok(report)
 }
 
 fn describe_scope(m: &ObjectMapping) -> String {
-    m.scope.iter().map(|g| g.iter().map(|c| c.describe()).collect::<Vec<_>>().join(" AND ")).collect::<Vec<_>>().join(" OR ")
+    m.scope
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }

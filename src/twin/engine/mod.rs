@@ -135,7 +135,11 @@ impl EngineState {
         }
     }
     pub fn set_interval(&self, d: Option<Duration>) {
-        self.interval_ms.store(d.map(|d| d.as_millis().min(u128::from(MANUAL - 1)) as u64).unwrap_or(MANUAL), Ordering::Relaxed);
+        self.interval_ms.store(
+            d.map(|d| d.as_millis().min(u128::from(MANUAL - 1)) as u64)
+                .unwrap_or(MANUAL),
+            Ordering::Relaxed,
+        );
     }
     /// Requests in flight per cycle (default 8).
     pub fn concurrency(&self) -> usize {
@@ -146,7 +150,10 @@ impl EngineState {
     }
     /// The runtime record of one job (created on first use).
     pub fn runtime(&self, sp_id: &str, job_id: &str) -> Arc<JobRuntime> {
-        lock(&self.jobs).entry((sp_id.to_string(), job_id.to_string())).or_default().clone()
+        lock(&self.jobs)
+            .entry((sp_id.to_string(), job_id.to_string()))
+            .or_default()
+            .clone()
     }
     /// Whether a background cycle loop is running for the job.
     pub fn is_running(&self, sp_id: &str, job_id: &str) -> bool {
@@ -170,7 +177,11 @@ pub struct EngineError {
 
 impl EngineError {
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
-        EngineError { status, code: code.into(), message: message.into() }
+        EngineError {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
     }
     pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
         Self::new(400, code, message)
@@ -188,9 +199,13 @@ impl std::fmt::Display for EngineError {
 
 fn is_active(twin: &Twin, sp_id: &str, job_id: &str) -> bool {
     let t = twin.tenant();
-    t.synchronization.get(sp_id).and_then(|s| s.jobs.get(job_id)).is_some_and(|j| {
-        j.schedule_state.eq_ignore_ascii_case("Active") && j.status.get("code").and_then(Value::as_str) != Some("Quarantine")
-    })
+    t.synchronization
+        .get(sp_id)
+        .and_then(|s| s.jobs.get(job_id))
+        .is_some_and(|j| {
+            j.schedule_state.eq_ignore_ascii_case("Active")
+                && j.status.get("code").and_then(Value::as_str) != Some("Quarantine")
+        })
 }
 
 /// Start (or resume) a job's schedule: run a cycle in the background, then
@@ -242,7 +257,10 @@ async fn job_loop(twin: Arc<Twin>, rt: Arc<JobRuntime>, sp: String, job: String)
         }
         rt.looping.store(false, Ordering::SeqCst);
         // A start that raced with the loop ending: pick it up.
-        if rt.full_pending.load(Ordering::SeqCst) && is_active(&twin, &sp, &job) && !rt.looping.swap(true, Ordering::SeqCst) {
+        if rt.full_pending.load(Ordering::SeqCst)
+            && is_active(&twin, &sp, &job)
+            && !rt.looping.swap(true, Ordering::SeqCst)
+        {
             continue;
         }
         break;
@@ -256,16 +274,29 @@ pub async fn run_cycle(twin: &Arc<Twin>, sp_id: &str, job_id: &str) -> Result<()
 }
 
 /// [`run_cycle`], returning what the cycle did and every request it sent.
-pub async fn run_cycle_report(twin: &Arc<Twin>, sp_id: &str, job_id: &str) -> Result<CycleReport, EngineError> {
+pub async fn run_cycle_report(
+    twin: &Arc<Twin>,
+    sp_id: &str,
+    job_id: &str,
+) -> Result<CycleReport, EngineError> {
     run_cycle_kind(twin, sp_id, job_id, true).await
 }
 
 /// One incremental cycle (only what changed since the last export).
-pub async fn run_incremental_cycle(twin: &Arc<Twin>, sp_id: &str, job_id: &str) -> Result<CycleReport, EngineError> {
+pub async fn run_incremental_cycle(
+    twin: &Arc<Twin>,
+    sp_id: &str,
+    job_id: &str,
+) -> Result<CycleReport, EngineError> {
     run_cycle_kind(twin, sp_id, job_id, false).await
 }
 
-async fn run_cycle_kind(twin: &Arc<Twin>, sp_id: &str, job_id: &str, full: bool) -> Result<CycleReport, EngineError> {
+async fn run_cycle_kind(
+    twin: &Arc<Twin>,
+    sp_id: &str,
+    job_id: &str,
+    full: bool,
+) -> Result<CycleReport, EngineError> {
     let rt = twin.engine.runtime(sp_id, job_id);
     let _g = rt.cycle_lock.lock().await;
     let r = cycle::run(twin, &rt, sp_id, job_id, full).await?;
@@ -276,33 +307,54 @@ async fn run_cycle_kind(twin: &Arc<Twin>, sp_id: &str, job_id: &str, full: bool)
 /// Test a SCIM target with the given URL and token, as Test Connection does:
 /// `GET /Users?filter=userName eq "<random guid>"` must answer 200 with an
 /// empty ListResponse.
-pub async fn validate_credentials(twin: &Arc<Twin>, base_url: &str, token: &str) -> Result<(), EngineError> {
+pub async fn validate_credentials(
+    twin: &Arc<Twin>,
+    base_url: &str,
+    token: &str,
+) -> Result<(), EngineError> {
     use target::{Target, TargetError};
-    let t = Target::new(twin.http.clone(), base_url, Secret::new(token)).map_err(|m| EngineError::bad_request("InvalidTenantUrl", m))?;
+    let t = Target::new(twin.http.clone(), base_url, Secret::new(token))
+        .map_err(|m| EngineError::bad_request("InvalidTenantUrl", m))?;
     let probe = uuid::Uuid::new_v4().to_string();
     match t.query("Users", "userName", &probe).await {
         Ok(found) if found.is_empty() => Ok(()),
         Ok(_) => Err(EngineError::bad_request(
             "SystemForCrossDomainIdentityManagementServiceIncompatible",
-            format!("{} answered a query for a user that cannot exist with results: its filter support looks broken", t.base()),
+            format!(
+                "{} answered a query for a user that cannot exist with results: its filter support looks broken",
+                t.base()
+            ),
         )),
         Err(TargetError::Auth(s)) => Err(EngineError::bad_request(
             "InvalidCredentials",
-            format!("Failed to validate credentials: {} answered {s}; check the Secret Token", t.base()),
+            format!(
+                "Failed to validate credentials: {} answered {s}; check the Secret Token",
+                t.base()
+            ),
         )),
-        Err(TargetError::Unreachable(m)) => {
-            Err(EngineError::bad_request("TargetUnreachable", format!("Failed to validate credentials: {m}")))
-        }
+        Err(TargetError::Unreachable(m)) => Err(EngineError::bad_request(
+            "TargetUnreachable",
+            format!("Failed to validate credentials: {m}"),
+        )),
         Err(e) => Err(EngineError::bad_request(
             "SystemForCrossDomainIdentityManagementServiceIncompatible",
-            format!("Failed to validate credentials: {} is not answering as a SCIM 2.0 endpoint: {}", t.base(), e.message()),
+            format!(
+                "Failed to validate credentials: {} is not answering as a SCIM 2.0 endpoint: {}",
+                t.base(),
+                e.message()
+            ),
         )),
     }
 }
 
 /// Provision the given subjects now. `body` is the provisionOnDemand request
 /// body; the result is the response object (`key`/`value` JSON strings).
-pub async fn provision_on_demand(twin: &Arc<Twin>, sp_id: &str, job_id: &str, body: &Value) -> Result<Value, EngineError> {
+pub async fn provision_on_demand(
+    twin: &Arc<Twin>,
+    sp_id: &str,
+    job_id: &str,
+    body: &Value,
+) -> Result<Value, EngineError> {
     on_demand::run(twin, sp_id, job_id, body).await
 }
 
@@ -324,7 +376,11 @@ pub fn new_twin(tenant: Tenant) -> Twin {
 /// (tests and tools that do not need the Graph side); records and returns
 /// its base URL.
 pub async fn serve_embedded_store(twin: &Arc<Twin>) -> std::io::Result<String> {
-    let (url, _task) = super::scim_store::serve_loopback(twin.scim_store.clone(), twin.embedded_scim_token.clone()).await?;
+    let (url, _task) = super::scim_store::serve_loopback(
+        twin.scim_store.clone(),
+        twin.embedded_scim_token.clone(),
+    )
+    .await?;
     let _ = twin.embedded_scim_url.set(url.clone());
     Ok(url)
 }

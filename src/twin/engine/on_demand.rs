@@ -26,26 +26,44 @@ fn invalid(msg: impl Into<String>) -> EngineError {
 }
 
 fn rate_limit(twin: &Twin, sp_id: &str, job_id: &str) -> Result<(), EngineError> {
-    let mut calls = twin.engine.on_demand_calls.lock().unwrap_or_else(|e| e.into_inner());
+    let mut calls = twin
+        .engine
+        .on_demand_calls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let q = calls.entry(format!("{sp_id}/{job_id}")).or_default();
     let now = Instant::now();
     while q.front().is_some_and(|t| now.duration_since(*t) > WINDOW) {
         q.pop_front();
     }
     if q.len() >= CALLS_PER_WINDOW {
-        return Err(EngineError::new(429, "TooManyRequests", "provisionOnDemand allows 5 requests per 10 seconds per job; retry shortly"));
+        return Err(EngineError::new(
+            429,
+            "TooManyRequests",
+            "provisionOnDemand allows 5 requests per 10 seconds per job; retry shortly",
+        ));
     }
     q.push_back(now);
     Ok(())
 }
 
-pub async fn run(twin: &Arc<Twin>, sp_id: &str, job_id: &str, body: &Value) -> Result<Value, EngineError> {
+pub async fn run(
+    twin: &Arc<Twin>,
+    sp_id: &str,
+    job_id: &str,
+    body: &Value,
+) -> Result<Value, EngineError> {
     let param = body
         .get("parameters")
         .and_then(Value::as_array)
         .and_then(|p| p.first())
-        .ok_or_else(|| invalid("The request must carry parameters[0] with a ruleId and subjects"))?;
-    let rule_id = param.get("ruleId").and_then(Value::as_str).unwrap_or_default();
+        .ok_or_else(|| {
+            invalid("The request must carry parameters[0] with a ruleId and subjects")
+        })?;
+    let rule_id = param
+        .get("ruleId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let view = cycle::read_job(twin, sp_id, job_id)?;
     let rules: Vec<&str> = view
         .schema
@@ -56,28 +74,53 @@ pub async fn run(twin: &Arc<Twin>, sp_id: &str, job_id: &str, body: &Value) -> R
         .filter_map(|r| r.get("id").and_then(Value::as_str))
         .collect();
     if rule_id.is_empty() || !rules.contains(&rule_id) {
-        return Err(invalid(format!("The job does not include the rule '{rule_id}': take ruleId from the job's schema (synchronizationRules[].id)")));
+        return Err(invalid(format!(
+            "The job does not include the rule '{rule_id}': take ruleId from the job's schema (synchronizationRules[].id)"
+        )));
     }
-    let subjects = param.get("subjects").and_then(Value::as_array).filter(|s| !s.is_empty()).ok_or_else(|| invalid("subjects must name at least one object"))?;
+    let subjects = param
+        .get("subjects")
+        .and_then(Value::as_array)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid("subjects must name at least one object"))?;
     for s in subjects {
-        let kind = s.get("objectTypeName").and_then(Value::as_str).unwrap_or_default();
+        let kind = s
+            .get("objectTypeName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !kind.eq_ignore_ascii_case("User") && !kind.eq_ignore_ascii_case("Group") {
-            return Err(invalid(format!("objectTypeName '{kind}' is not supported: use User or Group")));
+            return Err(invalid(format!(
+                "objectTypeName '{kind}' is not supported: use User or Group"
+            )));
         }
-        if s.get("objectId").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if s.get("objectId")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(invalid("every subject needs an objectId"));
         }
-        let members = s.pointer("/links/members").and_then(Value::as_array).map_or(0, Vec::len);
+        let members = s
+            .pointer("/links/members")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         if members > MAX_GROUP_MEMBERS {
-            return Err(invalid(format!("On-demand provisioning handles at most {MAX_GROUP_MEMBERS} group members per request ({members} given)")));
+            return Err(invalid(format!(
+                "On-demand provisioning handles at most {MAX_GROUP_MEMBERS} group members per request ({members} given)"
+            )));
         }
     }
     rate_limit(twin, sp_id, job_id)?;
 
-    let mappings = Mappings::from_schema(&view.schema).map_err(|e| EngineError::bad_request("InvalidSchema", e.0))?;
-    let users_map =
-        mappings.user.clone().filter(|m| m.enabled).ok_or_else(|| EngineError::bad_request("InvalidSchema", "the job's schema has no enabled User mapping"))?;
-    let mut target = Target::new(twin.http.clone(), &view.base, view.token.clone()).map_err(|m| EngineError::bad_request("InvalidTenantUrl", m))?;
+    let mappings = Mappings::from_schema(&view.schema)
+        .map_err(|e| EngineError::bad_request("InvalidSchema", e.0))?;
+    let users_map = mappings.user.clone().filter(|m| m.enabled).ok_or_else(|| {
+        EngineError::bad_request(
+            "InvalidSchema",
+            "the job's schema has no enabled User mapping",
+        )
+    })?;
+    let mut target = Target::new(twin.http.clone(), &view.base, view.token.clone())
+        .map_err(|m| EngineError::bad_request("InvalidTenantUrl", m))?;
     target.flag = false;
     let rt = twin.engine.runtime(sp_id, job_id);
     let _g = rt.cycle_lock.lock().await;
@@ -109,8 +152,14 @@ pub async fn run(twin: &Arc<Twin>, sp_id: &str, job_id: &str, body: &Value) -> R
     let mut main: Option<Outcome> = None;
     let mut members_out: Vec<Outcome> = Vec::new();
     for s in subjects {
-        let oid = s.get("objectId").and_then(Value::as_str).unwrap_or_default();
-        let kind = s.get("objectTypeName").and_then(Value::as_str).unwrap_or_default();
+        let oid = s
+            .get("objectId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = s
+            .get("objectTypeName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if kind.eq_ignore_ascii_case("User") {
             let o = user_outcome(&c, &view, oid).await?;
             c.record(&o);
@@ -119,8 +168,14 @@ pub async fn run(twin: &Arc<Twin>, sp_id: &str, job_id: &str, body: &Value) -> R
         }
         // Group
         let Some((g, direct)) = view.groups.iter().find(|(g, _)| id_of(g) == oid) else {
-            let name = twin.tenant().groups.get(oid).map(|g| g.display_name.clone());
-            let Some(name) = name else { return Err(invalid(format!("group {oid} does not exist"))) };
+            let name = twin
+                .tenant()
+                .groups
+                .get(oid)
+                .map(|g| g.display_name.clone());
+            let Some(name) = name else {
+                return Err(invalid(format!("group {oid} does not exist")));
+            };
             let mut o = Outcome::new("Group", oid, &name);
             o.skip("The group is not assigned to the application".into());
             c.record(&o);
@@ -128,18 +183,35 @@ pub async fn run(twin: &Arc<Twin>, sp_id: &str, job_id: &str, body: &Value) -> R
             continue;
         };
         let mut group_o = match &c.groups_map {
-            Some(gm) => Some(c.upsert_group(gm, g, view.group_links.get(oid).cloned()).await),
+            Some(gm) => Some(
+                c.upsert_group(gm, g, view.group_links.get(oid).cloned())
+                    .await,
+            ),
             None => None,
         };
         let mut member_tids = BTreeSet::new();
-        for m in s.pointer("/links/members").and_then(Value::as_array).into_iter().flatten() {
-            let mid = m.get("objectId").and_then(Value::as_str).unwrap_or_default();
+        for m in s
+            .pointer("/links/members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let mid = m
+                .get("objectId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let o = if direct.iter().any(|d| d == mid) {
                 user_outcome(&c, &view, mid).await?
             } else {
-                let name = view.all_users.get(mid).map(cycle::name_of).unwrap_or_else(|| mid.to_string());
+                let name = view
+                    .all_users
+                    .get(mid)
+                    .map(cycle::name_of)
+                    .unwrap_or_else(|| mid.to_string());
                 let mut o = Outcome::new("User", mid, &name);
-                o.skip("Not a direct member of the group (nested groups are not provisioned)".into());
+                o.skip(
+                    "Not a direct member of the group (nested groups are not provisioned)".into(),
+                );
                 o
             };
             if o.status == "success" {
@@ -157,22 +229,44 @@ pub async fn run(twin: &Arc<Twin>, sp_id: &str, job_id: &str, body: &Value) -> R
                         if go.action == "other" {
                             go.action = "update";
                         }
-                        go.changes.push(("members".into(), None, json!(format!("{a} added"))));
-                        go.step("EntryExportUpdate", "referenceResolution", "success", format!("{a} member(s) added"));
+                        go.changes
+                            .push(("members".into(), None, json!(format!("{a} added"))));
+                        go.step(
+                            "EntryExportUpdate",
+                            "referenceResolution",
+                            "success",
+                            format!("{a} member(s) added"),
+                        );
                     }
                     Ok(_) => {}
                     Err(e) => {
                         go.status = "failure";
                         go.error = Some((e.code().into(), e.message()));
-                        go.step("EntryExportUpdate", "referenceResolution", "failure", e.message());
+                        go.step(
+                            "EntryExportUpdate",
+                            "referenceResolution",
+                            "failure",
+                            e.message(),
+                        );
                     }
                 }
             }
             c.record(go);
         }
         let o = group_o.unwrap_or_else(|| {
-            let mut o = Outcome::new("Group", oid, g.get("displayName").and_then(Value::as_str).unwrap_or_default());
-            o.step("EntryScopeEvaluation", "scoping", "success", "The job has no Group mapping: only the members were provisioned".into());
+            let mut o = Outcome::new(
+                "Group",
+                oid,
+                g.get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            );
+            o.step(
+                "EntryScopeEvaluation",
+                "scoping",
+                "success",
+                "The job has no Group mapping: only the members were provisioned".into(),
+            );
             o
         });
         main.get_or_insert(o);
@@ -182,11 +276,23 @@ pub async fn run(twin: &Arc<Twin>, sp_id: &str, job_id: &str, body: &Value) -> R
     Ok(response(&main, &members_out))
 }
 
-async fn user_outcome(c: &Cycle<'_>, view: &cycle::JobView, oid: &str) -> Result<Outcome, EngineError> {
-    let Some(u) = view.all_users.get(oid) else { return Err(invalid(format!("user {oid} does not exist"))) };
+async fn user_outcome(
+    c: &Cycle<'_>,
+    view: &cycle::JobView,
+    oid: &str,
+) -> Result<Outcome, EngineError> {
+    let Some(u) = view.all_users.get(oid) else {
+        return Err(invalid(format!("user {oid} does not exist")));
+    };
     let assigned = view.users.iter().any(|x| id_of(x) == oid);
-    let enabled = u.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true);
-    let passes = c.users_map.in_scope(&GraphUserSource { user: u, soft_deleted: false });
+    let enabled = u
+        .get("accountEnabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let passes = c.users_map.in_scope(&GraphUserSource {
+        user: u,
+        soft_deleted: false,
+    });
     let linked = view.user_links.get(oid).cloned();
     Ok(match (assigned && enabled && passes, linked) {
         (true, l) => c.upsert_user(u, l).await,
@@ -226,19 +332,29 @@ fn outcome_json(o: &Outcome) -> Value {
 
 fn response(main: &Outcome, members: &[Outcome]) -> Value {
     let any_failed = main.status == "failure" || members.iter().any(|m| m.status == "failure");
-    let result = if any_failed { "Failure" } else { result_word(main.status) };
-    let mut details = json!({"action": main.action, "sourceId": main.source_id, "targetId": main.target_id});
+    let result = if any_failed {
+        "Failure"
+    } else {
+        result_word(main.status)
+    };
+    let mut details =
+        json!({"action": main.action, "sourceId": main.source_id, "targetId": main.target_id});
     if let Some((code, reason)) = &main.error {
         details["errorCode"] = json!(code);
         details["reason"] = json!(reason);
     }
     let mut value = outcome_json(main);
     if !members.is_empty() {
-        value["members"] = Value::Array(members.iter().map(|m| {
-            let mut v = outcome_json(m);
-            v["result"] = json!(result_word(m.status));
-            v
-        }).collect());
+        value["members"] = Value::Array(
+            members
+                .iter()
+                .map(|m| {
+                    let mut v = outcome_json(m);
+                    v["result"] = json!(result_word(m.status));
+                    v
+                })
+                .collect(),
+        );
     }
     json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.stringKeyStringValuePair",

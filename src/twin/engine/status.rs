@@ -7,9 +7,18 @@ use crate::mapping::schema::ObjectMapping;
 use crate::twin::Twin;
 use serde_json::{Value, json};
 
-fn with_job(twin: &Twin, sp_id: &str, job_id: &str, f: impl FnOnce(&mut crate::twin::state::SyncJob)) {
+fn with_job(
+    twin: &Twin,
+    sp_id: &str,
+    job_id: &str,
+    f: impl FnOnce(&mut crate::twin::state::SyncJob),
+) {
     let mut t = twin.tenant();
-    if let Some(j) = t.synchronization.get_mut(sp_id).and_then(|s| s.jobs.get_mut(job_id)) {
+    if let Some(j) = t
+        .synchronization
+        .get_mut(sp_id)
+        .and_then(|s| s.jobs.get_mut(job_id))
+    {
         if !j.status.is_object() {
             j.status = json!({});
         }
@@ -28,7 +37,11 @@ pub fn started(twin: &Twin, sp_id: &str, job_id: &str) {
 
 pub fn cycle_started(twin: &Twin, sp_id: &str, job_id: &str) {
     with_job(twin, sp_id, job_id, |j| {
-        let code = j.status.get("code").and_then(Value::as_str).unwrap_or("NotRun");
+        let code = j
+            .status
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or("NotRun");
         if !matches!(code, "Paused" | "Quarantine") {
             j.status["code"] = json!("Active");
         }
@@ -38,8 +51,7 @@ pub fn cycle_started(twin: &Twin, sp_id: &str, job_id: &str) {
 
 pub fn progress(twin: &Twin, sp_id: &str, job_id: &str, done: usize, total: usize) {
     with_job(twin, sp_id, job_id, |j| {
-        j.status["progress"] =
-            json!([{"completedUnits": done, "totalUnits": total, "units": "Objects", "progressObservationDateTime": super::now()}]);
+        j.status["progress"] = json!([{"completedUnits": done, "totalUnits": total, "units": "Objects", "progressObservationDateTime": super::now()}]);
     });
 }
 
@@ -56,8 +68,17 @@ pub fn cycle_finished(
 ) {
     let now = super::now();
     with_job(twin, sp_id, job_id, |j| {
-        let exported = r.users_created + r.users_updated + r.users_disabled + r.users_deleted + r.groups_created + r.groups_updated;
-        let state = if r.escrowed > 0 { "EntryLevelErrors" } else { "Succeeded" };
+        let exported = r.users_created
+            + r.users_updated
+            + r.users_disabled
+            + r.users_deleted
+            + r.groups_created
+            + r.groups_updated;
+        let state = if r.escrowed > 0 {
+            "EntryLevelErrors"
+        } else {
+            "Succeeded"
+        };
         let exec = json!({
             "activityIdentifier": r.cycle_id,
             "countEntitled": total, "countEntitledForProvisioning": total,
@@ -82,13 +103,18 @@ pub fn cycle_finished(
         s["quarantine"] = Value::Null;
         s["progress"] = json!([{"completedUnits": total, "totalUnits": total, "units": "Objects", "progressObservationDateTime": now}]);
         if !r.paused {
-            let first = s.get("steadyStateFirstAchievedTime").and_then(Value::as_str).filter(|t| !t.starts_with("0001"));
+            let first = s
+                .get("steadyStateFirstAchievedTime")
+                .and_then(Value::as_str)
+                .filter(|t| !t.starts_with("0001"));
             if first.is_none() {
                 s["steadyStateFirstAchievedTime"] = json!(now);
             }
             s["steadyStateLastAchievedTime"] = json!(now);
         }
-        let mut counts = vec![json!({"key": format!("User to {}", users.target_object), "value": j.user_links.len()})];
+        let mut counts = vec![
+            json!({"key": format!("User to {}", users.target_object), "value": j.user_links.len()}),
+        ];
         if let Some(g) = groups {
             counts.push(json!({"key": format!("Group to {}", g.target_object), "value": j.group_links.len()}));
         }
@@ -102,17 +128,29 @@ pub fn cycle_finished(
 /// Quarantine the job (credentials, unreachable target, compliance failure).
 pub fn quarantine(twin: &Twin, sp_id: &str, job_id: &str, code: &str, message: &str) {
     let now = super::now();
-    let next = (chrono::Utc::now() + chrono::Duration::minutes(40)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let next = (chrono::Utc::now() + chrono::Duration::minutes(40))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     with_job(twin, sp_id, job_id, |j| {
         let s = &mut j.status;
         let prev = s.get("quarantine").filter(|q| q.is_object()).cloned();
-        let series_began = prev.as_ref().and_then(|q| q.get("seriesBegan").cloned()).unwrap_or(json!(now));
-        let series_count = prev.as_ref().and_then(|q| q.get("seriesCount").and_then(Value::as_i64)).unwrap_or(0) + 1;
+        let series_began = prev
+            .as_ref()
+            .and_then(|q| q.get("seriesBegan").cloned())
+            .unwrap_or(json!(now));
+        let series_count = prev
+            .as_ref()
+            .and_then(|q| q.get("seriesCount").and_then(Value::as_i64))
+            .unwrap_or(0)
+            + 1;
         let error = json!({"code": code, "message": message, "tenantActionable": true});
         s["code"] = json!("Quarantine");
         s["quarantine"] = json!({"currentBegan": now, "nextAttempt": next, "seriesBegan": series_began, "seriesCount": series_count,
                                  "reason": "EncounteredQuarantineException", "error": error});
-        let fails = s.get("countSuccessiveCompleteFailures").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let fails = s
+            .get("countSuccessiveCompleteFailures")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         s["countSuccessiveCompleteFailures"] = json!(fails);
         s["lastExecution"] = json!({"activityIdentifier": uuid::Uuid::new_v4().to_string(), "countEntitled": 0, "countEntitledForProvisioning": 0,
             "countEscrowed": 0, "countEscrowedRaw": 0, "countExported": 0, "countExports": 0, "countImported": 0,

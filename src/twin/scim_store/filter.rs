@@ -9,13 +9,21 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    Cmp { path: String, op: Op, value: Value },
+    Cmp {
+        path: String,
+        op: Op,
+        value: Value,
+    },
     Present(String),
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     /// `attr[inner]` optionally followed by `.sub op value` / `.sub pr`.
-    Elem { attr: String, inner: Box<Filter>, then: Option<Box<Filter>> },
+    Elem {
+        attr: String,
+        inner: Box<Filter>,
+        then: Option<Box<Filter>>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,7 +102,8 @@ fn lex(text: &str) -> Result<Vec<Tok>, String> {
                 if chars.get(i) == Some(&'.') {
                     let start = i + 1;
                     let mut j = start;
-                    while j < chars.len() && !chars[j].is_whitespace() && !"()[]".contains(chars[j]) {
+                    while j < chars.len() && !chars[j].is_whitespace() && !"()[]".contains(chars[j])
+                    {
                         j += 1;
                     }
                     out.push(Tok::Dot(chars[start..j].iter().collect()));
@@ -197,7 +206,11 @@ impl Parser {
                     } else {
                         None
                     };
-                    return Ok(Filter::Elem { attr, inner: Box::new(inner), then });
+                    return Ok(Filter::Elem {
+                        attr,
+                        inner: Box::new(inner),
+                        then,
+                    });
                 }
                 self.comparison(attr)
             }
@@ -231,7 +244,9 @@ impl Parser {
                 "false" => Value::Bool(false),
                 "null" => Value::Null,
                 _ => match w.parse::<f64>() {
-                    Ok(n) => serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::String(w)),
+                    Ok(n) => serde_json::Number::from_f64(n)
+                        .map(Value::Number)
+                        .unwrap_or(Value::String(w)),
                     // Entra's legacy unquoted form: `externalId eq jyoung`.
                     Err(_) => Value::String(w),
                 },
@@ -246,7 +261,11 @@ impl Parser {
 /// Object member lookup ignoring case.
 pub fn get_ci<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
     let o = obj.as_object()?;
-    o.get(key).or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    o.get(key).or_else(|| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 /// Split `urn:…:User:attr.sub` into (`urn:…:User`, `attr.sub`) when `path`
@@ -257,7 +276,10 @@ pub fn split_urn<'a>(resource: &Value, path: &'a str) -> Option<(&'a str, &'a st
     }
     if let Some(o) = resource.as_object() {
         for k in o.keys() {
-            if path.len() > k.len() + 1 && path[..k.len()].eq_ignore_ascii_case(k) && path.as_bytes()[k.len()] == b':' {
+            if path.len() > k.len() + 1
+                && path[..k.len()].eq_ignore_ascii_case(k)
+                && path.as_bytes()[k.len()] == b':'
+            {
                 return Some((&path[..k.len()], &path[k.len() + 1..]));
             }
         }
@@ -278,7 +300,9 @@ pub fn values_at<'a>(resource: &'a Value, path: &str) -> Vec<&'a Value> {
         Some((h, t)) => (h, Some(t)),
         None => (path, None),
     };
-    let Some(v) = get_ci(resource, head) else { return Vec::new() };
+    let Some(v) = get_ci(resource, head) else {
+        return Vec::new();
+    };
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
         Value::Null => Vec::new(),
@@ -296,7 +320,13 @@ fn case_exact(path: &str) -> bool {
 }
 
 fn cmp_one(v: &Value, op: Op, want: &Value, exact: bool) -> bool {
-    let norm = |s: &str| if exact { s.to_string() } else { s.to_lowercase() };
+    let norm = |s: &str| {
+        if exact {
+            s.to_string()
+        } else {
+            s.to_lowercase()
+        }
+    };
     match (v, want) {
         (Value::String(a), Value::String(b)) => {
             let (a, b) = (norm(a), norm(b));
@@ -346,12 +376,15 @@ impl Filter {
                 let vals = values_at(r, path);
                 if *op == Op::Ne {
                     // ne: true when no value equals (an absent attribute is "not equal").
-                    return !vals.iter().any(|v| cmp_one(v, Op::Eq, value, case_exact(path)));
+                    return !vals
+                        .iter()
+                        .any(|v| cmp_one(v, Op::Eq, value, case_exact(path)));
                 }
                 if value.is_null() {
                     return *op == Op::Eq && vals.is_empty();
                 }
-                vals.iter().any(|v| cmp_one(v, *op, value, case_exact(path)))
+                vals.iter()
+                    .any(|v| cmp_one(v, *op, value, case_exact(path)))
             }
             Filter::Present(path) => values_at(r, path).iter().any(|v| match v {
                 Value::String(s) => !s.is_empty(),
@@ -362,16 +395,20 @@ impl Filter {
             Filter::And(a, b) => a.matches(r) && b.matches(r),
             Filter::Or(a, b) => a.matches(r) || b.matches(r),
             Filter::Not(a) => !a.matches(r),
-            Filter::Elem { attr, inner, then } => {
-                values_at(r, attr).into_iter().any(|e| inner.matches(e) && then.as_ref().is_none_or(|t| t.matches(e)))
-            }
+            Filter::Elem { attr, inner, then } => values_at(r, attr)
+                .into_iter()
+                .any(|e| inner.matches(e) && then.as_ref().is_none_or(|t| t.matches(e))),
         }
     }
 
     /// `Some(value)` when the whole filter is `<attr> eq "<value>"` (index lookups).
     pub fn eq_on(&self, attr: &str) -> Option<&str> {
         match self {
-            Filter::Cmp { path, op: Op::Eq, value: Value::String(s) } if path.eq_ignore_ascii_case(attr) => Some(s),
+            Filter::Cmp {
+                path,
+                op: Op::Eq,
+                value: Value::String(s),
+            } if path.eq_ignore_ascii_case(attr) => Some(s),
             _ => None,
         }
     }
@@ -401,7 +438,9 @@ mod tests {
         assert!(!t(r#"emails[type eq "work"].value eq "p@home""#));
         assert!(t(r#"emails[type eq "home" and value co "home"]"#));
         assert!(t(r#"emails.value eq "p@home""#));
-        assert!(t(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "sales""#));
+        assert!(t(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "sales""#
+        ));
         assert!(t(r#"title pr or name.givenName pr"#));
         assert!(t(r#"not (userName ew "y.com")"#));
         assert!(t(r#"displayName ne "x""#));
@@ -409,6 +448,9 @@ mod tests {
         assert!(parse(r#"userName eq "a"#).is_err());
         assert!(parse("userName xx \"a\"").is_err());
         assert!(parse("(userName eq \"a\"").is_err());
-        assert_eq!(parse(r#"userName eq "Q""#).unwrap().eq_on("username"), Some("Q"));
+        assert_eq!(
+            parse(r#"userName eq "Q""#).unwrap().eq_on("username"),
+            Some("Q")
+        );
     }
 }

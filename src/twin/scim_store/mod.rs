@@ -86,7 +86,11 @@ pub struct ScimError {
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type, detail: detail.into() }
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
     }
     fn not_found(kind: Kind, id: &str) -> Self {
         Self::new(404, None, format!("{} '{id}' not found", kind.name()))
@@ -102,9 +106,15 @@ impl ScimError {
 
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
-        let mut resp = scim_json(StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST), &self.body());
+        let mut resp = scim_json(
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST),
+            &self.body(),
+        );
         if self.status == 401 {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"SCIM\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"SCIM\""),
+            );
         }
         resp
     }
@@ -112,7 +122,10 @@ impl IntoResponse for ScimError {
 
 fn scim_json(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/scim+json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/scim+json"),
+    );
     resp
 }
 
@@ -170,7 +183,9 @@ fn now() -> String {
 }
 
 fn unique_key(kind: Kind, r: &Value) -> Option<String> {
-    filter::get_ci(r, kind.unique_attr()).and_then(Value::as_str).map(str::to_lowercase)
+    filter::get_ci(r, kind.unique_attr())
+        .and_then(Value::as_str)
+        .map(str::to_lowercase)
 }
 
 impl ScimStore {
@@ -187,10 +202,16 @@ impl ScimStore {
 
     /// Every request the router served, as `METHOD /path?query` (tests, demo).
     pub fn request_log(&self) -> Vec<String> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
     pub fn clear_request_log(&self) {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
     fn log_request(&self, line: String) {
         let mut l = self.requests.lock().unwrap_or_else(|e| e.into_inner());
@@ -204,13 +225,19 @@ impl ScimStore {
     pub fn all(&self, kind: Kind) -> Vec<Arc<Value>> {
         let g = self.read();
         let t = g.table(kind);
-        t.order.values().filter_map(|id| t.by_id.get(id).map(|(_, r)| r.clone())).collect()
+        t.order
+            .values()
+            .filter_map(|id| t.by_id.get(id).map(|(_, r)| r.clone()))
+            .collect()
     }
     pub fn users(&self) -> Vec<Value> {
         self.all(Kind::User).iter().map(|v| (**v).clone()).collect()
     }
     pub fn groups(&self) -> Vec<Value> {
-        self.all(Kind::Group).iter().map(|v| (**v).clone()).collect()
+        self.all(Kind::Group)
+            .iter()
+            .map(|v| (**v).clone())
+            .collect()
     }
     pub fn count(&self, kind: Kind) -> usize {
         self.read().table(kind).by_id.len()
@@ -224,25 +251,46 @@ impl ScimStore {
     /// GET by id.
     pub fn get(&self, kind: Kind, id: &str) -> Result<Value, ScimError> {
         let g = self.read();
-        g.table(kind).by_id.get(id).map(|(_, r)| (**r).clone()).ok_or_else(|| ScimError::not_found(kind, id))
+        g.table(kind)
+            .by_id
+            .get(id)
+            .map(|(_, r)| (**r).clone())
+            .ok_or_else(|| ScimError::not_found(kind, id))
     }
 
     /// POST. `base` is the absolute base URL used for `meta.location`.
     pub fn create(&self, kind: Kind, body: Value, base: &str) -> Result<Value, ScimError> {
         let mut r = match body {
             Value::Object(m) => Value::Object(m),
-            _ => return Err(ScimError::new(400, Some("invalidSyntax"), "the body must be a JSON object")),
+            _ => {
+                return Err(ScimError::new(
+                    400,
+                    Some("invalidSyntax"),
+                    "the body must be a JSON object",
+                ));
+            }
         };
         patch::coerce_booleans(&mut r);
         let key = unique_key(kind, &r)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| ScimError::new(400, Some("invalidValue"), format!("{} is required", kind.unique_attr())))?;
+            .ok_or_else(|| {
+                ScimError::new(
+                    400,
+                    Some("invalidValue"),
+                    format!("{} is required", kind.unique_attr()),
+                )
+            })?;
         let mut g = self.write();
         if g.table(kind).unique.contains_key(&key) {
             return Err(ScimError::new(
                 409,
                 Some("uniqueness"),
-                format!("a {} with {} '{}' already exists", kind.name(), kind.unique_attr(), key),
+                format!(
+                    "a {} with {} '{}' already exists",
+                    kind.name(),
+                    kind.unique_attr(),
+                    key
+                ),
             ));
         }
         g.seq += 1;
@@ -253,7 +301,14 @@ impl ScimStore {
         obj.remove("id");
         obj.insert("id".into(), json!(id));
         if !obj.contains_key("schemas") {
-            obj.insert("schemas".into(), json!([if kind == Kind::User { USER_URN } else { GROUP_URN }]));
+            obj.insert(
+                "schemas".into(),
+                json!([if kind == Kind::User {
+                    USER_URN
+                } else {
+                    GROUP_URN
+                }]),
+            );
         }
         if kind == Kind::Group && !obj.contains_key("members") {
             obj.insert("members".into(), json!([]));
@@ -271,17 +326,39 @@ impl ScimStore {
     }
 
     /// Replace a stored resource after an edit: uniqueness, index, meta.
-    fn store_edit(&self, g: &mut Inner, kind: Kind, id: &str, mut r: Value) -> Result<Value, ScimError> {
-        let (seq, old) = g.table(kind).by_id.get(id).cloned().ok_or_else(|| ScimError::not_found(kind, id))?;
+    fn store_edit(
+        &self,
+        g: &mut Inner,
+        kind: Kind,
+        id: &str,
+        mut r: Value,
+    ) -> Result<Value, ScimError> {
+        let (seq, old) = g
+            .table(kind)
+            .by_id
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ScimError::not_found(kind, id))?;
         let new_key = unique_key(kind, &r)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| ScimError::new(400, Some("invalidValue"), format!("{} is required", kind.unique_attr())))?;
+            .ok_or_else(|| {
+                ScimError::new(
+                    400,
+                    Some("invalidValue"),
+                    format!("{} is required", kind.unique_attr()),
+                )
+            })?;
         let old_key = unique_key(kind, &old).unwrap_or_default();
         if new_key != old_key && g.table(kind).unique.contains_key(&new_key) {
             return Err(ScimError::new(
                 409,
                 Some("uniqueness"),
-                format!("a {} with {} '{}' already exists", kind.name(), kind.unique_attr(), new_key),
+                format!(
+                    "a {} with {} '{}' already exists",
+                    kind.name(),
+                    kind.unique_attr(),
+                    new_key
+                ),
             ));
         }
         g.seq += 1;
@@ -306,7 +383,13 @@ impl ScimStore {
     pub fn replace(&self, kind: Kind, id: &str, body: Value) -> Result<Value, ScimError> {
         let mut r = match body {
             Value::Object(m) => Value::Object(m),
-            _ => return Err(ScimError::new(400, Some("invalidSyntax"), "the body must be a JSON object")),
+            _ => {
+                return Err(ScimError::new(
+                    400,
+                    Some("invalidSyntax"),
+                    "the body must be a JSON object",
+                ));
+            }
         };
         patch::coerce_booleans(&mut r);
         if kind == Kind::Group && r.get("members").is_none() {
@@ -319,7 +402,12 @@ impl ScimStore {
     /// PATCH with a PatchOp body.
     pub fn patch(&self, kind: Kind, id: &str, body: &Value) -> Result<Value, ScimError> {
         let mut g = self.write();
-        let mut r = g.table(kind).by_id.get(id).map(|(_, r)| (**r).clone()).ok_or_else(|| ScimError::not_found(kind, id))?;
+        let mut r = g
+            .table(kind)
+            .by_id
+            .get(id)
+            .map(|(_, r)| (**r).clone())
+            .ok_or_else(|| ScimError::not_found(kind, id))?;
         patch::apply(&mut r, body).map_err(|(t, d)| ScimError::new(400, Some(t), d))?;
         self.store_edit(&mut g, kind, id, r)
     }
@@ -328,14 +416,20 @@ impl ScimStore {
     pub fn delete(&self, kind: Kind, id: &str) -> Result<(), ScimError> {
         let mut g = self.write();
         let t = g.table_mut(kind);
-        let (seq, old) = t.by_id.remove(id).ok_or_else(|| ScimError::not_found(kind, id))?;
+        let (seq, old) = t
+            .by_id
+            .remove(id)
+            .ok_or_else(|| ScimError::not_found(kind, id))?;
         t.order.remove(&seq);
         if let Some(k) = unique_key(kind, &old) {
             t.unique.remove(&k);
         }
         if kind == Kind::User {
             for (_, r) in g.groups.by_id.values_mut() {
-                let has = r.get("members").and_then(Value::as_array).is_some_and(|m| m.iter().any(|x| x.get("value").and_then(Value::as_str) == Some(id)));
+                let has = r.get("members").and_then(Value::as_array).is_some_and(|m| {
+                    m.iter()
+                        .any(|x| x.get("value").and_then(Value::as_str) == Some(id))
+                });
                 if has {
                     let mut nr = (**r).clone();
                     if let Some(m) = nr.get_mut("members").and_then(Value::as_array_mut) {
@@ -351,7 +445,9 @@ impl ScimStore {
     /// List with filter, paging and attribute selection: a ListResponse.
     pub fn list(&self, kind: Kind, p: &ListParams) -> Result<Value, ScimError> {
         let f = match p.filter.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(text) => Some(filter::parse(text).map_err(|e| ScimError::new(400, Some("invalidFilter"), e))?),
+            Some(text) => Some(
+                filter::parse(text).map_err(|e| ScimError::new(400, Some("invalidFilter"), e))?,
+            ),
             None => None,
         };
         let start = p.start_index.unwrap_or(1).max(1);
@@ -361,7 +457,11 @@ impl ScimStore {
         let mut page: Vec<Arc<Value>> = Vec::new();
         let total;
         if let Some(key) = f.as_ref().and_then(|f| f.eq_on(kind.unique_attr())) {
-            let hit = t.unique.get(&key.to_lowercase()).and_then(|id| t.by_id.get(id)).map(|(_, r)| r.clone());
+            let hit = t
+                .unique
+                .get(&key.to_lowercase())
+                .and_then(|id| t.by_id.get(id))
+                .map(|(_, r)| r.clone());
             total = usize::from(hit.is_some());
             if start == 1 && count > 0 {
                 page.extend(hit);
@@ -375,7 +475,9 @@ impl ScimStore {
         } else {
             let mut n = 0;
             for id in t.order.values() {
-                let Some((_, r)) = t.by_id.get(id) else { continue };
+                let Some((_, r)) = t.by_id.get(id) else {
+                    continue;
+                };
                 if f.as_ref().is_none_or(|f| f.matches(r)) {
                     n += 1;
                     if n >= start && page.len() < count {
@@ -386,21 +488,37 @@ impl ScimStore {
             total = n;
         }
         drop(g);
-        let resources: Vec<Value> =
-            page.iter().map(|r| project(r, p.attributes.as_deref(), p.excluded_attributes.as_deref())).collect();
-        Ok(json!({"schemas": [LIST_URN], "totalResults": total, "startIndex": start,
-                  "itemsPerPage": resources.len(), "Resources": resources}))
+        let resources: Vec<Value> = page
+            .iter()
+            .map(|r| project(r, p.attributes.as_deref(), p.excluded_attributes.as_deref()))
+            .collect();
+        Ok(
+            json!({"schemas": [LIST_URN], "totalResults": total, "startIndex": start,
+                  "itemsPerPage": resources.len(), "Resources": resources}),
+        )
     }
 
     /// RFC 7644 §3.7 Bulk. `base` is the absolute base URL for locations.
     pub fn bulk(&self, body: &Value, base: &str) -> Result<Value, ScimError> {
         let ops = filter::get_ci(body, "Operations")
             .and_then(Value::as_array)
-            .ok_or_else(|| ScimError::new(400, Some("invalidSyntax"), "the Bulk body has no Operations array"))?;
+            .ok_or_else(|| {
+                ScimError::new(
+                    400,
+                    Some("invalidSyntax"),
+                    "the Bulk body has no Operations array",
+                )
+            })?;
         if ops.len() > BULK_MAX_OPERATIONS {
-            return Err(ScimError::new(413, None, format!("more than {BULK_MAX_OPERATIONS} operations")));
+            return Err(ScimError::new(
+                413,
+                None,
+                format!("more than {BULK_MAX_OPERATIONS} operations"),
+            ));
         }
-        let fail_on = filter::get_ci(body, "failOnErrors").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let fail_on = filter::get_ci(body, "failOnErrors")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut out = Vec::new();
         let mut errors = 0;
@@ -408,9 +526,17 @@ impl ScimStore {
             if fail_on > 0 && errors >= fail_on {
                 break;
             }
-            let method = filter::get_ci(op, "method").and_then(Value::as_str).unwrap_or_default().to_ascii_uppercase();
-            let bulk_id = filter::get_ci(op, "bulkId").and_then(Value::as_str).map(str::to_string);
-            let path = filter::get_ci(op, "path").and_then(Value::as_str).unwrap_or_default().to_string();
+            let method = filter::get_ci(op, "method")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            let bulk_id = filter::get_ci(op, "bulkId")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let path = filter::get_ci(op, "path")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let mut data = filter::get_ci(op, "data").cloned().unwrap_or(Value::Null);
             resolve_bulk_ids(&mut data, &ids);
             let mut entry = json!({"method": method});
@@ -420,7 +546,13 @@ impl ScimStore {
             let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
             let result: Result<(u16, Option<Value>), ScimError> = (|| {
                 let kind = Kind::from_endpoint(segs.first().copied().unwrap_or_default())
-                    .ok_or_else(|| ScimError::new(400, Some("invalidPath"), format!("unknown bulk path `{path}`")))?;
+                    .ok_or_else(|| {
+                        ScimError::new(
+                            400,
+                            Some("invalidPath"),
+                            format!("unknown bulk path `{path}`"),
+                        )
+                    })?;
                 let id = segs.get(1).map(|s| match s.strip_prefix("bulkId:") {
                     Some(b) => ids.get(b).cloned().unwrap_or_else(|| s.to_string()),
                     None => s.to_string(),
@@ -430,14 +562,19 @@ impl ScimStore {
                     ("PUT", Some(id)) => Ok((200, Some(self.replace(kind, &id, data.clone())?))),
                     ("PATCH", Some(id)) => Ok((200, Some(self.patch(kind, &id, &data)?))),
                     ("DELETE", Some(id)) => self.delete(kind, &id).map(|_| (204, None)),
-                    _ => Err(ScimError::new(400, Some("invalidSyntax"), format!("`{method} {path}` is not a bulk operation"))),
+                    _ => Err(ScimError::new(
+                        400,
+                        Some("invalidSyntax"),
+                        format!("`{method} {path}` is not a bulk operation"),
+                    )),
                 }
             })();
             match result {
                 Ok((status, res)) => {
                     entry["status"] = json!(status.to_string());
                     if let Some(r) = res {
-                        if let (Some(b), Some(id)) = (&bulk_id, r.get("id").and_then(Value::as_str)) {
+                        if let (Some(b), Some(id)) = (&bulk_id, r.get("id").and_then(Value::as_str))
+                        {
                             ids.insert(b.clone(), id.to_string());
                         }
                         if let Some(loc) = r.pointer("/meta/location") {
@@ -456,7 +593,9 @@ impl ScimStore {
             }
             out.push(entry);
         }
-        Ok(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"], "Operations": out}))
+        Ok(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"], "Operations": out}),
+        )
     }
 }
 
@@ -476,10 +615,18 @@ fn resolve_bulk_ids(v: &mut Value, ids: &HashMap<String, String>) {
 /// Apply `attributes` / `excludedAttributes` (top-level, `a.b`, or URN paths).
 pub fn project(r: &Value, attributes: Option<&str>, excluded: Option<&str>) -> Value {
     let list = |s: Option<&str>| -> Vec<String> {
-        s.map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()).unwrap_or_default()
+        s.map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
     };
     let (attrs, excl) = (list(attributes), list(excluded));
-    let Some(obj) = r.as_object() else { return r.clone() };
+    let Some(obj) = r.as_object() else {
+        return r.clone();
+    };
     if !attrs.is_empty() {
         let mut out = Map::new();
         for k in ["schemas", "id"] {
@@ -504,14 +651,20 @@ pub fn project(r: &Value, attributes: Option<&str>, excluded: Option<&str>) -> V
 
 fn copy_path(src: &Value, out: &mut Map<String, Value>, path: &str) {
     if let Some((urn, rest)) = filter::split_urn(src, path) {
-        if let Some((k, ext)) = src.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(urn))) {
+        if let Some((k, ext)) = src
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(urn)))
+        {
             let e = out.entry(k.clone()).or_insert_with(|| json!({}));
             if let Some(e) = e.as_object_mut() {
                 copy_path(ext, e, rest);
             }
             return;
         }
-        if src.as_object().is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case(path))) {
+        if src
+            .as_object()
+            .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case(path)))
+        {
             // a whole extension named by its URN
         } else {
             return;
@@ -521,7 +674,12 @@ fn copy_path(src: &Value, out: &mut Map<String, Value>, path: &str) {
         Some((h, t)) if !path.to_ascii_lowercase().starts_with("urn:") => (h, Some(t)),
         _ => (path, None),
     };
-    let Some((k, v)) = src.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(head))) else { return };
+    let Some((k, v)) = src
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(head)))
+    else {
+        return;
+    };
     match (tail, v) {
         (None, v) => {
             out.insert(k.clone(), v.clone());
@@ -550,7 +708,11 @@ fn copy_path(src: &Value, out: &mut Map<String, Value>, path: &str) {
 fn remove_path(r: &mut Value, path: &str) {
     if let Some((urn, rest)) = filter::split_urn(r, path) {
         let (urn, rest) = (urn.to_string(), rest.to_string());
-        if let Some(ext) = r.as_object_mut().and_then(|o| o.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&urn)).map(|(_, v)| v)) {
+        if let Some(ext) = r.as_object_mut().and_then(|o| {
+            o.iter_mut()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&urn))
+                .map(|(_, v)| v)
+        }) {
             remove_path(ext, &rest);
         }
         return;
@@ -558,7 +720,11 @@ fn remove_path(r: &mut Value, path: &str) {
     let Some(obj) = r.as_object_mut() else { return };
     match path.split_once('.') {
         Some((h, t)) => {
-            if let Some(v) = obj.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(h)).map(|(_, v)| v) {
+            if let Some(v) = obj
+                .iter_mut()
+                .find(|(k, _)| k.eq_ignore_ascii_case(h))
+                .map(|(_, v)| v)
+            {
                 match v {
                     Value::Array(items) => items.iter_mut().for_each(|i| remove_path(i, t)),
                     other => remove_path(other, t),
@@ -594,22 +760,38 @@ pub fn router(store: Arc<ScimStore>, token: Secret) -> Router {
         .route("/Schemas/{id}", get(schema_by_id))
         .route("/Bulk", post(bulk))
         .route("/{kind}", get(list).post(create))
-        .route("/{kind}/{id}", get(get_one).put(put_one).patch(patch_one).delete(delete_one))
+        .route(
+            "/{kind}/{id}",
+            get(get_one)
+                .put(put_one)
+                .patch(patch_one)
+                .delete(delete_one),
+        )
         .with_state(state)
 }
 
 type Q = Query<HashMap<String, String>>;
 
 fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), ScimError> {
-    let given = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
     let ok = given
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .is_some_and(|(_, t)| !st.token.is_empty() && constant_time_eq(t.trim().as_bytes(), st.token.expose().as_bytes()));
+        .is_some_and(|(_, t)| {
+            !st.token.is_empty()
+                && constant_time_eq(t.trim().as_bytes(), st.token.expose().as_bytes())
+        });
     if ok {
         Ok(())
     } else {
-        Err(ScimError::new(401, None, "Authorization failure. The authorization header is invalid or missing"))
+        Err(ScimError::new(
+            401,
+            None,
+            "Authorization failure. The authorization header is invalid or missing",
+        ))
     }
 }
 
@@ -619,7 +801,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The absolute base URL the router is served at (for Location/meta.location).
 fn base_url(headers: &HeaderMap, uri: &axum::http::Uri, suffix_segments: usize) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
     let path = uri.path();
     let mut parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     for _ in 0..suffix_segments {
@@ -629,29 +814,53 @@ fn base_url(headers: &HeaderMap, uri: &axum::http::Uri, suffix_segments: usize) 
 }
 
 fn kind_of(seg: &str) -> Result<Kind, ScimError> {
-    Kind::from_endpoint(seg).ok_or_else(|| ScimError::new(404, None, format!("no endpoint `/{seg}`")))
+    Kind::from_endpoint(seg)
+        .ok_or_else(|| ScimError::new(404, None, format!("no endpoint `/{seg}`")))
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, ScimError> {
-    serde_json::from_slice(body).map_err(|e| ScimError::new(400, Some("invalidSyntax"), format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ScimError::new(
+            400,
+            Some("invalidSyntax"),
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
 }
 
 fn log(st: &AppState, method: &Method, uri: &OriginalUri) {
-    st.store.log_request(format!("{method} {}", uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/")));
+    st.store.log_request(format!(
+        "{method} {}",
+        uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    ));
 }
 
 fn list_params(q: &HashMap<String, String>) -> ListParams {
-    let get = |k: &str| q.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
     ListParams {
         filter: get("filter"),
-        start_index: get("startIndex").and_then(|s| s.trim().parse::<i64>().ok()).map(|n| n.max(1) as usize),
-        count: get("count").and_then(|s| s.trim().parse::<i64>().ok()).map(|n| n.max(0) as usize),
+        start_index: get("startIndex")
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map(|n| n.max(1) as usize),
+        count: get("count")
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map(|n| n.max(0) as usize),
         attributes: get("attributes"),
         excluded_attributes: get("excludedAttributes"),
     }
 }
 
-async fn list(State(st): State<AppState>, Path(kind): Path<String>, Query(q): Q, h: HeaderMap, uri: OriginalUri) -> Response {
+async fn list(
+    State(st): State<AppState>,
+    Path(kind): Path<String>,
+    Query(q): Q,
+    h: HeaderMap,
+    uri: OriginalUri,
+) -> Response {
     log(&st, &Method::GET, &uri);
     let r = (|| {
         authorize(&st, &h)?;
@@ -663,17 +872,28 @@ async fn list(State(st): State<AppState>, Path(kind): Path<String>, Query(q): Q,
     }
 }
 
-async fn create(State(st): State<AppState>, Path(kind): Path<String>, h: HeaderMap, uri: OriginalUri, body: Bytes) -> Response {
+async fn create(
+    State(st): State<AppState>,
+    Path(kind): Path<String>,
+    h: HeaderMap,
+    uri: OriginalUri,
+    body: Bytes,
+) -> Response {
     log(&st, &Method::POST, &uri);
     let r = (|| {
         authorize(&st, &h)?;
         let kind = kind_of(&kind)?;
-        st.store.create(kind, parse_body(&body)?, &base_url(&h, &uri.0, 1))
+        st.store
+            .create(kind, parse_body(&body)?, &base_url(&h, &uri.0, 1))
     })();
     match r {
         Ok(v) => {
             let mut resp = scim_json(StatusCode::CREATED, &v);
-            if let Some(loc) = v.pointer("/meta/location").and_then(Value::as_str).and_then(|l| HeaderValue::from_str(l).ok()) {
+            if let Some(loc) = v
+                .pointer("/meta/location")
+                .and_then(Value::as_str)
+                .and_then(|l| HeaderValue::from_str(l).ok())
+            {
                 resp.headers_mut().insert(header::LOCATION, loc);
             }
             resp
@@ -682,12 +902,24 @@ async fn create(State(st): State<AppState>, Path(kind): Path<String>, h: HeaderM
     }
 }
 
-async fn get_one(State(st): State<AppState>, Path((kind, id)): Path<(String, String)>, Query(q): Q, h: HeaderMap, uri: OriginalUri) -> Response {
+async fn get_one(
+    State(st): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    Query(q): Q,
+    h: HeaderMap,
+    uri: OriginalUri,
+) -> Response {
     log(&st, &Method::GET, &uri);
     let r = (|| {
         authorize(&st, &h)?;
         let p = list_params(&q);
-        st.store.get(kind_of(&kind)?, &id).map(|v| project(&v, p.attributes.as_deref(), p.excluded_attributes.as_deref()))
+        st.store.get(kind_of(&kind)?, &id).map(|v| {
+            project(
+                &v,
+                p.attributes.as_deref(),
+                p.excluded_attributes.as_deref(),
+            )
+        })
     })();
     match r {
         Ok(v) => scim_json(StatusCode::OK, &v),
@@ -695,7 +927,13 @@ async fn get_one(State(st): State<AppState>, Path((kind, id)): Path<(String, Str
     }
 }
 
-async fn put_one(State(st): State<AppState>, Path((kind, id)): Path<(String, String)>, h: HeaderMap, uri: OriginalUri, body: Bytes) -> Response {
+async fn put_one(
+    State(st): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    h: HeaderMap,
+    uri: OriginalUri,
+    body: Bytes,
+) -> Response {
     log(&st, &Method::PUT, &uri);
     let r = (|| {
         authorize(&st, &h)?;
@@ -707,7 +945,13 @@ async fn put_one(State(st): State<AppState>, Path((kind, id)): Path<(String, Str
     }
 }
 
-async fn patch_one(State(st): State<AppState>, Path((kind, id)): Path<(String, String)>, h: HeaderMap, uri: OriginalUri, body: Bytes) -> Response {
+async fn patch_one(
+    State(st): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    h: HeaderMap,
+    uri: OriginalUri,
+    body: Bytes,
+) -> Response {
     log(&st, &Method::PATCH, &uri);
     let r = (|| {
         authorize(&st, &h)?;
@@ -719,7 +963,12 @@ async fn patch_one(State(st): State<AppState>, Path((kind, id)): Path<(String, S
     }
 }
 
-async fn delete_one(State(st): State<AppState>, Path((kind, id)): Path<(String, String)>, h: HeaderMap, uri: OriginalUri) -> Response {
+async fn delete_one(
+    State(st): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    h: HeaderMap,
+    uri: OriginalUri,
+) -> Response {
     log(&st, &Method::DELETE, &uri);
     let r = (|| {
         authorize(&st, &h)?;
@@ -736,7 +985,11 @@ async fn bulk(State(st): State<AppState>, h: HeaderMap, uri: OriginalUri, body: 
     let r = (|| {
         authorize(&st, &h)?;
         if body.len() > BULK_MAX_PAYLOAD {
-            return Err(ScimError::new(413, None, format!("the Bulk payload exceeds {BULK_MAX_PAYLOAD} bytes")));
+            return Err(ScimError::new(
+                413,
+                None,
+                format!("the Bulk payload exceeds {BULK_MAX_PAYLOAD} bytes"),
+            ));
         }
         st.store.bulk(&parse_body(&body)?, &base_url(&h, &uri.0, 1))
     })();
@@ -779,24 +1032,53 @@ fn resource_type_docs() -> Vec<Value> {
 
 async fn resource_types() -> Response {
     let r = resource_type_docs();
-    scim_json(StatusCode::OK, &json!({"schemas": [LIST_URN], "totalResults": r.len(), "startIndex": 1, "itemsPerPage": r.len(), "Resources": r}))
+    scim_json(
+        StatusCode::OK,
+        &json!({"schemas": [LIST_URN], "totalResults": r.len(), "startIndex": 1, "itemsPerPage": r.len(), "Resources": r}),
+    )
 }
 
 async fn resource_type(Path(name): Path<String>) -> Response {
-    match resource_type_docs().into_iter().find(|r| r["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(&name))) {
+    match resource_type_docs().into_iter().find(|r| {
+        r["id"]
+            .as_str()
+            .is_some_and(|i| i.eq_ignore_ascii_case(&name))
+    }) {
         Some(r) => scim_json(StatusCode::OK, &r),
-        None => ScimError::new(404, None, format!("ResourceType '{name}' not found")).into_response(),
+        None => {
+            ScimError::new(404, None, format!("ResourceType '{name}' not found")).into_response()
+        }
     }
 }
 
-fn attr(name: &str, ty: &str, multi: bool, required: bool, case_exact: bool, uniqueness: &str) -> Value {
+fn attr(
+    name: &str,
+    ty: &str,
+    multi: bool,
+    required: bool,
+    case_exact: bool,
+    uniqueness: &str,
+) -> Value {
     json!({"name": name, "type": ty, "multiValued": multi, "required": required, "caseExact": case_exact,
            "mutability": "readWrite", "returned": "default", "uniqueness": uniqueness})
 }
 
 fn complex(name: &str, multi: bool, subs: &[&str]) -> Value {
     let mut a = attr(name, "complex", multi, false, false, "none");
-    a["subAttributes"] = Value::Array(subs.iter().map(|s| attr(s, if *s == "primary" { "boolean" } else { "string" }, false, false, false, "none")).collect());
+    a["subAttributes"] = Value::Array(
+        subs.iter()
+            .map(|s| {
+                attr(
+                    s,
+                    if *s == "primary" { "boolean" } else { "string" },
+                    false,
+                    false,
+                    false,
+                    "none",
+                )
+            })
+            .collect(),
+    );
     a
 }
 
@@ -808,38 +1090,77 @@ fn schema_docs() -> Vec<Value> {
     let mut members = complex("members", true, &["value", "display", "type", "$ref"]);
     members["subAttributes"][0]["mutability"] = json!("immutable");
     vec![
-        s(USER_URN, "User", vec![
-            attr("userName", "string", false, true, false, "server"),
-            complex("name", false, &["formatted", "familyName", "givenName", "middleName"]),
-            attr("displayName", "string", false, false, false, "none"),
-            attr("nickName", "string", false, false, false, "none"),
-            attr("title", "string", false, false, false, "none"),
-            attr("preferredLanguage", "string", false, false, false, "none"),
-            attr("active", "boolean", false, false, false, "none"),
-            complex("emails", true, &["value", "type", "primary"]),
-            complex("phoneNumbers", true, &["value", "type", "primary"]),
-            complex("addresses", true, &["formatted", "streetAddress", "locality", "region", "postalCode", "country", "type", "primary"]),
-            complex("roles", true, &["value", "display", "type", "primary"]),
-        ]),
-        s(GROUP_URN, "Group", vec![attr("displayName", "string", false, true, false, "server"), members]),
-        s(ENTERPRISE_URN, "EnterpriseUser", vec![
-            attr("employeeNumber", "string", false, false, false, "none"),
-            attr("costCenter", "string", false, false, false, "none"),
-            attr("organization", "string", false, false, false, "none"),
-            attr("division", "string", false, false, false, "none"),
-            attr("department", "string", false, false, false, "none"),
-            complex("manager", false, &["value", "$ref", "displayName"]),
-        ]),
+        s(
+            USER_URN,
+            "User",
+            vec![
+                attr("userName", "string", false, true, false, "server"),
+                complex(
+                    "name",
+                    false,
+                    &["formatted", "familyName", "givenName", "middleName"],
+                ),
+                attr("displayName", "string", false, false, false, "none"),
+                attr("nickName", "string", false, false, false, "none"),
+                attr("title", "string", false, false, false, "none"),
+                attr("preferredLanguage", "string", false, false, false, "none"),
+                attr("active", "boolean", false, false, false, "none"),
+                complex("emails", true, &["value", "type", "primary"]),
+                complex("phoneNumbers", true, &["value", "type", "primary"]),
+                complex(
+                    "addresses",
+                    true,
+                    &[
+                        "formatted",
+                        "streetAddress",
+                        "locality",
+                        "region",
+                        "postalCode",
+                        "country",
+                        "type",
+                        "primary",
+                    ],
+                ),
+                complex("roles", true, &["value", "display", "type", "primary"]),
+            ],
+        ),
+        s(
+            GROUP_URN,
+            "Group",
+            vec![
+                attr("displayName", "string", false, true, false, "server"),
+                members,
+            ],
+        ),
+        s(
+            ENTERPRISE_URN,
+            "EnterpriseUser",
+            vec![
+                attr("employeeNumber", "string", false, false, false, "none"),
+                attr("costCenter", "string", false, false, false, "none"),
+                attr("organization", "string", false, false, false, "none"),
+                attr("division", "string", false, false, false, "none"),
+                attr("department", "string", false, false, false, "none"),
+                complex("manager", false, &["value", "$ref", "displayName"]),
+            ],
+        ),
     ]
 }
 
 async fn schemas() -> Response {
     let r = schema_docs();
-    scim_json(StatusCode::OK, &json!({"schemas": [LIST_URN], "totalResults": r.len(), "startIndex": 1, "itemsPerPage": r.len(), "Resources": r}))
+    scim_json(
+        StatusCode::OK,
+        &json!({"schemas": [LIST_URN], "totalResults": r.len(), "startIndex": 1, "itemsPerPage": r.len(), "Resources": r}),
+    )
 }
 
 async fn schema_by_id(Path(id): Path<String>) -> Response {
-    match schema_docs().into_iter().find(|r| r["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(&id))) {
+    match schema_docs().into_iter().find(|r| {
+        r["id"]
+            .as_str()
+            .is_some_and(|i| i.eq_ignore_ascii_case(&id))
+    }) {
         Some(r) => scim_json(StatusCode::OK, &r),
         None => ScimError::new(404, None, format!("Schema '{id}' not found")).into_response(),
     }
@@ -847,7 +1168,10 @@ async fn schema_by_id(Path(id): Path<String>) -> Response {
 
 /// Serve `store` alone on `127.0.0.1:0`, nested at `/scim/v2` as the twin
 /// does; returns the base URL (`http://127.0.0.1:P/scim/v2`) and the task.
-pub async fn serve_loopback(store: Arc<ScimStore>, token: Secret) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+pub async fn serve_loopback(
+    store: Arc<ScimStore>,
+    token: Secret,
+) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let app = Router::new().nest("/scim/v2", router(store, token));
