@@ -59,10 +59,23 @@ impl Mappings {
     pub fn from_schema(schema: &Value) -> Result<Mappings, ExprError> {
         let mut user = None;
         let mut group = None;
-        let rules = schema.get("synchronizationRules").and_then(Value::as_array).cloned().unwrap_or_default();
+        let rules = schema
+            .get("synchronizationRules")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for rule in &rules {
-            let rule_id = rule.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            for om in rule.get("objectMappings").and_then(Value::as_array).into_iter().flatten() {
+            let rule_id = rule
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            for om in rule
+                .get("objectMappings")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let m = object_mapping(om, &rule_id)?;
                 match m.source_object.as_str() {
                     "User" if user.is_none() => user = Some(m),
@@ -83,13 +96,19 @@ impl Mappings {
 impl ObjectMapping {
     /// Matching attributes in precedence order.
     pub fn matching(&self) -> Vec<&AttrMapping> {
-        let mut v: Vec<&AttrMapping> = self.attributes.iter().filter(|a| a.matching_priority > 0).collect();
+        let mut v: Vec<&AttrMapping> = self
+            .attributes
+            .iter()
+            .filter(|a| a.matching_priority > 0)
+            .collect();
         v.sort_by_key(|a| a.matching_priority);
         v
     }
 
     pub fn attribute(&self, target: &str) -> Option<&AttrMapping> {
-        self.attributes.iter().find(|a| a.target.eq_ignore_ascii_case(target))
+        self.attributes
+            .iter()
+            .find(|a| a.target.eq_ignore_ascii_case(target))
     }
 
     /// Whether `src` passes the scoping filter.
@@ -124,7 +143,12 @@ impl Clause {
     pub fn eval(&self, src: &dyn Source) -> bool {
         let v = src.get(&self.attribute);
         let first = self.values.first().map(String::as_str).unwrap_or("");
-        let op: String = self.operator.chars().filter(|c| c.is_ascii_alphabetic()).collect::<String>().to_ascii_uppercase();
+        let op: String = self
+            .operator
+            .chars()
+            .filter(|c| c.is_ascii_alphabetic())
+            .collect::<String>()
+            .to_ascii_uppercase();
         let num = |s: &str| s.trim().parse::<f64>().ok();
         match op.as_str() {
             "EQUALS" => v.as_deref() == Some(first),
@@ -135,44 +159,112 @@ impl Clause {
             "ISNOTNULL" => v.as_deref().is_some_and(|s| !s.is_empty()),
             "INCLUDES" | "ISMEMBEROF" => v.is_some_and(|s| self.values.contains(&s)),
             "NOTINCLUDES" | "EXCLUDES" => v.is_none_or(|s| !self.values.contains(&s)),
-            "REGEXMATCH" => v.is_some_and(|s| regex::Regex::new(first).is_ok_and(|r| r.is_match(&s))),
-            "NOTREGEXMATCH" => v.is_none_or(|s| !regex::Regex::new(first).is_ok_and(|r| r.is_match(&s))),
-            "GREATERTHAN" => v.and_then(|s| num(&s)).zip(num(first)).is_some_and(|(a, b)| a > b),
-            "GREATERTHANOREQUALS" => v.and_then(|s| num(&s)).zip(num(first)).is_some_and(|(a, b)| a >= b),
-            "LESSTHAN" => v.and_then(|s| num(&s)).zip(num(first)).is_some_and(|(a, b)| a < b),
-            "LESSTHANOREQUALS" => v.and_then(|s| num(&s)).zip(num(first)).is_some_and(|(a, b)| a <= b),
+            "REGEXMATCH" => {
+                v.is_some_and(|s| regex::Regex::new(first).is_ok_and(|r| r.is_match(&s)))
+            }
+            "NOTREGEXMATCH" => {
+                v.is_none_or(|s| !regex::Regex::new(first).is_ok_and(|r| r.is_match(&s)))
+            }
+            "GREATERTHAN" => v
+                .and_then(|s| num(&s))
+                .zip(num(first))
+                .is_some_and(|(a, b)| a > b),
+            "GREATERTHANOREQUALS" => v
+                .and_then(|s| num(&s))
+                .zip(num(first))
+                .is_some_and(|(a, b)| a >= b),
+            "LESSTHAN" => v
+                .and_then(|s| num(&s))
+                .zip(num(first))
+                .is_some_and(|(a, b)| a < b),
+            "LESSTHANOREQUALS" => v
+                .and_then(|s| num(&s))
+                .zip(num(first))
+                .is_some_and(|(a, b)| a <= b),
             _ => false,
         }
     }
 
     /// `department NOT EQUALS "Contractors"`, for messages.
     pub fn describe(&self) -> String {
-        format!("{} {} {}", self.attribute, self.operator, self.values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", "))
+        format!(
+            "{} {} {}",
+            self.attribute,
+            self.operator,
+            self.values
+                .iter()
+                .map(|v| format!("\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
 fn object_mapping(om: &Value, rule_id: &str) -> Result<ObjectMapping, ExprError> {
-    let s = |k: &str| om.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |k: &str| {
+        om.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let mut attributes = Vec::new();
-    for am in om.get("attributeMappings").and_then(Value::as_array).into_iter().flatten() {
-        let target = am.get("targetAttributeName").and_then(Value::as_str).unwrap_or_default().to_string();
+    for am in om
+        .get("attributeMappings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let target = am
+            .get("targetAttributeName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let src = am.get("source").cloned().unwrap_or(Value::Null);
         let expr = source_expr(&src)?;
         attributes.push(AttrMapping {
             target,
             expr,
-            matching_priority: am.get("matchingPriority").and_then(Value::as_i64).unwrap_or(0),
-            flow_type: am.get("flowType").and_then(Value::as_str).unwrap_or("Always").to_string(),
-            default_value: am.get("defaultValue").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string),
+            matching_priority: am
+                .get("matchingPriority")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            flow_type: am
+                .get("flowType")
+                .and_then(Value::as_str)
+                .unwrap_or("Always")
+                .to_string(),
+            default_value: am
+                .get("defaultValue")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
         });
     }
     let mut scope = Vec::new();
-    for g in om.pointer("/scope/groups").and_then(Value::as_array).into_iter().flatten() {
+    for g in om
+        .pointer("/scope/groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let mut clauses = Vec::new();
-        for c in g.get("clauses").and_then(Value::as_array).into_iter().flatten() {
+        for c in g
+            .get("clauses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             clauses.push(Clause {
-                attribute: c.get("sourceOperandName").and_then(Value::as_str).unwrap_or_default().to_string(),
-                operator: c.get("operatorName").and_then(Value::as_str).unwrap_or_default().to_string(),
+                attribute: c
+                    .get("sourceOperandName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                operator: c
+                    .get("operatorName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
                 values: c
                     .pointer("/targetOperand/values")
                     .and_then(Value::as_array)
@@ -198,11 +290,19 @@ fn object_mapping(om: &Value, rule_id: &str) -> Result<ObjectMapping, ExprError>
 /// The expression of an attributeMappingSource: `expression` when present,
 /// else built from `type` and `name`.
 pub fn source_expr(src: &Value) -> Result<Expr, ExprError> {
-    if let Some(e) = src.get("expression").and_then(Value::as_str).filter(|e| !e.trim().is_empty()) {
+    if let Some(e) = src
+        .get("expression")
+        .and_then(Value::as_str)
+        .filter(|e| !e.trim().is_empty())
+    {
         return Expr::parse(e);
     }
     let name = src.get("name").and_then(Value::as_str).unwrap_or_default();
-    match src.get("type").and_then(Value::as_str).unwrap_or("Attribute") {
+    match src
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("Attribute")
+    {
         "Constant" => Ok(Expr::Lit(name.to_string())),
         "Function" => Expr::parse(name),
         _ => Ok(Expr::Attr(name.to_string())),
@@ -228,7 +328,11 @@ pub fn set_path(out: &mut Map<String, Value>, target: &str, value: Value) {
             let attr = &rest[pos + 1..];
             let ext = out.entry(urn).or_insert_with(|| json!({}));
             if let Some(ext) = ext.as_object_mut() {
-                let v = if attr == "manager" { json!({ "value": value }) } else { value };
+                let v = if attr == "manager" {
+                    json!({ "value": value })
+                } else {
+                    value
+                };
                 set_path(ext, attr, v);
             }
             return;
@@ -237,13 +341,19 @@ pub fn set_path(out: &mut Map<String, Value>, target: &str, value: Value) {
     if let Some(open) = target.find('[') {
         // emails[type eq "work"].value
         let attr = &target[..open];
-        let close = target[open..].find(']').map(|c| c + open).unwrap_or(target.len() - 1);
+        let close = target[open..]
+            .find(']')
+            .map(|c| c + open)
+            .unwrap_or(target.len() - 1);
         let filter = &target[open + 1..close];
         let sub = target.get(close + 2..).unwrap_or("value");
         let kind = filter.split('"').nth(1).unwrap_or("work").to_string();
         let list = out.entry(attr.to_string()).or_insert_with(|| json!([]));
         if let Some(list) = list.as_array_mut() {
-            let idx = match list.iter().position(|e| e.get("type").and_then(Value::as_str) == Some(kind.as_str())) {
+            let idx = match list
+                .iter()
+                .position(|e| e.get("type").and_then(Value::as_str) == Some(kind.as_str()))
+            {
                 Some(i) => i,
                 None => {
                     let mut entry = json!({ "type": kind });
@@ -271,11 +381,16 @@ pub fn set_path(out: &mut Map<String, Value>, target: &str, value: Value) {
 /// Read a value at an Entra target path from a SCIM resource (the inverse of [`set_path`]).
 pub fn get_path<'a>(resource: &'a Value, target: &str) -> Option<&'a Value> {
     if let Some(rest) = target.strip_prefix("urn:")
-        && let Some(pos) = rest.rfind(':') {
-            let urn = format!("urn:{}", &rest[..pos]);
-            let v = get_path(resource.get(&urn)?, &rest[pos + 1..])?;
-            return if rest[pos + 1..] == *"manager" { v.get("value").or(Some(v)) } else { Some(v) };
-        }
+        && let Some(pos) = rest.rfind(':')
+    {
+        let urn = format!("urn:{}", &rest[..pos]);
+        let v = get_path(resource.get(&urn)?, &rest[pos + 1..])?;
+        return if rest[pos + 1..] == *"manager" {
+            v.get("value").or(Some(v))
+        } else {
+            Some(v)
+        };
+    }
     if let Some(open) = target.find('[') {
         let attr = &target[..open];
         let close = target[open..].find(']')? + open;
@@ -291,7 +406,11 @@ pub fn get_path<'a>(resource: &'a Value, target: &str) -> Option<&'a Value> {
     match target.split_once('.') {
         Some((head, tail)) => get_path(resource.get(head)?, tail),
         None => resource.get(target).or_else(|| {
-            resource.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(target)).map(|(_, v)| v)
+            resource
+                .as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(target))
+                .map(|(_, v)| v)
         }),
     }
 }
@@ -318,7 +437,11 @@ impl Source for GraphUserSource<'_> {
             _ => name.to_string(),
         };
         let obj = self.user.as_object()?;
-        let v = obj.get(&key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(&key)).map(|(_, v)| v))?;
+        let v = obj.get(&key).or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+                .map(|(_, v)| v)
+        })?;
         match v {
             Value::Null => None,
             Value::String(s) if s.is_empty() => None,
@@ -357,7 +480,10 @@ mod tests {
         let u = m.user.unwrap();
         assert_eq!(u.matching()[0].target, "userName");
         let alice = json!({"id":"1","mail":"alice@x.com","givenName":"Alice","department":"Sales","accountEnabled":true});
-        let src = GraphUserSource { user: &alice, soft_deleted: false };
+        let src = GraphUserSource {
+            user: &alice,
+            soft_deleted: false,
+        };
         assert!(u.in_scope(&src));
         let body = Value::Object(u.build_resource(&src, true));
         assert_eq!(body["userName"], "alice@x.com");
@@ -365,9 +491,18 @@ mod tests {
         assert_eq!(body["name"]["givenName"], "Alice");
         assert_eq!(body["emails"][0]["value"], "alice@x.com");
         assert_eq!(body[ENTERPRISE_URN]["department"], "Sales");
-        assert_eq!(get_path(&body, "emails[type eq \"work\"].value").unwrap(), "alice@x.com");
-        assert_eq!(get_path(&body, &format!("{ENTERPRISE_URN}:department")).unwrap(), "Sales");
+        assert_eq!(
+            get_path(&body, "emails[type eq \"work\"].value").unwrap(),
+            "alice@x.com"
+        );
+        assert_eq!(
+            get_path(&body, &format!("{ENTERPRISE_URN}:department")).unwrap(),
+            "Sales"
+        );
         let bob = json!({"id":"2","mail":"bob@x.com","department":"Contractors"});
-        assert!(!u.in_scope(&GraphUserSource { user: &bob, soft_deleted: false }));
+        assert!(!u.in_scope(&GraphUserSource {
+            user: &bob,
+            soft_deleted: false
+        }));
     }
 }

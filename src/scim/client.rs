@@ -48,7 +48,12 @@ pub struct ProviderConfig {
 impl ProviderConfig {
     pub fn from_json(raw: Value) -> ProviderConfig {
         let b = |p: &str| raw.pointer(p).and_then(Value::as_bool).unwrap_or(false);
-        let n = |p: &str, d: usize| raw.pointer(p).and_then(Value::as_u64).map(|v| v as usize).unwrap_or(d);
+        let n = |p: &str, d: usize| {
+            raw.pointer(p)
+                .and_then(Value::as_u64)
+                .map(|v| v as usize)
+                .unwrap_or(d)
+        };
         ProviderConfig {
             patch: b("/patch/supported"),
             bulk: b("/bulk/supported"),
@@ -100,7 +105,10 @@ pub struct ScimClient {
 
 impl std::fmt::Debug for ScimClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScimClient").field("base", &self.base).field("token", &self.token).finish()
+        f.debug_struct("ScimClient")
+            .field("base", &self.base)
+            .field("token", &self.token)
+            .finish()
     }
 }
 
@@ -131,7 +139,13 @@ impl ScimClient {
     }
 
     /// Send one request (with retries) and return status + parsed JSON body (Null when empty).
-    async fn send(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<(u16, Value, Option<String>)> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(u16, Value, Option<String>)> {
         let url = self.url(path);
         let resp = net::send_with_retry(&self.retry, || {
             let mut rb = self
@@ -152,8 +166,17 @@ impl ScimClient {
         .await
         .map_err(|e| Error::remote(net::describe_transport_error(&self.base, &e)))?;
         let status = resp.status();
-        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let bytes = resp
             .bytes()
             .await
@@ -168,7 +191,11 @@ impl ScimClient {
                         "{} does not look like a SCIM server: {method} {path} answered HTTP {} with {} instead of SCIM JSON",
                         self.base,
                         status.as_u16(),
-                        if content_type.is_empty() { "a non-JSON body".to_string() } else { format!("`{content_type}`") }
+                        if content_type.is_empty() {
+                            "a non-JSON body".to_string()
+                        } else {
+                            format!("`{content_type}`")
+                        }
                     )));
                 }
             }
@@ -183,25 +210,47 @@ impl ScimClient {
         let e = parse_error(status, body);
         let what = format!("{method} {}/{}", self.base, path.trim_start_matches('/'));
         match status {
-            401 => Error::auth(format!("the SCIM server refused the token ({what} answered 401): check SCIM_TOKEN or --scim-token-file")),
-            403 => Error::auth(format!("the SCIM token may not do this ({what} answered 403): {}", e.detail)),
-            404 if path.contains("ServiceProviderConfig") || path.starts_with("Users?") || path == "Users" => Error::remote(format!(
-                "{} does not look like a SCIM base URL ({what} answered 404); it usually ends in /scim/v2 or /v2",
-                self.base
+            401 => Error::auth(format!(
+                "the SCIM server refused the token ({what} answered 401): check SCIM_TOKEN or --scim-token-file"
             )),
+            403 => Error::auth(format!(
+                "the SCIM token may not do this ({what} answered 403): {}",
+                e.detail
+            )),
+            404 if path.contains("ServiceProviderConfig")
+                || path.starts_with("Users?")
+                || path == "Users" =>
+            {
+                Error::remote(format!(
+                    "{} does not look like a SCIM base URL ({what} answered 404); it usually ends in /scim/v2 or /v2",
+                    self.base
+                ))
+            }
             _ => Error::remote(format!(
                 "{what} answered {status}{}: {}",
-                e.scim_type.as_deref().map(|t| format!(" ({t})")).unwrap_or_default(),
-                if e.detail.is_empty() { "no detail given".to_string() } else { e.detail }
+                e.scim_type
+                    .as_deref()
+                    .map(|t| format!(" ({t})"))
+                    .unwrap_or_default(),
+                if e.detail.is_empty() {
+                    "no detail given".to_string()
+                } else {
+                    e.detail
+                }
             )),
         }
     }
 
     /// `GET /ServiceProviderConfig`.
     pub async fn service_provider_config(&self) -> Result<ProviderConfig> {
-        let (_, v, _) = self.send(Method::GET, "ServiceProviderConfig", &[], None).await?;
+        let (_, v, _) = self
+            .send(Method::GET, "ServiceProviderConfig", &[], None)
+            .await?;
         if !v.is_object() {
-            return Err(Error::remote(format!("{} answered /ServiceProviderConfig without a JSON object", self.base)));
+            return Err(Error::remote(format!(
+                "{} answered /ServiceProviderConfig without a JSON object",
+                self.base
+            )));
         }
         Ok(ProviderConfig::from_json(v))
     }
@@ -209,25 +258,41 @@ impl ScimClient {
     /// Walk every page of a list (optionally filtered), calling `on_page` per page.
     /// Pages until `totalResults` items were seen or a page comes back empty;
     /// never trusts `itemsPerPage`.
-    pub async fn for_each_page<F>(&self, resource: Resource, filter: Option<&str>, extra: &[(&str, String)], page_size: usize, mut on_page: F) -> Result<usize>
+    pub async fn for_each_page<F>(
+        &self,
+        resource: Resource,
+        filter: Option<&str>,
+        extra: &[(&str, String)],
+        page_size: usize,
+        mut on_page: F,
+    ) -> Result<usize>
     where
         F: FnMut(Vec<Value>, usize) -> Result<()>,
     {
         let mut start = 1usize;
         let mut seen = 0usize;
         loop {
-            let mut q: Vec<(&str, String)> = vec![("startIndex", start.to_string()), ("count", page_size.to_string())];
+            let mut q: Vec<(&str, String)> = vec![
+                ("startIndex", start.to_string()),
+                ("count", page_size.to_string()),
+            ];
             if let Some(f) = filter {
                 q.push(("filter", f.to_string()));
             }
             q.extend(extra.iter().cloned());
             let (_, v, _) = self.send(Method::GET, resource.path(), &q, None).await?;
-            let total = v.get("totalResults").and_then(Value::as_u64).map(|t| t as usize);
+            let total = v
+                .get("totalResults")
+                .and_then(Value::as_u64)
+                .map(|t| t as usize);
             let items: Vec<Value> = match v.get("Resources") {
                 Some(Value::Array(a)) => a.clone(),
                 None | Some(Value::Null) => Vec::new(),
                 Some(_) => {
-                    return Err(Error::remote(format!("{} answered a list with `Resources` that is not an array", self.base)));
+                    return Err(Error::remote(format!(
+                        "{} answered a list with `Resources` that is not an array",
+                        self.base
+                    )));
                 }
             };
             if total.is_none() && v.get("schemas").is_none() {
@@ -273,7 +338,15 @@ impl ScimClient {
 
     /// `GET /{type}/{id}`; `None` when the server answers 404.
     pub async fn get(&self, resource: Resource, id: &str) -> Result<Option<Value>> {
-        match self.send(Method::GET, &format!("{}/{}", resource.path(), urlencode(id)), &[], None).await {
+        match self
+            .send(
+                Method::GET,
+                &format!("{}/{}", resource.path(), urlencode(id)),
+                &[],
+                None,
+            )
+            .await
+        {
             Ok((_, v, _)) => Ok(Some(v)),
             Err(e) if e.message.contains("answered 404") => Ok(None),
             Err(e) => Err(e),
@@ -282,41 +355,80 @@ impl ScimClient {
 
     /// `POST /{type}`; returns the created resource (with its `id`).
     pub async fn create(&self, resource: Resource, body: &Value) -> Result<Value> {
-        let (_, v, location) = self.send(Method::POST, resource.path(), &[], Some(body)).await?;
+        let (_, v, location) = self
+            .send(Method::POST, resource.path(), &[], Some(body))
+            .await?;
         if v.get("id").and_then(Value::as_str).is_some() {
             return Ok(v);
         }
         // Some servers answer 201 with only a Location header.
-        if let Some(id) = location.as_deref().and_then(|l| l.rsplit('/').next()).filter(|s| !s.is_empty()) {
+        if let Some(id) = location
+            .as_deref()
+            .and_then(|l| l.rsplit('/').next())
+            .filter(|s| !s.is_empty())
+        {
             let mut v = if v.is_object() { v } else { json!({}) };
             v["id"] = json!(id);
             return Ok(v);
         }
-        Err(Error::remote(format!("{} created a {} but did not say its id", self.base, resource.path())))
+        Err(Error::remote(format!(
+            "{} created a {} but did not say its id",
+            self.base,
+            resource.path()
+        )))
     }
 
     /// `PATCH /{type}/{id}` with RFC 7644 operations (lowercase ops). Accepts
     /// 204 (no body) and 200 (the resource); returns the body when there is one.
-    pub async fn patch(&self, resource: Resource, id: &str, operations: Vec<Value>) -> Result<Option<Value>> {
+    pub async fn patch(
+        &self,
+        resource: Resource,
+        id: &str,
+        operations: Vec<Value>,
+    ) -> Result<Option<Value>> {
         let body = json!({ "schemas": [PATCH_OP_URN], "Operations": operations });
-        let (_, v, _) = self.send(Method::PATCH, &format!("{}/{}", resource.path(), urlencode(id)), &[], Some(&body)).await?;
+        let (_, v, _) = self
+            .send(
+                Method::PATCH,
+                &format!("{}/{}", resource.path(), urlencode(id)),
+                &[],
+                Some(&body),
+            )
+            .await?;
         Ok(if v.is_null() { None } else { Some(v) })
     }
 
     /// `PUT /{type}/{id}` (full replace).
     pub async fn replace(&self, resource: Resource, id: &str, body: &Value) -> Result<Value> {
-        let (_, v, _) = self.send(Method::PUT, &format!("{}/{}", resource.path(), urlencode(id)), &[], Some(body)).await?;
+        let (_, v, _) = self
+            .send(
+                Method::PUT,
+                &format!("{}/{}", resource.path(), urlencode(id)),
+                &[],
+                Some(body),
+            )
+            .await?;
         Ok(v)
     }
 
     /// `DELETE /{type}/{id}`.
     pub async fn delete(&self, resource: Resource, id: &str) -> Result<()> {
-        self.send(Method::DELETE, &format!("{}/{}", resource.path(), urlencode(id)), &[], None).await?;
+        self.send(
+            Method::DELETE,
+            &format!("{}/{}", resource.path(), urlencode(id)),
+            &[],
+            None,
+        )
+        .await?;
         Ok(())
     }
 
     /// `POST /Bulk`. The caller keeps within the advertised maxOperations.
-    pub async fn bulk(&self, ops: &[BulkOp], fail_on_errors: Option<usize>) -> Result<Vec<BulkResult>> {
+    pub async fn bulk(
+        &self,
+        ops: &[BulkOp],
+        fail_on_errors: Option<usize>,
+    ) -> Result<Vec<BulkResult>> {
         let operations: Vec<Value> = ops
             .iter()
             .map(|op| {
@@ -338,13 +450,18 @@ impl ScimClient {
         let results = v
             .get("Operations")
             .and_then(Value::as_array)
-            .ok_or_else(|| Error::remote(format!("{} answered /Bulk without Operations", self.base)))?;
+            .ok_or_else(|| {
+                Error::remote(format!("{} answered /Bulk without Operations", self.base))
+            })?;
         Ok(results
             .iter()
             .map(|r| BulkResult {
                 bulk_id: r.get("bulkId").and_then(Value::as_str).map(str::to_string),
                 status: status_of(r.get("status")),
-                location: r.get("location").and_then(Value::as_str).map(str::to_string),
+                location: r
+                    .get("location")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 response: r.get("response").cloned(),
             })
             .collect())
@@ -366,7 +483,10 @@ fn status_of(v: Option<&Value>) -> u16 {
 pub fn parse_error(status: u16, body: &Value) -> ScimError {
     ScimError {
         status,
-        scim_type: body.get("scimType").and_then(Value::as_str).map(str::to_string),
+        scim_type: body
+            .get("scimType")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         detail: body
             .get("detail")
             .or_else(|| body.get("message"))
@@ -377,7 +497,9 @@ pub fn parse_error(status: u16, body: &Value) -> ScimError {
 }
 
 fn urlencode(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(id.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// Build the id → resource map of a list, for lookups.
@@ -407,7 +529,9 @@ mod tests {
 
     #[test]
     fn reads_provider_config_and_status_forms() {
-        let pc = ProviderConfig::from_json(json!({"patch":{"supported":true},"bulk":{"supported":true,"maxOperations":1000,"maxPayloadSize":1048576},"filter":{"supported":true,"maxResults":1000}}));
+        let pc = ProviderConfig::from_json(
+            json!({"patch":{"supported":true},"bulk":{"supported":true,"maxOperations":1000,"maxPayloadSize":1048576},"filter":{"supported":true,"maxResults":1000}}),
+        );
         assert!(pc.patch && pc.bulk && pc.filter);
         assert_eq!(pc.bulk_max_operations, 1000);
         assert_eq!(status_of(Some(&json!("409"))), 409);

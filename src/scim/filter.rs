@@ -33,8 +33,14 @@ mod tests {
     use super::*;
     #[test]
     fn quotes_and_escapes() {
-        assert_eq!(eq("userName", "o'brien@x.com"), r#"userName eq "o'brien@x.com""#);
-        assert_eq!(eq("displayName", r#"a "b" \c"#), r#"displayName eq "a \"b\" \\c""#);
+        assert_eq!(
+            eq("userName", "o'brien@x.com"),
+            r#"userName eq "o'brien@x.com""#
+        );
+        assert_eq!(
+            eq("displayName", r#"a "b" \c"#),
+            r#"displayName eq "a \"b\" \\c""#
+        );
         assert!(needs_care("o'brien"));
         assert!(!needs_care("plain@x.com"));
     }

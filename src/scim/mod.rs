@@ -18,9 +18,10 @@ pub fn resolve_token(ctx: &Context, args: &ScimArgs) -> Result<Secret> {
         return crate::secret::read_secret_file(path);
     }
     if let Ok(t) = std::env::var("SCIM_TOKEN")
-        && !t.trim().is_empty() {
-            return Ok(Secret::new(t.trim()));
-        }
+        && !t.trim().is_empty()
+    {
+        return Ok(Secret::new(t.trim()));
+    }
     ctx.prompt_secret("SCIM bearer token", "SCIM_TOKEN or --scim-token-file")
 }
 

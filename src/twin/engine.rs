@@ -29,12 +29,21 @@ pub async fn run_cycle(_twin: &Arc<Twin>, _sp_id: &str, _job_id: &str) -> Result
 }
 
 /// Test a SCIM target with the given URL and token, as Test Connection does.
-pub async fn validate_credentials(_twin: &Arc<Twin>, _base_url: &str, _token: &str) -> Result<(), EngineError> {
+pub async fn validate_credentials(
+    _twin: &Arc<Twin>,
+    _base_url: &str,
+    _token: &str,
+) -> Result<(), EngineError> {
     Ok(())
 }
 
 /// Provision the given subjects now. `body` is the provisionOnDemand request
 /// body; the result is the response object (`key`/`value` JSON strings).
-pub async fn provision_on_demand(_twin: &Arc<Twin>, _sp_id: &str, _job_id: &str, _body: &Value) -> Result<Value, EngineError> {
+pub async fn provision_on_demand(
+    _twin: &Arc<Twin>,
+    _sp_id: &str,
+    _job_id: &str,
+    _body: &Value,
+) -> Result<Value, EngineError> {
     Ok(Value::Null)
 }
