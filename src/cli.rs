@@ -194,7 +194,9 @@ pub struct PlanArgs {
     pub report: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ScopeArg {
     Assigned,
@@ -270,7 +272,9 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
                 _ => exit::USAGE,
             };
             let _ = e.print();
@@ -279,7 +283,10 @@ pub fn main() -> i32 {
     };
     crate::output::init_colors(cli.global.no_color);
     init_logging(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -329,5 +336,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
 
 /// Refuse a missing required flag with one sentence.
 pub fn required<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T> {
-    value.as_ref().ok_or_else(|| Error::usage(format!("{flag} is required")))
+    value
+        .as_ref()
+        .ok_or_else(|| Error::usage(format!("{flag} is required")))
 }

@@ -25,7 +25,11 @@ impl Context {
 
     /// A context for tests and the demo: text output, no prompts.
     pub fn non_interactive(output: OutputMode) -> Self {
-        Context { output, assume_yes: false, interactive: false }
+        Context {
+            output,
+            assume_yes: false,
+            interactive: false,
+        }
     }
 
     pub fn json(&self) -> bool {

@@ -110,20 +110,32 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 /// Send a request built by `build` until it gets a non-retryable answer or the
 /// policy runs out. Connection errors are retried too (a reset is transient).
 /// `build` is called once per attempt because a `RequestBuilder` is consumed.
-pub async fn send_with_retry<F>(policy: &RetryPolicy, mut build: F) -> Result<reqwest::Response, reqwest::Error>
+pub async fn send_with_retry<F>(
+    policy: &RetryPolicy,
+    mut build: F,
+) -> Result<reqwest::Response, reqwest::Error>
 where
     F: FnMut() -> reqwest::RequestBuilder,
 {
     let mut attempt = 1;
     loop {
         match build().send().await {
-            Ok(resp) if is_retryable_status(resp.status().as_u16()) && attempt < policy.max_attempts => {
+            Ok(resp)
+                if is_retryable_status(resp.status().as_u16()) && attempt < policy.max_attempts =>
+            {
                 let wait = policy.delay(attempt, retry_after(resp.headers()));
-                tracing::debug!(status = resp.status().as_u16(), ?wait, "retrying throttled request");
+                tracing::debug!(
+                    status = resp.status().as_u16(),
+                    ?wait,
+                    "retrying throttled request"
+                );
                 tokio::time::sleep(wait).await;
             }
             Ok(resp) => return Ok(resp),
-            Err(e) if (e.is_connect() || e.is_request() || e.is_timeout()) && attempt < policy.max_attempts => {
+            Err(e)
+                if (e.is_connect() || e.is_request() || e.is_timeout())
+                    && attempt < policy.max_attempts =>
+            {
                 let wait = policy.delay(attempt, None);
                 tracing::debug!(error = %e, ?wait, "retrying after a transport error");
                 tokio::time::sleep(wait).await;
@@ -166,7 +178,10 @@ mod tests {
     #[test]
     fn retry_after_wins_over_backoff() {
         let p = RetryPolicy::default();
-        assert_eq!(p.delay(3, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(
+            p.delay(3, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
         let d = p.delay(1, None);
         assert!(d >= Duration::from_millis(250) && d <= Duration::from_millis(500));
     }

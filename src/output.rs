@@ -23,7 +23,8 @@ pub fn init_colors(force_off: bool) {
 
 /// Whether stdin can answer a prompt.
 pub fn stdin_is_interactive() -> bool {
-    std::io::stdin().is_terminal() && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
+    std::io::stdin().is_terminal()
+        && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
@@ -68,9 +69,18 @@ pub fn print_json(value: &impl serde::Serialize) {
 pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> crate::error::Result<()> {
     use crate::error::Error;
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -936,13 +936,12 @@ async fn provision_on_demand_user_group_and_rule_check() {
         scim.members("Sales").await,
         vec![bob["id"].as_str().unwrap().to_string()]
     );
-    let t = twin.tenant();
     assert!(
-        t.provisioning_log
+        twin.tenant()
+            .provisioning_log
             .iter()
             .any(|e| e["initiatedBy"]["displayName"] == "On-demand provisioning")
     );
-    drop(t);
     // Four accepted calls so far; the sixth inside 10 s is throttled.
     engine::provision_on_demand(&twin, CUSTOM_SP, CUSTOM_JOB, &body("alice"))
         .await

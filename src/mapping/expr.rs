@@ -37,11 +37,18 @@ pub trait Source {
 
 impl Expr {
     pub fn parse(text: &str) -> Result<Expr, ExprError> {
-        let mut p = Parser { s: text.as_bytes(), i: 0, text };
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+            text,
+        };
         let e = p.expr()?;
         p.ws();
         if p.i != p.s.len() {
-            return Err(ExprError(format!("unexpected `{}` in expression `{text}`", &text[p.i..])));
+            return Err(ExprError(format!(
+                "unexpected `{}` in expression `{text}`",
+                &text[p.i..]
+            )));
         }
         Ok(e)
     }
@@ -90,9 +97,26 @@ impl Expr {
 }
 
 const SUPPORTED: &[&str] = &[
-    "Switch", "Join", "ToLower", "ToUpper", "Coalesce", "Append", "IIF", "Not", "IsPresent", "IsNull",
-    "IsNullOrEmpty", "Trim", "StripSpaces", "Replace", "Left", "Mid", "SelectUniqueValue", "NormalizeDiacritics",
-    "SingleAppRoleAssignment", "Word",
+    "Switch",
+    "Join",
+    "ToLower",
+    "ToUpper",
+    "Coalesce",
+    "Append",
+    "IIF",
+    "Not",
+    "IsPresent",
+    "IsNull",
+    "IsNullOrEmpty",
+    "Trim",
+    "StripSpaces",
+    "Replace",
+    "Left",
+    "Mid",
+    "SelectUniqueValue",
+    "NormalizeDiacritics",
+    "SingleAppRoleAssignment",
+    "Word",
 ];
 
 fn call(name: &str, args: &[Expr], src: &dyn Source) -> Result<Option<String>, ExprError> {
@@ -102,7 +126,9 @@ fn call(name: &str, args: &[Expr], src: &dyn Source) -> Result<Option<String>, E
     let lname = name.to_ascii_lowercase();
     let need = |n: usize| {
         if args.len() < n {
-            Err(ExprError(format!("{name}() needs at least {n} argument(s)")))
+            Err(ExprError(format!(
+                "{name}() needs at least {n} argument(s)"
+            )))
         } else {
             Ok(())
         }
@@ -186,7 +212,8 @@ fn call(name: &str, args: &[Expr], src: &dyn Source) -> Result<Option<String>, E
                 (None, _, _) => None,
                 (Some(s), Some(old), _) if !old.is_empty() => Some(s.replace(&old, &replacement)),
                 (Some(s), _, Some(p)) => {
-                    let re = regex::Regex::new(&p).map_err(|e| ExprError(format!("Replace(): bad pattern `{p}`: {e}")))?;
+                    let re = regex::Regex::new(&p)
+                        .map_err(|e| ExprError(format!("Replace(): bad pattern `{p}`: {e}")))?;
                     Some(re.replace_all(&s, replacement.as_str()).into_owned())
                 }
                 (Some(s), _, _) => Some(s),
@@ -215,12 +242,17 @@ fn call(name: &str, args: &[Expr], src: &dyn Source) -> Result<Option<String>, E
             })
         }
         "singleapproleassignment" => ev(0)?,
-        _ => return Err(ExprError(format!("the mapping function {name}() is not supported by scimshift yet"))),
+        _ => {
+            return Err(ExprError(format!(
+                "the mapping function {name}() is not supported by scimshift yet"
+            )));
+        }
     })
 }
 
 fn truthy(v: &Option<String>) -> bool {
-    v.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("true") || s == "1")
+    v.as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("true") || s == "1")
 }
 
 fn bool_str(b: bool) -> String {
@@ -277,7 +309,11 @@ impl Parser<'_> {
         }
     }
     fn err(&self, what: &str) -> ExprError {
-        ExprError(format!("{what} at position {} in expression `{}`", self.i + 1, self.text))
+        ExprError(format!(
+            "{what} at position {} in expression `{}`",
+            self.i + 1,
+            self.text
+        ))
     }
     fn expr(&mut self) -> Result<Expr, ExprError> {
         self.ws();
@@ -285,7 +321,10 @@ impl Parser<'_> {
             None => Ok(Expr::Empty),
             Some(b'[') => {
                 let start = self.i + 1;
-                let end = self.text[start..].find(']').ok_or_else(|| self.err("unclosed `[`"))? + start;
+                let end = self.text[start..]
+                    .find(']')
+                    .ok_or_else(|| self.err("unclosed `[`"))?
+                    + start;
                 self.i = end + 1;
                 Ok(Expr::Attr(self.text[start..end].trim().to_string()))
             }
@@ -319,7 +358,9 @@ impl Parser<'_> {
             Some(b',') | Some(b')') => Ok(Expr::Empty),
             Some(c) if c.is_ascii_alphabetic() => {
                 let start = self.i;
-                while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_') {
+                while self.i < self.s.len()
+                    && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_')
+                {
                     self.i += 1;
                 }
                 let name = self.text[start..self.i].to_string();
@@ -350,7 +391,9 @@ impl Parser<'_> {
             Some(c) if c.is_ascii_digit() || *c == b'-' => {
                 let start = self.i;
                 self.i += 1;
-                while self.i < self.s.len() && (self.s[self.i].is_ascii_digit() || self.s[self.i] == b'.') {
+                while self.i < self.s.len()
+                    && (self.s[self.i].is_ascii_digit() || self.s[self.i] == b'.')
+                {
                     self.i += 1;
                 }
                 Ok(Expr::Lit(self.text[start..self.i].to_string()))
@@ -368,7 +411,10 @@ mod tests {
     struct M(HashMap<&'static str, &'static str>);
     impl Source for M {
         fn get(&self, name: &str) -> Option<String> {
-            self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.to_string())
+            self.0
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.to_string())
         }
     }
 
@@ -378,25 +424,45 @@ mod tests {
 
     #[test]
     fn switch_for_active() {
-        let e = Expr::parse(r#"Switch([IsSoftDeleted], , "False", "True", "True", "False")"#).unwrap();
-        assert_eq!(e.eval(&m(&[("IsSoftDeleted", "False")])).unwrap().as_deref(), Some("True"));
-        assert_eq!(e.eval(&m(&[("IsSoftDeleted", "True")])).unwrap().as_deref(), Some("False"));
+        let e =
+            Expr::parse(r#"Switch([IsSoftDeleted], , "False", "True", "True", "False")"#).unwrap();
+        assert_eq!(
+            e.eval(&m(&[("IsSoftDeleted", "False")]))
+                .unwrap()
+                .as_deref(),
+            Some("True")
+        );
+        assert_eq!(
+            e.eval(&m(&[("IsSoftDeleted", "True")])).unwrap().as_deref(),
+            Some("False")
+        );
         assert_eq!(e.attributes(), vec!["IsSoftDeleted"]);
     }
 
     #[test]
     fn join_and_case() {
         let e = Expr::parse(r#"Join(" ", [givenName], [surname])"#).unwrap();
-        assert_eq!(e.eval(&m(&[("givenName", "Ada"), ("surname", "Lovelace")])).unwrap().as_deref(), Some("Ada Lovelace"));
+        assert_eq!(
+            e.eval(&m(&[("givenName", "Ada"), ("surname", "Lovelace")]))
+                .unwrap()
+                .as_deref(),
+            Some("Ada Lovelace")
+        );
         let e = Expr::parse("ToLower([mail])").unwrap();
-        assert_eq!(e.eval(&m(&[("mail", "A@B.com")])).unwrap().as_deref(), Some("a@b.com"));
+        assert_eq!(
+            e.eval(&m(&[("mail", "A@B.com")])).unwrap().as_deref(),
+            Some("a@b.com")
+        );
         assert_eq!(e.eval(&m(&[])).unwrap(), None);
     }
 
     #[test]
     fn escaped_quotes_and_errors() {
         let e = Expr::parse(r#"Append([a], "\"x\"")"#).unwrap();
-        assert_eq!(e.eval(&m(&[("a", "1")])).unwrap().as_deref(), Some("1\"x\""));
+        assert_eq!(
+            e.eval(&m(&[("a", "1")])).unwrap().as_deref(),
+            Some("1\"x\"")
+        );
         assert!(Expr::parse("Join(\" \", [a]").is_err());
         let e = Expr::parse("FancyNew([a])").unwrap();
         assert_eq!(e.unsupported_functions(), vec!["FancyNew"]);

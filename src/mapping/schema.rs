@@ -187,8 +187,8 @@ impl Clause {
             "ISFALSE" => v.as_deref().is_none_or(|s| !s.eq_ignore_ascii_case("true")),
             "ISNULL" => v.as_deref().is_none_or(str::is_empty),
             "ISNOTNULL" => v.as_deref().is_some_and(|s| !s.is_empty()),
-            "INCLUDES" | "ISMEMBEROF" => v.is_some_and(|s| self.values.iter().any(|x| *x == s)),
-            "NOTINCLUDES" | "EXCLUDES" => v.is_none_or(|s| !self.values.iter().any(|x| *x == s)),
+            "INCLUDES" | "ISMEMBEROF" => v.is_some_and(|s| self.values.contains(&s)),
+            "NOTINCLUDES" | "EXCLUDES" => v.is_none_or(|s| !self.values.contains(&s)),
             "REGEXMATCH" => {
                 v.is_some_and(|s| regex::Regex::new(first).is_ok_and(|r| r.is_match(&s)))
             }
@@ -410,16 +410,16 @@ pub fn set_path(out: &mut Map<String, Value>, target: &str, value: Value) {
 
 /// Read a value at an Entra target path from a SCIM resource (the inverse of [`set_path`]).
 pub fn get_path<'a>(resource: &'a Value, target: &str) -> Option<&'a Value> {
-    if let Some(rest) = target.strip_prefix("urn:") {
-        if let Some(pos) = rest.rfind(':') {
-            let urn = format!("urn:{}", &rest[..pos]);
-            let v = get_path(resource.get(&urn)?, &rest[pos + 1..])?;
-            return if rest[pos + 1..] == *"manager" {
-                v.get("value").or(Some(v))
-            } else {
-                Some(v)
-            };
-        }
+    if let Some(rest) = target.strip_prefix("urn:")
+        && let Some(pos) = rest.rfind(':')
+    {
+        let urn = format!("urn:{}", &rest[..pos]);
+        let v = get_path(resource.get(&urn)?, &rest[pos + 1..])?;
+        return if rest[pos + 1..] == *"manager" {
+            v.get("value").or(Some(v))
+        } else {
+            Some(v)
+        };
     }
     if let Some(open) = target.find('[') {
         let attr = &target[..open];

@@ -203,8 +203,9 @@ impl Snapshot {
                 path.display()
             )));
         }
-        let snap: Snapshot = serde_json::from_value(value)
-            .map_err(|e| Error::input(format!("{} is not a valid snapshot: {e}", path.display())))?;
+        let snap: Snapshot = serde_json::from_value(value).map_err(|e| {
+            Error::input(format!("{} is not a valid snapshot: {e}", path.display()))
+        })?;
         if snap.compute_digest() != snap.digest {
             return Err(Error::input(format!(
                 "{} has been edited since it was taken (its digest does not match its content); take a new snapshot",

@@ -231,7 +231,9 @@ impl Tenant {
                 _ => {}
             }
         }
-        ids.into_iter().filter_map(|id| self.users.get(id)).collect()
+        ids.into_iter()
+            .filter_map(|id| self.users.get(id))
+            .collect()
     }
 
     /// Groups assigned to `sp_id`, sorted by id.
@@ -242,6 +244,8 @@ impl Tenant {
             .filter(|a| a.resource_id == sp_id && a.principal_type == "Group")
             .map(|a| a.principal_id.as_str())
             .collect();
-        ids.into_iter().filter_map(|id| self.groups.get(id)).collect()
+        ids.into_iter()
+            .filter_map(|id| self.groups.get(id))
+            .collect()
     }
 }

@@ -317,15 +317,15 @@ impl Cycle<'_> {
 
     /// Record an outcome: log entry, counters; fatal errors stop the cycle.
     pub(crate) fn record(&self, o: &Outcome) {
-        if let Some((code, _)) = &o.error {
-            if matches!(
+        if let Some((code, _)) = &o.error
+            && matches!(
                 code.as_str(),
                 "Unauthorized" | "InsufficientRights" | "WebExceptionProtocolError"
-            ) && !self.log.on_demand
-            {
-                // quarantine, not an escrow: recorded by the caller via set_fatal
-                return;
-            }
+            )
+            && !self.log.on_demand
+        {
+            // quarantine, not an escrow: recorded by the caller via set_fatal
+            return;
         }
         {
             let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
@@ -1004,7 +1004,7 @@ pub(super) async fn run(
                 }
                 cycle.record(&o);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 500 == 0 {
+                if n.is_multiple_of(500) {
                     cycle.flush_entries();
                     super::status::progress(cycle.twin, cycle.sp_id, cycle.job_id, n, total);
                 }
@@ -1015,8 +1015,10 @@ pub(super) async fn run(
     results.await;
 
     // ---- groups (only with an enabled Group mapping), then memberships
-    if let Some(gmap) = cycle.groups_map.clone() {
-        if !cycle.stopped() {
+    if let Some(gmap) = cycle.groups_map.clone()
+        && !cycle.stopped()
+    {
+        {
             let links_now = {
                 let t = twin.tenant();
                 t.synchronization

@@ -214,10 +214,10 @@ pub async fn run(
                 );
                 o
             };
-            if o.status == "success" {
-                if let Some(t) = &o.target_id {
-                    member_tids.insert(t.clone());
-                }
+            if o.status == "success"
+                && let Some(t) = &o.target_id
+            {
+                member_tids.insert(t.clone());
             }
             c.record(&o);
             members_out.push(o);

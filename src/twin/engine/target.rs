@@ -334,10 +334,11 @@ impl Target {
 
     /// `active` is the string "True"/"False" in the default dialect, a boolean with the flag.
     fn wire_value(&self, path: &str, v: &Value) -> Value {
-        if path.eq_ignore_ascii_case("active") && !self.flag {
-            if let Value::Bool(b) = v {
-                return json!(if *b { "True" } else { "False" });
-            }
+        if path.eq_ignore_ascii_case("active")
+            && !self.flag
+            && let Value::Bool(b) = v
+        {
+            return json!(if *b { "True" } else { "False" });
         }
         v.clone()
     }

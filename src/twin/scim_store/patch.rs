@@ -92,14 +92,14 @@ pub fn coerce_booleans(v: &mut Value) {
 }
 
 fn coerce_leaf(attr: &str, v: Value) -> Value {
-    if BOOLEAN_ATTRS.iter().any(|b| b.eq_ignore_ascii_case(attr)) {
-        if let Value::String(s) = &v {
-            if s.eq_ignore_ascii_case("true") {
-                return Value::Bool(true);
-            }
-            if s.eq_ignore_ascii_case("false") {
-                return Value::Bool(false);
-            }
+    if BOOLEAN_ATTRS.iter().any(|b| b.eq_ignore_ascii_case(attr))
+        && let Value::String(s) = &v
+    {
+        if s.eq_ignore_ascii_case("true") {
+            return Value::Bool(true);
+        }
+        if s.eq_ignore_ascii_case("false") {
+            return Value::Bool(false);
         }
     }
     let mut v = v;

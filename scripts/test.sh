@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine with only the Rust toolchain and
+# Python 3: installs what the tests need (the independent SCIM server
+# scim2-server, pinned, into .venv/), then checks formatting and lints, then
+# runs every test. Used by CI (.ci/run) and by people alike.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "toolchain components"
+for c in rustfmt clippy; do
+    if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        rustup component add "$c"
+    fi
+done
+
+step "independent SCIM server (scim2-server, PyPI) into .venv/"
+scripts/install-scim2-server.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "cargo test"
+cargo test --all-targets -- --test-threads "${TEST_THREADS:-4}"
