@@ -374,8 +374,8 @@ pub fn set_path(out: &mut Map<String, Value>, target: &str, value: Value) {
         let close = target[open..]
             .find(']')
             .map(|c| c + open)
-            .unwrap_or(target.len() - 1);
-        let filter = &target[open + 1..close];
+            .unwrap_or(target.len());
+        let filter = target.get(open + 1..close).unwrap_or_default();
         let sub = target.get(close + 2..).unwrap_or("value");
         let kind = filter.split('"').nth(1).unwrap_or("work").to_string();
         let list = out.entry(attr.to_string()).or_insert_with(|| json!([]));
@@ -525,6 +525,19 @@ mod tests {
             get_path(&body, "emails[type eq \"work\"].value").unwrap(),
             "alice@x.com"
         );
+        // A malformed target path never panics.
+        let mut m = Map::new();
+        for t in [
+            "[",
+            "emails[",
+            "emails[type eq \"work\"",
+            "urn:",
+            "a.",
+            "[x].",
+        ] {
+            set_path(&mut m, t, json!("v"));
+            let _ = get_path(&Value::Object(m.clone()), t);
+        }
         assert_eq!(
             get_path(&body, &format!("{ENTERPRISE_URN}:department")).unwrap(),
             "Sales"

@@ -277,7 +277,9 @@ pub fn split_urn<'a>(resource: &Value, path: &'a str) -> Option<(&'a str, &'a st
     if let Some(o) = resource.as_object() {
         for k in o.keys() {
             if path.len() > k.len() + 1
-                && path[..k.len()].eq_ignore_ascii_case(k)
+                && path
+                    .get(..k.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(k))
                 && path.as_bytes()[k.len()] == b':'
             {
                 return Some((&path[..k.len()], &path[k.len() + 1..]));
@@ -418,6 +420,67 @@ impl Filter {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn hostile_input_never_panics() {
+        let u = json!({"userName": "ü", "urn:ex:é": {"a": 1}, "urn:ex:ab": {"c": 1}, "emails": [{"type": "work"}]});
+        for f in [
+            "",
+            "(",
+            ")",
+            "[",
+            "]",
+            "a[",
+            "a]b[",
+            "]",
+            "\"",
+            "a eq",
+            "a eq \"\\",
+            "urn:ex:é:a eq 1",
+            "ü eq \"ü\"",
+            "emails[type eq \"work\"].",
+            "emails[].value eq 1",
+            "not",
+            "a pr and",
+            "((a pr)",
+        ] {
+            if let Ok(p) = parse(f) {
+                p.matches(&u);
+            }
+        }
+        for p in ["urn:ex:é:a", "urn:", "urn:é", "urn:ex:éa", "urn:ex:aé:z"] {
+            let _ = values_at(&u, p);
+        }
+        let mut r = u.clone();
+        for path in [
+            "a]b[",
+            "x][",
+            "emails[",
+            "emails[type eq \"work\"]",
+            "urn:ex:é:a.b",
+            "urn:",
+            "meta.x",
+            "ü.ü",
+            "members[value eq \"x\"].y",
+        ] {
+            for op in ["add", "replace", "remove"] {
+                let _ = super::super::patch::apply(
+                    &mut r,
+                    &json!({"Operations": [{"op": op, "path": path, "value": "v"}]}),
+                );
+                let _ = super::super::patch::apply(
+                    &mut r,
+                    &json!({"Operations": [{"op": op, "path": path, "value": {"k": [1]}}]}),
+                );
+            }
+        }
+        let _ = super::super::patch::apply(
+            &mut r,
+            &json!({"Operations": [{"op": "add", "value": {"urn:ex:é": {"b": 2}, "a.b.c": 1}}]}),
+        );
+        let _ = super::super::patch::apply(&mut r, &json!({"Operations": "x"}));
+        let _ = super::super::patch::apply(&mut r, &json!([]));
+    }
 
     fn user() -> Value {
         json!({"id":"A1","userName":"O'Brien@X.com","externalId":"ext","active":true,

@@ -168,6 +168,7 @@ fn apply_path(
         let attr = &path[..open];
         let close = path
             .rfind(']')
+            .filter(|c| *c > open)
             .ok_or(("invalidPath", format!("unbalanced `[` in path `{path}`")))?;
         let inner = filter::parse(&path[open + 1..close]).map_err(|e| ("invalidPath", e))?;
         let sub = path[close + 1..]
