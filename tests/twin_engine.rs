@@ -1008,3 +1008,52 @@ async fn two_thousand_users_cycle_quickly() {
 async fn ten_thousand_users_cycle() {
     many_users_cycle(10_000).await;
 }
+
+#[tokio::test]
+async fn throttled_target_is_retried_honouring_retry_after() {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let app = axum::Router::new().route(
+        "/scim/Users",
+        axum::routing::get(move || {
+            let h = h.clone();
+            async move {
+                match h.fetch_add(1, Ordering::SeqCst) {
+                    0 => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "1")],
+                        "slow down",
+                    )
+                        .into_response(),
+                    1 => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after", "0")],
+                        "busy",
+                    )
+                        .into_response(),
+                    _ => axum::Json(
+                        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                        "totalResults": 0, "Resources": [], "startIndex": 1, "itemsPerPage": 0}),
+                    )
+                    .into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let twin = Arc::new(engine::new_twin(Tenant::default()));
+    let started = Instant::now();
+    engine::validate_credentials(&twin, &format!("http://{addr}/scim"), "t")
+        .await
+        .unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After: 1 was not honoured"
+    );
+}
