@@ -485,12 +485,23 @@ async fn gallery_then_custom(twin: &Arc<Twin>, scim: &Scim, removes_by_value_arr
         );
     }
 
-    // --- re-assign carol: re-enabled.
+    // Unassigned users are no longer managed: their links are gone.
+    let links = job(twin, CUSTOM_SP, CUSTOM_JOB).user_links;
+    assert!(
+        !links.contains_key("carol") && !links.contains_key("bob") && links.contains_key("alice")
+    );
+
+    // --- re-assign carol: matched again by userName (not created) and re-enabled.
     assign(&mut twin.tenant(), CUSTOM_SP, "carol", "User");
     let r = engine::run_cycle_report(twin, CUSTOM_SP, CUSTOM_JOB)
         .await
         .unwrap();
-    assert_eq!(r.users_updated, 1);
+    assert_eq!((r.users_updated, r.users_created), (1, 0), "{r:#?}");
+    assert!(
+        r.requests
+            .iter()
+            .any(|q| q.starts_with("GET /Users?filter=userName%20eq%20%22carol"))
+    );
     assert_eq!(
         scim.user("carol.o'brien@contoso.com").await.unwrap()["active"],
         true
@@ -1056,4 +1067,30 @@ async fn throttled_target_is_retried_honouring_retry_after() {
         started.elapsed() >= Duration::from_millis(900),
         "Retry-After: 1 was not honoured"
     );
+}
+
+#[tokio::test]
+async fn hard_deleted_user_is_deleted_in_the_target() {
+    let (twin, base, token) = twin_with(None).await;
+    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    let alice_tid = job(&twin, GALLERY_SP, GALLERY_JOB).user_links["alice"].clone();
+    twin.tenant().users.remove("alice");
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!(r.users_deleted, 1, "{r:#?}");
+    assert!(r.requests.contains(&format!("DELETE /Users/{alice_tid}")));
+    let scim = Scim::new(&base, &token);
+    assert!(scim.user("alice@contoso.com").await.is_none());
+    assert!(
+        !job(&twin, GALLERY_SP, GALLERY_JOB)
+            .user_links
+            .contains_key("alice")
+    );
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert!(writes(&r).is_empty());
 }

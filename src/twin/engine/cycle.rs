@@ -789,6 +789,8 @@ impl Cycle<'_> {
     }
 }
 
+const UNASSIGNED: &str = "the user is no longer assigned to the app";
+
 /// Put well-known keys first so bodies read like Entra's.
 fn reorder(body: Map<String, Value>, first: &[&str]) -> Value {
     let mut out = Map::new();
@@ -929,12 +931,7 @@ pub(super) async fn run(
                 work.push((
                     sid.clone(),
                     fp,
-                    Work::Disable(
-                        Some(u.clone()),
-                        sid.clone(),
-                        tid.clone(),
-                        "the user is no longer assigned to the app",
-                    ),
+                    Work::Disable(Some(u.clone()), sid.clone(), tid.clone(), UNASSIGNED),
                 ));
             }
             None => {
@@ -965,7 +962,13 @@ pub(super) async fn run(
                 let o = match w {
                     Work::Upsert(u, linked) => cycle.upsert_user(&u, linked).await,
                     Work::Disable(Some(u), sid, tid, why) => {
-                        cycle.disable_user(Some(&u), &sid, &tid, why).await
+                        let o = cycle.disable_user(Some(&u), &sid, &tid, why).await;
+                        // After unassignment Entra no longer manages the user: no later
+                        // DELETE, and a re-assignment matches it again.
+                        if why == UNASSIGNED && o.status != "failure" {
+                            cycle.unlink_user(&sid);
+                        }
+                        o
                     }
                     Work::Disable(None, sid, tid, _) => {
                         let mut o = Outcome::new("User", &sid, &sid);

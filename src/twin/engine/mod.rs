@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 /// checklist asks apps to accept several per request).
 pub const MEMBERS_PER_PATCH: usize = 50;
 /// Oldest provisioning-log entries are dropped beyond this many.
-pub const PROVISIONING_LOG_CAP: usize = 200_000;
+pub const PROVISIONING_LOG_CAP: usize = 50_000;
 const MANUAL: u64 = u64::MAX;
 
 pub(crate) fn now() -> String {
