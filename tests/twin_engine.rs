@@ -1094,3 +1094,89 @@ async fn hard_deleted_user_is_deleted_in_the_target() {
         .unwrap();
     assert!(writes(&r).is_empty());
 }
+
+#[tokio::test]
+async fn conflicts_are_escrowed_and_retried_with_back_off() {
+    let (twin, _base, _token) = twin_with(None).await;
+    // Match on the work email; the target already holds alice's userName with another email.
+    {
+        let mut t = twin.tenant();
+        let j = t
+            .synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .jobs
+            .get_mut(GALLERY_JOB)
+            .unwrap();
+        let maps = j
+            .schema
+            .pointer_mut("/synchronizationRules/0/objectMappings/0/attributeMappings")
+            .unwrap()
+            .as_array_mut()
+            .unwrap();
+        maps[0]["matchingPriority"] = json!(0);
+        maps[4]["matchingPriority"] = json!(1);
+    }
+    twin.scim_store
+        .create(
+            scimshift::twin::scim_store::Kind::User,
+            json!({"userName": "alice@contoso.com", "emails": [{"type": "work", "value": "old-alice@contoso.com"}]}),
+            "http://x",
+        )
+        .unwrap();
+    let r = engine::run_incremental_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert!(r.full, "the first cycle is an initial one");
+    assert_eq!((r.users_created, r.escrowed), (3, 1), "{r:#?}");
+    {
+        let t = twin.tenant();
+        let e = t
+            .provisioning_log
+            .iter()
+            .rev()
+            .find(|e| e["sourceIdentity"]["id"] == "alice")
+            .unwrap();
+        assert_eq!(
+            e["provisioningStatusInfo"]["errorInformation"]["errorCode"],
+            "EntryConflict"
+        );
+        assert_eq!(e["provisioningAction"], "other");
+    }
+    let j = job(&twin, GALLERY_SP, GALLERY_JOB);
+    assert_eq!(
+        (
+            j.status["lastExecution"]["state"].as_str(),
+            j.status["lastExecution"]["countEscrowed"].as_u64()
+        ),
+        (Some("EntryLevelErrors"), Some(1))
+    );
+    assert_eq!(
+        twin.engine.runtime(GALLERY_SP, GALLERY_JOB).escrow_count(),
+        1
+    );
+    // Right away: nothing changed and the back-off is not over, so nothing is sent.
+    let r = engine::run_incremental_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert!(!r.full && r.requests.is_empty(), "{r:#?}");
+    // A change to the user retries it at once.
+    twin.tenant().users.get_mut("alice").unwrap().surname = Some("Changed".into());
+    let r = engine::run_incremental_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!(r.escrowed, 1);
+    assert_eq!(
+        r.requests
+            .iter()
+            .filter(|q| q.starts_with("POST /Users"))
+            .count(),
+        1,
+        "{r:#?}"
+    );
+    // A full cycle (start/restart) retries every escrow.
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!(r.escrowed, 1);
+}

@@ -283,6 +283,14 @@ fn same(new: &Value, old: Option<&Value>) -> bool {
 }
 
 impl Cycle<'_> {
+    /// First escrow retry delay: the cycle interval (2 s when cycles are manual).
+    pub fn retry_base(&self) -> std::time::Duration {
+        self.twin
+            .engine
+            .interval()
+            .unwrap_or(std::time::Duration::from_secs(2))
+    }
+
     pub fn stopped(&self) -> bool {
         if self
             .fatal
@@ -894,7 +902,8 @@ pub(super) async fn run(
         };
         let passes = cycle.users_map.in_scope(&src);
         let linked = view.user_links.get(&sid).cloned();
-        let fp = fingerprint(&[u, &enabled, &passes, &linked.clone().unwrap_or_default()]);
+        // The link is not part of the fingerprint: the cycle itself creates it.
+        let fp = fingerprint(&[u, &enabled, &passes]);
         let w = match (enabled && passes, linked) {
             (true, l) => Work::Upsert(u.clone(), l),
             (false, Some(tid)) => Work::Disable(
@@ -1003,7 +1012,7 @@ pub(super) async fn run(
                 if o.status != "failure" {
                     cycle.rt.remember(&sid, fp);
                 } else {
-                    cycle.rt.forget(&sid);
+                    cycle.rt.escrow(&sid, fp, cycle.retry_base());
                 }
                 cycle.record(&o);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -1067,11 +1076,7 @@ pub(super) async fn run(
                     let cycle = &cycle;
                     async move {
                         let sid = id_of(&g);
-                        let fp = fingerprint(&[
-                            &g,
-                            &linked.clone().unwrap_or_default(),
-                            &format!("{desired:?}"),
-                        ]);
+                        let fp = fingerprint(&[&g, &format!("{desired:?}")]);
                         if cycle.stopped() || (!cycle.full && cycle.rt.unchanged(&sid, fp)) {
                             return None;
                         }
@@ -1126,7 +1131,7 @@ pub(super) async fn run(
                         mo.action = "update";
                         mo.fail(&e, "EntryExportUpdate");
                         cycle.record(&mo);
-                        cycle.rt.forget(&sid);
+                        cycle.rt.escrow(&sid, fp, cycle.retry_base());
                     }
                 }
             }

@@ -53,6 +53,8 @@ pub struct JobRuntime {
     config_hash: Mutex<Option<u64>>,
     /// source id → fingerprint of what was last exported successfully.
     fingerprints: Mutex<HashMap<String, u64>>,
+    /// Escrowed (failed) objects: fingerprint at failure, failures so far, next retry.
+    escrows: Mutex<HashMap<String, (u64, u32, Instant)>>,
     /// group source id → target user ids the engine added as members.
     exported_members: Mutex<HashMap<String, BTreeSet<String>>>,
     last_report: Mutex<Option<CycleReport>>,
@@ -70,20 +72,40 @@ impl JobRuntime {
         *h = Some(config_hash);
         if full {
             lock(&self.fingerprints).clear();
+            lock(&self.escrows).clear();
         }
         full
     }
+    /// Whether an incremental cycle can leave this object alone: exported
+    /// unchanged, or escrowed unchanged and its back-off not yet over.
     fn unchanged(&self, id: &str, fp: u64) -> bool {
-        lock(&self.fingerprints).get(id) == Some(&fp)
+        if lock(&self.fingerprints).get(id) == Some(&fp) {
+            return true;
+        }
+        lock(&self.escrows)
+            .get(id)
+            .is_some_and(|(efp, _, next)| *efp == fp && Instant::now() < *next)
     }
     fn remember(&self, id: &str, fp: u64) {
         lock(&self.fingerprints).insert(id.to_string(), fp);
+        lock(&self.escrows).remove(id);
     }
-    fn forget(&self, id: &str) {
+    /// A failed object: retried by later incremental cycles with exponential
+    /// back-off (1, 2, 4 … 64 × `base`), at once if its source data changes.
+    fn escrow(&self, id: &str, fp: u64, base: Duration) {
         lock(&self.fingerprints).remove(id);
+        let mut e = lock(&self.escrows);
+        let failures = e.get(id).map_or(0, |(_, n, _)| *n) + 1;
+        let wait = base.saturating_mul(1u32 << (failures - 1).min(6));
+        e.insert(id.to_string(), (fp, failures, Instant::now() + wait));
+    }
+    /// Objects currently in escrow.
+    pub fn escrow_count(&self) -> usize {
+        lock(&self.escrows).len()
     }
     fn reset_fingerprints(&self) {
         lock(&self.fingerprints).clear();
+        lock(&self.escrows).clear();
         *lock(&self.config_hash) = None;
     }
     fn exported_members(&self, group: &str) -> Option<BTreeSet<String>> {
