@@ -1180,3 +1180,128 @@ async fn conflicts_are_escrowed_and_retried_with_back_off() {
         .unwrap();
     assert_eq!(r.escrowed, 1);
 }
+
+/// The requests of one user's and one group's life, as ENTRA-OUTBOUND-SCIM.md
+/// §3.2–§3.6 and §4 show them (default dialect), with target ids as <A>, <B>, <G>.
+#[tokio::test]
+async fn request_sequences_match_the_documented_entra_requests() {
+    const PATCH: &str =
+        r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":"#;
+    let (twin, _base, _token) = twin_with(None).await;
+    let only = |r: &CycleReport, keys: &[(&str, &str)], must: &str| -> Vec<String> {
+        r.requests
+            .iter()
+            .filter(|q| q.contains(must) || keys.iter().any(|(id, _)| q.contains(id)))
+            .map(|q| keys.iter().fold(q.clone(), |q, (id, ph)| q.replace(id, ph)))
+            .collect()
+    };
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    let a = job(&twin, GALLERY_SP, GALLERY_JOB).user_links["alice"].clone();
+    let keys = [(a.as_str(), "<A>")];
+    assert_eq!(
+        only(&r, &keys, "alice"),
+        [
+            r#"GET /Users?filter=userName%20eq%20%22alice%40contoso.com%22"#.to_string(),
+            concat!(
+                r#"POST /Users {"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"#,
+                r#""externalId":"alice","userName":"alice@contoso.com","active":true,"name":{"givenName":"Alice","familyName":"Smith"},"#,
+                r#""emails":[{"type":"work","primary":true,"value":"alice@contoso.com"}],"meta":{"resourceType":"User"}}"#
+            )
+            .to_string(),
+        ]
+    );
+    twin.tenant().users.get_mut("alice").unwrap().surname = Some("Smith-Jones".into());
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!(
+        only(&r, &keys, "alice"),
+        [
+            "GET /Users/<A>".to_string(),
+            format!(
+                r#"PATCH /Users/<A> {PATCH}[{{"op":"Replace","path":"name.familyName","value":"Smith-Jones"}}]}}"#
+            ),
+        ]
+    );
+    twin.tenant()
+        .users
+        .get_mut("alice")
+        .unwrap()
+        .account_enabled = false;
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!(
+        only(&r, &keys, "alice"),
+        [
+            "GET /Users/<A>".to_string(),
+            format!(
+                r#"PATCH /Users/<A> {PATCH}[{{"op":"Replace","path":"active","value":"False"}}]}}"#
+            ),
+        ]
+    );
+    twin.tenant()
+        .users
+        .get_mut("alice")
+        .unwrap()
+        .account_enabled = true;
+
+    // Groups on the custom job: query without members, create empty, then add members.
+    let r = engine::run_cycle_report(&twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
+    let j = job(&twin, CUSTOM_SP, CUSTOM_JOB);
+    let (a, b, g) = (
+        j.user_links["alice"].clone(),
+        j.user_links["bob"].clone(),
+        j.group_links["g-sales"].clone(),
+    );
+    let mut ab = [a.clone(), b.clone()];
+    ab.sort();
+    let members = ab
+        .iter()
+        .map(|id| format!(r#"{{"value":"{id}"}}"#))
+        .collect::<Vec<_>>()
+        .join(",");
+    let keys = [
+        (g.as_str(), "<G>"),
+        (a.as_str(), "<A>"),
+        (b.as_str(), "<B>"),
+    ];
+    let group_reqs: Vec<String> = only(&r, &keys, "Sales")
+        .into_iter()
+        .filter(|q| q.contains("Groups"))
+        .collect();
+    let members = keys.iter().fold(members, |m, (id, ph)| m.replace(id, ph));
+    assert_eq!(
+        group_reqs,
+        [
+            "GET /Groups?excludedAttributes=members&filter=displayName%20eq%20%22Sales%22".to_string(),
+            r#"POST /Groups {"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"externalId":"g-sales","displayName":"Sales","meta":{"resourceType":"Group"}}"#.to_string(),
+            format!(r#"PATCH /Groups/<G> {PATCH}[{{"op":"Add","path":"members","value":[{members}]}}]}}"#),
+        ]
+    );
+    twin.tenant()
+        .groups
+        .get_mut("g-sales")
+        .unwrap()
+        .display_name = "Sales Team".into();
+    let r = engine::run_cycle_report(&twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
+    let group_reqs: Vec<String> = only(&r, &keys, "Sales")
+        .into_iter()
+        .filter(|q| q.contains("Groups"))
+        .collect();
+    assert_eq!(
+        group_reqs,
+        [
+            "GET /Groups/<G>?excludedAttributes=members".to_string(),
+            format!(
+                r#"PATCH /Groups/<G> {PATCH}[{{"op":"Replace","path":"displayName","value":"Sales Team"}}]}}"#
+            ),
+        ]
+    );
+}

@@ -802,14 +802,15 @@ const UNASSIGNED: &str = "the user is no longer assigned to the app";
 /// Put well-known keys first so bodies read like Entra's.
 fn reorder(body: Map<String, Value>, first: &[&str]) -> Value {
     let mut out = Map::new();
-    let mut rest = body;
     for k in first {
-        if let Some(v) = rest.remove(*k) {
-            out.insert((*k).to_string(), v);
+        if let Some(v) = body.get(*k) {
+            out.insert((*k).to_string(), v.clone());
         }
     }
-    for (k, v) in rest {
-        out.insert(k, v);
+    for (k, v) in body {
+        if !first.contains(&k.as_str()) {
+            out.insert(k, v);
+        }
     }
     Value::Object(out)
 }
