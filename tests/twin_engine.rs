@@ -1305,3 +1305,41 @@ async fn request_sequences_match_the_documented_entra_requests() {
         ]
     );
 }
+
+#[tokio::test]
+async fn reset_links_rematch_users_and_groups_without_duplicates() {
+    let (twin, base, token) = twin_with(None).await;
+    engine::run_cycle(&twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
+    // restart with resetScope Full: the Graph side clears the links.
+    {
+        let mut t = twin.tenant();
+        let j = t
+            .synchronization
+            .get_mut(CUSTOM_SP)
+            .unwrap()
+            .jobs
+            .get_mut(CUSTOM_JOB)
+            .unwrap();
+        j.user_links.clear();
+        j.group_links.clear();
+    }
+    let r = engine::run_cycle_report(&twin, CUSTOM_SP, CUSTOM_JOB)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.users_created, r.groups_created, r.escrowed),
+        (0, 0, 0),
+        "{r:#?}"
+    );
+    assert_eq!(
+        r.members_added, 3,
+        "memberships are sent again after a reset: {r:#?}"
+    );
+    let scim = Scim::new(&base, &token);
+    assert_eq!(scim.members("Sales").await.len(), 2, "no duplicate members");
+    assert_eq!(scim.users().await.len(), 4);
+    let j = job(&twin, CUSTOM_SP, CUSTOM_JOB);
+    assert_eq!((j.user_links.len(), j.group_links.len()), (4, 2));
+}

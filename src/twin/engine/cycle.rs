@@ -674,6 +674,8 @@ impl Cycle<'_> {
                 }
                 return Ok(());
             }
+            // Not linked (first cycle, or links reset): what was exported before is unknown.
+            self.rt.clear_members(&sid);
             let mut matching = map.matching();
             if matching.is_empty() {
                 matching = map.attributes.iter().filter(|a| a.target == "displayName").collect();

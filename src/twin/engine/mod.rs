@@ -111,6 +111,10 @@ impl JobRuntime {
     fn exported_members(&self, group: &str) -> Option<BTreeSet<String>> {
         lock(&self.exported_members).get(group).cloned()
     }
+    /// Forget what was exported to a group (it is being matched again).
+    fn clear_members(&self, group: &str) {
+        lock(&self.exported_members).remove(group);
+    }
     fn note_members(&self, group: &str, ids: &[String], added: bool) {
         let mut m = lock(&self.exported_members);
         let set = m.entry(group.to_string()).or_default();
