@@ -522,3 +522,53 @@ async fn patch_dialects_put_and_bulk() {
         .await;
     assert_eq!(bg["Resources"][0]["members"][0]["value"], bulk_user["id"]);
 }
+
+/// `cargo test --release --test twin_scim_store -- --ignored --nocapture` for the 100k figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn hundred_thousand_users() {
+    let t = serve().await;
+    let n = 100_000;
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        t.store
+            .create(
+                scim_store::Kind::User,
+                json!({"userName": format!("user{i:06}@x.com"), "externalId": format!("e{i}")}),
+                "http://x",
+            )
+            .unwrap();
+    }
+    eprintln!(
+        "100k creates (in process): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
+    for i in (0..n).step_by(100) {
+        let f = format!("userName eq \"USER{i:06}@x.com\"");
+        assert_eq!(t.filter("Users", &f).await.len(), 1);
+    }
+    eprintln!(
+        "1000 userName eq lookups over HTTP: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
+    let mut seen = 0;
+    let mut start = 1;
+    loop {
+        let (_, p) = t
+            .get(&format!("/Users?startIndex={start}&count=1000"))
+            .await;
+        let k = p["Resources"].as_array().unwrap().len();
+        seen += k;
+        if k == 0 {
+            break;
+        }
+        start += k;
+    }
+    assert_eq!(seen, n);
+    eprintln!(
+        "paging 100k users (count=1000) over HTTP: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+}

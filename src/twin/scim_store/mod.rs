@@ -472,6 +472,16 @@ impl ScimStore {
             if start == 1 && count > 0 {
                 page.extend(hit);
             }
+        } else if f.is_none() {
+            // No filter: O(start + count), no scan of the whole table.
+            total = t.by_id.len();
+            page.extend(
+                t.order
+                    .values()
+                    .skip(start - 1)
+                    .take(count)
+                    .filter_map(|id| t.by_id.get(id).map(|(_, r)| r.clone())),
+            );
         } else {
             let mut n = 0;
             for id in t.order.values() {
