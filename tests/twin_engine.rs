@@ -1343,3 +1343,60 @@ async fn reset_links_rematch_users_and_groups_without_duplicates() {
     let j = job(&twin, CUSTOM_SP, CUSTOM_JOB);
     assert_eq!((j.user_links.len(), j.group_links.len()), (4, 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_takes_effect_between_objects() {
+    let (twin, _base, _token) = twin_with(None).await;
+    {
+        let mut t = twin.tenant();
+        for i in 0..1000 {
+            let u = user(
+                &format!("p{i:04}"),
+                "P",
+                "Q",
+                &format!("p{i:04}@contoso.com"),
+                "Sales",
+                true,
+            );
+            t.users.insert(u.id.clone(), u);
+        }
+        t.synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .secrets
+            .insert("SyncAll".into(), "true".into());
+    }
+    let t2 = twin.clone();
+    let cycle = tokio::spawn(async move {
+        engine::run_cycle_report(&t2, GALLERY_SP, GALLERY_JOB)
+            .await
+            .unwrap()
+    });
+    while twin
+        .scim_store
+        .count(scimshift::twin::scim_store::Kind::User)
+        < 20
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    {
+        let mut t = twin.tenant();
+        let j = t
+            .synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .jobs
+            .get_mut(GALLERY_JOB)
+            .unwrap();
+        j.schedule_state = "Paused".into();
+        j.status["code"] = json!("Paused");
+    }
+    let r = cycle.await.unwrap();
+    assert!(r.paused, "{r:#?}");
+    assert!(
+        r.users_created < 900,
+        "pause was not prompt: {} created",
+        r.users_created
+    );
+    assert_eq!(job(&twin, GALLERY_SP, GALLERY_JOB).status["code"], "Paused");
+}
