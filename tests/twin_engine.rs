@@ -1400,3 +1400,45 @@ async fn pause_takes_effect_between_objects() {
     );
     assert_eq!(job(&twin, GALLERY_SP, GALLERY_JOB).status["code"], "Paused");
 }
+
+#[tokio::test]
+async fn skip_out_of_scope_deletions_keeps_users_active_but_blocked_users_are_disabled() {
+    let (twin, base, token) = twin_with(None).await;
+    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    {
+        let mut t = twin.tenant();
+        t.synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .secrets
+            .insert("SkipOutOfScopeDeletions".into(), "True".into());
+        t.assignments.remove(&format!("{GALLERY_SP}-carol"));
+        t.users.get_mut("bob").unwrap().department = Some("Contractors".into());
+        t.users.get_mut("gina").unwrap().account_enabled = false;
+    }
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!(r.users_disabled, 1, "{r:#?}");
+    let scim = Scim::new(&base, &token);
+    assert_eq!(
+        scim.user("carol.o'brien@contoso.com").await.unwrap()["active"],
+        true
+    );
+    assert_eq!(scim.user("bob@contoso.com").await.unwrap()["active"], true);
+    assert_eq!(
+        scim.user("gina@contoso.com").await.unwrap()["active"],
+        false
+    );
+    let t = twin.tenant();
+    let carol = t
+        .provisioning_log
+        .iter()
+        .rev()
+        .find(|e| e["sourceIdentity"]["id"] == "carol")
+        .unwrap();
+    assert_eq!(carol["provisioningStatusInfo"]["status"], "skipped");
+    assert!(carol.to_string().contains("SkipOutOfScopeDeletions"));
+}

@@ -161,6 +161,8 @@ pub(super) struct JobView {
     pub all_users: HashMap<String, Value>,
     pub user_links: BTreeMap<String, String>,
     pub group_links: BTreeMap<String, String>,
+    /// `SkipOutOfScopeDeletions` secret: users leaving scope stay active in the target.
+    pub skip_out_of_scope: bool,
     /// Assigned groups (Graph JSON) with their direct user members.
     pub groups: Vec<(Value, Vec<String>)>,
 }
@@ -224,6 +226,9 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
         all_users,
         user_links: job.user_links.clone(),
         group_links: job.group_links.clone(),
+        skip_out_of_scope: sync.secrets.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("SkipOutOfScopeDeletions") && v.eq_ignore_ascii_case("true")
+        }),
         groups,
     })
 }
@@ -237,6 +242,8 @@ pub(super) struct Cycle<'a> {
     pub target: Target,
     pub users_map: ObjectMapping,
     pub groups_map: Option<ObjectMapping>,
+    /// `SkipOutOfScopeDeletions=true`: no disable for users who leave scope.
+    pub skip_out_of_scope: bool,
     pub log: LogCtx,
     pub full: bool,
     pub fatal: Mutex<Option<TargetError>>,
@@ -582,6 +589,10 @@ impl Cycle<'_> {
             "success",
             format!("The user is out of scope: {why}"),
         );
+        if self.skip_out_of_scope && (why == UNASSIGNED || why == FILTERED) {
+            o.skip("SkipOutOfScopeDeletions is on: the user stays active in the target".into());
+            return o;
+        }
         // Without an IsSoftDeleted-driven `active` mapping Entra does not disable.
         let empty = json!({"id": sid});
         let src = GraphUserSource {
@@ -799,7 +810,8 @@ impl Cycle<'_> {
     }
 }
 
-const UNASSIGNED: &str = "the user is no longer assigned to the app";
+pub(crate) const UNASSIGNED: &str = "the user is no longer assigned to the app";
+pub(crate) const FILTERED: &str = "the scoping filter excludes the user";
 
 /// Put well-known keys first so bodies read like Entra's.
 fn reorder(body: Map<String, Value>, first: &[&str]) -> Value {
@@ -864,6 +876,7 @@ pub(super) async fn run(
         target,
         users_map,
         groups_map,
+        skip_out_of_scope: view.skip_out_of_scope,
         log: LogCtx {
             sp_id: sp_id.into(),
             sp_name: view.sp_name.clone(),
@@ -914,7 +927,7 @@ pub(super) async fn run(
                 sid.clone(),
                 tid,
                 if enabled {
-                    "the scoping filter excludes the user"
+                    FILTERED
                 } else {
                     "the user is disabled in Entra ID"
                 },

@@ -133,6 +133,7 @@ pub async fn run(
         target,
         users_map,
         groups_map: mappings.group.clone().filter(|g| g.enabled),
+        skip_out_of_scope: view.skip_out_of_scope,
         log: LogCtx {
             sp_id: sp_id.into(),
             sp_name: view.sp_name.clone(),
@@ -296,7 +297,16 @@ async fn user_outcome(
     let linked = view.user_links.get(oid).cloned();
     Ok(match (assigned && enabled && passes, linked) {
         (true, l) => c.upsert_user(u, l).await,
-        (false, Some(tid)) => c.disable_user(Some(u), oid, &tid, "not in scope").await,
+        (false, Some(tid)) => {
+            let why = if !assigned {
+                cycle::UNASSIGNED
+            } else if !enabled {
+                "the user is disabled in Entra ID"
+            } else {
+                cycle::FILTERED
+            };
+            c.disable_user(Some(u), oid, &tid, why).await
+        }
         (false, None) => {
             let mut o = Outcome::new("User", oid, &cycle::name_of(u));
             o.skip(if !assigned {
