@@ -1442,3 +1442,87 @@ async fn skip_out_of_scope_deletions_keeps_users_active_but_blocked_users_are_di
     assert_eq!(carol["provisioningStatusInfo"]["status"], "skipped");
     assert!(carol.to_string().contains("SkipOutOfScopeDeletions"));
 }
+
+#[tokio::test]
+async fn compliance_404_and_escrow_proportion_quarantine_the_job() {
+    // A filter query answered 404 is a SCIM compliance failure: quarantine.
+    let (twin, base, _token) = twin_with(None).await;
+    let wrong_path = base.replace("/scim/v2", "/not-scim");
+    twin.tenant()
+        .synchronization
+        .get_mut(GALLERY_SP)
+        .unwrap()
+        .secrets
+        .insert("BaseAddress".into(), wrong_path);
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert!(
+        r.quarantined.as_deref().is_some_and(|m| m.contains("404")),
+        "{r:#?}"
+    );
+    assert_eq!(r.escrowed, 0, "a quarantine is not an escrow");
+    let j = job(&twin, GALLERY_SP, GALLERY_JOB);
+    assert_eq!(j.status["code"], "Quarantine");
+    assert_eq!(
+        j.status["quarantine"]["error"]["code"],
+        "SystemForCrossDomainIdentityManagementServiceIncompatible"
+    );
+
+    // Half the users conflict (409) with the threshold lowered from 5,000 to 2.
+    let (twin, _base, _token) = twin_with(None).await;
+    twin.engine.set_escrow_quarantine_min(2);
+    {
+        let mut t = twin.tenant();
+        let j = t
+            .synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .jobs
+            .get_mut(GALLERY_JOB)
+            .unwrap();
+        let maps = j
+            .schema
+            .pointer_mut("/synchronizationRules/0/objectMappings/0/attributeMappings")
+            .unwrap()
+            .as_array_mut()
+            .unwrap();
+        maps[0]["matchingPriority"] = json!(0);
+        maps[4]["matchingPriority"] = json!(1);
+    }
+    for n in ["alice@contoso.com", "bob@contoso.com"] {
+        twin.scim_store
+            .create(
+                scimshift::twin::scim_store::Kind::User,
+                json!({"userName": n, "emails": [{"type": "work", "value": "x@y"}]}),
+                "http://x",
+            )
+            .unwrap();
+    }
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!((r.escrowed, r.users_created), (2, 2), "{r:#?}");
+    let j = job(&twin, GALLERY_SP, GALLERY_JOB);
+    assert_eq!(j.status["code"], "Quarantine");
+    assert_eq!(
+        j.status["quarantine"]["reason"],
+        "EncounteredEscrowProportionThreshold"
+    );
+    // At Entra's real threshold the same cycle is only escrows.
+    twin.engine.set_escrow_quarantine_min(5000);
+    engine::start_job(&twin, GALLERY_SP, GALLERY_JOB);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while twin.engine.is_running(GALLERY_SP, GALLERY_JOB)
+        || job(&twin, GALLERY_SP, GALLERY_JOB).status["lastExecution"]["state"]
+            != "EntryLevelErrors"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            job(&twin, GALLERY_SP, GALLERY_JOB).status
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(job(&twin, GALLERY_SP, GALLERY_JOB).status["code"], "Active");
+}

@@ -70,6 +70,8 @@ pub struct Outcome {
     pub error: Option<(String, String)>,
     pub steps: Vec<Value>,
     pub started: Instant,
+    /// The failure stops the job (quarantine), it is not an escrow.
+    pub fatal: bool,
 }
 
 impl Outcome {
@@ -85,6 +87,7 @@ impl Outcome {
             error: None,
             steps: Vec::new(),
             started: Instant::now(),
+            fatal: false,
         }
     }
     pub(crate) fn step(&mut self, name: &str, kind: &str, status: &str, description: String) {
@@ -92,6 +95,7 @@ impl Outcome {
     }
     fn fail(&mut self, e: &TargetError, during: &str) {
         self.status = "failure";
+        self.fatal = e.is_fatal();
         self.error = Some((e.code().to_string(), e.message()));
         self.step(during, "export", "failure", e.message());
     }
@@ -332,13 +336,7 @@ impl Cycle<'_> {
 
     /// Record an outcome: log entry, counters; fatal errors stop the cycle.
     pub(crate) fn record(&self, o: &Outcome) {
-        if let Some((code, _)) = &o.error
-            && matches!(
-                code.as_str(),
-                "Unauthorized" | "InsufficientRights" | "WebExceptionProtocolError"
-            )
-            && !self.log.on_demand
-        {
+        if o.fatal && !self.log.on_demand {
             // quarantine, not an escrow: recorded by the caller via set_fatal
             return;
         }
@@ -1169,16 +1167,50 @@ pub(super) async fn run(
             rt.reset_fingerprints();
             super::status::quarantine(twin, sp_id, job_id, e.code(), &e.message());
         }
-        None => super::status::cycle_finished(
-            twin,
-            sp_id,
-            job_id,
-            &report,
-            &began,
-            total,
-            &cycle.users_map,
-            cycle.groups_map.as_ref(),
-        ),
+        None => {
+            super::status::cycle_finished(
+                twin,
+                sp_id,
+                job_id,
+                &report,
+                &began,
+                total,
+                &cycle.users_map,
+                cycle.groups_map.as_ref(),
+            );
+            // QUAR: once there are enough failures, >40 % failing events or
+            // >40,000 failures quarantine the job.
+            let events = report.users_created
+                + report.users_updated
+                + report.users_disabled
+                + report.users_deleted
+                + report.users_unchanged
+                + report.groups_created
+                + report.groups_updated
+                + report.escrowed;
+            let failed = report.escrowed;
+            if failed >= twin.engine.escrow_quarantine_min()
+                && (failed * 10 > events * 4 || failed > 40_000)
+            {
+                let reason = if failed > 40_000 {
+                    "EncounteredTotalEscrowThreshold"
+                } else {
+                    "EncounteredEscrowProportionThreshold"
+                };
+                let msg = format!(
+                    "{failed} of {events} provisioning events failed in the last cycle; fix the failing objects (see the provisioning logs), then start the job again"
+                );
+                super::status::quarantine_for(
+                    twin,
+                    sp_id,
+                    job_id,
+                    reason,
+                    "EscrowThresholdExceeded",
+                    &msg,
+                );
+                report.quarantined = Some(msg);
+            }
+        }
     }
     Ok(report)
 }

@@ -138,6 +138,7 @@ pub struct EngineState {
     jobs: Mutex<HashMap<(String, String), Arc<JobRuntime>>>,
     interval_ms: AtomicU64,
     concurrency: AtomicUsize,
+    escrow_quarantine_min: AtomicUsize,
     on_demand_calls: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
@@ -147,6 +148,7 @@ impl Default for EngineState {
             jobs: Mutex::new(HashMap::new()),
             interval_ms: AtomicU64::new(2000),
             concurrency: AtomicUsize::new(8),
+            escrow_quarantine_min: AtomicUsize::new(5000),
             on_demand_calls: Mutex::new(HashMap::new()),
         }
     }
@@ -173,6 +175,15 @@ impl EngineState {
     }
     pub fn set_concurrency(&self, n: usize) {
         self.concurrency.store(n.clamp(1, 64), Ordering::Relaxed);
+    }
+    /// Failures needed before the escrow thresholds can quarantine a job
+    /// (Entra: 5,000; tests lower it).
+    pub fn escrow_quarantine_min(&self) -> usize {
+        self.escrow_quarantine_min.load(Ordering::Relaxed)
+    }
+    pub fn set_escrow_quarantine_min(&self, n: usize) {
+        self.escrow_quarantine_min
+            .store(n.max(1), Ordering::Relaxed);
     }
     /// The runtime record of one job (created on first use).
     pub fn runtime(&self, sp_id: &str, job_id: &str) -> Arc<JobRuntime> {

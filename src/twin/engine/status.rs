@@ -127,6 +127,25 @@ pub fn cycle_finished(
 
 /// Quarantine the job (credentials, unreachable target, compliance failure).
 pub fn quarantine(twin: &Twin, sp_id: &str, job_id: &str, code: &str, message: &str) {
+    quarantine_for(
+        twin,
+        sp_id,
+        job_id,
+        "EncounteredQuarantineException",
+        code,
+        message,
+    );
+}
+
+/// Quarantine with a given `quarantine.reason`.
+pub fn quarantine_for(
+    twin: &Twin,
+    sp_id: &str,
+    job_id: &str,
+    reason: &str,
+    code: &str,
+    message: &str,
+) {
     let now = super::now();
     let next = (chrono::Utc::now() + chrono::Duration::minutes(40))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -145,7 +164,7 @@ pub fn quarantine(twin: &Twin, sp_id: &str, job_id: &str, code: &str, message: &
         let error = json!({"code": code, "message": message, "tenantActionable": true});
         s["code"] = json!("Quarantine");
         s["quarantine"] = json!({"currentBegan": now, "nextAttempt": next, "seriesBegan": series_began, "seriesCount": series_count,
-                                 "reason": "EncounteredQuarantineException", "error": error});
+                                 "reason": reason, "error": error});
         let fails = s
             .get("countSuccessiveCompleteFailures")
             .and_then(Value::as_i64)

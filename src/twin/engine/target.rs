@@ -22,8 +22,10 @@ pub enum TargetError {
     Unreachable(String),
     /// A SCIM error status for this object (escrow), with the server's detail.
     Status(u16, String),
-    /// The answer is not SCIM (escrow, or quarantine on a query).
+    /// The answer is not SCIM (escrow).
     Incompatible(String),
+    /// 404 to a filter query: a SCIM compliance failure (quarantine).
+    Compliance(String),
 }
 
 impl TargetError {
@@ -40,7 +42,7 @@ impl TargetError {
             TargetError::Status(400, _) => "SystemForCrossDomainIdentityManagementBadRequest",
             TargetError::Status(s, _) if *s >= 500 => "InternalServerError",
             TargetError::Status(..) => "SystemForCrossDomainIdentityManagementBadResponse",
-            TargetError::Incompatible(_) => {
+            TargetError::Incompatible(_) | TargetError::Compliance(_) => {
                 "SystemForCrossDomainIdentityManagementServiceIncompatible"
             }
         }
@@ -52,12 +54,15 @@ impl TargetError {
             ),
             TargetError::Unreachable(m) => m.clone(),
             TargetError::Status(s, d) => format!("The SCIM endpoint answered {s}: {d}"),
-            TargetError::Incompatible(m) => m.clone(),
+            TargetError::Incompatible(m) | TargetError::Compliance(m) => m.clone(),
         }
     }
     /// Whether the whole job must stop (quarantine) rather than escrow one object.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, TargetError::Auth(_) | TargetError::Unreachable(_))
+        matches!(
+            self,
+            TargetError::Auth(_) | TargetError::Unreachable(_) | TargetError::Compliance(_)
+        )
     }
 }
 
@@ -223,7 +228,7 @@ impl Target {
         };
         let (_, v) = self.send(reqwest::Method::GET, &pq, None).await.map_err(|e| match e {
             // 404 on a query is a compliance failure, not "not found".
-            TargetError::Status(404, d) => TargetError::Incompatible(format!(
+            TargetError::Status(404, d) => TargetError::Compliance(format!(
                 "{} answered 404 to a filter query ({d}); a SCIM endpoint must answer 200 with an empty ListResponse",
                 self.base
             )),
