@@ -18,7 +18,9 @@ fn normalize(path: &str) -> String {
             if seg.starts_with('{') && seg.ends_with('}') {
                 "{}".to_string()
             } else {
-                seg.strip_prefix("microsoft.graph.").unwrap_or(seg).to_string()
+                seg.strip_prefix("microsoft.graph.")
+                    .unwrap_or(seg)
+                    .to_string()
             }
         })
         .collect::<Vec<_>>()
@@ -28,16 +30,26 @@ fn normalize(path: &str) -> String {
 fn spec() -> BTreeMap<String, BTreeSet<String>> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/graph/");
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let reduced: Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}provisioning-paths.json")).unwrap()).unwrap();
+    let reduced: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}provisioning-paths.json")).unwrap(),
+    )
+    .unwrap();
     for (path, item) in reduced["paths"].as_object().unwrap() {
         for m in item["methods"].as_object().unwrap().keys() {
-            out.entry(normalize(path)).or_default().insert(m.to_uppercase());
+            out.entry(normalize(path))
+                .or_default()
+                .insert(m.to_uppercase());
         }
     }
-    let index: Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}openapi-path-index.json")).unwrap()).unwrap();
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}openapi-path-index.json")).unwrap(),
+    )
+    .unwrap();
     for (path, methods) in index["paths"].as_object().unwrap() {
         for m in methods.as_array().unwrap() {
-            out.entry(normalize(path)).or_default().insert(m.as_str().unwrap().to_string());
+            out.entry(normalize(path))
+                .or_default()
+                .insert(m.as_str().unwrap().to_string());
         }
     }
     out
@@ -49,10 +61,18 @@ fn every_twin_route_is_in_graphs_openapi_or_a_documented_exception() {
     assert!(spec.len() > 300, "the OpenAPI index looks truncated");
     let mut problems = Vec::new();
     for r in ROUTES {
-        let found = spec.get(&normalize(r.path)).is_some_and(|ms| ms.contains(r.method));
+        let found = spec
+            .get(&normalize(r.path))
+            .is_some_and(|ms| ms.contains(r.method));
         match (r.not_in_openapi, found) {
-            (None, false) => problems.push(format!("{} {} is not in Graph's OpenAPI description", r.method, r.path)),
-            (Some(_), true) => problems.push(format!("{} {} is marked as an exception but the OpenAPI has it", r.method, r.path)),
+            (None, false) => problems.push(format!(
+                "{} {} is not in Graph's OpenAPI description",
+                r.method, r.path
+            )),
+            (Some(_), true) => problems.push(format!(
+                "{} {} is marked as an exception but the OpenAPI has it",
+                r.method, r.path
+            )),
             (Some(why), false) => assert!(!why.trim().is_empty()),
             (None, true) => {}
         }
@@ -70,7 +90,10 @@ fn exceptions_are_the_known_ones() {
         .collect();
     let expected: BTreeSet<(String, String)> = [
         ("GET", "/servicePrincipals/{sp}/synchronization/secrets"),
-        ("PUT", "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema"),
+        (
+            "PUT",
+            "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema",
+        ),
         ("POST", "/$batch"),
     ]
     .into_iter()
@@ -83,6 +106,11 @@ fn exceptions_are_the_known_ones() {
 fn the_route_table_has_no_duplicates() {
     let mut seen = BTreeSet::new();
     for r in ROUTES {
-        assert!(seen.insert((r.method, r.path)), "duplicate route {} {}", r.method, r.path);
+        assert!(
+            seen.insert((r.method, r.path)),
+            "duplicate route {} {}",
+            r.method,
+            r.path
+        );
     }
 }

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
 }
 
 async fn demo() -> RunningTwin {
@@ -20,13 +23,30 @@ async fn with(opts: TwinOptions) -> RunningTwin {
 }
 
 /// Send a Graph request with the admin token; (status, headers, JSON body or Null).
-async fn call(t: &RunningTwin, method: &str, path: &str, body: Option<Value>) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+async fn call(
+    t: &RunningTwin,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     call_as(t, t.admin_token().expose(), method, path, body).await
 }
 
-async fn call_as(t: &RunningTwin, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", t.graph_url) };
-    let mut rb = http().request(method.parse().unwrap(), url).bearer_auth(token);
+async fn call_as(
+    t: &RunningTwin,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let url = if path.starts_with("http") {
+        path.to_string()
+    } else {
+        format!("{}{path}", t.graph_url)
+    };
+    let mut rb = http()
+        .request(method.parse().unwrap(), url)
+        .bearer_auth(token);
     if let Some(b) = body {
         rb = rb.json(&b);
     }
@@ -34,7 +54,11 @@ async fn call_as(t: &RunningTwin, token: &str, method: &str, path: &str, body: O
     let status = resp.status();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
-    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, headers, v)
 }
 
@@ -45,9 +69,19 @@ async fn get(t: &RunningTwin, path: &str) -> (StatusCode, Value) {
 
 fn assert_graph_error(v: &Value, code: &str) {
     assert_eq!(v["error"]["code"], code, "{v}");
-    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
     let inner = &v["error"]["innerError"];
-    assert!(inner["request-id"].is_string() && inner["date"].is_string() && inner["client-request-id"].is_string(), "{v}");
+    assert!(
+        inner["request-id"].is_string()
+            && inner["date"].is_string()
+            && inner["client-request-id"].is_string(),
+        "{v}"
+    );
 }
 
 async fn coda(t: &RunningTwin) -> Value {
@@ -67,7 +101,12 @@ async fn token_endpoint_client_credentials() {
             ("grant_type", "client_credentials".to_string()),
         ]
     };
-    let ok = http().post(t.token_url()).form(&form(t.client_secret.expose())).send().await.unwrap();
+    let ok = http()
+        .post(t.token_url())
+        .form(&form(t.client_secret.expose()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let body: Value = ok.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
@@ -76,32 +115,74 @@ async fn token_endpoint_client_credentials() {
     let (s, _, v) = call_as(&t, &token, "GET", "/servicePrincipals", None).await;
     assert_eq!(s, 200, "{v}");
 
-    let bad = http().post(t.token_url()).form(&form("wrong")).send().await.unwrap();
+    let bad = http()
+        .post(t.token_url())
+        .form(&form("wrong"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 401);
     let body: Value = bad.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
     assert_eq!(body["error_codes"], json!([7000215]));
-    assert!(body["error_description"].as_str().unwrap().starts_with("AADSTS7000215: Invalid client secret provided"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS7000215: Invalid client secret provided")
+    );
 
-    let other = format!("{}/{}/oauth2/v2.0/token", t.authority_url, "11111111-2222-3333-4444-555555555555");
-    let body: Value = http().post(other).form(&form(t.client_secret.expose())).send().await.unwrap().json().await.unwrap();
-    assert_eq!(body["error_codes"], json!([90002]));
-    assert!(body["error_description"].as_str().unwrap().starts_with("AADSTS90002"));
-}
-
-#[tokio::test]
-async fn device_code_is_pending_twice_then_succeeds() {
-    let t = demo().await;
-    let dc: Value = http()
-        .post(format!("{}/{}/oauth2/v2.0/devicecode", t.authority_url, t.tenant_id))
-        .form(&[("client_id", t.client_id.as_str()), ("scope", "https://graph.microsoft.com/.default offline_access")])
+    let other = format!(
+        "{}/{}/oauth2/v2.0/token",
+        t.authority_url, "11111111-2222-3333-4444-555555555555"
+    );
+    let body: Value = http()
+        .post(other)
+        .form(&form(t.client_secret.expose()))
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    for k in ["device_code", "user_code", "verification_uri", "expires_in", "interval", "message"] {
+    assert_eq!(body["error_codes"], json!([90002]));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS90002")
+    );
+}
+
+#[tokio::test]
+async fn device_code_is_pending_twice_then_succeeds() {
+    let t = demo().await;
+    let dc: Value = http()
+        .post(format!(
+            "{}/{}/oauth2/v2.0/devicecode",
+            t.authority_url, t.tenant_id
+        ))
+        .form(&[
+            ("client_id", t.client_id.as_str()),
+            (
+                "scope",
+                "https://graph.microsoft.com/.default offline_access",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for k in [
+        "device_code",
+        "user_code",
+        "verification_uri",
+        "expires_in",
+        "interval",
+        "message",
+    ] {
         assert!(!dc[k].is_null(), "{k} missing in {dc}");
     }
     let poll = || {
@@ -114,7 +195,10 @@ async fn device_code_is_pending_twice_then_succeeds() {
     for _ in 0..2 {
         let r = poll().send().await.unwrap();
         assert_eq!(r.status(), 400);
-        assert_eq!(r.json::<Value>().await.unwrap()["error"], "authorization_pending");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["error"],
+            "authorization_pending"
+        );
     }
     let r = poll().send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -125,7 +209,11 @@ async fn device_code_is_pending_twice_then_succeeds() {
 #[tokio::test]
 async fn graph_needs_a_valid_bearer_token_and_the_right_permission() {
     let t = demo().await;
-    let r = http().get(format!("{}/servicePrincipals", t.graph_url)).send().await.unwrap();
+    let r = http()
+        .get(format!("{}/servicePrincipals", t.graph_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_graph_error(&r.json().await.unwrap(), "InvalidAuthenticationToken");
     let (s, _, v) = call_as(&t, "not-a-token", "GET", "/servicePrincipals", None).await;
@@ -135,12 +223,26 @@ async fn graph_needs_a_valid_bearer_token_and_the_right_permission() {
     assert_eq!(s, 401, "{v}");
 
     // The reader client may read apps but not synchronization.
-    let reader = t.clients.iter().find(|c| c.display_name == "scimshift-reader").unwrap();
+    let reader = t
+        .clients
+        .iter()
+        .find(|c| c.display_name == "scimshift-reader")
+        .unwrap();
     let tok = t.token_for(&reader.client_id).unwrap();
     let sp = coda(&t).await;
     let (s, _, _) = call_as(&t, tok.expose(), "GET", "/servicePrincipals", None).await;
     assert_eq!(s, 200);
-    let (s, _, v) = call_as(&t, tok.expose(), "GET", &format!("/servicePrincipals/{}/synchronization/jobs", sp["id"].as_str().unwrap()), None).await;
+    let (s, _, v) = call_as(
+        &t,
+        tok.expose(),
+        "GET",
+        &format!(
+            "/servicePrincipals/{}/synchronization/jobs",
+            sp["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
     assert_eq!(s, 403);
     assert_graph_error(&v, "Authorization_RequestDenied");
 }
@@ -151,51 +253,101 @@ async fn service_principals_filter_select_top_and_paging() {
     let sp = coda(&t).await;
     assert_eq!(sp["displayName"], "Coda");
     assert_eq!(sp["appRoles"].as_array().unwrap().len(), 2);
-    let (_, v) = get(&t, &format!("/servicePrincipals?$filter=appId eq '{}'&$select=id,appId", sp["appId"].as_str().unwrap())).await;
+    let (_, v) = get(
+        &t,
+        &format!(
+            "/servicePrincipals?$filter=appId eq '{}'&$select=id,appId",
+            sp["appId"].as_str().unwrap()
+        ),
+    )
+    .await;
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
     assert_eq!(v["value"][0].as_object().unwrap().len(), 2, "{v}");
     let (_, v) = get(&t, "/servicePrincipals?$filter=startswith(displayName,'S')").await;
-    let mut names: Vec<&str> = v["value"].as_array().unwrap().iter().map(|x| x["displayName"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["displayName"].as_str().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, ["Salesforce", "Slack"]);
     let (s, v) = get(&t, "/servicePrincipals?$top=1000").await;
     assert_eq!(s, 400);
-    assert_eq!(v["error"]["message"], "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive.");
+    assert_eq!(
+        v["error"]["message"],
+        "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive."
+    );
     let (s, _) = get(&t, "/servicePrincipals?$filter=displayName ne 'Coda'").await;
     assert_eq!(s, 400);
     // Paging with absolute nextLinks.
     let (_, p1) = get(&t, "/servicePrincipals?$top=2").await;
     assert_eq!(p1["value"].as_array().unwrap().len(), 2);
     let next = p1["@odata.nextLink"].as_str().unwrap();
-    assert!(next.starts_with(&t.graph_url) && next.contains("$skiptoken="), "{next}");
+    assert!(
+        next.starts_with(&t.graph_url) && next.contains("$skiptoken="),
+        "{next}"
+    );
     let (_, p2) = get(&t, next).await;
     assert_eq!(p2["value"].as_array().unwrap().len(), 1);
     assert!(p2.get("@odata.nextLink").is_none());
-    let (s, v) = get(&t, "/servicePrincipals/00000000-0000-0000-0000-000000000000").await;
+    let (s, v) = get(
+        &t,
+        "/servicePrincipals/00000000-0000-0000-0000-000000000000",
+    )
+    .await;
     assert_eq!(s, 404);
     assert_graph_error(&v, "Request_ResourceNotFound");
 }
 
 #[tokio::test]
 async fn instantiate_replicates_then_answers_and_gets_a_scim_template() {
-    let t = with(TwinOptions { replication_delay: Duration::from_millis(400), ..Default::default() }).await;
-    let (s, _, v) = call(&t, "POST", "/applicationTemplates/8adf8e6e-67b2-4cf2-a259-e3dc5476c621/instantiate", Some(json!({"displayName": "Coda (SCIM)"}))).await;
+    let t = with(TwinOptions {
+        replication_delay: Duration::from_millis(400),
+        ..Default::default()
+    })
+    .await;
+    let (s, _, v) = call(
+        &t,
+        "POST",
+        "/applicationTemplates/8adf8e6e-67b2-4cf2-a259-e3dc5476c621/instantiate",
+        Some(json!({"displayName": "Coda (SCIM)"})),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     let sp_id = v["servicePrincipal"]["id"].as_str().unwrap().to_string();
     let app_id = v["application"]["id"].as_str().unwrap().to_string();
-    let roles: Vec<&str> = v["servicePrincipal"]["appRoles"].as_array().unwrap().iter().map(|r| r["displayName"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = v["servicePrincipal"]["appRoles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["displayName"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["User", "msiam_access"]);
     let (s, v) = get(&t, &format!("/servicePrincipals/{sp_id}")).await;
     assert_eq!(s, 404);
-    assert_eq!(v["error"]["message"], format!("Resource '{sp_id}' does not exist or one of its queried reference-property objects are not present."));
-    let (s, _) = get(&t, &format!("/servicePrincipals/{sp_id}/synchronization/templates")).await;
+    assert_eq!(
+        v["error"]["message"],
+        format!(
+            "Resource '{sp_id}' does not exist or one of its queried reference-property objects are not present."
+        )
+    );
+    let (s, _) = get(
+        &t,
+        &format!("/servicePrincipals/{sp_id}/synchronization/templates"),
+    )
+    .await;
     assert_eq!(s, 404);
     tokio::time::sleep(Duration::from_millis(450)).await;
     let (s, _) = get(&t, &format!("/servicePrincipals/{sp_id}")).await;
     assert_eq!(s, 200);
     let (s, _) = get(&t, &format!("/applications/{app_id}")).await;
     assert_eq!(s, 200);
-    let (_, v) = get(&t, &format!("/servicePrincipals/{sp_id}/synchronization/templates")).await;
+    let (_, v) = get(
+        &t,
+        &format!("/servicePrincipals/{sp_id}/synchronization/templates"),
+    )
+    .await;
     assert_eq!(v["value"][0]["id"], "scim");
     let m = scimshift::mapping::schema::Mappings::from_schema(&v["value"][0]["schema"]).unwrap();
     assert!(m.pushes_groups());
@@ -206,7 +358,10 @@ async fn instantiate_replicates_then_answers_and_gets_a_scim_template() {
     assert_eq!(s, 404);
     // Malformed JSON and unknown segments.
     let r = http()
-        .post(format!("{}/applicationTemplates/8adf8e6e-67b2-4cf2-a259-e3dc5476c621/instantiate", t.graph_url))
+        .post(format!(
+            "{}/applicationTemplates/8adf8e6e-67b2-4cf2-a259-e3dc5476c621/instantiate",
+            t.graph_url
+        ))
         .bearer_auth(t.admin_token().expose())
         .header("content-type", "application/json")
         .body("{oops")
@@ -217,11 +372,20 @@ async fn instantiate_replicates_then_answers_and_gets_a_scim_template() {
     assert_graph_error(&r.json().await.unwrap(), "BadRequest");
     let (s, v) = get(&t, "/nothingHere").await;
     assert_eq!(s, 400);
-    assert_eq!(v["error"]["message"], "Resource not found for the segment 'nothingHere'.");
+    assert_eq!(
+        v["error"]["message"],
+        "Resource not found for the segment 'nothingHere'."
+    );
 }
 
 async fn new_custom_app(t: &RunningTwin) -> String {
-    let (s, _, v) = call(t, "POST", "/applicationTemplates/8adf8e6e-67b2-4cf2-a259-e3dc5476c621/instantiate", Some(json!({"displayName": "Coda custom"}))).await;
+    let (s, _, v) = call(
+        t,
+        "POST",
+        "/applicationTemplates/8adf8e6e-67b2-4cf2-a259-e3dc5476c621/instantiate",
+        Some(json!({"displayName": "Coda custom"})),
+    )
+    .await;
     assert_eq!(s, 201);
     v["servicePrincipal"]["id"].as_str().unwrap().to_string()
 }
@@ -234,7 +398,10 @@ async fn jobs_lifecycle_and_schema_put_patch() {
     let (s, _, job) = call(&t, "POST", &base, Some(json!({"templateId": "scim"}))).await;
     assert_eq!(s, 201, "{job}");
     let id = job["id"].as_str().unwrap().to_string();
-    assert!(id.starts_with(&format!("scim.{}.", t.tenant_id.replace('-', ""))), "{id}");
+    assert!(
+        id.starts_with(&format!("scim.{}.", t.tenant_id.replace('-', ""))),
+        "{id}"
+    );
     assert_eq!(job["status"]["code"], "NotConfigured");
     assert_eq!(job["schedule"]["state"], "Disabled");
     let (s, _, v) = call(&t, "POST", &base, Some(json!({"templateId": "nope"}))).await;
@@ -245,22 +412,49 @@ async fn jobs_lifecycle_and_schema_put_patch() {
     let (s, _, _) = call(&t, "POST", &format!("{base}/{id}/pause"), None).await;
     assert_eq!(s, 204);
     let (_, j) = get(&t, &format!("{base}/{id}")).await;
-    assert_eq!((j["schedule"]["state"].as_str(), j["status"]["code"].as_str()), (Some("Paused"), Some("Paused")));
+    assert_eq!(
+        (
+            j["schedule"]["state"].as_str(),
+            j["status"]["code"].as_str()
+        ),
+        (Some("Paused"), Some("Paused"))
+    );
     let (s, _, _) = call(&t, "POST", &format!("{base}/{id}/start"), None).await;
     assert_eq!(s, 204);
     let (_, j) = get(&t, &format!("{base}/{id}")).await;
     assert_eq!(j["schedule"]["state"], "Active");
-    let (s, _, _) = call(&t, "POST", &format!("{base}/{id}/restart"), Some(json!({"criteria": {"resetScope": "Watermark, Escrows, QuarantineState"}}))).await;
+    let (s, _, _) = call(
+        &t,
+        "POST",
+        &format!("{base}/{id}/restart"),
+        Some(json!({"criteria": {"resetScope": "Watermark, Escrows, QuarantineState"}})),
+    )
+    .await;
     assert_eq!(s, 204);
-    let (s, _, _) = call(&t, "POST", &format!("{base}/{id}/restart"), Some(json!({"criteria": {"resetScope": "Bogus"}}))).await;
+    let (s, _, _) = call(
+        &t,
+        "POST",
+        &format!("{base}/{id}/restart"),
+        Some(json!({"criteria": {"resetScope": "Bogus"}})),
+    )
+    .await;
     assert_eq!(s, 400);
 
     let (_, mut schema) = get(&t, &format!("{base}/{id}/schema")).await;
     schema["synchronizationRules"][0]["objectMappings"][1]["enabled"] = json!(false);
-    let (s, _, v) = call(&t, "PUT", &format!("{base}/{id}/schema"), Some(schema.clone())).await;
+    let (s, _, v) = call(
+        &t,
+        "PUT",
+        &format!("{base}/{id}/schema"),
+        Some(schema.clone()),
+    )
+    .await;
     assert_eq!(s, 204, "{v}");
     let (_, back) = get(&t, &format!("{base}/{id}/schema")).await;
-    assert_eq!(back["synchronizationRules"][0]["objectMappings"][1]["enabled"], false);
+    assert_eq!(
+        back["synchronizationRules"][0]["objectMappings"][1]["enabled"],
+        false
+    );
     let (s, _, v) = call(&t, "PATCH", &format!("{base}/{id}/schema"), Some(schema)).await;
     assert_eq!(s, 404);
     assert_graph_error(&v, "UnknownError");
@@ -268,13 +462,30 @@ async fn jobs_lifecycle_and_schema_put_patch() {
     assert!(inner["Message"].as_str().unwrap().starts_with("No HTTP resource was found that matches the request URI 'https://syncfabric.windowsazure.com/"));
 
     // provisionOnDemand: rule must be the job's; at most 5 members per group.
-    let members: Vec<Value> = (0..6).map(|i| json!({"objectId": format!("{i}"), "objectTypeName": "User"})).collect();
+    let members: Vec<Value> = (0..6)
+        .map(|i| json!({"objectId": format!("{i}"), "objectTypeName": "User"}))
+        .collect();
     let body = json!({"parameters": [{"ruleId": scimshift::twin::schemas::SCIM_RULE_ID, "subjects": [{"objectId": "g", "objectTypeName": "Group", "links": {"members": members}}]}]});
-    let (s, _, v) = call(&t, "POST", &format!("{base}/{id}/provisionOnDemand"), Some(body)).await;
+    let (s, _, v) = call(
+        &t,
+        "POST",
+        &format!("{base}/{id}/provisionOnDemand"),
+        Some(body),
+    )
+    .await;
     assert_eq!(s, 400, "{v}");
     let body = json!({"parameters": [{"ruleId": "", "subjects": [{"objectId": "u", "objectTypeName": "User"}]}]});
-    let (s, _, v) = call(&t, "POST", &format!("{base}/{id}/provisionOnDemand"), Some(body)).await;
-    assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (400, Some("RequestParameterInvalid")));
+    let (s, _, v) = call(
+        &t,
+        "POST",
+        &format!("{base}/{id}/provisionOnDemand"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), v["error"]["code"].as_str()),
+        (400, Some("RequestParameterInvalid"))
+    );
 
     let (s, _, _) = call(&t, "DELETE", &format!("{base}/{id}"), None).await;
     assert_eq!(s, 204);
@@ -286,9 +497,19 @@ async fn jobs_lifecycle_and_schema_put_patch() {
 async fn secrets_are_replaced_whole_and_masked_on_read() {
     let t = demo().await;
     let sp = coda(&t).await;
-    let path = format!("/servicePrincipals/{}/synchronization/secrets", sp["id"].as_str().unwrap());
+    let path = format!(
+        "/servicePrincipals/{}/synchronization/secrets",
+        sp["id"].as_str().unwrap()
+    );
     let (_, v) = get(&t, &path).await;
-    let find = |v: &Value, k: &str| v["value"].as_array().unwrap().iter().find(|i| i["key"] == k).map(|i| i["value"].clone());
+    let find = |v: &Value, k: &str| {
+        v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["key"] == k)
+            .map(|i| i["value"].clone())
+    };
     assert_eq!(find(&v, "SecretToken"), Some(json!("*")));
     assert_eq!(find(&v, "BaseAddress"), Some(json!(t.scim_url)));
     assert_eq!(find(&v, "SyncAll"), Some(json!("false")));
@@ -298,7 +519,13 @@ async fn secrets_are_replaced_whole_and_masked_on_read() {
     assert_eq!(v["value"].as_array().unwrap().len(), 2, "replace-all: {v}");
     assert_eq!(find(&v, "SecretToken"), Some(json!("*")));
     assert!(!v.to_string().contains("\"tok\""));
-    let (s, _, _) = call(&t, "PUT", &path, Some(json!({"value": [{"key": "NotAKey", "value": "x"}]}))).await;
+    let (s, _, _) = call(
+        &t,
+        "PUT",
+        &path,
+        Some(json!({"value": [{"key": "NotAKey", "value": "x"}]})),
+    )
+    .await;
     assert_eq!(s, 400);
 }
 
@@ -308,7 +535,11 @@ async fn assignments_create_duplicate_and_unknown_principal() {
     let sp = new_custom_app(&t).await;
     let (_, spv) = get(&t, &format!("/servicePrincipals/{sp}")).await;
     let role = spv["appRoles"][0]["id"].as_str().unwrap().to_string();
-    let (_, users) = get(&t, "/users?$filter=userPrincipalName eq 'siobhan.o''brien@northwind.example'").await;
+    let (_, users) = get(
+        &t,
+        "/users?$filter=userPrincipalName eq 'siobhan.o''brien@northwind.example'",
+    )
+    .await;
     assert_eq!(users["value"].as_array().unwrap().len(), 1, "{users}");
     let user = users["value"][0]["id"].as_str().unwrap().to_string();
     let path = format!("/servicePrincipals/{sp}/appRoleAssignedTo");
@@ -320,7 +551,10 @@ async fn assignments_create_duplicate_and_unknown_principal() {
     assert_eq!(v["resourceDisplayName"], "Coda custom");
     let (s, _, v) = call(&t, "POST", &path, Some(body)).await;
     assert_eq!(s, 400);
-    assert_eq!(v["error"]["message"], "Permission being assigned already exists on the object");
+    assert_eq!(
+        v["error"]["message"],
+        "Permission being assigned already exists on the object"
+    );
     let (s, _, _) = call(&t, "POST", &path, Some(json!({"principalId": "5a5a5a5a-0000-4000-8000-000000000000", "resourceId": sp, "appRoleId": role}))).await;
     assert_eq!(s, 404);
     let (s, _, _) = call(&t, "POST", &path, Some(json!({"principalId": user, "resourceId": sp, "appRoleId": "00000000-0000-0000-0000-000000000000"}))).await;
@@ -341,28 +575,50 @@ async fn users_groups_members_and_transitive_members() {
     let (_, m) = get(&t, &format!("/groups/{eng}/members?$top=999")).await;
     let members = m["value"].as_array().unwrap();
     assert_eq!(members.len(), 61);
-    assert_eq!(members.iter().filter(|x| x["@odata.type"] == "#microsoft.graph.group").count(), 1);
+    assert_eq!(
+        members
+            .iter()
+            .filter(|x| x["@odata.type"] == "#microsoft.graph.group")
+            .count(),
+        1
+    );
     let (_, tm) = get(&t, &format!("/groups/{eng}/transitiveMembers?$top=999")).await;
     assert_eq!(tm["value"].as_array().unwrap().len(), 69);
     let (_, u) = get(&t, "/users?$top=150").await;
     assert_eq!(u["value"].as_array().unwrap().len(), 150);
     let (_, u2) = get(&t, u["@odata.nextLink"].as_str().unwrap()).await;
     assert_eq!(u2["value"].as_array().unwrap().len(), 50);
-    let (s, v) = get(&t, "/users/siobhan.o'brien@northwind.example?$select=id,mail").await;
+    let (s, v) = get(
+        &t,
+        "/users/siobhan.o'brien@northwind.example?$select=id,mail",
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     let (s, _, v) = call(&t, "POST", "/users", Some(json!({"accountEnabled": true, "displayName": "New Hire", "mailNickname": "new.hire",
         "userPrincipalName": "new.hire@northwind.example", "passwordProfile": {"password": "x", "forceChangePasswordNextSignIn": true}}))).await;
     assert_eq!(s, 201, "{v}");
     let uid = v["id"].as_str().unwrap();
-    let (s, _, _) = call(&t, "POST", &format!("/groups/{eng}/members/$ref"), Some(json!({"@odata.id": format!("{}/directoryObjects/{uid}", t.graph_url)}))).await;
+    let (s, _, _) = call(
+        &t,
+        "POST",
+        &format!("/groups/{eng}/members/$ref"),
+        Some(json!({"@odata.id": format!("{}/directoryObjects/{uid}", t.graph_url)})),
+    )
+    .await;
     assert_eq!(s, 204);
 }
 
 #[tokio::test]
 async fn provisioning_logs_filter_by_job() {
     let t = demo().await;
-    t.twin.tenant().provisioning_log.push(json!({"id": "1", "jobId": "coda.x.y", "provisioningAction": "create"}));
-    t.twin.tenant().provisioning_log.push(json!({"id": "2", "jobId": "scim.x.y", "provisioningAction": "update"}));
+    t.twin
+        .tenant()
+        .provisioning_log
+        .push(json!({"id": "1", "jobId": "coda.x.y", "provisioningAction": "create"}));
+    t.twin
+        .tenant()
+        .provisioning_log
+        .push(json!({"id": "2", "jobId": "scim.x.y", "provisioningAction": "update"}));
     let (s, v) = get(&t, "/auditLogs/provisioning?$filter=jobId eq 'scim.x.y'").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
@@ -377,8 +633,14 @@ async fn batch_limits_ids_and_dependencies() {
     assert_eq!(s, 200, "{v}");
     let responses = v["responses"].as_array().unwrap();
     assert_eq!(responses.len(), 20);
-    assert!(responses.iter().all(|r| r["status"] == 200 && r["body"]["value"].is_array()));
-    let reqs: Vec<Value> = (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"})).collect();
+    assert!(
+        responses
+            .iter()
+            .all(|r| r["status"] == 200 && r["body"]["value"].is_array())
+    );
+    let reqs: Vec<Value> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"}))
+        .collect();
     let (s, _, v) = call(&t, "POST", "/$batch", Some(json!({"requests": reqs}))).await;
     assert_eq!(s, 400, "{v}");
     let dup = json!({"requests": [{"id": "1", "method": "GET", "url": "/users"}, {"id": "1", "method": "GET", "url": "/groups"}]});
@@ -392,23 +654,52 @@ async fn batch_limits_ids_and_dependencies() {
     ]});
     let (s, _, v) = call(&t, "POST", "/$batch", Some(deps)).await;
     assert_eq!(s, 200);
-    let status = |id: &str| v["responses"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()["status"].as_u64().unwrap();
+    let status = |id: &str| {
+        v["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["status"]
+            .as_u64()
+            .unwrap()
+    };
     assert_eq!((status("a"), status("b"), status("c")), (404, 424, 201));
     // Inner requests are authenticated like any other.
-    let r = http().post(format!("{}/$batch", t.graph_url)).json(&json!({"requests": []})).send().await.unwrap();
+    let r = http()
+        .post(format!("{}/$batch", t.graph_url))
+        .json(&json!({"requests": []}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
 #[tokio::test]
 async fn writes_are_throttled_with_retry_after_also_inside_batch() {
     // 0.001 × 3,000 writes per 150 s = 3 writes.
-    let t = with(TwinOptions { quota_scale: 0.001, ..Default::default() }).await;
+    let t = with(TwinOptions {
+        quota_scale: 0.001,
+        ..Default::default()
+    })
+    .await;
     let sp = coda(&t).await;
-    let job = get(&t, &format!("/servicePrincipals/{}/synchronization/jobs", sp["id"].as_str().unwrap())).await.1["value"][0]["id"]
+    let job = get(
+        &t,
+        &format!(
+            "/servicePrincipals/{}/synchronization/jobs",
+            sp["id"].as_str().unwrap()
+        ),
+    )
+    .await
+    .1["value"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let pause = format!("/servicePrincipals/{}/synchronization/jobs/{job}/pause", sp["id"].as_str().unwrap());
+    let pause = format!(
+        "/servicePrincipals/{}/synchronization/jobs/{job}/pause",
+        sp["id"].as_str().unwrap()
+    );
     for _ in 0..3 {
         assert_eq!(call(&t, "POST", &pause, None).await.0, 204);
     }
@@ -420,15 +711,28 @@ async fn writes_are_throttled_with_retry_after_also_inside_batch() {
     assert!(h.contains_key("x-ms-throttle-scope") && h.contains_key("x-ms-throttle-information"));
     // Reads are not writes.
     assert_eq!(get(&t, "/servicePrincipals").await.0, 200);
-    let (s, _, v) = call(&t, "POST", "/$batch", Some(json!({"requests": [{"id": "1", "method": "POST", "url": pause}]}))).await;
+    let (s, _, v) = call(
+        &t,
+        "POST",
+        "/$batch",
+        Some(json!({"requests": [{"id": "1", "method": "POST", "url": pause}]})),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(v["responses"][0]["status"], 429);
-    assert!(v["responses"][0]["headers"]["retry-after"].is_string(), "{v}");
+    assert!(
+        v["responses"][0]["headers"]["retry-after"].is_string(),
+        "{v}"
+    );
 }
 
 #[tokio::test]
 async fn injected_faults_throttle_fail_and_drop() {
-    let t = with(TwinOptions { faults: Some(Faults::parse("429:1").unwrap()), ..Default::default() }).await;
+    let t = with(TwinOptions {
+        faults: Some(Faults::parse("429:1").unwrap()),
+        ..Default::default()
+    })
+    .await;
     let (s, h, v) = call(&t, "GET", "/servicePrincipals", None).await;
     assert_eq!(s, 429);
     assert_eq!(h["retry-after"], "1");
@@ -436,35 +740,79 @@ async fn injected_faults_throttle_fail_and_drop() {
     // Token requests are never faulted.
     let r = http()
         .post(t.token_url())
-        .form(&[("client_id", t.client_id.as_str()), ("client_secret", t.client_secret.expose()), ("scope", "x/.default"), ("grant_type", "client_credentials")])
+        .form(&[
+            ("client_id", t.client_id.as_str()),
+            ("client_secret", t.client_secret.expose()),
+            ("scope", "x/.default"),
+            ("grant_type", "client_credentials"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let t = with(TwinOptions { faults: Some(Faults::parse("503:1").unwrap()), ..Default::default() }).await;
-    let r = http().get(format!("{}/Users", t.scim_url)).bearer_auth(t.scim_token.expose()).send().await.unwrap();
+    let t = with(TwinOptions {
+        faults: Some(Faults::parse("503:1").unwrap()),
+        ..Default::default()
+    })
+    .await;
+    let r = http()
+        .get(format!("{}/Users", t.scim_url))
+        .bearer_auth(t.scim_token.expose())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
 
-    let t = with(TwinOptions { faults: Some(Faults::parse("reset:1").unwrap()), ..Default::default() }).await;
-    let res = async {
-        let r = http().get(format!("{}/servicePrincipals", t.graph_url)).bearer_auth(t.admin_token().expose()).send().await?;
-        r.bytes().await
-    }
+    let t = with(TwinOptions {
+        faults: Some(Faults::parse("reset:1").unwrap()),
+        ..Default::default()
+    })
     .await;
-    assert!(res.is_err(), "a reset must not look like a complete answer");
+    // The connection is closed before a single byte of the answer: no status line at all.
+    let err = http()
+        .get(format!("{}/servicePrincipals", t.graph_url))
+        .bearer_auth(t.admin_token().expose())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_request(), "{err:?}");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(t.addr).await.unwrap();
+    s.write_all(b"GET /v1.0/users HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    assert_eq!(
+        s.read(&mut buf).await.unwrap(),
+        0,
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
 }
 
 #[tokio::test]
 async fn request_log_has_one_line_per_request_and_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("requests.jsonl");
-    let t = with(TwinOptions { request_log: Some(log.clone()), ..Default::default() }).await;
+    let t = with(TwinOptions {
+        request_log: Some(log.clone()),
+        ..Default::default()
+    })
+    .await;
     let body: Value = http()
         .post(t.token_url())
-        .form(&[("client_id", t.client_id.as_str()), ("client_secret", t.client_secret.expose()), ("scope", "https://graph.microsoft.com/.default"), ("grant_type", "client_credentials")])
+        .form(&[
+            ("client_id", t.client_id.as_str()),
+            ("client_secret", t.client_secret.expose()),
+            ("scope", "https://graph.microsoft.com/.default"),
+            ("grant_type", "client_credentials"),
+        ])
         .send()
         .await
         .unwrap()
@@ -472,23 +820,72 @@ async fn request_log_has_one_line_per_request_and_no_secret() {
         .await
         .unwrap();
     let token = body["access_token"].as_str().unwrap().to_string();
-    call_as(&t, &token, "GET", "/servicePrincipals?$filter=displayName eq 'Coda'&client_secret=leaky", None).await;
-    call_as(&t, &token, "POST", "/$batch", Some(json!({"requests": [{"id": "1", "method": "GET", "url": "/users?$top=1"}]}))).await;
-    let _ = http().get(format!("{}/Users?filter=userName%20eq%20%22x%22", t.scim_url)).bearer_auth(t.scim_token.expose()).send().await;
+    call_as(
+        &t,
+        &token,
+        "GET",
+        "/servicePrincipals?$filter=displayName eq 'Coda'&client_secret=leaky",
+        None,
+    )
+    .await;
+    call_as(
+        &t,
+        &token,
+        "POST",
+        "/$batch",
+        Some(json!({"requests": [{"id": "1", "method": "GET", "url": "/users?$top=1"}]})),
+    )
+    .await;
+    let _ = http()
+        .get(format!(
+            "{}/Users?filter=userName%20eq%20%22x%22",
+            t.scim_url
+        ))
+        .bearer_auth(t.scim_token.expose())
+        .send()
+        .await;
     let text = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let paths: Vec<(String, String)> = lines.iter().map(|l| (l["method"].as_str().unwrap().into(), l["path"].as_str().unwrap().into())).collect();
-    assert!(paths.contains(&("POST".into(), format!("/{}/oauth2/v2.0/token", t.tenant_id))), "{paths:?}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let paths: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap().into(),
+                l["path"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        paths.contains(&("POST".into(), format!("/{}/oauth2/v2.0/token", t.tenant_id))),
+        "{paths:?}"
+    );
     assert!(paths.contains(&("GET".into(), "/v1.0/servicePrincipals".into())));
     assert!(paths.contains(&("POST".into(), "/v1.0/$batch".into())));
-    assert!(paths.contains(&("GET".into(), "/v1.0/users".into())), "inner batch requests are logged");
+    assert!(
+        paths.contains(&("GET".into(), "/v1.0/users".into())),
+        "inner batch requests are logged"
+    );
     assert!(paths.contains(&("GET".into(), "/scim/v2/Users".into())));
     for l in &lines {
         assert!(l["status"].is_u64() && l["ts"].is_string(), "{l}");
     }
-    let sp_line = lines.iter().find(|l| l["path"] == "/v1.0/servicePrincipals").unwrap();
-    assert_eq!(sp_line["query"], "$filter=displayName eq 'Coda'&client_secret=(redacted)");
-    for secret in [t.client_secret.expose(), &token, t.scim_token.expose(), "leaky"] {
+    let sp_line = lines
+        .iter()
+        .find(|l| l["path"] == "/v1.0/servicePrincipals")
+        .unwrap();
+    assert_eq!(
+        sp_line["query"],
+        "$filter=displayName eq 'Coda'&client_secret=(redacted)"
+    );
+    for secret in [
+        t.client_secret.expose(),
+        &token,
+        t.scim_token.expose(),
+        "leaky",
+    ] {
         assert!(!text.contains(secret), "the request log holds a secret");
     }
 }
@@ -497,16 +894,41 @@ async fn request_log_has_one_line_per_request_and_no_secret() {
 async fn seeds_built_in_code_start_and_bad_specs_fail_in_one_sentence() {
     let mut seed = scimshift::twin::seed::synthetic(30, 3);
     seed.tenant.tenant_id = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".into();
-    let t = with(TwinOptions { seed: SeedSpec::Data(Box::new(seed)), ..Default::default() }).await;
+    let t = with(TwinOptions {
+        seed: SeedSpec::Data(Box::new(seed)),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(t.tenant_id, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
     let (_, v) = get(&t, "/users?$count=true&$top=10").await;
     assert_eq!(v["@odata.count"], 30);
     let mut broken = Seed::default();
-    broken.run_jobs.push(scimshift::twin::seed::JobRef { service_principal_id: "x".into(), job_id: "y".into() });
-    let e = start(TwinOptions { seed: SeedSpec::Data(Box::new(broken)), ..Default::default() }).await.unwrap_err();
-    assert!(!e.message.contains('\n') && e.message.contains("runJobs"), "{}", e.message);
-    let e = start(TwinOptions { listen: "nonsense".into(), ..Default::default() }).await.unwrap_err();
-    assert!(e.message.starts_with("could not listen on nonsense"), "{}", e.message);
+    broken.run_jobs.push(scimshift::twin::seed::JobRef {
+        service_principal_id: "x".into(),
+        job_id: "y".into(),
+    });
+    let e = start(TwinOptions {
+        seed: SeedSpec::Data(Box::new(broken)),
+        ..Default::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        !e.message.contains('\n') && e.message.contains("runJobs"),
+        "{}",
+        e.message
+    );
+    let e = start(TwinOptions {
+        listen: "nonsense".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        e.message.starts_with("could not listen on nonsense"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -528,7 +950,15 @@ fn running_twin_debug_hides_secrets() {
         let dbg = format!("{t:?}");
         assert!(!dbg.contains(t.client_secret.expose()) && !dbg.contains(t.scim_token.expose()));
         let line: Value = serde_json::from_str(&t.ready_line()).unwrap();
-        for k in ["graph_url", "authority_url", "tenant_id", "client_id", "client_secret", "scim_url", "scim_token"] {
+        for k in [
+            "graph_url",
+            "authority_url",
+            "tenant_id",
+            "client_id",
+            "client_secret",
+            "scim_url",
+            "scim_token",
+        ] {
             assert!(line[k].as_str().is_some_and(|v| !v.is_empty()), "{k}");
         }
     });

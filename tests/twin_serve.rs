@@ -18,23 +18,39 @@ impl Drop for Kill {
 fn serve_prints_the_ready_line_and_answers_graph() {
     let child = Command::cargo_bin("scimshift")
         .unwrap()
-        .args(["twin", "serve", "--seed", "synthetic:users=40,groups=4", "--listen", "127.0.0.1:0"])
+        .args([
+            "twin",
+            "serve",
+            "--seed",
+            "synthetic:users=40,groups=4",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut child = Kill(child);
     let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let ready: Value = serde_json::from_str(&line).expect("one JSON line");
     let graph = ready["graph_url"].as_str().unwrap().to_string();
     assert!(graph.starts_with("http://127.0.0.1:") && graph.ends_with("/v1.0"));
-    assert_eq!(ready["scim_url"].as_str().unwrap(), graph.replace("/v1.0", "/scim/v2"));
+    assert_eq!(
+        ready["scim_url"].as_str().unwrap(),
+        graph.replace("/v1.0", "/scim/v2")
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let http = reqwest::Client::new();
         let tok: Value = http
-            .post(format!("{}/{}/oauth2/v2.0/token", ready["authority_url"].as_str().unwrap(), ready["tenant_id"].as_str().unwrap()))
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                ready["authority_url"].as_str().unwrap(),
+                ready["tenant_id"].as_str().unwrap()
+            ))
             .form(&[
                 ("client_id", ready["client_id"].as_str().unwrap()),
                 ("client_secret", ready["client_secret"].as_str().unwrap()),
@@ -72,9 +88,15 @@ fn serve_prints_the_ready_line_and_answers_graph() {
 fn bad_flags_fail_with_one_sentence() {
     for (args, needle) in [
         (vec!["--faults", "teapot:0.1"], "--faults"),
-        (vec!["--seed", "/nonexistent/seed.json"], "/nonexistent/seed.json"),
+        (
+            vec!["--seed", "/nonexistent/seed.json"],
+            "/nonexistent/seed.json",
+        ),
         (vec!["--replication-delay", "soon"], "--replication-delay"),
-        (vec!["--scim-target", "http://example.com/scim"], "SCIM_TOKEN"),
+        (
+            vec!["--scim-target", "http://example.com/scim"],
+            "SCIM_TOKEN",
+        ),
     ] {
         let out = Command::cargo_bin("scimshift")
             .unwrap()

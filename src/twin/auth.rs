@@ -65,7 +65,11 @@ impl Perm {
                 "Directory.Read.All",
                 "Directory.ReadWrite.All",
             ],
-            Perm::DirWrite => &["User.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.ReadWrite.All"],
+            Perm::DirWrite => &[
+                "User.ReadWrite.All",
+                "GroupMember.ReadWrite.All",
+                "Directory.ReadWrite.All",
+            ],
             Perm::AssignWrite => &["AppRoleAssignment.ReadWrite.All"],
             Perm::Audit => &["AuditLog.Read.All"],
         }
@@ -115,8 +119,12 @@ impl ClientApp {
 pub fn random_secret() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    let chars: Vec<char> = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".chars().collect();
-    let body: String = (0..37).map(|_| chars[rng.random_range(0..chars.len())]).collect();
+    let chars: Vec<char> = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        .chars()
+        .collect();
+    let body: String = (0..37)
+        .map(|_| chars[rng.random_range(0..chars.len())])
+        .collect();
     format!("{}~{}", &body[..3], &body[3..])
 }
 
@@ -129,7 +137,10 @@ pub struct Caller {
 
 impl Caller {
     pub fn allows(&self, p: Perm) -> bool {
-        p == Perm::Any || p.satisfied_by().iter().any(|need| self.roles.iter().any(|r| r == need))
+        p == Perm::Any
+            || p.satisfied_by()
+                .iter()
+                .any(|need| self.roles.iter().any(|r| r == need))
     }
 }
 
@@ -156,7 +167,10 @@ pub struct Auth {
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth").field("tenant_id", &self.tenant_id).field("clients", &self.clients).finish_non_exhaustive()
+        f.debug_struct("Auth")
+            .field("tenant_id", &self.tenant_id)
+            .field("clients", &self.clients)
+            .finish_non_exhaustive()
     }
 }
 
@@ -165,16 +179,25 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
 
 impl Auth {
     pub fn new(tenant_id: String, clients: Vec<ClientApp>, device_pending_polls: u32) -> Auth {
-        Auth { tenant_id, clients, device_pending_polls, tokens: Mutex::default(), devices: Mutex::default() }
+        Auth {
+            tenant_id,
+            clients,
+            device_pending_polls,
+            tokens: Mutex::default(),
+            devices: Mutex::default(),
+        }
     }
 
     fn client(&self, id: &str) -> Option<&ClientApp> {
-        self.clients.iter().find(|c| c.client_id.eq_ignore_ascii_case(id))
+        self.clients
+            .iter()
+            .find(|c| c.client_id.eq_ignore_ascii_case(id))
     }
 
     /// Issue a token for a client (also used by tests that skip the token endpoint).
     pub fn issue(&self, client: &ClientApp) -> String {
-        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let now = chrono::Utc::now().timestamp();
         let header = json!({"typ":"JWT","alg":"none","x5t":"twin"});
         let claims = json!({
@@ -185,18 +208,36 @@ impl Auth {
             "roles": client.roles, "tid": self.tenant_id, "uti": uuid::Uuid::new_v4().simple().to_string(),
         });
         let sig: [u8; 32] = rand::random();
-        let token = format!("{}.{}.{}", b64(&header), b64(&claims), base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig));
-        let caller = Caller { client_id: client.client_id.clone(), roles: client.roles.clone() };
+        let token = format!(
+            "{}.{}.{}",
+            b64(&header),
+            b64(&claims),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+        );
+        let caller = Caller {
+            client_id: client.client_id.clone(),
+            roles: client.roles.clone(),
+        };
         self.tokens
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(token.clone(), Issued { caller, expires: Instant::now() + TOKEN_LIFETIME });
+            .insert(
+                token.clone(),
+                Issued {
+                    caller,
+                    expires: Instant::now() + TOKEN_LIFETIME,
+                },
+            );
         token
     }
 
     /// Check `Authorization: Bearer …`; Err is (message) for a 401 InvalidAuthenticationToken.
     pub fn check_bearer(&self, headers: &HeaderMap) -> Result<Caller, &'static str> {
-        let raw = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+        let raw = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim();
         let token = match raw.split_once(' ') {
             Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
             _ if raw.is_empty() => return Err("Access token is empty."),
@@ -229,7 +270,9 @@ impl Auth {
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 90002,
-                &format!("AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+                &format!(
+                    "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                ),
             );
         }
         let grant = form.get("grant_type").map(String::as_str).unwrap_or("");
@@ -245,7 +288,9 @@ impl Auth {
                         StatusCode::BAD_REQUEST,
                         "invalid_scope",
                         1002012,
-                        &format!("AADSTS1002012: The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+                        &format!(
+                            "AADSTS1002012: The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                        ),
                     );
                 }
                 let secret = form.get("client_secret").map(String::as_str).unwrap_or("");
@@ -262,7 +307,10 @@ impl Auth {
                         StatusCode::UNAUTHORIZED,
                         "invalid_client",
                         7000215,
-                        &format!("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", client.client_id),
+                        &format!(
+                            "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                            client.client_id
+                        ),
                     );
                 }
                 token_ok(self.issue(client), None)
@@ -280,10 +328,20 @@ impl Auth {
                 };
                 if flow.expires <= Instant::now() {
                     devices.remove(code);
-                    return oauth_error(StatusCode::BAD_REQUEST, "expired_token", 70020, "AADSTS70020: The provided value for the input parameter 'device_code' is not valid. This device code has expired.");
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "expired_token",
+                        70020,
+                        "AADSTS70020: The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+                    );
                 }
                 if !flow.client_id.eq_ignore_ascii_case(client_id) {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", 70000, "AADSTS70000: The provided value for the 'device_code' is not valid for this client.");
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        70000,
+                        "AADSTS70000: The provided value for the 'device_code' is not valid for this client.",
+                    );
                 }
                 if flow.polls_left > 0 {
                     flow.polls_left -= 1;
@@ -296,11 +354,21 @@ impl Auth {
                 }
                 devices.remove(code);
                 drop(devices);
-                let Some(client) = self.client(client_id) else { return unknown_client(client_id) };
+                let Some(client) = self.client(client_id) else {
+                    return unknown_client(client_id);
+                };
                 let refresh: [u8; 24] = rand::random();
-                token_ok(self.issue(client), Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(refresh)))
+                token_ok(
+                    self.issue(client),
+                    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(refresh)),
+                )
             }
-            "" => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", 900144, "AADSTS900144: The request body must contain the following parameter: 'grant_type'."),
+            "" => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900144,
+                "AADSTS900144: The request body must contain the following parameter: 'grant_type'.",
+            ),
             other => oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
@@ -313,7 +381,12 @@ impl Auth {
     /// `POST /{tenant}/oauth2/v2.0/devicecode`.
     pub fn devicecode_endpoint(&self, tenant: &str, form: &HashMap<String, String>) -> Response {
         if !self.tenant_ok(tenant) {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", 90002, &format!("AADSTS90002: Tenant '{tenant}' not found."));
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90002,
+                &format!("AADSTS90002: Tenant '{tenant}' not found."),
+            );
         }
         let client_id = form.get("client_id").map(String::as_str).unwrap_or("");
         if self.client(client_id).is_none() {
@@ -321,15 +394,20 @@ impl Auth {
         }
         let device_code: [u8; 32] = rand::random();
         let device_code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(device_code);
-        let letters: String = (0..9).map(|_| (b'A' + rand::random_range(0..26u8)) as char).collect();
-        self.devices.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            device_code.clone(),
-            DeviceFlow {
-                client_id: client_id.to_string(),
-                polls_left: self.device_pending_polls,
-                expires: Instant::now() + Duration::from_secs(900),
-            },
-        );
+        let letters: String = (0..9)
+            .map(|_| (b'A' + rand::random_range(0..26u8)) as char)
+            .collect();
+        self.devices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                device_code.clone(),
+                DeviceFlow {
+                    client_id: client_id.to_string(),
+                    polls_left: self.device_pending_polls,
+                    expires: Instant::now() + Duration::from_secs(900),
+                },
+            );
         let body = json!({
             "device_code": device_code,
             "user_code": letters,
@@ -347,7 +425,9 @@ fn unknown_client(client_id: &str) -> Response {
         StatusCode::BAD_REQUEST,
         "unauthorized_client",
         700016,
-        &format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory. This can happen if the application has not been installed by the administrator of the tenant."),
+        &format!(
+            "AADSTS700016: Application with identifier '{client_id}' was not found in the directory. This can happen if the application has not been installed by the administrator of the tenant."
+        ),
     )
 }
 
@@ -358,7 +438,10 @@ fn token_ok(access: String, refresh: Option<String>) -> Response {
         body["scope"] = json!("https://graph.microsoft.com/.default");
     }
     let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
-    resp.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store, no-cache"));
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store, no-cache"),
+    );
     resp
 }
 

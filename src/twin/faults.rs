@@ -4,8 +4,9 @@
 //! (`429:0.05,503:0.02,reset:0.01,latency:20ms`).
 //!
 //! A "reset" is served as a response whose body fails before its first byte:
-//! hyper then closes the connection without completing the answer, so the
-//! client sees a transport error, never an HTTP status.
+//! hyper then closes the connection (an orderly TCP close, not an RST) before
+//! writing even the status line, so the client sees the connection closed
+//! without an answer (hyper: `IncompleteMessage`), never an HTTP status.
 
 use crate::error::{Error, Result};
 use std::time::Duration;
@@ -35,7 +36,9 @@ impl Faults {
         let hint = "use 429:P, 503:P, reset:P (P between 0 and 1) or latency:DURATION, comma-separated, e.g. 429:0.05,503:0.02,reset:0.01,latency:20ms";
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((kind, value)) = part.split_once(':') else {
-                return Err(Error::usage(format!("--faults: `{part}` is not a fault; {hint}")));
+                return Err(Error::usage(format!(
+                    "--faults: `{part}` is not a fault; {hint}"
+                )));
             };
             let prob = || -> Result<f64> {
                 value
@@ -43,21 +46,34 @@ impl Faults {
                     .parse::<f64>()
                     .ok()
                     .filter(|p| (0.0..=1.0).contains(p))
-                    .ok_or_else(|| Error::usage(format!("--faults: `{part}` needs a probability between 0 and 1; {hint}")))
+                    .ok_or_else(|| {
+                        Error::usage(format!(
+                            "--faults: `{part}` needs a probability between 0 and 1; {hint}"
+                        ))
+                    })
             };
             match kind.trim().to_ascii_lowercase().as_str() {
                 "429" => f.p429 = prob()?,
                 "503" => f.p503 = prob()?,
                 "reset" => f.reset = prob()?,
                 "latency" => {
-                    f.latency = parse_duration(value)
-                        .map_err(|_| Error::usage(format!("--faults: `{part}` needs a duration such as 20ms or 1s; {hint}")))?
+                    f.latency = parse_duration(value).map_err(|_| {
+                        Error::usage(format!(
+                            "--faults: `{part}` needs a duration such as 20ms or 1s; {hint}"
+                        ))
+                    })?
                 }
-                _ => return Err(Error::usage(format!("--faults: `{kind}` is not a fault kind; {hint}"))),
+                _ => {
+                    return Err(Error::usage(format!(
+                        "--faults: `{kind}` is not a fault kind; {hint}"
+                    )));
+                }
             }
         }
         if f.p429 + f.p503 + f.reset > 1.0 + 1e-9 {
-            return Err(Error::usage(format!("--faults: the probabilities in `{spec}` add up to more than 1")));
+            return Err(Error::usage(format!(
+                "--faults: the probabilities in `{spec}` add up to more than 1"
+            )));
         }
         Ok(f)
     }
@@ -84,7 +100,10 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         Some(i) => (&t[..i], &t[i..]),
         None => (t, "s"),
     };
-    let n: f64 = num.trim().parse().map_err(|_| format!("`{text}` is not a duration"))?;
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration"))?;
     if !n.is_finite() || n < 0.0 {
         return Err(format!("`{text}` is not a duration"));
     }
@@ -105,8 +124,23 @@ mod tests {
     #[test]
     fn parses_specs_and_refuses_bad_ones() {
         let f = Faults::parse("429:0.05,503:0.02,reset:0.01,latency:20ms").unwrap();
-        assert_eq!(f, Faults { p429: 0.05, p503: 0.02, reset: 0.01, latency: Duration::from_millis(20) });
-        for bad in ["429", "429:2", "teapot:0.1", "latency:fast", "429:0.6,503:0.6", "reset:-0.1"] {
+        assert_eq!(
+            f,
+            Faults {
+                p429: 0.05,
+                p503: 0.02,
+                reset: 0.01,
+                latency: Duration::from_millis(20)
+            }
+        );
+        for bad in [
+            "429",
+            "429:2",
+            "teapot:0.1",
+            "latency:fast",
+            "429:0.6,503:0.6",
+            "reset:-0.1",
+        ] {
             let e = Faults::parse(bad).unwrap_err();
             assert!(e.message.starts_with("--faults: "), "{bad}: {}", e.message);
             assert!(!e.message.contains('\n'));

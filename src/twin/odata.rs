@@ -26,16 +26,25 @@ pub type QueryError = (&'static str, String);
 impl ODataQuery {
     /// Parse a raw query string. `$`-less names (`filter=`) are accepted like Graph does.
     pub fn parse(raw: Option<&str>) -> Result<ODataQuery, QueryError> {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let mut q = ODataQuery { pairs: pairs.clone(), ..Default::default() };
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let mut q = ODataQuery {
+            pairs: pairs.clone(),
+            ..Default::default()
+        };
         for (k, v) in &pairs {
             let key = k.trim_start_matches('$').to_ascii_lowercase();
             match key.as_str() {
                 "filter" => q.filter = Some(Filter::parse(v).map_err(|m| ("BadRequest", m))?),
                 "select" => {
-                    q.select = Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                    q.select = Some(
+                        v.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    )
                 }
                 "top" => {
                     let n: i64 = v.trim().parse().map_err(|_| {
@@ -44,12 +53,17 @@ impl ODataQuery {
                     if !(1..=999).contains(&n) {
                         return Err((
                             "Request_BadRequest",
-                            format!("Invalid page size specified: '{n}'. Must be between 1 and 999 inclusive."),
+                            format!(
+                                "Invalid page size specified: '{n}'. Must be between 1 and 999 inclusive."
+                            ),
                         ));
                     }
                     q.top = Some(n as usize);
                 }
-                "skiptoken" => q.skip = decode_skiptoken(v).ok_or(("Request_BadRequest", "Invalid skip token.".to_string()))?,
+                "skiptoken" => {
+                    q.skip = decode_skiptoken(v)
+                        .ok_or(("Request_BadRequest", "Invalid skip token.".to_string()))?
+                }
                 "count" => q.count = v.eq_ignore_ascii_case("true"),
                 _ => {}
             }
@@ -65,7 +79,9 @@ impl ODataQuery {
                 if !allowed.iter().any(|a| a.eq_ignore_ascii_case(p)) {
                     return Err((
                         "Request_UnsupportedQuery",
-                        format!("Unsupported or invalid query filter clause specified for property '{p}' of resource '{resource}'."),
+                        format!(
+                            "Unsupported or invalid query filter clause specified for property '{p}' of resource '{resource}'."
+                        ),
                     ));
                 }
             }
@@ -76,7 +92,10 @@ impl ODataQuery {
     /// Keep the items the filter accepts.
     pub fn apply_filter(&self, items: Vec<Value>, case_insensitive: bool) -> Vec<Value> {
         match &self.filter {
-            Some(f) => items.into_iter().filter(|v| f.matches(v, case_insensitive)).collect(),
+            Some(f) => items
+                .into_iter()
+                .filter(|v| f.matches(v, case_insensitive))
+                .collect(),
             None => items,
         }
     }
@@ -103,7 +122,10 @@ pub struct Filter(pub Vec<Cond>);
 
 impl Filter {
     pub fn parse(text: &str) -> Result<Filter, String> {
-        let mut p = FilterParser { s: text.as_bytes(), i: 0 };
+        let mut p = FilterParser {
+            s: text.as_bytes(),
+            i: 0,
+        };
         let mut conds = vec![p.cond().map_err(|e| invalid_filter(text, &e))?];
         loop {
             p.ws();
@@ -166,7 +188,11 @@ fn lookup<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = obj;
     for part in path.split('/') {
         let map = cur.as_object()?;
-        cur = map.get(part).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(part)).map(|(_, v)| v))?;
+        cur = map.get(part).or_else(|| {
+            map.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(part))
+                .map(|(_, v)| v)
+        })?;
     }
     Some(cur)
 }
@@ -198,7 +224,10 @@ impl FilterParser<'_> {
     fn ident(&mut self) -> Result<String, String> {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || matches!(self.s[self.i], b'/' | b'_' | b'.')) {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric()
+                || matches!(self.s[self.i], b'/' | b'_' | b'.'))
+        {
             self.i += 1;
         }
         if start == self.i {
@@ -248,7 +277,10 @@ impl FilterParser<'_> {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
             "null" => Ok(Value::Null),
-            _ => word.parse::<i64>().map(|n| json!(n)).map_err(|_| format!("`{word}` is not a literal (quote strings with ')")),
+            _ => word
+                .parse::<i64>()
+                .map(|n| json!(n))
+                .map_err(|_| format!("`{word}` is not a literal (quote strings with ')")),
         }
     }
     fn cond(&mut self) -> Result<Cond, String> {
@@ -269,7 +301,9 @@ impl FilterParser<'_> {
         }
         let prop = self.ident()?;
         if !self.keyword("eq") {
-            return Err(format!("only `eq` and `startswith` are supported after `{prop}`"));
+            return Err(format!(
+                "only `eq` and `startswith` are supported after `{prop}`"
+            ));
         }
         let v = self.literal()?;
         Ok(Cond::Eq(prop, v))
@@ -281,8 +315,14 @@ fn encode_skiptoken(offset: usize) -> String {
 }
 
 fn decode_skiptoken(tok: &str) -> Option<usize> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tok.trim()).ok()?;
-    String::from_utf8(raw).ok()?.strip_prefix("twin-offset:")?.parse().ok()
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(tok.trim())
+        .ok()?;
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("twin-offset:")?
+        .parse()
+        .ok()
 }
 
 /// Keep only the selected properties (matched case-insensitively) and `@odata.type`.
@@ -304,7 +344,13 @@ pub fn select(v: Value, fields: &[String]) -> Value {
 /// One page of a collection: `value`, `@odata.context`, `@odata.count` (first
 /// page, with `$count=true`) and an absolute `@odata.nextLink` to `self_url`
 /// (the collection URL without query) carrying the original options.
-pub fn page(items: Vec<Value>, q: &ODataQuery, self_url: &str, context: &str, default_size: usize) -> Value {
+pub fn page(
+    items: Vec<Value>,
+    q: &ODataQuery,
+    self_url: &str,
+    context: &str,
+    default_size: usize,
+) -> Value {
     let total = items.len();
     let size = q.top.unwrap_or(default_size).max(1);
     let start = q.skip.min(total);
@@ -323,10 +369,18 @@ pub fn page(items: Vec<Value>, q: &ODataQuery, self_url: &str, context: &str, de
             .pairs
             .iter()
             .filter(|(k, _)| !k.trim_start_matches('$').eq_ignore_ascii_case("skiptoken"))
-            .map(|(k, v)| format!("{k}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                )
+            })
             .collect();
         query.push(format!("$skiptoken={}", encode_skiptoken(end)));
-        out.insert("@odata.nextLink".into(), json!(format!("{self_url}?{}", query.join("&"))));
+        out.insert(
+            "@odata.nextLink".into(),
+            json!(format!("{self_url}?{}", query.join("&"))),
+        );
     }
     out.insert("value".into(), Value::Array(value));
     Value::Object(out)
@@ -345,16 +399,25 @@ mod tests {
         assert!(!f.matches(&json!({"displayName":"o'brien","mail":"Siobhan@x"}), false));
         assert!(Filter::parse("displayName ne 'x'").is_err());
         assert!(Filter::parse("displayName eq 'x").is_err());
-        assert!(Filter::parse("accountEnabled eq true").unwrap().matches(&json!({"accountEnabled":true}), true));
+        assert!(
+            Filter::parse("accountEnabled eq true")
+                .unwrap()
+                .matches(&json!({"accountEnabled":true}), true)
+        );
     }
 
     #[test]
     fn top_bounds_and_skiptoken_round_trip() {
         let e = ODataQuery::parse(Some("$top=1000")).unwrap_err();
-        assert_eq!(e.1, "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive.");
+        assert_eq!(
+            e.1,
+            "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive."
+        );
         assert!(ODataQuery::parse(Some("$top=0")).is_err());
         let q = ODataQuery::parse(Some("$top=2&$select=id")).unwrap();
-        let items: Vec<Value> = (0..5).map(|i| json!({"id": i.to_string(), "x": 1})).collect();
+        let items: Vec<Value> = (0..5)
+            .map(|i| json!({"id": i.to_string(), "x": 1}))
+            .collect();
         let p = page(items.clone(), &q, "http://h/v1.0/users", "ctx", 100);
         assert_eq!(p["value"].as_array().unwrap().len(), 2);
         assert_eq!(p["value"][0], json!({"id":"0"}));

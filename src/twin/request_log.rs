@@ -12,8 +12,21 @@ use std::sync::Mutex;
 
 /// Query names whose values are safe to log.
 const SAFE_QUERY: &[&str] = &[
-    "filter", "select", "top", "skiptoken", "count", "orderby", "expand", "search", "skip", "startindex", "sortby",
-    "sortorder", "attributes", "excludedattributes", "api-version",
+    "filter",
+    "select",
+    "top",
+    "skiptoken",
+    "count",
+    "orderby",
+    "expand",
+    "search",
+    "skip",
+    "startindex",
+    "sortby",
+    "sortorder",
+    "attributes",
+    "excludedattributes",
+    "api-version",
 ];
 
 /// An append-only JSON-lines file.
@@ -29,11 +42,21 @@ impl RequestLog {
             .append(true)
             .open(path)
             .map_err(|e| crate::error::Error::io_at(path, e))?;
-        Ok(RequestLog { file: Mutex::new(file) })
+        Ok(RequestLog {
+            file: Mutex::new(file),
+        })
     }
 
     /// Write one line. `via` marks requests that arrived inside a `$batch`.
-    pub fn record(&self, method: &str, path: &str, query: Option<&str>, status: u16, ms: u128, via: Option<&str>) {
+    pub fn record(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        status: u16,
+        ms: u128,
+        via: Option<&str>,
+    ) {
         let mut line = json!({
             "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "method": method,
@@ -74,8 +97,13 @@ mod tests {
 
     #[test]
     fn keeps_query_options_and_redacts_the_rest() {
-        let q = sanitize_query(Some("$filter=displayName%20eq%20%27Coda%27&$top=5&code=abc&client_secret=s3cr3t"));
-        assert_eq!(q.as_deref(), Some("$filter=displayName eq 'Coda'&$top=5&code=(redacted)&client_secret=(redacted)"));
+        let q = sanitize_query(Some(
+            "$filter=displayName%20eq%20%27Coda%27&$top=5&code=abc&client_secret=s3cr3t",
+        ));
+        assert_eq!(
+            q.as_deref(),
+            Some("$filter=displayName eq 'Coda'&$top=5&code=(redacted)&client_secret=(redacted)")
+        );
         assert_eq!(sanitize_query(Some("")), None);
     }
 }

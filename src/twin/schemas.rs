@@ -44,16 +44,39 @@ fn entra_directory() -> Value {
     let user = object(
         "User",
         vec![
-            s("objectId"), s("userPrincipalName"), s("mail"), s("mailNickname"), s("displayName"), s("givenName"),
-            s("surname"), s("jobTitle"), s("department"), s("employeeId"), s("city"), s("country"),
-            attr_def("accountEnabled", "Boolean", false), attr_def("IsSoftDeleted", "Boolean", false), ref_def("manager", "User"),
+            s("objectId"),
+            s("userPrincipalName"),
+            s("mail"),
+            s("mailNickname"),
+            s("displayName"),
+            s("givenName"),
+            s("surname"),
+            s("jobTitle"),
+            s("department"),
+            s("employeeId"),
+            s("city"),
+            s("country"),
+            attr_def("accountEnabled", "Boolean", false),
+            attr_def("IsSoftDeleted", "Boolean", false),
+            ref_def("manager", "User"),
         ],
     );
     let group = object(
         "Group",
-        vec![s("objectId"), s("displayName"), s("mailNickname"), s("description"), ref_def("members", "User"), attr_def("IsSoftDeleted", "Boolean", false)],
+        vec![
+            s("objectId"),
+            s("displayName"),
+            s("mailNickname"),
+            s("description"),
+            ref_def("members", "User"),
+            attr_def("IsSoftDeleted", "Boolean", false),
+        ],
     );
-    directory("66e4a8cc-1b7b-435e-95f8-f06cea133828", ENTRA_DIRECTORY, vec![user, group])
+    directory(
+        "66e4a8cc-1b7b-435e-95f8-f06cea133828",
+        ENTRA_DIRECTORY,
+        vec![user, group],
+    )
 }
 
 /// An attributeMapping from a source attribute (or an expression when `source` contains `(` or `[`).
@@ -67,7 +90,14 @@ pub fn mapping(target: &str, source: &str, matching: i64) -> Value {
            "matchingPriority": matching, "source": src, "targetAttributeName": target})
 }
 
-fn object_mapping(name: &str, source: &str, target: &str, enabled: bool, attrs: Vec<Value>, scope: Value) -> Value {
+fn object_mapping(
+    name: &str,
+    source: &str,
+    target: &str,
+    enabled: bool,
+    attrs: Vec<Value>,
+    scope: Value,
+) -> Value {
     json!({"attributeMappings": attrs, "enabled": enabled, "flowTypes": "Add, Update, Delete",
            "metadata": [{"key": "Disposition", "value": "Normal"}, {"key": "IsCustomerDefined", "value": "False"}],
            "name": name, "scope": scope, "sourceObjectName": source, "targetObjectName": target})
@@ -86,15 +116,28 @@ pub fn default_scim_schema() -> Value {
     let target_user = object(
         enterprise,
         vec![
-            s("userName"), attr_def("active", "Boolean", false), s("displayName"), s("title"),
-            s("emails[type eq \"work\"].value"), s("preferredLanguage"), s("name.givenName"), s("name.familyName"),
-            s("name.formatted"), s("externalId"), s(&format!("{enterprise}:employeeNumber")),
-            s(&format!("{enterprise}:department")), ref_def(&format!("{enterprise}:manager"), enterprise),
+            s("userName"),
+            attr_def("active", "Boolean", false),
+            s("displayName"),
+            s("title"),
+            s("emails[type eq \"work\"].value"),
+            s("preferredLanguage"),
+            s("name.givenName"),
+            s("name.familyName"),
+            s("name.formatted"),
+            s("externalId"),
+            s(&format!("{enterprise}:employeeNumber")),
+            s(&format!("{enterprise}:department")),
+            ref_def(&format!("{enterprise}:manager"), enterprise),
         ],
     );
     let target_group = object(
         "urn:ietf:params:scim:schemas:core:2.0:Group",
-        vec![s("displayName"), s("externalId"), ref_def("members", enterprise)],
+        vec![
+            s("displayName"),
+            s("externalId"),
+            ref_def("members", enterprise),
+        ],
     );
     let users = object_mapping(
         "Provision Microsoft Entra ID Users",
@@ -120,7 +163,11 @@ pub fn default_scim_schema() -> Value {
         "Group",
         "urn:ietf:params:scim:schemas:core:2.0:Group",
         true,
-        vec![mapping("displayName", "displayName", 1), mapping("externalId", "objectId", 0), mapping("members", "members", 0)],
+        vec![
+            mapping("displayName", "displayName", 1),
+            mapping("externalId", "objectId", 0),
+            mapping("members", "members", 0),
+        ],
         json!({"groups": [], "inputFilterGroups": [], "categoryFilterGroups": []}),
     );
     json!({
@@ -147,7 +194,15 @@ pub fn scim_template(app_id: &str) -> Value {
 /// `department NOT EQUALS "Contractors"`.
 pub fn coda_gallery_schema() -> Value {
     let s = |n: &str| attr_def(n, "String", false);
-    let target_user = object("User", vec![s("userName"), attr_def("active", "Boolean", false), s("name.givenName"), s("name.familyName")]);
+    let target_user = object(
+        "User",
+        vec![
+            s("userName"),
+            attr_def("active", "Boolean", false),
+            s("name.givenName"),
+            s("name.familyName"),
+        ],
+    );
     let scope = json!({"groups": [{"name": "Exclude contractors", "clauses": [{
         "operatorName": "NOT EQUALS", "sourceOperandName": "department", "targetOperand": {"values": ["Contractors"]}}]}],
         "inputFilterGroups": [], "categoryFilterGroups": []});
@@ -193,7 +248,11 @@ pub fn fresh_status() -> Value {
 
 /// A synchronizationJob as Graph returns it.
 pub fn job_json(job: &SyncJob) -> Value {
-    let interval = if job.schedule_state == "Disabled" { NEVER } else { "PT40M" };
+    let interval = if job.schedule_state == "Disabled" {
+        NEVER
+    } else {
+        "PT40M"
+    };
     json!({
         "id": job.id,
         "templateId": job.template_id,
@@ -209,20 +268,66 @@ pub fn job_json(job: &SyncJob) -> Value {
 
 /// Secret keys whose values GET masks as `*`.
 pub const MASKED_SECRETS: &[&str] = &[
-    "Password", "SecretToken", "AppKey", "ClientSecret", "ConsumerSecret", "TokenKey", "Oauth2AccessToken",
-    "Oauth2RefreshToken", "Oauth2ClientSecret", "Oauth2AuthorizationCode", "ConnectionString",
+    "Password",
+    "SecretToken",
+    "AppKey",
+    "ClientSecret",
+    "ConsumerSecret",
+    "TokenKey",
+    "Oauth2AccessToken",
+    "Oauth2RefreshToken",
+    "Oauth2ClientSecret",
+    "Oauth2AuthorizationCode",
+    "ConnectionString",
 ];
 
 /// Keys the `synchronizationSecret` enum allows.
 pub const SECRET_KEYS: &[&str] = &[
-    "None", "UserName", "Password", "SecretToken", "AppKey", "BaseAddress", "ClientIdentifier", "ClientSecret",
-    "SingleSignOnType", "Sandbox", "Url", "Domain", "ConsumerKey", "ConsumerSecret", "TokenKey", "TokenExpiration",
-    "Oauth2AccessToken", "Oauth2AccessTokenCreationTime", "Oauth2RefreshToken", "SyncAll", "InstanceName",
-    "Oauth2ClientId", "Oauth2ClientSecret", "CompanyId", "UpdateKeyOnSoftDelete", "SynchronizationSchedule",
-    "SystemOfRecord", "SandboxName", "EnforceDomain", "SyncNotificationSettings", "SkipOutOfScopeDeletions",
-    "Oauth2AuthorizationCode", "Oauth2RedirectUri", "ApplicationTemplateIdentifier", "Oauth2TokenExchangeUri",
-    "Oauth2AuthorizationUri", "AuthenticationType", "Server", "PerformInboundEntitlementGrants", "HardDeletesEnabled",
-    "SyncAgentCompatibilityKey", "SyncAgentADContainer", "ValidateDomain", "TestReferences", "ConnectionString",
+    "None",
+    "UserName",
+    "Password",
+    "SecretToken",
+    "AppKey",
+    "BaseAddress",
+    "ClientIdentifier",
+    "ClientSecret",
+    "SingleSignOnType",
+    "Sandbox",
+    "Url",
+    "Domain",
+    "ConsumerKey",
+    "ConsumerSecret",
+    "TokenKey",
+    "TokenExpiration",
+    "Oauth2AccessToken",
+    "Oauth2AccessTokenCreationTime",
+    "Oauth2RefreshToken",
+    "SyncAll",
+    "InstanceName",
+    "Oauth2ClientId",
+    "Oauth2ClientSecret",
+    "CompanyId",
+    "UpdateKeyOnSoftDelete",
+    "SynchronizationSchedule",
+    "SystemOfRecord",
+    "SandboxName",
+    "EnforceDomain",
+    "SyncNotificationSettings",
+    "SkipOutOfScopeDeletions",
+    "Oauth2AuthorizationCode",
+    "Oauth2RedirectUri",
+    "ApplicationTemplateIdentifier",
+    "Oauth2TokenExchangeUri",
+    "Oauth2AuthorizationUri",
+    "AuthenticationType",
+    "Server",
+    "PerformInboundEntitlementGrants",
+    "HardDeletesEnabled",
+    "SyncAgentCompatibilityKey",
+    "SyncAgentADContainer",
+    "ValidateDomain",
+    "TestReferences",
+    "ConnectionString",
 ];
 
 #[cfg(test)]
@@ -248,7 +353,13 @@ mod tests {
         assert!(m.group.is_none());
         let u = m.user.unwrap();
         assert_eq!(u.matching()[0].target, "userName");
-        assert_eq!(u.matching()[0].expr, crate::mapping::expr::Expr::Attr("mail".into()));
-        assert_eq!(u.scope[0][0].describe(), "department NOT EQUALS \"Contractors\"");
+        assert_eq!(
+            u.matching()[0].expr,
+            crate::mapping::expr::Expr::Attr("mail".into())
+        );
+        assert_eq!(
+            u.scope[0][0].describe(),
+            "department NOT EQUALS \"Contractors\""
+        );
     }
 }

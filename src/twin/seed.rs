@@ -41,7 +41,10 @@
 
 use super::auth::ClientApp;
 use super::schemas;
-use super::state::{AppRole, AppRoleAssignment, Application, DirGroup, DirUser, ServicePrincipal, SyncJob, Synchronization, Tenant};
+use super::state::{
+    AppRole, AppRoleAssignment, Application, DirGroup, DirUser, ServicePrincipal, SyncJob,
+    Synchronization, Tenant,
+};
 use crate::error::{Error, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -90,7 +93,13 @@ pub struct Seed {
 
 impl Default for Seed {
     fn default() -> Self {
-        Seed { format: SEED_FORMAT.into(), tenant: Tenant::default(), clients: vec![], run_jobs: vec![], target: SeedTarget::default() }
+        Seed {
+            format: SEED_FORMAT.into(),
+            tenant: Tenant::default(),
+            clients: vec![],
+            run_jobs: vec![],
+            target: SeedTarget::default(),
+        }
     }
 }
 
@@ -110,10 +119,17 @@ impl SeedSpec {
         if t.eq_ignore_ascii_case("demo") {
             return Ok(SeedSpec::Demo);
         }
-        if let Some(rest) = t.strip_prefix("synthetic:").or_else(|| t.strip_prefix("synthetic")) {
+        if let Some(rest) = t
+            .strip_prefix("synthetic:")
+            .or_else(|| t.strip_prefix("synthetic"))
+        {
             let (mut users, mut groups) = (1000usize, 50usize);
             for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let bad = || Error::usage(format!("--seed: `{part}` is not understood; use synthetic:users=N,groups=M"));
+                let bad = || {
+                    Error::usage(format!(
+                        "--seed: `{part}` is not understood; use synthetic:users=N,groups=M"
+                    ))
+                };
                 let (k, v) = part.split_once('=').ok_or_else(bad)?;
                 let n: usize = v.trim().replace('_', "").parse().map_err(|_| bad())?;
                 match k.trim() {
@@ -123,7 +139,9 @@ impl SeedSpec {
                 }
             }
             if users > 2_000_000 || groups > users.max(1) * 10 {
-                return Err(Error::usage("--seed: synthetic sizes are limited to 2,000,000 users and 10 groups per user"));
+                return Err(Error::usage(
+                    "--seed: synthetic sizes are limited to 2,000,000 users and 10 groups per user",
+                ));
             }
             return Ok(SeedSpec::Synthetic { users, groups });
         }
@@ -147,14 +165,27 @@ impl SeedSpec {
 impl Seed {
     pub fn load(path: &Path) -> Result<Seed> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io_at(path, e))?;
-        let raw: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::input(format!("the seed file {} is not valid JSON: {e}", path.display())))?;
+        let raw: Value = serde_json::from_str(&text).map_err(|e| {
+            Error::input(format!(
+                "the seed file {} is not valid JSON: {e}",
+                path.display()
+            ))
+        })?;
         if raw.get("format").and_then(Value::as_str) != Some(SEED_FORMAT) {
-            return Err(Error::input(format!("{} is not a scimshift seed: its \"format\" must be \"{SEED_FORMAT}\"", path.display())));
+            return Err(Error::input(format!(
+                "{} is not a scimshift seed: its \"format\" must be \"{SEED_FORMAT}\"",
+                path.display()
+            )));
         }
-        let seed: Seed = serde_json::from_value(raw)
-            .map_err(|e| Error::input(format!("the seed file {} does not match {SEED_FORMAT}: {e}", path.display())))?;
-        seed.validate().map_err(|e| Error::input(format!("the seed file {}: {}", path.display(), e.message)))?;
+        let seed: Seed = serde_json::from_value(raw).map_err(|e| {
+            Error::input(format!(
+                "the seed file {} does not match {SEED_FORMAT}: {e}",
+                path.display()
+            ))
+        })?;
+        seed.validate().map_err(|e| {
+            Error::input(format!("the seed file {}: {}", path.display(), e.message))
+        })?;
         Ok(seed)
     }
 
@@ -163,17 +194,29 @@ impl Seed {
         let t = &self.tenant;
         for a in t.assignments.values() {
             if !t.service_principals.contains_key(&a.resource_id) {
-                return Err(Error::input(format!("assignment {} points to service principal {}, which the seed does not define", a.id, a.resource_id)));
+                return Err(Error::input(format!(
+                    "assignment {} points to service principal {}, which the seed does not define",
+                    a.id, a.resource_id
+                )));
             }
         }
         for sp in t.synchronization.keys() {
             if !t.service_principals.contains_key(sp) {
-                return Err(Error::input(format!("synchronization is defined for service principal {sp}, which the seed does not define")));
+                return Err(Error::input(format!(
+                    "synchronization is defined for service principal {sp}, which the seed does not define"
+                )));
             }
         }
         for j in &self.run_jobs {
-            if !t.synchronization.get(&j.service_principal_id).is_some_and(|s| s.jobs.contains_key(&j.job_id)) {
-                return Err(Error::input(format!("runJobs names job {} on {}, which the seed does not define", j.job_id, j.service_principal_id)));
+            if !t
+                .synchronization
+                .get(&j.service_principal_id)
+                .is_some_and(|s| s.jobs.contains_key(&j.job_id))
+            {
+                return Err(Error::input(format!(
+                    "runJobs names job {} on {}, which the seed does not define",
+                    j.job_id, j.service_principal_id
+                )));
             }
         }
         Ok(())
@@ -189,7 +232,9 @@ struct Ids(StdRng);
 
 impl Ids {
     fn uuid(&mut self) -> String {
-        uuid::Builder::from_random_bytes(self.0.random()).into_uuid().to_string()
+        uuid::Builder::from_random_bytes(self.0.random())
+            .into_uuid()
+            .to_string()
     }
     fn assignment_id(&mut self) -> String {
         use base64::Engine as _;
@@ -199,18 +244,61 @@ impl Ids {
 }
 
 const FIRST: &[&str] = &[
-    "Ava", "Liam", "Noah", "Emma", "Olivia", "Lucas", "Mia", "Amelia", "Ethan", "Harper", "Mateo", "Sofia", "Aiden", "Chloe",
-    "Jonas", "Lena", "Ravi", "Priya", "Kenji", "Yuki", "Omar", "Layla", "Diego", "Lucia", "Felix", "Clara", "Tomas", "Ines",
-    "Kwame", "Ama", "Sven", "Freya", "Marco", "Giulia", "Arjun", "Anika", "Mohammed", "Fatima", "Daniel", "Grace",
+    "Ava", "Liam", "Noah", "Emma", "Olivia", "Lucas", "Mia", "Amelia", "Ethan", "Harper", "Mateo",
+    "Sofia", "Aiden", "Chloe", "Jonas", "Lena", "Ravi", "Priya", "Kenji", "Yuki", "Omar", "Layla",
+    "Diego", "Lucia", "Felix", "Clara", "Tomas", "Ines", "Kwame", "Ama", "Sven", "Freya", "Marco",
+    "Giulia", "Arjun", "Anika", "Mohammed", "Fatima", "Daniel", "Grace",
 ];
 const LAST: &[&str] = &[
-    "Smith", "Garcia", "Muller", "Rossi", "Tanaka", "Khan", "Nguyen", "Kowalski", "Silva", "Jensen", "Dubois", "Okafor",
-    "Patel", "Cohen", "Larsen", "Novak", "Fischer", "Moreau", "Costa", "Ivanova", "Haddad", "Berg", "Schmidt", "Lopez",
-    "Walsh", "Kim", "Chen", "Mensah", "Ortiz", "Weber", "Varga", "Lindqvist", "Adeyemi", "Murphy", "Sato", "Ali",
+    "Smith",
+    "Garcia",
+    "Muller",
+    "Rossi",
+    "Tanaka",
+    "Khan",
+    "Nguyen",
+    "Kowalski",
+    "Silva",
+    "Jensen",
+    "Dubois",
+    "Okafor",
+    "Patel",
+    "Cohen",
+    "Larsen",
+    "Novak",
+    "Fischer",
+    "Moreau",
+    "Costa",
+    "Ivanova",
+    "Haddad",
+    "Berg",
+    "Schmidt",
+    "Lopez",
+    "Walsh",
+    "Kim",
+    "Chen",
+    "Mensah",
+    "Ortiz",
+    "Weber",
+    "Varga",
+    "Lindqvist",
+    "Adeyemi",
+    "Murphy",
+    "Sato",
+    "Ali",
 ];
 
 #[allow(clippy::too_many_arguments)]
-fn dir_user(id: String, first: &str, last: &str, upn: String, mail: String, dept: &str, title: &str, city: &str) -> DirUser {
+fn dir_user(
+    id: String,
+    first: &str,
+    last: &str,
+    upn: String,
+    mail: String,
+    dept: &str,
+    title: &str,
+    city: &str,
+) -> DirUser {
     DirUser {
         id,
         mail_nickname: upn.split('@').next().map(str::to_string),
@@ -223,19 +311,38 @@ fn dir_user(id: String, first: &str, last: &str, upn: String, mail: String, dept
         job_title: Some(title.into()),
         employee_id: None,
         city: Some(city.into()),
-        country: Some(if city == "Berlin" { "DE" } else if city == "London" { "GB" } else { "US" }.into()),
+        country: Some(
+            if city == "Berlin" {
+                "DE"
+            } else if city == "London" {
+                "GB"
+            } else {
+                "US"
+            }
+            .into(),
+        ),
         manager_id: None,
         account_enabled: true,
         extra: Default::default(),
     }
 }
 
-fn group(id: String, name: &str, description: &str, unified: bool, members: Vec<String>) -> DirGroup {
+fn group(
+    id: String,
+    name: &str,
+    description: &str,
+    unified: bool,
+    members: Vec<String>,
+) -> DirGroup {
     DirGroup {
         id,
         display_name: name.into(),
         description: Some(description.into()),
-        group_types: if unified { vec!["Unified".into()] } else { vec![] },
+        group_types: if unified {
+            vec!["Unified".into()]
+        } else {
+            vec![]
+        },
         security_enabled: !unified,
         mail_enabled: unified,
         members,
@@ -267,7 +374,10 @@ fn gallery_sp(ids: &mut Ids, name: &str, template: &str) -> (Application, Servic
         application_template_id: Some(template.into()),
         app_roles: vec![role(ids, "User"), role(ids, "msiam_access")],
         app_role_assignment_required: true,
-        tags: vec!["WindowsAzureActiveDirectoryGalleryApplicationPrimaryV1".into(), "WindowsAzureActiveDirectoryIntegratedApp".into()],
+        tags: vec![
+            "WindowsAzureActiveDirectoryGalleryApplicationPrimaryV1".into(),
+            "WindowsAzureActiveDirectoryIntegratedApp".into(),
+        ],
         preferred_single_sign_on_mode: Some("saml".into()),
         account_enabled: true,
         notification_email_addresses: vec!["it-alerts@northwind.example".into()],
@@ -332,7 +442,11 @@ fn add_coda(ids: &mut Ids, t: &mut Tenant) -> (ServicePrincipal, String) {
     .collect();
     t.synchronization.insert(
         sp.id.clone(),
-        Synchronization { secrets, jobs: [(job_id.clone(), job)].into_iter().collect(), templates: vec![schemas::coda_template(&app.app_id)] },
+        Synchronization {
+            secrets,
+            jobs: [(job_id.clone(), job)].into_iter().collect(),
+            templates: vec![schemas::coda_template(&app.app_id)],
+        },
     );
     t.applications.insert(app.id.clone(), app);
     t.service_principals.insert(sp.id.clone(), sp.clone());
@@ -347,7 +461,10 @@ const OBRIEN: usize = 70;
 /// The built-in demo tenant (see the module documentation for its traps).
 pub fn demo() -> Seed {
     let mut ids = Ids(StdRng::seed_from_u64(0x5c1a_5a1f));
-    let mut t = Tenant { tenant_id: ids.uuid(), ..Default::default() };
+    let mut t = Tenant {
+        tenant_id: ids.uuid(),
+        ..Default::default()
+    };
     let depts: [(&str, usize, &str); 9] = [
         ("Engineering", 60, "Software Engineer"),
         ("Sales", 40, "Account Executive"),
@@ -368,7 +485,10 @@ pub fn demo() -> Seed {
             let (first, last) = if i == OBRIEN {
                 ("Siobhan", "O'Brien")
             } else {
-                (FIRST[ids.0.random_range(0..FIRST.len())], LAST[ids.0.random_range(0..LAST.len())])
+                (
+                    FIRST[ids.0.random_range(0..FIRST.len())],
+                    LAST[ids.0.random_range(0..LAST.len())],
+                )
             };
             let mut local = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
             let mut k = 2;
@@ -377,7 +497,11 @@ pub fn demo() -> Seed {
                 k += 1;
             }
             let upn = format!("{local}@northwind.example");
-            let mail = if WINGTIP.contains(&i) { format!("{local}@wingtip.example") } else { upn.clone() };
+            let mail = if WINGTIP.contains(&i) {
+                format!("{local}@wingtip.example")
+            } else {
+                upn.clone()
+            };
             let city = cities[ids.0.random_range(0..cities.len())];
             let id = ids.uuid();
             let mut u = dir_user(id.clone(), first, last, upn, mail, dept, title, city);
@@ -388,30 +512,137 @@ pub fn demo() -> Seed {
         }
     }
     let range = |a: usize, b: usize| user_ids[a..b].to_vec();
-    let add_group = |ids: &mut Ids, t: &mut Tenant, name: &str, desc: &str, unified: bool, members: Vec<String>| {
+    let add_group = |ids: &mut Ids,
+                     t: &mut Tenant,
+                     name: &str,
+                     desc: &str,
+                     unified: bool,
+                     members: Vec<String>| {
         let id = ids.uuid();
-        t.groups.insert(id.clone(), group(id.clone(), name, desc, unified, members));
+        t.groups
+            .insert(id.clone(), group(id.clone(), name, desc, unified, members));
         id
     };
-    let guild = add_group(&mut ids, &mut t, "Platform Guild", "Cross-team platform engineering guild", false, range(172, 180));
+    let guild = add_group(
+        &mut ids,
+        &mut t,
+        "Platform Guild",
+        "Cross-team platform engineering guild",
+        false,
+        range(172, 180),
+    );
     let mut eng_members = range(0, 60);
     eng_members.push(guild.clone());
-    let eng = add_group(&mut ids, &mut t, "Coda Engineering", "Engineering access to Coda", false, eng_members);
-    let sales = add_group(&mut ids, &mut t, "Coda Sales & Marketing", "Sales and Marketing access to Coda", false, range(60, 120));
-    let finance = add_group(&mut ids, &mut t, "Coda Finance", "Finance access to Coda", false, range(120, 135));
+    let eng = add_group(
+        &mut ids,
+        &mut t,
+        "Coda Engineering",
+        "Engineering access to Coda",
+        false,
+        eng_members,
+    );
+    let sales = add_group(
+        &mut ids,
+        &mut t,
+        "Coda Sales & Marketing",
+        "Sales and Marketing access to Coda",
+        false,
+        range(60, 120),
+    );
+    let finance = add_group(
+        &mut ids,
+        &mut t,
+        "Coda Finance",
+        "Finance access to Coda",
+        false,
+        range(120, 135),
+    );
     let mut launch_members = range(100, 110);
     launch_members.extend(range(145, 155));
-    let launch = add_group(&mut ids, &mut t, "Product Launch 2026", "Microsoft 365 group for the 2026 launch", true, launch_members);
-    add_group(&mut ids, &mut t, "All Staff", "Everyone at Northwind", false, user_ids.clone());
-    add_group(&mut ids, &mut t, "Leadership", "Leadership team", false, vec![user_ids[0].clone(), user_ids[60].clone(), user_ids[120].clone(), user_ids[135].clone()]);
-    add_group(&mut ids, &mut t, "HR Team", "Human resources", false, range(135, 145));
-    add_group(&mut ids, &mut t, "Support Tier 1", "Front-line support", false, range(145, 165));
-    add_group(&mut ids, &mut t, "Legal", "Legal department", false, range(165, 172));
-    add_group(&mut ids, &mut t, "Operations", "Operations department", false, range(172, 188));
-    add_group(&mut ids, &mut t, "Contractors - External", "External contractors", false, range(188, 200));
+    let launch = add_group(
+        &mut ids,
+        &mut t,
+        "Product Launch 2026",
+        "Microsoft 365 group for the 2026 launch",
+        true,
+        launch_members,
+    );
+    add_group(
+        &mut ids,
+        &mut t,
+        "All Staff",
+        "Everyone at Northwind",
+        false,
+        user_ids.clone(),
+    );
+    add_group(
+        &mut ids,
+        &mut t,
+        "Leadership",
+        "Leadership team",
+        false,
+        vec![
+            user_ids[0].clone(),
+            user_ids[60].clone(),
+            user_ids[120].clone(),
+            user_ids[135].clone(),
+        ],
+    );
+    add_group(
+        &mut ids,
+        &mut t,
+        "HR Team",
+        "Human resources",
+        false,
+        range(135, 145),
+    );
+    add_group(
+        &mut ids,
+        &mut t,
+        "Support Tier 1",
+        "Front-line support",
+        false,
+        range(145, 165),
+    );
+    add_group(
+        &mut ids,
+        &mut t,
+        "Legal",
+        "Legal department",
+        false,
+        range(165, 172),
+    );
+    add_group(
+        &mut ids,
+        &mut t,
+        "Operations",
+        "Operations department",
+        false,
+        range(172, 188),
+    );
+    add_group(
+        &mut ids,
+        &mut t,
+        "Contractors - External",
+        "External contractors",
+        false,
+        range(188, 200),
+    );
     for (name, city) in [("London Office", "London"), ("Berlin Office", "Berlin")] {
-        let members: Vec<String> = t.users.values().filter(|u| u.city.as_deref() == Some(city)).map(|u| u.id.clone()).collect();
-        add_group(&mut ids, &mut t, name, &format!("Staff based in {city}"), false, members);
+        let members: Vec<String> = t
+            .users
+            .values()
+            .filter(|u| u.city.as_deref() == Some(city))
+            .map(|u| u.id.clone())
+            .collect();
+        add_group(
+            &mut ids,
+            &mut t,
+            name,
+            &format!("Staff based in {city}"),
+            false,
+            members,
+        );
     }
     let vpn: Vec<String> = user_ids.iter().step_by(5).cloned().collect();
     add_group(&mut ids, &mut t, "VPN Users", "Remote access", false, vpn);
@@ -443,11 +674,16 @@ pub fn demo() -> Seed {
             hand_user("auditor@kpmg-partner.example", "External", "Auditor"),
             hand_user("former.intern@northwind.example", "Former", "Intern"),
         ],
-        groups: vec![json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Coda Finance", "members": []})],
+        groups: vec![
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Coda Finance", "members": []}),
+        ],
     };
     Seed {
         format: SEED_FORMAT.into(),
-        run_jobs: vec![JobRef { service_principal_id: coda.id.clone(), job_id }],
+        run_jobs: vec![JobRef {
+            service_principal_id: coda.id.clone(),
+            job_id,
+        }],
         tenant: t,
         clients: vec![],
         target,
@@ -458,10 +694,27 @@ pub fn demo() -> Seed {
 /// i mod groups), every group assigned to a Coda gallery app with the same
 /// job as the demo. No cycle runs at start (the target stays empty).
 pub fn synthetic(users: usize, groups: usize) -> Seed {
-    let mut ids = Ids(StdRng::seed_from_u64(0x5e_ed00 ^ users as u64 ^ ((groups as u64) << 32)));
-    let mut t = Tenant { tenant_id: ids.uuid(), ..Default::default() };
-    let depts = ["Engineering", "Sales", "Marketing", "Finance", "HR", "Support", "Legal", "Operations", "Contractors"];
-    let group_ids: Vec<String> = (0..groups).map(|j| format!("00000000-0000-4000-9000-{j:012x}")).collect();
+    let mut ids = Ids(StdRng::seed_from_u64(
+        0x5e_ed00 ^ users as u64 ^ ((groups as u64) << 32),
+    ));
+    let mut t = Tenant {
+        tenant_id: ids.uuid(),
+        ..Default::default()
+    };
+    let depts = [
+        "Engineering",
+        "Sales",
+        "Marketing",
+        "Finance",
+        "HR",
+        "Support",
+        "Legal",
+        "Operations",
+        "Contractors",
+    ];
+    let group_ids: Vec<String> = (0..groups)
+        .map(|j| format!("00000000-0000-4000-9000-{j:012x}"))
+        .collect();
     let mut members: Vec<Vec<String>> = vec![Vec::with_capacity(users / groups.max(1) + 1); groups];
     for i in 0..users {
         let id = format!("00000000-0000-4000-8000-{i:012x}");
@@ -469,20 +722,44 @@ pub fn synthetic(users: usize, groups: usize) -> Seed {
         let last = LAST[(i / FIRST.len()) % LAST.len()];
         let upn = format!("user{i:07}@synthetic.example");
         let dept = depts[i % depts.len()];
-        let u = dir_user(id.clone(), first, last, upn.clone(), upn, dept, "Staff", "Seattle");
+        let u = dir_user(
+            id.clone(),
+            first,
+            last,
+            upn.clone(),
+            upn,
+            dept,
+            "Staff",
+            "Seattle",
+        );
         if groups > 0 {
             members[i % groups].push(id.clone());
         }
         t.users.insert(id, u);
     }
     for (j, (gid, m)) in group_ids.iter().zip(members).enumerate() {
-        t.groups.insert(gid.clone(), group(gid.clone(), &format!("Synthetic Group {j:05}"), "generated", false, m));
+        t.groups.insert(
+            gid.clone(),
+            group(
+                gid.clone(),
+                &format!("Synthetic Group {j:05}"),
+                "generated",
+                false,
+                m,
+            ),
+        );
     }
     let (coda, _job) = add_coda(&mut ids, &mut t);
     for g in &group_ids {
         assign(&mut ids, &mut t, &coda, g);
     }
-    Seed { format: SEED_FORMAT.into(), tenant: t, clients: vec![], run_jobs: vec![], target: SeedTarget::default() }
+    Seed {
+        format: SEED_FORMAT.into(),
+        tenant: t,
+        clients: vec![],
+        run_jobs: vec![],
+        target: SeedTarget::default(),
+    }
 }
 
 #[cfg(test)]
@@ -498,10 +775,17 @@ mod tests {
         let t = &a.tenant;
         assert_eq!(t.users.len(), 200);
         assert_eq!(t.groups.len(), 15);
-        let coda = t.service_principals.values().find(|s| s.display_name == "Coda").unwrap();
+        let coda = t
+            .service_principals
+            .values()
+            .find(|s| s.display_name == "Coda")
+            .unwrap();
         let sync = &t.synchronization[&coda.id];
         let job = sync.jobs.values().next().unwrap();
-        assert!(job.id.starts_with(&format!("coda.{}.", t.tenant_id.replace('-', ""))));
+        assert!(
+            job.id
+                .starts_with(&format!("coda.{}.", t.tenant_id.replace('-', "")))
+        );
         let m = Mappings::from_schema(&job.schema).unwrap();
         assert!(m.group.is_none(), "trap: gallery job pushes no groups");
         let um = m.user.unwrap();
@@ -511,23 +795,61 @@ mod tests {
             .into_iter()
             .filter(|u| {
                 let v = serde_json::to_value(u).unwrap();
-                um.in_scope(&GraphUserSource { user: &v, soft_deleted: false })
+                um.in_scope(&GraphUserSource {
+                    user: &v,
+                    soft_deleted: false,
+                })
             })
             .collect();
         assert_eq!(in_scope.len(), 155);
         // Trap 1: exactly 12 in-scope users with mail != UPN.
-        assert_eq!(in_scope.iter().filter(|u| u.mail.as_deref() != Some(u.user_principal_name.as_str())).count(), 12);
+        assert_eq!(
+            in_scope
+                .iter()
+                .filter(|u| u.mail.as_deref() != Some(u.user_principal_name.as_str()))
+                .count(),
+            12
+        );
         // Trap 3: nested group inside an assigned group, members not in scope.
-        let eng = t.groups.values().find(|g| g.display_name == "Coda Engineering").unwrap();
-        let guild = t.groups.values().find(|g| g.display_name == "Platform Guild").unwrap();
+        let eng = t
+            .groups
+            .values()
+            .find(|g| g.display_name == "Coda Engineering")
+            .unwrap();
+        let guild = t
+            .groups
+            .values()
+            .find(|g| g.display_name == "Platform Guild")
+            .unwrap();
         assert!(eng.members.contains(&guild.id));
-        assert!(guild.members.iter().all(|m| !in_scope.iter().any(|u| &u.id == m)));
+        assert!(
+            guild
+                .members
+                .iter()
+                .all(|m| !in_scope.iter().any(|u| &u.id == m))
+        );
         // Trap 4: an assigned M365 group.
-        let launch = t.groups.values().find(|g| g.group_types == vec!["Unified".to_string()]).unwrap();
-        assert!(t.assigned_groups(&coda.id).iter().any(|g| g.id == launch.id));
+        let launch = t
+            .groups
+            .values()
+            .find(|g| g.group_types == vec!["Unified".to_string()])
+            .unwrap();
+        assert!(
+            t.assigned_groups(&coda.id)
+                .iter()
+                .any(|g| g.id == launch.id)
+        );
         // Trap 6 and 7.
-        assert!(in_scope.iter().any(|u| u.user_principal_name == "siobhan.o'brien@northwind.example"));
-        let contractors = t.users_in_assignment_scope(&coda.id).iter().filter(|u| u.department.as_deref() == Some("Contractors")).count();
+        assert!(
+            in_scope
+                .iter()
+                .any(|u| u.user_principal_name == "siobhan.o'brien@northwind.example")
+        );
+        let contractors = t
+            .users_in_assignment_scope(&coda.id)
+            .iter()
+            .filter(|u| u.department.as_deref() == Some("Contractors"))
+            .count();
         assert_eq!(contractors, 12);
         // Traps 2 and 5 live in the target.
         assert_eq!(a.target.users.len(), 3);
@@ -539,10 +861,19 @@ mod tests {
     #[test]
     fn seed_spec_parsing() {
         assert!(matches!(SeedSpec::parse("demo").unwrap(), SeedSpec::Demo));
-        assert!(matches!(SeedSpec::parse("synthetic:users=10,groups=2").unwrap(), SeedSpec::Synthetic { users: 10, groups: 2 }));
+        assert!(matches!(
+            SeedSpec::parse("synthetic:users=10,groups=2").unwrap(),
+            SeedSpec::Synthetic {
+                users: 10,
+                groups: 2
+            }
+        ));
         assert!(SeedSpec::parse("synthetic:users=ten").is_err());
         assert!(SeedSpec::parse("synthetic:people=1").is_err());
-        assert!(matches!(SeedSpec::parse("/tmp/x.json").unwrap(), SeedSpec::File(_)));
+        assert!(matches!(
+            SeedSpec::parse("/tmp/x.json").unwrap(),
+            SeedSpec::File(_)
+        ));
     }
 
     #[test]
@@ -557,7 +888,12 @@ mod tests {
         let e = Seed::load(&p).unwrap_err();
         assert!(e.message.contains("is not valid JSON"), "{}", e.message);
         std::fs::write(&p, r#"{"format":"other"}"#).unwrap();
-        assert!(Seed::load(&p).unwrap_err().message.contains("is not a scimshift seed"));
+        assert!(
+            Seed::load(&p)
+                .unwrap_err()
+                .message
+                .contains("is not a scimshift seed")
+        );
         assert!(Seed::load(&dir.path().join("missing.json")).is_err());
     }
 }

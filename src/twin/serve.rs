@@ -47,8 +47,10 @@ pub async fn run(_ctx: &Context, args: &TwinServeArgs) -> Result<i32> {
     }
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", twin.ready_line()).map_err(|e| Error::io(format!("could not write to stdout: {e}")))?;
-        out.flush().map_err(|e| Error::io(format!("could not write to stdout: {e}")))?;
+        writeln!(out, "{}", twin.ready_line())
+            .map_err(|e| Error::io(format!("could not write to stdout: {e}")))?;
+        out.flush()
+            .map_err(|e| Error::io(format!("could not write to stdout: {e}")))?;
     }
     wait_for_signal().await;
     twin.shutdown().await;

@@ -122,7 +122,10 @@ impl RunningTwin {
 
     /// The token endpoint URL.
     pub fn token_url(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.authority_url, self.tenant_id)
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_url, self.tenant_id
+        )
     }
 
     /// A bearer token for a registered client, without going through the token endpoint.
@@ -133,7 +136,8 @@ impl RunningTwin {
 
     /// A bearer token for the admin client.
     pub fn admin_token(&self) -> Secret {
-        self.token_for(&self.client_id).expect("the admin client is registered")
+        self.token_for(&self.client_id)
+            .expect("the admin client is registered")
     }
 
     /// Stop serving and wait for the server task to end.
@@ -179,7 +183,9 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         crate::net::checked_url(url, "--scim-target")?;
     }
     if !opts.quota_scale.is_finite() || opts.quota_scale < 0.0 {
-        return Err(Error::usage("--quota-scale must be a number ≥ 0 (0 turns throttling off)"));
+        return Err(Error::usage(
+            "--quota-scale must be a number ≥ 0 (0 turns throttling off)",
+        ));
     }
     let log = match &opts.request_log {
         Some(p) => Some(Arc::new(RequestLog::open(p)?)),
@@ -188,7 +194,9 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
     let listener = tokio::net::TcpListener::bind(opts.listen.as_str())
         .await
         .map_err(|e| Error::usage(format!("could not listen on {}: {e}", opts.listen)))?;
-    let addr = listener.local_addr().map_err(|e| Error::io(format!("could not read the bound address: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io(format!("could not read the bound address: {e}")))?;
     let authority_url = format!("http://{addr}");
     let graph_url = format!("{authority_url}/v1.0");
     let embedded_url = format!("{authority_url}/scim/v2");
@@ -234,7 +242,11 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         engine: engine::EngineState::default(),
     });
     let _ = twin.embedded_scim_url.set(embedded_url);
-    let auth = Arc::new(Auth::new(tenant_id.clone(), clients.clone(), opts.device_code_pending_polls));
+    let auth = Arc::new(Auth::new(
+        tenant_id.clone(),
+        clients.clone(),
+        opts.device_code_pending_polls,
+    ));
     let graph = Arc::new(GraphState {
         twin: twin.clone(),
         auth: auth.clone(),
@@ -246,15 +258,30 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
     });
     let graph_router = graph_api::router(graph.clone());
     let _ = graph.router.set(graph_router.clone());
-    let outer = Arc::new(Outer { log, faults: opts.faults.clone(), faults_on: AtomicBool::new(false) });
+    let outer = Arc::new(Outer {
+        log,
+        faults: opts.faults.clone(),
+        faults_on: AtomicBool::new(false),
+    });
     let app = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
         .with_state(auth)
         .nest("/v1.0", graph_router)
-        .nest("/scim/v2", scim_store::router(twin.scim_store.clone(), embedded_token))
-        .fallback(|| async { (StatusCode::NOT_FOUND, axum::Json(json!({"error": "not_found"}))) })
-        .layer(axum::middleware::from_fn_with_state(outer.clone(), outer_layer));
+        .nest(
+            "/scim/v2",
+            scim_store::router(twin.scim_store.clone(), embedded_token),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "not_found"})),
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            outer.clone(),
+            outer_layer,
+        ));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -284,10 +311,19 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
     if opts.provision_at_start {
         for j in &seed.run_jobs {
             if let Err(e) = engine::run_cycle(&twin, &j.service_principal_id, &j.job_id).await {
-                running.warnings.push(format!("the initial cycle of job {} failed: {}", j.job_id, e.message));
+                running.warnings.push(format!(
+                    "the initial cycle of job {} failed: {}",
+                    j.job_id, e.message
+                ));
             }
         }
-        let w = create_hand_made(&twin.http, &running.scim_url, &running.scim_token, &seed.target).await;
+        let w = create_hand_made(
+            &twin.http,
+            &running.scim_url,
+            &running.scim_token,
+            &seed.target,
+        )
+        .await;
         running.warnings.extend(w);
     }
     outer.faults_on.store(true, Ordering::SeqCst);
@@ -295,7 +331,12 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
 }
 
 /// POST the seed's hand-made users and groups to the target; 409 (already there) is fine.
-async fn create_hand_made(http: &reqwest::Client, base: &str, token: &Secret, target: &super::seed::SeedTarget) -> Vec<String> {
+async fn create_hand_made(
+    http: &reqwest::Client,
+    base: &str,
+    token: &Secret,
+    target: &super::seed::SeedTarget,
+) -> Vec<String> {
     let mut warnings = Vec::new();
     for (kind, items) in [("Users", &target.users), ("Groups", &target.groups)] {
         for item in items {
@@ -307,8 +348,12 @@ async fn create_hand_made(http: &reqwest::Client, base: &str, token: &Secret, ta
                 .send()
                 .await;
             match res {
-                Ok(r) if r.status().is_success() || r.status() == reqwest::StatusCode::CONFLICT => {}
-                Ok(r) => warnings.push(format!("the target answered {} to creating a hand-made {kind} entry", r.status().as_u16())),
+                Ok(r) if r.status().is_success() || r.status() == reqwest::StatusCode::CONFLICT => {
+                }
+                Ok(r) => warnings.push(format!(
+                    "the target answered {} to creating a hand-made {kind} entry",
+                    r.status().as_u16()
+                )),
                 Err(e) => warnings.push(crate::net::describe_transport_error(base, &e)),
             }
         }
@@ -317,23 +362,35 @@ async fn create_hand_made(http: &reqwest::Client, base: &str, token: &Secret, ta
 }
 
 fn parse_form(body: &Bytes) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 async fn token(State(auth): State<Arc<Auth>>, Path(tenant): Path<String>, body: Bytes) -> Response {
     auth.token_endpoint(&tenant, &parse_form(&body))
 }
 
-async fn devicecode(State(auth): State<Arc<Auth>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+async fn devicecode(
+    State(auth): State<Arc<Auth>>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
     auth.devicecode_endpoint(&tenant, &parse_form(&body))
 }
 
 /// A response whose body fails at once: hyper drops the connection.
 fn reset_response() -> Response {
     let stream = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault injected: connection reset"))
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault injected: connection reset",
+        ))
     });
-    Response::builder().status(StatusCode::OK).body(Body::from_stream(stream)).expect("static response")
+    Response::builder()
+        .status(StatusCode::OK)
+        .body(Body::from_stream(stream))
+        .expect("static response")
 }
 
 async fn outer_layer(State(o): State<Arc<Outer>>, req: Request, next: Next) -> Response {
@@ -352,13 +409,24 @@ async fn outer_layer(State(o): State<Arc<Outer>>, req: Request, next: Next) -> R
             match f.draw() {
                 Fault::None => next.run(req).await,
                 Fault::Throttle => {
-                    let mut r = fault_response(is_scim, 429, "TooManyRequests", "Too many requests (injected fault).", req.headers());
-                    r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+                    let mut r = fault_response(
+                        is_scim,
+                        429,
+                        "TooManyRequests",
+                        "Too many requests (injected fault).",
+                        req.headers(),
+                    );
+                    r.headers_mut()
+                        .insert("retry-after", HeaderValue::from_static("1"));
                     r
                 }
-                Fault::Unavailable => {
-                    fault_response(is_scim, 503, "ServiceUnavailable", "The service is temporarily unavailable (injected fault).", req.headers())
-                }
+                Fault::Unavailable => fault_response(
+                    is_scim,
+                    503,
+                    "ServiceUnavailable",
+                    "The service is temporarily unavailable (injected fault).",
+                    req.headers(),
+                ),
                 Fault::Reset => {
                     status_override = Some(0);
                     reset_response()
@@ -369,16 +437,36 @@ async fn outer_layer(State(o): State<Arc<Outer>>, req: Request, next: Next) -> R
     };
     if let Some(log) = &o.log {
         let status = status_override.unwrap_or(resp.status().as_u16());
-        log.record(&method, &path, query.as_deref(), status, started.elapsed().as_millis(), None);
+        log.record(
+            &method,
+            &path,
+            query.as_deref(),
+            status,
+            started.elapsed().as_millis(),
+            None,
+        );
     }
     resp
 }
 
-fn fault_response(scim: bool, status: u16, code: &str, message: &str, headers: &axum::http::HeaderMap) -> Response {
+fn fault_response(
+    scim: bool,
+    status: u16,
+    code: &str,
+    message: &str,
+    headers: &axum::http::HeaderMap,
+) -> Response {
     if scim {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": status.to_string(), "detail": message});
-        let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), axum::Json(body)).into_response();
-        r.headers_mut().insert("content-type", HeaderValue::from_static("application/scim+json"));
+        let mut r = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            axum::Json(body),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/scim+json"),
+        );
         r
     } else {
         graph_api::error_response(&GErr::new(status, code, message), headers)

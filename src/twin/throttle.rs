@@ -53,7 +53,10 @@ pub struct Throttle {
 
 impl Throttle {
     pub fn new(scale: f64) -> Self {
-        Throttle { scale, windows: Mutex::new(HashMap::new()) }
+        Throttle {
+            scale,
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The scaled limit of a quota (at least 1), or None when throttling is off.
@@ -67,7 +70,9 @@ impl Throttle {
 
     /// Count one request; `Err(retry_after_secs)` when over quota (not counted).
     pub fn admit(&self, app: &str, q: Quota) -> Result<(), u64> {
-        let Some((limit, window)) = self.limit(q) else { return Ok(()) };
+        let Some((limit, window)) = self.limit(q) else {
+            return Ok(());
+        };
         let now = Instant::now();
         let mut map = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         let w = map.entry((app.to_string(), q)).or_default();
@@ -99,6 +104,12 @@ mod tests {
         assert!((149..=150).contains(&retry), "{retry}");
         t.admit("b", Quota::Writes).unwrap();
         assert!(Throttle::new(0.0).admit("a", Quota::Reports).is_ok());
-        assert_eq!(Throttle::new(1.0).limit(Quota::ProvisionOnDemand).unwrap().0, 5);
+        assert_eq!(
+            Throttle::new(1.0)
+                .limit(Quota::ProvisionOnDemand)
+                .unwrap()
+                .0,
+            5
+        );
     }
 }

@@ -3,7 +3,10 @@
 
 use super::{Call, GErr, GResult, created, entity, no_content, ok};
 use crate::twin::schemas;
-use crate::twin::state::{AppRole, AppRoleAssignment, Application, NON_GALLERY_TEMPLATE_ID, ServicePrincipal, Synchronization, Tenant};
+use crate::twin::state::{
+    AppRole, AppRoleAssignment, Application, NON_GALLERY_TEMPLATE_ID, ServicePrincipal,
+    Synchronization, Tenant,
+};
 use serde_json::{Value, json};
 
 /// The default app role id ("default access") for apps that declare no roles.
@@ -35,13 +38,33 @@ pub fn sp_or_404(c: &Call, t: &Tenant) -> Result<ServicePrincipal, GErr> {
 }
 
 pub fn list_sps(c: &Call) -> GResult {
-    c.query.check_filter(&["displayName", "appId", "id", "applicationTemplateId", "accountEnabled", "servicePrincipalType"], "servicePrincipal")?;
+    c.query.check_filter(
+        &[
+            "displayName",
+            "appId",
+            "id",
+            "applicationTemplateId",
+            "accountEnabled",
+            "servicePrincipalType",
+        ],
+        "servicePrincipal",
+    )?;
     let items: Vec<Value> = {
         let t = c.twin().tenant();
-        t.service_principals.values().filter(|sp| c.st.visible(&sp.id)).map(sp_json).collect()
+        t.service_principals
+            .values()
+            .filter(|sp| c.st.visible(&sp.id))
+            .map(sp_json)
+            .collect()
     };
     let items = c.query.apply_filter(items, true);
-    ok(crate::twin::odata::page(items, &c.query, &c.self_url(), &c.context("servicePrincipals"), 100))
+    ok(crate::twin::odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("servicePrincipals"),
+        100,
+    ))
 }
 
 pub fn get_sp(c: &Call) -> GResult {
@@ -55,19 +78,36 @@ pub fn get_sp(c: &Call) -> GResult {
 }
 
 pub fn list_apps(c: &Call) -> GResult {
-    c.query.check_filter(&["displayName", "appId", "id", "applicationTemplateId"], "application")?;
+    c.query.check_filter(
+        &["displayName", "appId", "id", "applicationTemplateId"],
+        "application",
+    )?;
     let items: Vec<Value> = {
         let t = c.twin().tenant();
-        t.applications.values().filter(|a| c.st.visible(&a.id)).map(app_json).collect()
+        t.applications
+            .values()
+            .filter(|a| c.st.visible(&a.id))
+            .map(app_json)
+            .collect()
     };
     let items = c.query.apply_filter(items, true);
-    ok(crate::twin::odata::page(items, &c.query, &c.self_url(), &c.context("applications"), 100))
+    ok(crate::twin::odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("applications"),
+        100,
+    ))
 }
 
 pub fn get_app(c: &Call) -> GResult {
     let id = c.param("app");
     let t = c.twin().tenant();
-    let app = t.applications.get(id).filter(|_| c.st.visible(id)).ok_or_else(|| GErr::not_found(id))?;
+    let app = t
+        .applications
+        .get(id)
+        .filter(|_| c.st.visible(id))
+        .ok_or_else(|| GErr::not_found(id))?;
     let mut v = app_json(app);
     if let Some(f) = &c.query.select {
         v = crate::twin::odata::select(v, f);
@@ -83,12 +123,21 @@ pub fn delete_app(c: &Call) -> GResult {
     if !c.st.visible(id) {
         return Err(GErr::not_found(id));
     }
-    let app = t.applications.remove(id).ok_or_else(|| GErr::not_found(id))?;
-    let sp_ids: Vec<String> = t.service_principals.values().filter(|sp| sp.app_id == app.app_id).map(|sp| sp.id.clone()).collect();
+    let app = t
+        .applications
+        .remove(id)
+        .ok_or_else(|| GErr::not_found(id))?;
+    let sp_ids: Vec<String> = t
+        .service_principals
+        .values()
+        .filter(|sp| sp.app_id == app.app_id)
+        .map(|sp| sp.id.clone())
+        .collect();
     for sp in &sp_ids {
         t.service_principals.remove(sp);
         t.synchronization.remove(sp);
-        t.assignments.retain(|_, a| &a.resource_id != sp && &a.principal_id != sp);
+        t.assignments
+            .retain(|_, a| &a.resource_id != sp && &a.principal_id != sp);
     }
     no_content()
 }
@@ -124,7 +173,11 @@ pub fn instantiate(c: &Call) -> GResult {
         return Err(GErr::not_found(tmpl));
     }
     let body = c.json()?;
-    let name = body.get("displayName").and_then(Value::as_str).map(str::trim).unwrap_or("");
+    let name = body
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("");
     if name.is_empty() {
         return Err(GErr::bad_request("Property 'displayName' is required."));
     }
@@ -157,7 +210,10 @@ pub fn instantiate(c: &Call) -> GResult {
         t.service_principals.insert(sp.id.clone(), sp.clone());
         t.synchronization.insert(
             sp.id.clone(),
-            Synchronization { templates: vec![schemas::scim_template(&app.app_id)], ..Default::default() },
+            Synchronization {
+                templates: vec![schemas::scim_template(&app.app_id)],
+                ..Default::default()
+            },
         );
     }
     c.st.hide_for_replication(&[&app.id, &sp.id]);
@@ -175,36 +231,85 @@ pub fn assignment_json(a: &AppRoleAssignment) -> Value {
 }
 
 pub fn list_assignments(c: &Call) -> GResult {
-    c.query.check_filter(&["resourceId", "principalDisplayName", "principalId", "principalType"], "appRoleAssignment")?;
+    c.query.check_filter(
+        &[
+            "resourceId",
+            "principalDisplayName",
+            "principalId",
+            "principalType",
+        ],
+        "appRoleAssignment",
+    )?;
     let items: Vec<Value> = {
         let t = c.twin().tenant();
         let sp = sp_or_404(c, &t)?;
-        t.assignments.values().filter(|a| a.resource_id == sp.id).map(assignment_json).collect()
+        t.assignments
+            .values()
+            .filter(|a| a.resource_id == sp.id)
+            .map(assignment_json)
+            .collect()
     };
     let items = c.query.apply_filter(items, true);
-    let ctx = c.context(&format!("servicePrincipals('{}')/appRoleAssignedTo", c.param("sp")));
-    ok(crate::twin::odata::page(items, &c.query, &c.self_url(), &ctx, 100))
+    let ctx = c.context(&format!(
+        "servicePrincipals('{}')/appRoleAssignedTo",
+        c.param("sp")
+    ));
+    ok(crate::twin::odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &ctx,
+        100,
+    ))
 }
 
 pub fn create_assignment(c: &Call) -> GResult {
     let body = c.json()?;
-    let field = |k: &str| body.get(k).and_then(Value::as_str).map(str::trim).unwrap_or("").to_string();
-    let (principal_id, resource_id, app_role_id) = (field("principalId"), field("resourceId"), field("appRoleId"));
-    for (k, v) in [("principalId", &principal_id), ("resourceId", &resource_id), ("appRoleId", &app_role_id)] {
+    let field = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (principal_id, resource_id, app_role_id) = (
+        field("principalId"),
+        field("resourceId"),
+        field("appRoleId"),
+    );
+    for (k, v) in [
+        ("principalId", &principal_id),
+        ("resourceId", &resource_id),
+        ("appRoleId", &app_role_id),
+    ] {
         if v.is_empty() {
             return Err(GErr::bad_request(format!("Property '{k}' is required.")));
         }
         if uuid::Uuid::parse_str(v).is_err() {
-            return Err(GErr::new(400, "Request_BadRequest", format!("Invalid value specified for property '{k}' of resource 'AppRoleAssignment'.")));
+            return Err(GErr::new(
+                400,
+                "Request_BadRequest",
+                format!(
+                    "Invalid value specified for property '{k}' of resource 'AppRoleAssignment'."
+                ),
+            ));
         }
     }
     let mut t = c.twin().tenant();
     let sp = sp_or_404(c, &t)?;
     if resource_id != sp.id {
-        return Err(GErr::bad_request(format!("The resource id '{resource_id}' does not match the service principal '{}' in the request URL.", sp.id)));
+        return Err(GErr::bad_request(format!(
+            "The resource id '{resource_id}' does not match the service principal '{}' in the request URL.",
+            sp.id
+        )));
     }
     let (principal_type, principal_name) = if let Some(u) = t.users.get(&principal_id) {
-        ("User", u.display_name.clone().unwrap_or_else(|| u.user_principal_name.clone()))
+        (
+            "User",
+            u.display_name
+                .clone()
+                .unwrap_or_else(|| u.user_principal_name.clone()),
+        )
     } else if let Some(g) = t.groups.get(&principal_id) {
         ("Group", g.display_name.clone())
     } else if let Some(p) = t.service_principals.get(&principal_id) {
@@ -215,13 +320,24 @@ pub fn create_assignment(c: &Call) -> GResult {
     let role_ok = if sp.app_roles.is_empty() {
         app_role_id == DEFAULT_ACCESS_ROLE
     } else {
-        sp.app_roles.iter().any(|r| r.id.eq_ignore_ascii_case(&app_role_id) && r.is_enabled)
+        sp.app_roles
+            .iter()
+            .any(|r| r.id.eq_ignore_ascii_case(&app_role_id) && r.is_enabled)
     };
     if !role_ok {
-        return Err(GErr::bad_request(format!("Permission being assigned was not found on application '{}'.", sp.app_id)));
+        return Err(GErr::bad_request(format!(
+            "Permission being assigned was not found on application '{}'.",
+            sp.app_id
+        )));
     }
-    if t.assignments.values().any(|a| a.resource_id == sp.id && a.principal_id == principal_id && a.app_role_id.eq_ignore_ascii_case(&app_role_id)) {
-        return Err(GErr::bad_request("Permission being assigned already exists on the object"));
+    if t.assignments.values().any(|a| {
+        a.resource_id == sp.id
+            && a.principal_id == principal_id
+            && a.app_role_id.eq_ignore_ascii_case(&app_role_id)
+    }) {
+        return Err(GErr::bad_request(
+            "Permission being assigned already exists on the object",
+        ));
     }
     let a = AppRoleAssignment {
         id: assignment_id(&principal_id),
@@ -231,10 +347,15 @@ pub fn create_assignment(c: &Call) -> GResult {
         principal_display_name: Some(principal_name),
         resource_id: sp.id.clone(),
         resource_display_name: Some(sp.display_name.clone()),
-        created_date_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        created_date_time: Some(
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        ),
     };
     t.assignments.insert(a.id.clone(), a.clone());
-    let ctx = c.context(&format!("servicePrincipals('{}')/appRoleAssignedTo/$entity", sp.id));
+    let ctx = c.context(&format!(
+        "servicePrincipals('{}')/appRoleAssignedTo/$entity",
+        sp.id
+    ));
     created(entity(assignment_json(&a), ctx))
 }
 

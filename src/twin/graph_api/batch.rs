@@ -17,7 +17,12 @@ pub const MAX_REQUESTS: usize = 20;
 
 /// Inner response headers worth passing back.
 const KEEP_HEADERS: &[&str] = &[
-    "content-type", "location", "retry-after", "x-ms-throttle-scope", "x-ms-throttle-information", "request-id",
+    "content-type",
+    "location",
+    "retry-after",
+    "x-ms-throttle-scope",
+    "x-ms-throttle-information",
+    "request-id",
 ];
 
 pub fn batch(c: Call) -> BoxFuture<'static, GResult> {
@@ -90,22 +95,58 @@ fn inner_error(id: &str, status: u16, code: &str, message: &str) -> Value {
 }
 
 async fn run_one(c: &Call, router: &axum::Router, r: &Value, id: &str) -> Value {
-    let method = r.get("method").and_then(Value::as_str).unwrap_or("").to_ascii_uppercase();
+    let method = r
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_uppercase();
     let url = r.get("url").and_then(Value::as_str).unwrap_or("").trim();
     if method.is_empty() || url.is_empty() {
-        return inner_error(id, 400, "BadRequest", "Each request needs a method and a url.");
+        return inner_error(
+            id,
+            400,
+            "BadRequest",
+            "Each request needs a method and a url.",
+        );
     }
     if url.starts_with("http://") || url.starts_with("https://") {
-        return inner_error(id, 400, "BadRequest", "The url must be relative to the version root, e.g. /users.");
+        return inner_error(
+            id,
+            400,
+            "BadRequest",
+            "The url must be relative to the version root, e.g. /users.",
+        );
     }
-    let url = if url.starts_with('/') { url.to_string() } else { format!("/{url}") };
+    let url = if url.starts_with('/') {
+        url.to_string()
+    } else {
+        format!("/{url}")
+    };
     if url.trim_start_matches('/').starts_with("$batch") {
-        return inner_error(id, 400, "BadRequest", "A batch cannot contain another batch.");
+        return inner_error(
+            id,
+            400,
+            "BadRequest",
+            "A batch cannot contain another batch.",
+        );
     }
-    let headers: Map<String, Value> = r.get("headers").and_then(Value::as_object).cloned().unwrap_or_default();
+    let headers: Map<String, Value> = r
+        .get("headers")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let body = r.get("body").filter(|b| !b.is_null());
-    if body.is_some() && !headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
-        return inner_error(id, 400, "BadRequest", "Content-Type header must be specified when a body is present.");
+    if body.is_some()
+        && !headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("content-type"))
+    {
+        return inner_error(
+            id,
+            400,
+            "BadRequest",
+            "Content-Type header must be specified when a body is present.",
+        );
     }
     let mut builder = Request::builder().method(method.as_str()).uri(&url);
     for (k, v) in &headers {
@@ -122,7 +163,12 @@ async fn run_one(c: &Call, router: &axum::Router, r: &Value, id: &str) -> Value 
         None => Body::empty(),
     };
     let Ok(req) = builder.body(req_body) else {
-        return inner_error(id, 400, "BadRequest", "The request could not be built from its method, url and headers.");
+        return inner_error(
+            id,
+            400,
+            "BadRequest",
+            "The request could not be built from its method, url and headers.",
+        );
     };
     let started = std::time::Instant::now();
     let resp = match router.clone().oneshot(req).await {
@@ -131,20 +177,41 @@ async fn run_one(c: &Call, router: &axum::Router, r: &Value, id: &str) -> Value 
     };
     let status = resp.status().as_u16();
     if let Some(log) = &c.st.request_log {
-        let (path, query) = url.split_once('?').map(|(p, q)| (p, Some(q))).unwrap_or((url.as_str(), None));
-        log.record(&method, &format!("/v1.0{path}"), query, status, started.elapsed().as_millis(), Some("$batch"));
+        let (path, query) = url
+            .split_once('?')
+            .map(|(p, q)| (p, Some(q)))
+            .unwrap_or((url.as_str(), None));
+        log.record(
+            &method,
+            &format!("/v1.0{path}"),
+            query,
+            status,
+            started.elapsed().as_millis(),
+            Some("$batch"),
+        );
     }
     let mut out_headers = Map::new();
     for name in KEEP_HEADERS {
-        if let Some(v) = resp.headers().get(*name).and_then(|v: &HeaderValue| v.to_str().ok()) {
-            let display = if *name == "content-type" { "Content-Type".to_string() } else { name.to_string() };
+        if let Some(v) = resp
+            .headers()
+            .get(*name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+        {
+            let display = if *name == "content-type" {
+                "Content-Type".to_string()
+            } else {
+                name.to_string()
+            };
             out_headers.insert(display, json!(v));
         }
     }
-    let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
     let mut out = json!({"id": id, "status": status, "headers": out_headers});
     if !bytes.is_empty() {
-        out["body"] = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
+        out["body"] = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| json!(String::from_utf8_lossy(&bytes)));
     }
     out
 }

@@ -21,7 +21,14 @@ pub fn group_json(g: &DirGroup) -> Value {
     let mut v = serde_json::to_value(g).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.remove("members");
-        m.insert("mailNickname".into(), json!(g.display_name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "")));
+        m.insert(
+            "mailNickname".into(),
+            json!(
+                g.display_name
+                    .to_lowercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+            ),
+        );
     }
     v
 }
@@ -38,21 +45,48 @@ fn typed(mut v: Value, ty: &str) -> Value {
 
 /// A user by object id or userPrincipalName.
 fn find_user<'a>(t: &'a Tenant, key: &str) -> Option<&'a DirUser> {
-    t.users.get(key).or_else(|| t.users.values().find(|u| u.user_principal_name.eq_ignore_ascii_case(key)))
+    t.users.get(key).or_else(|| {
+        t.users
+            .values()
+            .find(|u| u.user_principal_name.eq_ignore_ascii_case(key))
+    })
 }
 
 pub fn list_users(c: &Call) -> GResult {
-    c.query.check_filter(&["userPrincipalName", "mail", "displayName", "id", "mailNickname", "accountEnabled", "department", "employeeId"], "user")?;
+    c.query.check_filter(
+        &[
+            "userPrincipalName",
+            "mail",
+            "displayName",
+            "id",
+            "mailNickname",
+            "accountEnabled",
+            "department",
+            "employeeId",
+        ],
+        "user",
+    )?;
     let items: Vec<Value> = {
         let t = c.twin().tenant();
         // Fast path for the lookups an importer makes: `userPrincipalName eq '…'`.
-        match c.query.filter.as_ref().and_then(|f| f.eq_value("userPrincipalName")) {
+        match c
+            .query
+            .filter
+            .as_ref()
+            .and_then(|f| f.eq_value("userPrincipalName"))
+        {
             Some(upn) => find_user(&t, upn).map(user_json).into_iter().collect(),
             None => t.users.values().map(user_json).collect(),
         }
     };
     let items = c.query.apply_filter(items, true);
-    ok(odata::page(items, &c.query, &c.self_url(), &c.context("users"), 100))
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("users"),
+        100,
+    ))
 }
 
 pub fn get_user(c: &Call) -> GResult {
@@ -69,27 +103,61 @@ pub fn get_user(c: &Call) -> GResult {
 /// `POST /users` with Graph's required properties.
 pub fn create_user(c: &Call) -> GResult {
     let body = c.json()?;
-    let s = |k: &str| body.get(k).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-    for k in ["accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile"] {
+    let s = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    for k in [
+        "accountEnabled",
+        "displayName",
+        "mailNickname",
+        "userPrincipalName",
+        "passwordProfile",
+    ] {
         if body.get(k).is_none_or(Value::is_null) {
-            return Err(GErr::bad_request(format!("Invalid value specified for property '{k}' of resource 'User'.")));
+            return Err(GErr::bad_request(format!(
+                "Invalid value specified for property '{k}' of resource 'User'."
+            )));
         }
     }
     let upn = s("userPrincipalName").unwrap_or_default();
     if !upn.contains('@') {
-        return Err(GErr::bad_request("Invalid value specified for property 'userPrincipalName' of resource 'User'."));
+        return Err(GErr::bad_request(
+            "Invalid value specified for property 'userPrincipalName' of resource 'User'.",
+        ));
     }
     let mut t = c.twin().tenant();
     if find_user(&t, &upn).is_some() {
-        return Err(GErr::bad_request("Another object with the same value for property userPrincipalName already exists."));
+        return Err(GErr::bad_request(
+            "Another object with the same value for property userPrincipalName already exists.",
+        ));
     }
     let known = [
-        "accountEnabled", "displayName", "mailNickname", "userPrincipalName", "passwordProfile", "mail", "givenName",
-        "surname", "department", "jobTitle", "employeeId", "city", "country",
+        "accountEnabled",
+        "displayName",
+        "mailNickname",
+        "userPrincipalName",
+        "passwordProfile",
+        "mail",
+        "givenName",
+        "surname",
+        "department",
+        "jobTitle",
+        "employeeId",
+        "city",
+        "country",
     ];
     let extra: Map<String, Value> = body
         .as_object()
-        .map(|m| m.iter().filter(|(k, _)| !known.contains(&k.as_str()) && *k != "id").map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !known.contains(&k.as_str()) && *k != "id")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     let user = DirUser {
         id: uuid::Uuid::new_v4().to_string(),
@@ -105,7 +173,10 @@ pub fn create_user(c: &Call) -> GResult {
         city: s("city"),
         country: s("country"),
         manager_id: None,
-        account_enabled: body.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true),
+        account_enabled: body
+            .get("accountEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
         extra,
     };
     t.users.insert(user.id.clone(), user.clone());
@@ -113,10 +184,25 @@ pub fn create_user(c: &Call) -> GResult {
 }
 
 pub fn list_groups(c: &Call) -> GResult {
-    c.query.check_filter(&["displayName", "id", "mailNickname", "securityEnabled", "mailEnabled"], "group")?;
+    c.query.check_filter(
+        &[
+            "displayName",
+            "id",
+            "mailNickname",
+            "securityEnabled",
+            "mailEnabled",
+        ],
+        "group",
+    )?;
     let items: Vec<Value> = c.twin().tenant().groups.values().map(group_json).collect();
     let items = c.query.apply_filter(items, true);
-    ok(odata::page(items, &c.query, &c.self_url(), &c.context("groups"), 100))
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("groups"),
+        100,
+    ))
 }
 
 pub fn get_group(c: &Call) -> GResult {
@@ -136,7 +222,12 @@ fn member_json(t: &Tenant, id: &str) -> Option<Value> {
     } else if let Some(g) = t.groups.get(id) {
         Some(typed(group_json(g), "#microsoft.graph.group"))
     } else {
-        t.service_principals.get(id).map(|sp| typed(super::apps::sp_json(sp), "#microsoft.graph.servicePrincipal"))
+        t.service_principals.get(id).map(|sp| {
+            typed(
+                super::apps::sp_json(sp),
+                "#microsoft.graph.servicePrincipal",
+            )
+        })
     }
 }
 
@@ -145,9 +236,18 @@ pub fn members(c: &Call) -> GResult {
     let items: Vec<Value> = {
         let t = c.twin().tenant();
         let g = t.groups.get(id).ok_or_else(|| GErr::not_found(id))?;
-        g.members.iter().filter_map(|m| member_json(&t, m)).collect()
+        g.members
+            .iter()
+            .filter_map(|m| member_json(&t, m))
+            .collect()
     };
-    ok(odata::page(items, &c.query, &c.self_url(), &c.context("directoryObjects"), 100))
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("directoryObjects"),
+        100,
+    ))
 }
 
 pub fn transitive_members(c: &Call) -> GResult {
@@ -178,16 +278,29 @@ pub fn transitive_members(c: &Call) -> GResult {
         }
         order.iter().filter_map(|m| member_json(&t, m)).collect()
     };
-    ok(odata::page(items, &c.query, &c.self_url(), &c.context("directoryObjects"), 100))
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("directoryObjects"),
+        100,
+    ))
 }
 
 /// `POST /groups/{id}/members/$ref` with `{"@odata.id": ".../directoryObjects/{id}"}`.
 pub fn add_member(c: &Call) -> GResult {
     let body = c.json()?;
     let reference = body.get("@odata.id").and_then(Value::as_str).unwrap_or("");
-    let member = reference.rsplit('/').next().unwrap_or("").trim_matches(|c| c == '{' || c == '}').to_string();
+    let member = reference
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .trim_matches(|c| c == '{' || c == '}')
+        .to_string();
     if member.is_empty() {
-        return Err(GErr::bad_request("Invalid URL format specified in @odata.id"));
+        return Err(GErr::bad_request(
+            "Invalid URL format specified in @odata.id",
+        ));
     }
     let id = c.param("group");
     let mut t = c.twin().tenant();
@@ -196,7 +309,9 @@ pub fn add_member(c: &Call) -> GResult {
     }
     let g = t.groups.get_mut(id).ok_or_else(|| GErr::not_found(id))?;
     if g.members.contains(&member) {
-        return Err(GErr::bad_request("One or more added object references already exist for the following modified properties: 'members'."));
+        return Err(GErr::bad_request(
+            "One or more added object references already exist for the following modified properties: 'members'.",
+        ));
     }
     g.members.push(member);
     no_content()
@@ -204,8 +319,31 @@ pub fn add_member(c: &Call) -> GResult {
 
 /// `GET /auditLogs/provisioning` (filters are case sensitive, as in Graph).
 pub fn provisioning_logs(c: &Call) -> GResult {
-    c.query.check_filter(&["jobId", "servicePrincipal/id", "cycleId", "changeId", "provisioningAction", "id"], "provisioningObjectSummary")?;
-    let items: Vec<Value> = c.twin().tenant().provisioning_log.iter().rev().cloned().collect();
+    c.query.check_filter(
+        &[
+            "jobId",
+            "servicePrincipal/id",
+            "cycleId",
+            "changeId",
+            "provisioningAction",
+            "id",
+        ],
+        "provisioningObjectSummary",
+    )?;
+    let items: Vec<Value> = c
+        .twin()
+        .tenant()
+        .provisioning_log
+        .iter()
+        .rev()
+        .cloned()
+        .collect();
     let items = c.query.apply_filter(items, false);
-    ok(odata::page(items, &c.query, &c.self_url(), &c.context("auditLogs/provisioning"), 100))
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("auditLogs/provisioning"),
+        100,
+    ))
 }

@@ -89,7 +89,9 @@ impl GErr {
         GErr::new(
             404,
             "Request_ResourceNotFound",
-            format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+            format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
         )
     }
     pub fn bad_request(message: impl Into<String>) -> GErr {
@@ -125,7 +127,11 @@ impl Call {
     /// The body as JSON; malformed → 400 BadRequest like Graph.
     pub fn json(&self) -> Result<Value, GErr> {
         if self.body.is_empty() {
-            return Err(GErr::new(400, "BadRequest", "Empty Payload. JSON content expected."));
+            return Err(GErr::new(
+                400,
+                "BadRequest",
+                "Empty Payload. JSON content expected.",
+            ));
         }
         serde_json::from_slice(&self.body)
             .map_err(|e| GErr::new(400, "BadRequest", format!("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format. ({e})")))
@@ -163,10 +169,28 @@ pub struct Route {
 }
 
 const fn r(method: &'static str, path: &'static str, perm: Perm, handler: Handler) -> Route {
-    Route { method, path, perm, handler, not_in_openapi: None }
+    Route {
+        method,
+        path,
+        perm,
+        handler,
+        not_in_openapi: None,
+    }
 }
-const fn x(method: &'static str, path: &'static str, perm: Perm, handler: Handler, why: &'static str) -> Route {
-    Route { method, path, perm, handler, not_in_openapi: Some(why) }
+const fn x(
+    method: &'static str,
+    path: &'static str,
+    perm: Perm,
+    handler: Handler,
+    why: &'static str,
+) -> Route {
+    Route {
+        method,
+        path,
+        perm,
+        handler,
+        not_in_openapi: Some(why),
+    }
 }
 use Handler::{Async as A, Sync as S};
 use Perm::*;
@@ -180,44 +204,208 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/servicePrincipals/{sp}", AppRead, S(apps::get_sp)),
     r("GET", "/applications", AppRead, S(apps::list_apps)),
     r("GET", "/applications/{app}", AppRead, S(apps::get_app)),
-    r("DELETE", "/applications/{app}", AppWrite, S(apps::delete_app)),
-    r("POST", "/applicationTemplates/{tmpl}/instantiate", AppWrite, S(apps::instantiate)),
+    r(
+        "DELETE",
+        "/applications/{app}",
+        AppWrite,
+        S(apps::delete_app),
+    ),
+    r(
+        "POST",
+        "/applicationTemplates/{tmpl}/instantiate",
+        AppWrite,
+        S(apps::instantiate),
+    ),
     // app role assignments
-    r("GET", "/servicePrincipals/{sp}/appRoleAssignedTo", AssignRead, S(apps::list_assignments)),
-    r("POST", "/servicePrincipals/{sp}/appRoleAssignedTo", AssignWrite, S(apps::create_assignment)),
-    r("DELETE", "/servicePrincipals/{sp}/appRoleAssignedTo/{assignment}", AssignWrite, S(apps::delete_assignment)),
+    r(
+        "GET",
+        "/servicePrincipals/{sp}/appRoleAssignedTo",
+        AssignRead,
+        S(apps::list_assignments),
+    ),
+    r(
+        "POST",
+        "/servicePrincipals/{sp}/appRoleAssignedTo",
+        AssignWrite,
+        S(apps::create_assignment),
+    ),
+    r(
+        "DELETE",
+        "/servicePrincipals/{sp}/appRoleAssignedTo/{assignment}",
+        AssignWrite,
+        S(apps::delete_assignment),
+    ),
     // synchronization
-    r("GET", "/servicePrincipals/{sp}/synchronization/templates", SyncRead, S(sync::list_templates)),
-    x("GET", "/servicePrincipals/{sp}/synchronization/secrets", SyncRead, S(sync::get_secrets),
-      "GET on secrets works in production (used by Terraform and the Entra docs) but the v1.0 OpenAPI lists only PUT"),
-    r("PUT", "/servicePrincipals/{sp}/synchronization/secrets", SyncWrite, S(sync::put_secrets)),
-    r("GET", "/servicePrincipals/{sp}/synchronization/jobs", SyncRead, S(sync::list_jobs)),
-    r("POST", "/servicePrincipals/{sp}/synchronization/jobs", SyncWrite, S(sync::create_job)),
-    r("POST", "/servicePrincipals/{sp}/synchronization/jobs/validateCredentials", SyncWrite, A(sync::validate_credentials)),
-    r("GET", "/servicePrincipals/{sp}/synchronization/jobs/{job}", SyncRead, S(sync::get_job)),
-    r("DELETE", "/servicePrincipals/{sp}/synchronization/jobs/{job}", SyncWrite, S(sync::delete_job)),
-    r("GET", "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema", SyncRead, S(sync::get_schema)),
-    x("PUT", "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema", SyncWrite, S(sync::put_schema),
-      "the documented verb for replacing a job schema is PUT; the generated OpenAPI says PATCH (msgraph-sdk-powershell#1134)"),
-    r("PATCH", "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema", SyncWrite, S(sync::patch_schema)),
-    r("POST", "/servicePrincipals/{sp}/synchronization/jobs/{job}/validateCredentials", SyncWrite, A(sync::validate_credentials)),
-    r("POST", "/servicePrincipals/{sp}/synchronization/jobs/{job}/pause", SyncWrite, S(sync::pause)),
-    r("POST", "/servicePrincipals/{sp}/synchronization/jobs/{job}/start", SyncWrite, S(sync::start)),
-    r("POST", "/servicePrincipals/{sp}/synchronization/jobs/{job}/restart", SyncWrite, S(sync::restart)),
-    r("POST", "/servicePrincipals/{sp}/synchronization/jobs/{job}/provisionOnDemand", SyncWrite, A(sync::provision_on_demand)),
+    r(
+        "GET",
+        "/servicePrincipals/{sp}/synchronization/templates",
+        SyncRead,
+        S(sync::list_templates),
+    ),
+    x(
+        "GET",
+        "/servicePrincipals/{sp}/synchronization/secrets",
+        SyncRead,
+        S(sync::get_secrets),
+        "GET on secrets works in production (used by Terraform and the Entra docs) but the v1.0 OpenAPI lists only PUT",
+    ),
+    r(
+        "PUT",
+        "/servicePrincipals/{sp}/synchronization/secrets",
+        SyncWrite,
+        S(sync::put_secrets),
+    ),
+    r(
+        "GET",
+        "/servicePrincipals/{sp}/synchronization/jobs",
+        SyncRead,
+        S(sync::list_jobs),
+    ),
+    r(
+        "POST",
+        "/servicePrincipals/{sp}/synchronization/jobs",
+        SyncWrite,
+        S(sync::create_job),
+    ),
+    r(
+        "POST",
+        "/servicePrincipals/{sp}/synchronization/jobs/validateCredentials",
+        SyncWrite,
+        A(sync::validate_credentials),
+    ),
+    r(
+        "GET",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}",
+        SyncRead,
+        S(sync::get_job),
+    ),
+    r(
+        "DELETE",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}",
+        SyncWrite,
+        S(sync::delete_job),
+    ),
+    r(
+        "GET",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema",
+        SyncRead,
+        S(sync::get_schema),
+    ),
+    x(
+        "PUT",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema",
+        SyncWrite,
+        S(sync::put_schema),
+        "the documented verb for replacing a job schema is PUT; the generated OpenAPI says PATCH (msgraph-sdk-powershell#1134)",
+    ),
+    r(
+        "PATCH",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}/schema",
+        SyncWrite,
+        S(sync::patch_schema),
+    ),
+    r(
+        "POST",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}/validateCredentials",
+        SyncWrite,
+        A(sync::validate_credentials),
+    ),
+    r(
+        "POST",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}/pause",
+        SyncWrite,
+        S(sync::pause),
+    ),
+    r(
+        "POST",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}/start",
+        SyncWrite,
+        S(sync::start),
+    ),
+    r(
+        "POST",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}/restart",
+        SyncWrite,
+        S(sync::restart),
+    ),
+    r(
+        "POST",
+        "/servicePrincipals/{sp}/synchronization/jobs/{job}/provisionOnDemand",
+        SyncWrite,
+        A(sync::provision_on_demand),
+    ),
     // directory
-    x("GET", "/users", DirRead, S(directory::list_users), USERS_GROUPS),
-    x("POST", "/users", DirWrite, S(directory::create_user), USERS_GROUPS),
-    x("GET", "/users/{user}", DirRead, S(directory::get_user), USERS_GROUPS),
-    x("GET", "/groups", DirRead, S(directory::list_groups), USERS_GROUPS),
-    x("GET", "/groups/{group}", DirRead, S(directory::get_group), USERS_GROUPS),
-    x("GET", "/groups/{group}/members", DirRead, S(directory::members), USERS_GROUPS),
-    x("POST", "/groups/{group}/members/$ref", DirWrite, S(directory::add_member), USERS_GROUPS),
-    x("GET", "/groups/{group}/transitiveMembers", DirRead, S(directory::transitive_members), USERS_GROUPS),
+    x(
+        "GET",
+        "/users",
+        DirRead,
+        S(directory::list_users),
+        USERS_GROUPS,
+    ),
+    x(
+        "POST",
+        "/users",
+        DirWrite,
+        S(directory::create_user),
+        USERS_GROUPS,
+    ),
+    x(
+        "GET",
+        "/users/{user}",
+        DirRead,
+        S(directory::get_user),
+        USERS_GROUPS,
+    ),
+    x(
+        "GET",
+        "/groups",
+        DirRead,
+        S(directory::list_groups),
+        USERS_GROUPS,
+    ),
+    x(
+        "GET",
+        "/groups/{group}",
+        DirRead,
+        S(directory::get_group),
+        USERS_GROUPS,
+    ),
+    x(
+        "GET",
+        "/groups/{group}/members",
+        DirRead,
+        S(directory::members),
+        USERS_GROUPS,
+    ),
+    x(
+        "POST",
+        "/groups/{group}/members/$ref",
+        DirWrite,
+        S(directory::add_member),
+        USERS_GROUPS,
+    ),
+    x(
+        "GET",
+        "/groups/{group}/transitiveMembers",
+        DirRead,
+        S(directory::transitive_members),
+        USERS_GROUPS,
+    ),
     // reports
-    r("GET", "/auditLogs/provisioning", Audit, S(directory::provisioning_logs)),
+    r(
+        "GET",
+        "/auditLogs/provisioning",
+        Audit,
+        S(directory::provisioning_logs),
+    ),
     // batching
-    x("POST", "/$batch", Any, A(batch::batch), "JSON batching is not part of Graph's OpenAPI description"),
+    x(
+        "POST",
+        "/$batch",
+        Any,
+        A(batch::batch),
+        "JSON batching is not part of Graph's OpenAPI description",
+    ),
 ];
 
 /// Which throttling quota a route counts against.
@@ -240,9 +428,12 @@ pub fn router(st: Arc<GraphState>) -> axum::Router {
         let method = Method::from_bytes(route.method.as_bytes()).expect("route methods are valid");
         let filter = MethodFilter::try_from(method).expect("route methods are standard");
         let mr = by_path.remove(route.path).unwrap_or_default();
-        let mr = mr.on(filter, move |State(st): State<Arc<GraphState>>, params: RawPathParams, req: Request| {
-            dispatch(st, route, params, req)
-        });
+        let mr = mr.on(
+            filter,
+            move |State(st): State<Arc<GraphState>>, params: RawPathParams, req: Request| {
+                dispatch(st, route, params, req)
+            },
+        );
         by_path.insert(route.path, mr);
     }
     let mut router = axum::Router::new();
@@ -254,18 +445,34 @@ pub fn router(st: Arc<GraphState>) -> axum::Router {
 
 async fn method_not_allowed(req: Request) -> Response {
     error_response(
-        &GErr::new(405, "Request_BadRequest", format!("Specified HTTP method is not allowed for the request target ({}).", req.method())),
+        &GErr::new(
+            405,
+            "Request_BadRequest",
+            format!(
+                "Specified HTTP method is not allowed for the request target ({}).",
+                req.method()
+            ),
+        ),
         req.headers(),
     )
 }
 
 async fn unknown_segment(req: Request) -> Response {
     let path = req.uri().path().to_string();
-    let segment = path.trim_start_matches('/').split('/').find(|s| !s.is_empty()).unwrap_or("").to_string();
+    let segment = path
+        .trim_start_matches('/')
+        .split('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+        .to_string();
     let e = if segment.is_empty() {
         GErr::new(400, "BadRequest", "Invalid request.")
     } else {
-        GErr::new(400, "BadRequest", format!("Resource not found for the segment '{segment}'."))
+        GErr::new(
+            400,
+            "BadRequest",
+            format!("Resource not found for the segment '{segment}'."),
+        )
     };
     error_response(&e, req.headers())
 }
@@ -289,20 +496,30 @@ pub fn error_response(e: &GErr, req_headers: &HeaderMap) -> Response {
     resp
 }
 
-async fn dispatch(st: Arc<GraphState>, route: &'static Route, raw: RawPathParams, req: Request) -> Response {
+async fn dispatch(
+    st: Arc<GraphState>,
+    route: &'static Route,
+    raw: RawPathParams,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     let caller = match st.auth.check_bearer(&headers) {
         Ok(c) => c,
         Err(msg) => {
-            let mut resp = error_response(&GErr::new(401, "InvalidAuthenticationToken", msg), &headers);
+            let mut resp =
+                error_response(&GErr::new(401, "InvalidAuthenticationToken", msg), &headers);
             resp.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\""));
             return resp;
         }
     };
     if !caller.allows(route.perm) {
         return error_response(
-            &GErr::new(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
+            &GErr::new(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ),
             &headers,
         );
     }
@@ -310,27 +527,47 @@ async fn dispatch(st: Arc<GraphState>, route: &'static Route, raw: RawPathParams
         && let Err(retry) = st.throttle.admit(&caller.client_id, q)
     {
         let mut resp = error_response(
-            &GErr::new(429, "TooManyRequests", "Too many requests. Please retry after the time specified in the Retry-After header."),
+            &GErr::new(
+                429,
+                "TooManyRequests",
+                "Too many requests. Please retry after the time specified in the Retry-After header.",
+            ),
             &headers,
         );
         let h = resp.headers_mut();
         h.insert("retry-after", HeaderValue::from(retry));
-        if let Ok(v) = HeaderValue::from_str(&format!("Tenant_Application/{}/{}/{}", q.scope_kind(), caller.client_id, st.twin.tenant().tenant_id)) {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "Tenant_Application/{}/{}/{}",
+            q.scope_kind(),
+            caller.client_id,
+            st.twin.tenant().tenant_id
+        )) {
             h.insert("x-ms-throttle-scope", v);
         }
-        h.insert("x-ms-throttle-information", HeaderValue::from_static(q.information()));
+        h.insert(
+            "x-ms-throttle-information",
+            HeaderValue::from_static(q.information()),
+        );
         return resp;
     }
     let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
         Ok(b) => b,
-        Err(_) => return error_response(&GErr::new(400, "BadRequest", "The request body could not be read."), &headers),
+        Err(_) => {
+            return error_response(
+                &GErr::new(400, "BadRequest", "The request body could not be read."),
+                &headers,
+            );
+        }
     };
     let query = match ODataQuery::parse(parts.uri.query()) {
         Ok(q) => q,
         Err(e) => return error_response(&GErr::from(e), &headers),
     };
     // axum has already percent-decoded the captures.
-    let params = raw.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params = raw
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let call = Call {
         st,
         caller,
@@ -349,7 +586,8 @@ async fn dispatch(st: Arc<GraphState>, route: &'static Route, raw: RawPathParams
         Ok(r) => r,
         Err(e) => error_response(&e, &headers),
     };
-    resp.headers_mut().insert("x-ms-resource-unit", HeaderValue::from_static("1"));
+    resp.headers_mut()
+        .insert("x-ms-resource-unit", HeaderValue::from_static("1"));
     resp
 }
 
@@ -363,7 +601,10 @@ pub fn created(v: Value) -> GResult {
 }
 /// 204, no body.
 pub fn no_content() -> GResult {
-    Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::empty()).expect("static response"))
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::empty())
+        .expect("static response"))
 }
 
 /// Add `@odata.context` to a single entity.

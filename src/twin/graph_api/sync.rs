@@ -25,8 +25,15 @@ fn job_of<'a>(c: &Call, t: &'a mut Tenant) -> Result<&'a mut SyncJob, GErr> {
 pub fn list_templates(c: &Call) -> GResult {
     let t = c.twin().tenant();
     let sp = sp_or_404(c, &t)?;
-    let templates = t.synchronization.get(&sp.id).map(|s| s.templates.clone()).unwrap_or_default();
-    let ctx = c.context(&format!("servicePrincipals('{}')/synchronization/templates", sp.id));
+    let templates = t
+        .synchronization
+        .get(&sp.id)
+        .map(|s| s.templates.clone())
+        .unwrap_or_default();
+    let ctx = c.context(&format!(
+        "servicePrincipals('{}')/synchronization/templates",
+        sp.id
+    ));
     ok(json!({"@odata.context": ctx, "value": templates}))
 }
 
@@ -40,13 +47,20 @@ pub fn get_secrets(c: &Call) -> GResult {
             s.secrets
                 .iter()
                 .map(|(k, v)| {
-                    let shown = if MASKED_SECRETS.iter().any(|m| m.eq_ignore_ascii_case(k)) { "*" } else { v.as_str() };
+                    let shown = if MASKED_SECRETS.iter().any(|m| m.eq_ignore_ascii_case(k)) {
+                        "*"
+                    } else {
+                        v.as_str()
+                    };
                     json!({"key": k, "value": shown})
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let ctx = c.context(&format!("servicePrincipals('{}')/synchronization/secrets", sp.id));
+    let ctx = c.context(&format!(
+        "servicePrincipals('{}')/synchronization/secrets",
+        sp.id
+    ));
     ok(json!({"@odata.context": ctx, "value": value}))
 }
 
@@ -54,7 +68,9 @@ pub fn get_secrets(c: &Call) -> GResult {
 pub fn put_secrets(c: &Call) -> GResult {
     let body = c.json()?;
     let Some(items) = body.get("value").and_then(Value::as_array) else {
-        return Err(GErr::bad_request("The request body must be {\"value\": [{\"key\": …, \"value\": …}]}."));
+        return Err(GErr::bad_request(
+            "The request body must be {\"value\": [{\"key\": …, \"value\": …}]}.",
+        ));
     };
     let mut secrets = std::collections::BTreeMap::new();
     for item in items {
@@ -69,7 +85,10 @@ pub fn put_secrets(c: &Call) -> GResult {
             Some(Value::Null) | None => String::new(),
             Some(other) => other.to_string(),
         };
-        if *canonical == "SyncNotificationSettings" && !value.is_empty() && serde_json::from_str::<Value>(&value).is_err() {
+        if *canonical == "SyncNotificationSettings"
+            && !value.is_empty()
+            && serde_json::from_str::<Value>(&value).is_err()
+        {
             return Err(GErr::new(
                 400,
                 "UnknownError",
@@ -87,14 +106,26 @@ pub fn put_secrets(c: &Call) -> GResult {
 pub fn list_jobs(c: &Call) -> GResult {
     let t = c.twin().tenant();
     let sp = sp_or_404(c, &t)?;
-    let jobs: Vec<Value> = t.synchronization.get(&sp.id).map(|s| s.jobs.values().map(schemas::job_json).collect()).unwrap_or_default();
-    let ctx = c.context(&format!("servicePrincipals('{}')/synchronization/jobs", sp.id));
+    let jobs: Vec<Value> = t
+        .synchronization
+        .get(&sp.id)
+        .map(|s| s.jobs.values().map(schemas::job_json).collect())
+        .unwrap_or_default();
+    let ctx = c.context(&format!(
+        "servicePrincipals('{}')/synchronization/jobs",
+        sp.id
+    ));
     ok(json!({"@odata.context": ctx, "value": jobs}))
 }
 
 pub fn create_job(c: &Call) -> GResult {
     let body = c.json()?;
-    let template_id = body.get("templateId").and_then(Value::as_str).unwrap_or("").trim().to_string();
+    let template_id = body
+        .get("templateId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string();
     if template_id.is_empty() {
         return Err(GErr::bad_request("Property 'templateId' is required."));
     }
@@ -102,7 +133,11 @@ pub fn create_job(c: &Call) -> GResult {
     let sp = sp_or_404(c, &t)?;
     let hex = t.tenant_id.replace('-', "");
     let sync = t.synchronization.entry(sp.id.clone()).or_default();
-    let Some(template) = sync.templates.iter().find(|x| x.get("id").and_then(Value::as_str) == Some(template_id.as_str())) else {
+    let Some(template) = sync
+        .templates
+        .iter()
+        .find(|x| x.get("id").and_then(Value::as_str) == Some(template_id.as_str()))
+    else {
         return Err(GErr::new(
             400,
             "UnknownError",
@@ -123,13 +158,22 @@ pub fn create_job(c: &Call) -> GResult {
     };
     let out = schemas::job_json(&job);
     sync.jobs.insert(id, job);
-    created(entity(out, c.context(&format!("servicePrincipals('{}')/synchronization/jobs/$entity", sp.id))))
+    created(entity(
+        out,
+        c.context(&format!(
+            "servicePrincipals('{}')/synchronization/jobs/$entity",
+            sp.id
+        )),
+    ))
 }
 
 pub fn get_job(c: &Call) -> GResult {
     let mut t = c.twin().tenant();
     let job = job_of(c, &mut t)?;
-    let ctx = c.context(&format!("servicePrincipals('{}')/synchronization/jobs/$entity", c.param("sp")));
+    let ctx = c.context(&format!(
+        "servicePrincipals('{}')/synchronization/jobs/$entity",
+        c.param("sp")
+    ));
     ok(entity(schemas::job_json(job), ctx))
 }
 
@@ -146,18 +190,32 @@ pub fn delete_job(c: &Call) -> GResult {
 pub fn get_schema(c: &Call) -> GResult {
     let mut t = c.twin().tenant();
     let job = job_of(c, &mut t)?;
-    let ctx = c.context(&format!("servicePrincipals('{}')/synchronization/jobs('{}')/schema/$entity", c.param("sp"), job.id));
+    let ctx = c.context(&format!(
+        "servicePrincipals('{}')/synchronization/jobs('{}')/schema/$entity",
+        c.param("sp"),
+        job.id
+    ));
     ok(entity(job.schema.clone(), ctx))
 }
 
 /// `PUT …/schema`: full replace, 204. The schema must read as mappings.
 pub fn put_schema(c: &Call) -> GResult {
     let body = c.json()?;
-    if !body.is_object() || !body.get("synchronizationRules").is_some_and(Value::is_array) {
-        return Err(GErr::bad_request("The schema must be a synchronizationSchema object with synchronizationRules."));
+    if !body.is_object()
+        || !body
+            .get("synchronizationRules")
+            .is_some_and(Value::is_array)
+    {
+        return Err(GErr::bad_request(
+            "The schema must be a synchronizationSchema object with synchronizationRules.",
+        ));
     }
     if let Err(e) = crate::mapping::schema::Mappings::from_schema(&body) {
-        return Err(GErr::new(400, "UnknownError", json!({"Message": format!("The schema could not be parsed: {}", e.0)}).to_string()));
+        return Err(GErr::new(
+            400,
+            "UnknownError",
+            json!({"Message": format!("The schema could not be parsed: {}", e.0)}).to_string(),
+        ));
     }
     let mut t = c.twin().tenant();
     let job = job_of(c, &mut t)?;
@@ -184,8 +242,15 @@ fn engine_err(e: engine::EngineError) -> GErr {
 /// `POST …/jobs/{job}/validateCredentials` (and the collection-level form).
 pub fn validate_credentials(c: Call) -> BoxFuture<'static, GResult> {
     async move {
-        let body = if c.body.is_empty() { json!({}) } else { c.json()? };
-        let saved = body.get("useSavedCredentials").and_then(Value::as_bool).unwrap_or(false);
+        let body = if c.body.is_empty() {
+            json!({})
+        } else {
+            c.json()?
+        };
+        let saved = body
+            .get("useSavedCredentials")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let (base, token) = {
             let mut t = c.twin().tenant();
             if c.params.contains_key("job") {
@@ -194,13 +259,21 @@ pub fn validate_credentials(c: Call) -> BoxFuture<'static, GResult> {
             let sp = sp_or_404(&c, &t)?;
             let pick = |k: &str| -> String {
                 if saved {
-                    t.synchronization.get(&sp.id).and_then(|s| s.secrets.get(k)).cloned().unwrap_or_default()
+                    t.synchronization
+                        .get(&sp.id)
+                        .and_then(|s| s.secrets.get(k))
+                        .cloned()
+                        .unwrap_or_default()
                 } else {
                     body.get("credentials")
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
-                        .find(|i| i.get("key").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(k)))
+                        .find(|i| {
+                            i.get("key")
+                                .and_then(Value::as_str)
+                                .is_some_and(|x| x.eq_ignore_ascii_case(k))
+                        })
                         .and_then(|i| i.get("value").and_then(Value::as_str))
                         .unwrap_or("")
                         .to_string()
@@ -209,9 +282,13 @@ pub fn validate_credentials(c: Call) -> BoxFuture<'static, GResult> {
             (pick("BaseAddress"), pick("SecretToken"))
         };
         if base.is_empty() {
-            return Err(GErr::bad_request("The credentials must include BaseAddress (the tenant URL)."));
+            return Err(GErr::bad_request(
+                "The credentials must include BaseAddress (the tenant URL).",
+            ));
         }
-        engine::validate_credentials(c.twin(), &base, &token).await.map_err(engine_err)?;
+        engine::validate_credentials(c.twin(), &base, &token)
+            .await
+            .map_err(engine_err)?;
         no_content()
     }
     .boxed()
@@ -243,17 +320,47 @@ pub fn start(c: &Call) -> GResult {
 
 /// `restart` with `criteria.resetScope`: clears what the scope names, then starts.
 pub fn restart(c: &Call) -> GResult {
-    let body = if c.body.is_empty() { json!({}) } else { c.json()? };
-    let scope = body.pointer("/criteria/resetScope").and_then(Value::as_str).unwrap_or("").to_string();
-    let flags: Vec<String> = scope.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-    const KNOWN: &[&str] = &["None", "ConnectorDataStore", "Escrows", "Watermark", "QuarantineState", "Full", "ForceDeletes"];
-    if let Some(bad) = flags.iter().find(|f| !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(f))) {
-        return Err(GErr::bad_request(format!("Requested value '{bad}' was not found.")));
+    let body = if c.body.is_empty() {
+        json!({})
+    } else {
+        c.json()?
+    };
+    let scope = body
+        .pointer("/criteria/resetScope")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let flags: Vec<String> = scope
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    const KNOWN: &[&str] = &[
+        "None",
+        "ConnectorDataStore",
+        "Escrows",
+        "Watermark",
+        "QuarantineState",
+        "Full",
+        "ForceDeletes",
+    ];
+    if let Some(bad) = flags
+        .iter()
+        .find(|f| !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(f)))
+    {
+        return Err(GErr::bad_request(format!(
+            "Requested value '{bad}' was not found."
+        )));
     }
     {
         let mut t = c.twin().tenant();
         let job = job_of(c, &mut t)?;
-        let has = |f: &str| flags.is_empty() || flags.iter().any(|x| x.eq_ignore_ascii_case(f) || x.eq_ignore_ascii_case("Full"));
+        let has = |f: &str| {
+            flags.is_empty()
+                || flags
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(f) || x.eq_ignore_ascii_case("Full"))
+        };
         if has("QuarantineState") {
             job.status["quarantine"] = Value::Null;
             job.status["countSuccessiveCompleteFailures"] = json!(0);
