@@ -963,3 +963,71 @@ fn running_twin_debug_hides_secrets() {
         }
     });
 }
+
+#[tokio::test]
+async fn provision_on_demand_and_reports_have_their_own_quotas() {
+    let t = demo().await;
+    let sp = coda(&t).await;
+    let sp_id = sp["id"].as_str().unwrap();
+    let (_, jobs) = get(&t, &format!("/servicePrincipals/{sp_id}/synchronization/jobs")).await;
+    let job = jobs["value"][0]["id"].as_str().unwrap();
+    let pod = format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job}/provisionOnDemand");
+    let body = json!({"parameters": [{"ruleId": scimshift::twin::schemas::CODA_RULE_ID,
+        "subjects": [{"objectId": "00000000-0000-0000-0000-000000000001", "objectTypeName": "User"}]}]});
+    for _ in 0..5 {
+        let (s, _, v) = call(&t, "POST", &pod, Some(body.clone())).await;
+        assert_ne!(s, 429, "{v}");
+    }
+    let (s, h, _) = call(&t, "POST", &pod, Some(body)).await;
+    assert_eq!(s, 429);
+    assert_eq!(h["x-ms-throttle-information"], "ProvisionOnDemandLimitExceeded");
+    for _ in 0..5 {
+        assert_eq!(get(&t, "/auditLogs/provisioning").await.0, 200);
+    }
+    assert_eq!(get(&t, "/auditLogs/provisioning").await.0, 429);
+    // Other reads are not affected.
+    assert_eq!(get(&t, "/users?$top=1").await.0, 200);
+}
+
+#[tokio::test]
+async fn object_ids_that_are_not_guids_are_refused_like_graph() {
+    let t = demo().await;
+    let (s, v) = get(&t, "/servicePrincipals/Coda").await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"]["message"], "Invalid object identifier 'Coda'.");
+    let (s, v) = get(&t, "/groups/not-a-guid/members").await;
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = get(&t, "/users/nobody@northwind.example").await;
+    assert_eq!(s, 404);
+}
+
+mod common;
+
+/// With `--scim-target`, the gallery secrets point at that server and the
+/// seed's hand-made users and group are created there over SCIM.
+#[tokio::test]
+async fn external_scim_target_gets_the_hand_made_objects() {
+    let server = common::start_scim2_server();
+    let t = with(TwinOptions {
+        scim_target: Some((server.base_url.clone(), scimshift::secret::Secret::new(server.token.clone()))),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(t.scim_url, server.base_url);
+    assert_eq!(t.scim_token.expose(), server.token);
+    let sp = coda(&t).await;
+    let (_, v) = get(&t, &format!("/servicePrincipals/{}/synchronization/secrets", sp["id"].as_str().unwrap())).await;
+    assert!(v.to_string().contains(&server.base_url), "{v}");
+    let find = |filter: &str, kind: &str| {
+        http()
+            .get(format!("{}/{kind}", server.base_url))
+            .query(&[("filter", filter)])
+            .bearer_auth(&server.token)
+            .send()
+    };
+    let users: Value = find("userName eq \"coda.admin@northwind.example\"", "Users").await.unwrap().json().await.unwrap();
+    assert_eq!(users["totalResults"], 1, "{users}");
+    let groups: Value = find("displayName eq \"Coda Finance\"", "Groups").await.unwrap().json().await.unwrap();
+    assert_eq!(groups["totalResults"], 1, "{groups}");
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+}

@@ -33,7 +33,7 @@ pub fn sp_or_404(c: &Call, t: &Tenant) -> Result<ServicePrincipal, GErr> {
     let id = c.param("sp");
     match t.service_principals.get(id) {
         Some(sp) if c.st.visible(id) => Ok(sp.clone()),
-        _ => Err(GErr::not_found(id)),
+        _ => Err(GErr::missing_object(id)),
     }
 }
 
@@ -107,7 +107,7 @@ pub fn get_app(c: &Call) -> GResult {
         .applications
         .get(id)
         .filter(|_| c.st.visible(id))
-        .ok_or_else(|| GErr::not_found(id))?;
+        .ok_or_else(|| GErr::missing_object(id))?;
     let mut v = app_json(app);
     if let Some(f) = &c.query.select {
         v = crate::twin::odata::select(v, f);
@@ -121,12 +121,12 @@ pub fn delete_app(c: &Call) -> GResult {
     let id = c.param("app");
     let mut t = c.twin().tenant();
     if !c.st.visible(id) {
-        return Err(GErr::not_found(id));
+        return Err(GErr::missing_object(id));
     }
     let app = t
         .applications
         .remove(id)
-        .ok_or_else(|| GErr::not_found(id))?;
+        .ok_or_else(|| GErr::missing_object(id))?;
     let sp_ids: Vec<String> = t
         .service_principals
         .values()

@@ -12,7 +12,14 @@ pub fn user_json(u: &DirUser) -> Value {
     if let Value::Object(m) = &mut v {
         m.remove("managerId");
         m.entry("businessPhones").or_insert(json!([]));
-        m.entry("officeLocation").or_insert(Value::Null);
+        m.entry("userType").or_insert(json!("Member"));
+        // Graph answers every user property, null when unset.
+        for k in [
+            "employeeType", "companyName", "officeLocation", "streetAddress", "state", "postalCode", "usageLocation",
+            "preferredLanguage", "mobilePhone", "onPremisesImmutableId", "onPremisesSamAccountName",
+        ] {
+            m.entry(k).or_insert(Value::Null);
+        }
     }
     v
 }
@@ -208,7 +215,7 @@ pub fn list_groups(c: &Call) -> GResult {
 pub fn get_group(c: &Call) -> GResult {
     let id = c.param("group");
     let t = c.twin().tenant();
-    let g = t.groups.get(id).ok_or_else(|| GErr::not_found(id))?;
+    let g = t.groups.get(id).ok_or_else(|| GErr::missing_object(id))?;
     let mut v = group_json(g);
     if let Some(f) = &c.query.select {
         v = odata::select(v, f);
@@ -235,7 +242,7 @@ pub fn members(c: &Call) -> GResult {
     let id = c.param("group");
     let items: Vec<Value> = {
         let t = c.twin().tenant();
-        let g = t.groups.get(id).ok_or_else(|| GErr::not_found(id))?;
+        let g = t.groups.get(id).ok_or_else(|| GErr::missing_object(id))?;
         g.members
             .iter()
             .filter_map(|m| member_json(&t, m))
@@ -255,7 +262,7 @@ pub fn transitive_members(c: &Call) -> GResult {
     let items: Vec<Value> = {
         let t = c.twin().tenant();
         if !t.groups.contains_key(id) {
-            return Err(GErr::not_found(id));
+            return Err(GErr::missing_object(id));
         }
         let mut seen = std::collections::BTreeSet::new();
         let mut order = Vec::new();
@@ -307,7 +314,7 @@ pub fn add_member(c: &Call) -> GResult {
     if !t.users.contains_key(&member) && !t.groups.contains_key(&member) {
         return Err(GErr::not_found(&member));
     }
-    let g = t.groups.get_mut(id).ok_or_else(|| GErr::not_found(id))?;
+    let g = t.groups.get_mut(id).ok_or_else(|| GErr::missing_object(id))?;
     if g.members.contains(&member) {
         return Err(GErr::bad_request(
             "One or more added object references already exist for the following modified properties: 'members'.",

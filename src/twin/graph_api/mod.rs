@@ -97,6 +97,14 @@ impl GErr {
     pub fn bad_request(message: impl Into<String>) -> GErr {
         GErr::new(400, "Request_BadRequest", message)
     }
+    /// 404 for an unknown object id; 400 `Invalid object identifier` when `id` is not a GUID, as Graph answers.
+    pub fn missing_object(id: &str) -> GErr {
+        if uuid::Uuid::parse_str(id).is_err() {
+            GErr::bad_request(format!("Invalid object identifier '{id}'."))
+        } else {
+            GErr::not_found(id)
+        }
+    }
 }
 
 impl From<(&'static str, String)> for GErr {
