@@ -969,7 +969,11 @@ async fn provision_on_demand_and_reports_have_their_own_quotas() {
     let t = demo().await;
     let sp = coda(&t).await;
     let sp_id = sp["id"].as_str().unwrap();
-    let (_, jobs) = get(&t, &format!("/servicePrincipals/{sp_id}/synchronization/jobs")).await;
+    let (_, jobs) = get(
+        &t,
+        &format!("/servicePrincipals/{sp_id}/synchronization/jobs"),
+    )
+    .await;
     let job = jobs["value"][0]["id"].as_str().unwrap();
     let pod = format!("/servicePrincipals/{sp_id}/synchronization/jobs/{job}/provisionOnDemand");
     let body = json!({"parameters": [{"ruleId": scimshift::twin::schemas::CODA_RULE_ID,
@@ -980,7 +984,10 @@ async fn provision_on_demand_and_reports_have_their_own_quotas() {
     }
     let (s, h, _) = call(&t, "POST", &pod, Some(body)).await;
     assert_eq!(s, 429);
-    assert_eq!(h["x-ms-throttle-information"], "ProvisionOnDemandLimitExceeded");
+    assert_eq!(
+        h["x-ms-throttle-information"],
+        "ProvisionOnDemandLimitExceeded"
+    );
     for _ in 0..5 {
         assert_eq!(get(&t, "/auditLogs/provisioning").await.0, 200);
     }
@@ -1009,14 +1016,24 @@ mod common;
 async fn external_scim_target_gets_the_hand_made_objects() {
     let server = common::start_scim2_server();
     let t = with(TwinOptions {
-        scim_target: Some((server.base_url.clone(), scimshift::secret::Secret::new(server.token.clone()))),
+        scim_target: Some((
+            server.base_url.clone(),
+            scimshift::secret::Secret::new(server.token.clone()),
+        )),
         ..Default::default()
     })
     .await;
     assert_eq!(t.scim_url, server.base_url);
     assert_eq!(t.scim_token.expose(), server.token);
     let sp = coda(&t).await;
-    let (_, v) = get(&t, &format!("/servicePrincipals/{}/synchronization/secrets", sp["id"].as_str().unwrap())).await;
+    let (_, v) = get(
+        &t,
+        &format!(
+            "/servicePrincipals/{}/synchronization/secrets",
+            sp["id"].as_str().unwrap()
+        ),
+    )
+    .await;
     assert!(v.to_string().contains(&server.base_url), "{v}");
     let find = |filter: &str, kind: &str| {
         http()
@@ -1025,9 +1042,19 @@ async fn external_scim_target_gets_the_hand_made_objects() {
             .bearer_auth(&server.token)
             .send()
     };
-    let users: Value = find("userName eq \"coda.admin@northwind.example\"", "Users").await.unwrap().json().await.unwrap();
+    let users: Value = find("userName eq \"coda.admin@northwind.example\"", "Users")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(users["totalResults"], 1, "{users}");
-    let groups: Value = find("displayName eq \"Coda Finance\"", "Groups").await.unwrap().json().await.unwrap();
+    let groups: Value = find("displayName eq \"Coda Finance\"", "Groups")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(groups["totalResults"], 1, "{groups}");
     assert!(t.warnings.is_empty(), "{:?}", t.warnings);
 }

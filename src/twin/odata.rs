@@ -352,10 +352,33 @@ pub fn page(
     default_size: usize,
 ) -> Value {
     let total = items.len();
+    page_lazy(
+        total,
+        items.into_iter(),
+        |v| v,
+        q,
+        self_url,
+        context,
+        default_size,
+    )
+}
+
+/// [`page`] over `total` items of which only the requested page is
+/// converted to JSON: listing 100,000 users a page at a time stays linear.
+#[allow(clippy::too_many_arguments)]
+pub fn page_lazy<T, I: Iterator<Item = T>>(
+    total: usize,
+    items: I,
+    convert: impl Fn(T) -> Value,
+    q: &ODataQuery,
+    self_url: &str,
+    context: &str,
+    default_size: usize,
+) -> Value {
     let size = q.top.unwrap_or(default_size).max(1);
     let start = q.skip.min(total);
     let end = (start + size).min(total);
-    let mut value: Vec<Value> = items.into_iter().skip(start).take(end - start).collect();
+    let mut value: Vec<Value> = items.skip(start).take(end - start).map(convert).collect();
     if let Some(fields) = &q.select {
         value = value.into_iter().map(|v| select(v, fields)).collect();
     }

@@ -30,7 +30,11 @@ pub fn scim2_server_bin() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Start scim2-server on a free loopback port and wait until it answers.
@@ -47,12 +51,23 @@ pub fn start_scim2_server() -> Scim2Server {
     for _ in 0..3 {
         let port = free_port();
         let child = Command::new(&bin)
-            .args(["--hostname", "127.0.0.1", "--port", &port.to_string(), "--bearer-token", &token])
+            .args([
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--bearer-token",
+                &token,
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start scim2-server");
-        let mut server = Scim2Server { base_url: format!("http://127.0.0.1:{port}/v2"), token: token.clone(), child };
+        let mut server = Scim2Server {
+            base_url: format!("http://127.0.0.1:{port}/v2"),
+            token: token.clone(),
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

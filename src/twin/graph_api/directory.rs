@@ -15,8 +15,17 @@ pub fn user_json(u: &DirUser) -> Value {
         m.entry("userType").or_insert(json!("Member"));
         // Graph answers every user property, null when unset.
         for k in [
-            "employeeType", "companyName", "officeLocation", "streetAddress", "state", "postalCode", "usageLocation",
-            "preferredLanguage", "mobilePhone", "onPremisesImmutableId", "onPremisesSamAccountName",
+            "employeeType",
+            "companyName",
+            "officeLocation",
+            "streetAddress",
+            "state",
+            "postalCode",
+            "usageLocation",
+            "preferredLanguage",
+            "mobilePhone",
+            "onPremisesImmutableId",
+            "onPremisesSamAccountName",
         ] {
             m.entry(k).or_insert(Value::Null);
         }
@@ -73,27 +82,31 @@ pub fn list_users(c: &Call) -> GResult {
         ],
         "user",
     )?;
-    let items: Vec<Value> = {
-        let t = c.twin().tenant();
-        // Fast path for the lookups an importer makes: `userPrincipalName eq '…'`.
-        match c
-            .query
-            .filter
-            .as_ref()
-            .and_then(|f| f.eq_value("userPrincipalName"))
-        {
-            Some(upn) => find_user(&t, upn).map(user_json).into_iter().collect(),
-            None => t.users.values().map(user_json).collect(),
+    let t = c.twin().tenant();
+    let (url, ctx) = (c.self_url(), c.context("users"));
+    // Fast path for the lookups an importer makes: `userPrincipalName eq '…'`.
+    let items: Vec<Value> = match c
+        .query
+        .filter
+        .as_ref()
+        .and_then(|f| f.eq_value("userPrincipalName"))
+    {
+        Some(upn) => find_user(&t, upn).map(user_json).into_iter().collect(),
+        None if c.query.filter.is_none() => {
+            return ok(odata::page_lazy(
+                t.users.len(),
+                t.users.values(),
+                user_json,
+                &c.query,
+                &url,
+                &ctx,
+                100,
+            ));
         }
+        None => t.users.values().map(user_json).collect(),
     };
     let items = c.query.apply_filter(items, true);
-    ok(odata::page(
-        items,
-        &c.query,
-        &c.self_url(),
-        &c.context("users"),
-        100,
-    ))
+    ok(odata::page(items, &c.query, &url, &ctx, 100))
 }
 
 pub fn get_user(c: &Call) -> GResult {
@@ -201,15 +214,23 @@ pub fn list_groups(c: &Call) -> GResult {
         ],
         "group",
     )?;
-    let items: Vec<Value> = c.twin().tenant().groups.values().map(group_json).collect();
-    let items = c.query.apply_filter(items, true);
-    ok(odata::page(
-        items,
-        &c.query,
-        &c.self_url(),
-        &c.context("groups"),
-        100,
-    ))
+    let t = c.twin().tenant();
+    let (url, ctx) = (c.self_url(), c.context("groups"));
+    if c.query.filter.is_none() {
+        return ok(odata::page_lazy(
+            t.groups.len(),
+            t.groups.values(),
+            group_json,
+            &c.query,
+            &url,
+            &ctx,
+            100,
+        ));
+    }
+    let items = c
+        .query
+        .apply_filter(t.groups.values().map(group_json).collect(), true);
+    ok(odata::page(items, &c.query, &url, &ctx, 100))
 }
 
 pub fn get_group(c: &Call) -> GResult {
@@ -314,7 +335,10 @@ pub fn add_member(c: &Call) -> GResult {
     if !t.users.contains_key(&member) && !t.groups.contains_key(&member) {
         return Err(GErr::not_found(&member));
     }
-    let g = t.groups.get_mut(id).ok_or_else(|| GErr::missing_object(id))?;
+    let g = t
+        .groups
+        .get_mut(id)
+        .ok_or_else(|| GErr::missing_object(id))?;
     if g.members.contains(&member) {
         return Err(GErr::bad_request(
             "One or more added object references already exist for the following modified properties: 'members'.",
