@@ -7,11 +7,19 @@ use scimshift::twin::server::{RunningTwin, TwinOptions, start};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// One client for the whole file (building one costs ~35 ms in debug); no
+/// pooling, so no connection outlives the test runtime that opened it.
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap()
+        })
+        .clone()
 }
 
 async fn demo() -> RunningTwin {
