@@ -878,8 +878,31 @@ async fn request_log_has_one_line_per_request_and_no_secret() {
     );
     assert!(paths.contains(&("GET".into(), "/scim/v2/Users".into())));
     for l in &lines {
-        assert!(l["status"].is_u64() && l["ts"].is_string(), "{l}");
+        assert!(
+            l["status"].is_u64() && l["ts"].is_string() && l["write"].is_boolean(),
+            "{l}"
+        );
     }
+    // Only reads were sent: no line is a write.
+    assert!(lines.iter().all(|l| l["write"] == false), "{text}");
+    call_as(
+        &t,
+        &token,
+        "POST",
+        "/$batch",
+        Some(json!({"requests": [{"id": "1", "method": "POST",
+        "url": "/applicationTemplates/8adf8e6e-67b2-4cf2-a259-e3dc5476c621/instantiate",
+        "headers": {"Content-Type": "application/json"}, "body": {"displayName": "x"}}]})),
+    )
+    .await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let writes: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["write"] == true)
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0]["via"], "$batch");
     let sp_line = lines
         .iter()
         .find(|l| l["path"] == "/v1.0/servicePrincipals")

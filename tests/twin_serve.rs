@@ -93,6 +93,7 @@ fn bad_flags_fail_with_one_sentence() {
             "/nonexistent/seed.json",
         ),
         (vec!["--replication-delay", "soon"], "--replication-delay"),
+        (vec!["--quota-scale=-1"], "--quota-scale"),
         (
             vec!["--scim-target", "http://example.com/scim"],
             "SCIM_TOKEN",
@@ -111,4 +112,27 @@ fn bad_flags_fail_with_one_sentence() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(out.stdout.is_empty());
     }
+}
+
+/// The example seed file in tests/data/twin loads through `--seed PATH`.
+#[test]
+fn serve_loads_a_seed_file() {
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/twin/minimal-seed.json"
+    );
+    let child = Command::cargo_bin("scimshift")
+        .unwrap()
+        .args(["twin", "serve", "--seed", seed])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(ready["tenant_id"], "0c0ffee0-1111-4222-8333-444444444444");
 }

@@ -1,6 +1,8 @@
 //! The request log (`--request-log PATH`): one JSON line per request the twin
 //! answers — Graph, token endpoints and SCIM alike — with method, path, query,
-//! status, time and duration. Never bodies or headers; query values are kept
+//! status, time, duration and whether it is a write (`"write": true`; a dry
+//! run must leave none). Requests inside a `$batch` get their own lines.
+//! A dropped connection (fault `reset`) is logged with status 0. Never bodies or headers; query values are kept
 //! only for OData/SCIM query options (`$filter`, `$top`, `filter`,
 //! `startIndex`…), every other value is written as `(redacted)`, so a token
 //! or code sent in a query string cannot reach the file.
@@ -64,6 +66,7 @@ impl RequestLog {
             "query": sanitize_query(query),
             "status": status,
             "ms": ms,
+            "write": is_write(method, path),
         });
         if let Some(v) = via {
             line["via"] = json!(v);
@@ -73,6 +76,18 @@ impl RequestLog {
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let _ = f.write_all(text.as_bytes());
     }
+}
+
+/// Whether a request changes state: any method but GET/HEAD/OPTIONS, except
+/// the token endpoints, the `$batch` envelope (its inner requests are logged
+/// on their own lines, with `"via": "$batch"`) and SCIM `POST …/.search`.
+pub fn is_write(method: &str, path: &str) -> bool {
+    let read_method = matches!(method, "GET" | "HEAD" | "OPTIONS");
+    let not_state = path.ends_with("/oauth2/v2.0/token")
+        || path.ends_with("/oauth2/v2.0/devicecode")
+        || path == "/v1.0/$batch"
+        || path.ends_with("/.search");
+    !read_method && !not_state
 }
 
 /// The query string with unsafe values replaced by `(redacted)`; None when empty.
@@ -94,6 +109,19 @@ pub fn sanitize_query(query: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_are_state_changes_only() {
+        assert!(is_write(
+            "POST",
+            "/v1.0/servicePrincipals/x/synchronization/jobs"
+        ));
+        assert!(is_write("PATCH", "/scim/v2/Users/1"));
+        assert!(!is_write("GET", "/v1.0/users"));
+        assert!(!is_write("POST", "/v1.0/$batch"));
+        assert!(!is_write("POST", "/t/oauth2/v2.0/token"));
+        assert!(!is_write("POST", "/scim/v2/Users/.search"));
+    }
 
     #[test]
     fn keeps_query_options_and_redacts_the_rest() {

@@ -5,7 +5,9 @@
 //! credentials. Tests, `scimshift demo` and `twin serve` all start it here.
 //!
 //! The request log and fault injection wrap the whole router, so they see
-//! Graph, token and SCIM requests alike (faults: Graph and SCIM only).
+//! Graph, token and SCIM requests alike (faults: Graph and SCIM only). Both
+//! start when the twin is ready: the seed's start-up provisioning is neither
+//! faulted nor logged.
 
 use super::auth::{Auth, ClientApp};
 use super::faults::{Fault, Faults};
@@ -163,7 +165,8 @@ impl Drop for RunningTwin {
 struct Outer {
     log: Option<Arc<RequestLog>>,
     faults: Option<Faults>,
-    faults_on: AtomicBool,
+    /// Set once seeding is done: the start-up provisioning is neither faulted nor logged.
+    ready: AtomicBool,
 }
 
 fn random_token() -> String {
@@ -261,7 +264,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
     let outer = Arc::new(Outer {
         log,
         faults: opts.faults.clone(),
-        faults_on: AtomicBool::new(false),
+        ready: AtomicBool::new(false),
     });
     let app = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
@@ -326,7 +329,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         .await;
         running.warnings.extend(w);
     }
-    outer.faults_on.store(true, Ordering::SeqCst);
+    outer.ready.store(true, Ordering::SeqCst);
     Ok(running)
 }
 
@@ -401,7 +404,7 @@ async fn outer_layer(State(o): State<Arc<Outer>>, req: Request, next: Next) -> R
     let is_scim = path.starts_with("/scim/v2");
     let faultable = is_scim || path.starts_with("/v1.0");
     let mut status_override = None;
-    let resp = match (&o.faults, faultable && o.faults_on.load(Ordering::SeqCst)) {
+    let resp = match (&o.faults, faultable && o.ready.load(Ordering::SeqCst)) {
         (Some(f), true) => {
             if !f.latency.is_zero() {
                 tokio::time::sleep(f.latency).await;
@@ -435,7 +438,7 @@ async fn outer_layer(State(o): State<Arc<Outer>>, req: Request, next: Next) -> R
         }
         _ => next.run(req).await,
     };
-    if let Some(log) = &o.log {
+    if let Some(log) = o.log.as_ref().filter(|_| o.ready.load(Ordering::SeqCst)) {
         let status = status_override.unwrap_or(resp.status().as_u16());
         log.record(
             &method,
