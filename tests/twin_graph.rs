@@ -1089,3 +1089,24 @@ async fn external_scim_target_gets_the_hand_made_objects() {
     assert_eq!(groups["totalResults"], 1, "{groups}");
     assert!(t.warnings.is_empty(), "{:?}", t.warnings);
 }
+
+#[tokio::test]
+async fn reads_spend_resource_units_sized_by_tenant() {
+    // Demo tenant: 200 users → 5,000 RU per 10 s; × 0.001 = 5 RU. /applications costs 2.
+    let t = with(TwinOptions {
+        quota_scale: 0.001,
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..2 {
+        let (s, h, _) = call(&t, "GET", "/applications", None).await;
+        assert_eq!(s, 200);
+        assert_eq!(h["x-ms-resource-unit"], "2");
+    }
+    let (s, h, v) = call(&t, "GET", "/applications", None).await;
+    assert_eq!(s, 429, "{v}");
+    assert_eq!(h["x-ms-throttle-information"], "ResourceUnitLimitExceeded");
+    // One unit left: a 1-RU read still fits, then nothing does.
+    assert_eq!(get(&t, "/users?$top=1").await.0, 200);
+    assert_eq!(get(&t, "/users?$top=1").await.0, 429);
+}

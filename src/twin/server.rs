@@ -235,6 +235,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         seed.clients.clone()
     };
     let tenant_id = tenant.tenant_id.clone();
+    let tenant_users = tenant.users.len();
     let twin = Arc::new(Twin {
         tenant: Mutex::new(tenant),
         http: crate::net::http_client(),
@@ -253,7 +254,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
     let graph = Arc::new(GraphState {
         twin: twin.clone(),
         auth: auth.clone(),
-        throttle: Throttle::new(opts.quota_scale),
+        throttle: Throttle::new(opts.quota_scale, tenant_users),
         graph_url: graph_url.clone(),
         replicating: Mutex::new(HashMap::new()),
         router: OnceLock::new(),

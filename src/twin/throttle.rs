@@ -1,10 +1,14 @@
 //! Graph's documented throttling quotas, per calling app and tenant, as
-//! sliding windows: identity writes 3,000 per 150 s, `provisionOnDemand` 5 per
-//! 10 s, identity reports (`/auditLogs`) 5 per 10 s. `--quota-scale` multiplies
-//! every quota (0 turns throttling off) so tests and benchmarks can reach them.
+//! sliding windows: identity & access resource units (3,500 / 5,000 / 8,000 RU
+//! per 10 s for tenants under 50 / up to 500 / over 500 users; a GET costs
+//! 1 RU, 2 on `/applications`; a write 1 RU), identity writes 3,000 per 150 s,
+//! `provisionOnDemand` 5 per 10 s, identity reports (`/auditLogs`) 5 per
+//! 10 s. `--quota-scale` multiplies every quota (0 turns throttling off) so
+//! tests and benchmarks can reach them.
 //!
-//! The resource-unit bucket (3,500–8,000 RU per 10 s) is not modelled: the
-//! write and per-endpoint quotas are the ones a migration tool hits.
+//! Not modelled: the per-tenant (all apps) and per-app (all tenants) write
+//! limits, the global 130,000 requests / 10 s, and the `$select`/`$top`
+//! discounts on RU cost.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -13,14 +17,23 @@ use std::time::{Duration, Instant};
 /// Which quota a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Quota {
+    ResourceUnits,
     Writes,
     ProvisionOnDemand,
     Reports,
 }
 
 impl Quota {
-    fn base(self) -> (f64, Duration) {
+    fn base(self, tenant_users: usize) -> (f64, Duration) {
         match self {
+            Quota::ResourceUnits => {
+                let ru = match tenant_users {
+                    0..50 => 3500.0,
+                    50..=500 => 5000.0,
+                    _ => 8000.0,
+                };
+                (ru, Duration::from_secs(10))
+            }
             Quota::Writes => (3000.0, Duration::from_secs(150)),
             Quota::ProvisionOnDemand => (5.0, Duration::from_secs(10)),
             Quota::Reports => (5.0, Duration::from_secs(10)),
@@ -29,6 +42,7 @@ impl Quota {
     /// `x-ms-throttle-information` on a 429.
     pub fn information(self) -> &'static str {
         match self {
+            Quota::ResourceUnits => "ResourceUnitLimitExceeded",
             Quota::Writes => "WriteLimitExceeded",
             Quota::ProvisionOnDemand => "ProvisionOnDemandLimitExceeded",
             Quota::Reports => "ReportsLimitExceeded",
@@ -37,6 +51,7 @@ impl Quota {
     /// The scope segment of `x-ms-throttle-scope`.
     pub fn scope_kind(self) -> &'static str {
         match self {
+            Quota::ResourceUnits => "Read",
             Quota::Writes => "ReadWrite",
             Quota::ProvisionOnDemand => "ProvisionOnDemand",
             Quota::Reports => "Reports",
@@ -48,13 +63,16 @@ impl Quota {
 #[derive(Debug)]
 pub struct Throttle {
     scale: f64,
+    tenant_users: usize,
     windows: Mutex<HashMap<(String, Quota), VecDeque<Instant>>>,
 }
 
 impl Throttle {
-    pub fn new(scale: f64) -> Self {
+    /// `tenant_users` picks the resource-unit quota (Graph sizes it by tenant).
+    pub fn new(scale: f64, tenant_users: usize) -> Self {
         Throttle {
             scale,
+            tenant_users,
             windows: Mutex::new(HashMap::new()),
         }
     }
@@ -64,12 +82,17 @@ impl Throttle {
         if self.scale <= 0.0 || !self.scale.is_finite() {
             return None;
         }
-        let (n, w) = q.base();
+        let (n, w) = q.base(self.tenant_users);
         Some(((n * self.scale).floor().max(1.0) as usize, w))
     }
 
     /// Count one request; `Err(retry_after_secs)` when over quota (not counted).
     pub fn admit(&self, app: &str, q: Quota) -> Result<(), u64> {
+        self.admit_cost(app, q, 1)
+    }
+
+    /// Count a request costing `cost` units of quota `q`.
+    pub fn admit_cost(&self, app: &str, q: Quota, cost: usize) -> Result<(), u64> {
         let Some((limit, window)) = self.limit(q) else {
             return Ok(());
         };
@@ -79,12 +102,16 @@ impl Throttle {
         while w.front().is_some_and(|t| now.duration_since(*t) >= window) {
             w.pop_front();
         }
-        if w.len() >= limit {
-            let oldest = *w.front().expect("limit is at least 1");
-            let wait = window.saturating_sub(now.duration_since(oldest));
+        let cost = cost.clamp(1, limit);
+        if w.len() + cost > limit {
+            // The request fits once enough of the oldest units have left the window.
+            let idx = (w.len() + cost - limit - 1).min(w.len() - 1);
+            let wait = window.saturating_sub(now.duration_since(w[idx]));
             return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
         }
-        w.push_back(now);
+        for _ in 0..cost {
+            w.push_back(now);
+        }
         Ok(())
     }
 }
@@ -95,7 +122,7 @@ mod tests {
 
     #[test]
     fn scaled_quota_refuses_with_retry_after() {
-        let t = Throttle::new(0.001);
+        let t = Throttle::new(0.001, 10);
         assert_eq!(t.limit(Quota::Writes).unwrap().0, 3);
         for _ in 0..3 {
             t.admit("a", Quota::Writes).unwrap();
@@ -103,13 +130,30 @@ mod tests {
         let retry = t.admit("a", Quota::Writes).unwrap_err();
         assert!((149..=150).contains(&retry), "{retry}");
         t.admit("b", Quota::Writes).unwrap();
-        assert!(Throttle::new(0.0).admit("a", Quota::Reports).is_ok());
+        assert!(Throttle::new(0.0, 10).admit("a", Quota::Reports).is_ok());
         assert_eq!(
-            Throttle::new(1.0)
+            Throttle::new(1.0, 10)
                 .limit(Quota::ProvisionOnDemand)
                 .unwrap()
                 .0,
             5
         );
+    }
+
+    #[test]
+    fn resource_units_depend_on_tenant_size_and_cost() {
+        let ru = |users| {
+            Throttle::new(1.0, users)
+                .limit(Quota::ResourceUnits)
+                .unwrap()
+                .0
+        };
+        assert_eq!((ru(10), ru(200), ru(100_000)), (3500, 5000, 8000));
+        let t = Throttle::new(0.001, 10); // 3 RU per 10 s
+        t.admit_cost("a", Quota::ResourceUnits, 2).unwrap();
+        assert!(t.admit_cost("a", Quota::ResourceUnits, 2).is_err());
+        t.admit_cost("a", Quota::ResourceUnits, 1).unwrap();
+        let retry = t.admit("a", Quota::ResourceUnits).unwrap_err();
+        assert!((9..=10).contains(&retry), "{retry}");
     }
 }

@@ -416,16 +416,27 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
-/// Which throttling quota a route counts against.
-fn quota_of(route: &Route) -> Option<Quota> {
-    if route.path.ends_with("/provisionOnDemand") {
-        Some(Quota::ProvisionOnDemand)
-    } else if route.path.starts_with("/auditLogs") {
-        Some(Quota::Reports)
-    } else if route.method != "GET" && route.path != "/$batch" {
-        Some(Quota::Writes)
+/// The throttling quotas a route counts against, with their cost.
+fn quotas_of(route: &Route) -> Vec<(Quota, usize)> {
+    let p = route.path;
+    if p.ends_with("/provisionOnDemand") {
+        vec![(Quota::ProvisionOnDemand, 1)]
+    } else if p.starts_with("/auditLogs") {
+        vec![(Quota::Reports, 1)]
+    } else if p == "/$batch" {
+        vec![]
+    } else if p.contains("/synchronization") {
+        // Proxied to the synchronization service: only identity writes count.
+        if route.method == "GET" {
+            vec![]
+        } else {
+            vec![(Quota::Writes, 1)]
+        }
+    } else if route.method == "GET" {
+        let cost = if p.starts_with("/applications") { 2 } else { 1 };
+        vec![(Quota::ResourceUnits, cost)]
     } else {
-        None
+        vec![(Quota::Writes, 1), (Quota::ResourceUnits, 1)]
     }
 }
 
@@ -531,9 +542,11 @@ async fn dispatch(
             &headers,
         );
     }
-    if let Some(q) = quota_of(route)
-        && let Err(retry) = st.throttle.admit(&caller.client_id, q)
-    {
+    let quotas = quotas_of(route);
+    for &(q, cost) in &quotas {
+        let Err(retry) = st.throttle.admit_cost(&caller.client_id, q, cost) else {
+            continue;
+        };
         let mut resp = error_response(
             &GErr::new(
                 429,
@@ -544,12 +557,13 @@ async fn dispatch(
         );
         let h = resp.headers_mut();
         h.insert("retry-after", HeaderValue::from(retry));
-        if let Ok(v) = HeaderValue::from_str(&format!(
+        let scope = format!(
             "Tenant_Application/{}/{}/{}",
             q.scope_kind(),
             caller.client_id,
             st.twin.tenant().tenant_id
-        )) {
+        );
+        if let Ok(v) = HeaderValue::from_str(&scope) {
             h.insert("x-ms-throttle-scope", v);
         }
         h.insert(
@@ -558,6 +572,11 @@ async fn dispatch(
         );
         return resp;
     }
+    let ru = quotas
+        .iter()
+        .find(|(q, _)| *q == Quota::ResourceUnits)
+        .map(|(_, c)| *c)
+        .unwrap_or(1);
     let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
         Ok(b) => b,
         Err(_) => {
@@ -595,7 +614,7 @@ async fn dispatch(
         Err(e) => error_response(&e, &headers),
     };
     resp.headers_mut()
-        .insert("x-ms-resource-unit", HeaderValue::from_static("1"));
+        .insert("x-ms-resource-unit", HeaderValue::from(ru));
     resp
 }
 
