@@ -1110,3 +1110,29 @@ async fn reads_spend_resource_units_sized_by_tenant() {
     assert_eq!(get(&t, "/users?$top=1").await.0, 200);
     assert_eq!(get(&t, "/users?$top=1").await.0, 429);
 }
+
+#[tokio::test]
+async fn instantiate_can_answer_404_yet_create_the_app() {
+    let t = with(TwinOptions {
+        faults: Some(Faults::parse("instantiate404:1").unwrap()),
+        ..Default::default()
+    })
+    .await;
+    let (s, _, v) = call(
+        &t,
+        "POST",
+        "/applicationTemplates/8adf8e6e-67b2-4cf2-a259-e3dc5476c621/instantiate",
+        Some(json!({"displayName": "Coda (tmp-7f3a)"})),
+    )
+    .await;
+    assert_eq!(s, 404, "{v}");
+    let (_, v) = get(&t, "/applications?$filter=applicationTemplateId eq '8adf8e6e-67b2-4cf2-a259-e3dc5476c621' and displayName eq 'Coda (tmp-7f3a)'").await;
+    assert_eq!(v["value"].as_array().unwrap().len(), 1, "{v}");
+    let app_id = v["value"][0]["appId"].as_str().unwrap();
+    let (_, v) = get(
+        &t,
+        &format!("/servicePrincipals?$filter=appId eq '{app_id}'"),
+    )
+    .await;
+    assert_eq!(v["value"].as_array().unwrap().len(), 1);
+}

@@ -3,6 +3,10 @@
 //! connections and added latency. Parsed from `--faults`
 //! (`429:0.05,503:0.02,reset:0.01,latency:20ms`).
 //!
+//! One Graph-specific fault: `instantiate404:P` makes `instantiate` answer 404
+//! *after* creating the app, as production sometimes does (terraform-provider-
+//! azuread PR #1406), so clients must look the app up before retrying.
+//!
 //! A "reset" is served as a response whose body fails before its first byte:
 //! hyper then closes the connection (an orderly TCP close, not an RST) before
 //! writing even the status line, so the client sees the connection closed
@@ -18,6 +22,8 @@ pub struct Faults {
     pub p503: f64,
     pub reset: f64,
     pub latency: Duration,
+    /// Probability that `instantiate` creates the app yet answers 404.
+    pub instantiate_404: f64,
 }
 
 /// What to do with one request.
@@ -33,7 +39,7 @@ impl Faults {
     /// Parse a `--faults` spec; errors are one sentence naming the bad part.
     pub fn parse(spec: &str) -> Result<Faults> {
         let mut f = Faults::default();
-        let hint = "use 429:P, 503:P, reset:P (P between 0 and 1) or latency:DURATION, comma-separated, e.g. 429:0.05,503:0.02,reset:0.01,latency:20ms";
+        let hint = "use 429:P, 503:P, reset:P, instantiate404:P (P between 0 and 1) or latency:DURATION, comma-separated, e.g. 429:0.05,503:0.02,reset:0.01,latency:20ms";
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((kind, value)) = part.split_once(':') else {
                 return Err(Error::usage(format!(
@@ -56,6 +62,7 @@ impl Faults {
                 "429" => f.p429 = prob()?,
                 "503" => f.p503 = prob()?,
                 "reset" => f.reset = prob()?,
+                "instantiate404" => f.instantiate_404 = prob()?,
                 "latency" => {
                     f.latency = parse_duration(value).map_err(|_| {
                         Error::usage(format!(
@@ -130,7 +137,8 @@ mod tests {
                 p429: 0.05,
                 p503: 0.02,
                 reset: 0.01,
-                latency: Duration::from_millis(20)
+                latency: Duration::from_millis(20),
+                instantiate_404: 0.0,
             }
         );
         for bad in [
@@ -147,6 +155,10 @@ mod tests {
         }
         assert_eq!(Faults::parse("429:1").unwrap().draw(), Fault::Throttle);
         assert_eq!(Faults::parse("reset:1").unwrap().draw(), Fault::Reset);
+        assert_eq!(
+            Faults::parse("instantiate404:1").unwrap().instantiate_404,
+            1.0
+        );
         assert_eq!(Faults::parse("").unwrap().draw(), Fault::None);
     }
 

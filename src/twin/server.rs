@@ -259,6 +259,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         replicating: Mutex::new(HashMap::new()),
         router: OnceLock::new(),
         request_log: log.clone(),
+        instantiate_404: opts.faults.as_ref().map_or(0.0, |f| f.instantiate_404),
     });
     let graph_router = graph_api::router(graph.clone());
     let _ = graph.router.set(graph_router.clone());

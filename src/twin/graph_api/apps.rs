@@ -217,6 +217,10 @@ pub fn instantiate(c: &Call) -> GResult {
         );
     }
     c.st.hide_for_replication(&[&app.id, &sp.id]);
+    if c.st.instantiate_404 > 0.0 && rand::random::<f64>() < c.st.instantiate_404 {
+        // Production sometimes answers 404 although the app was created.
+        return Err(GErr::not_found(NON_GALLERY_TEMPLATE_ID));
+    }
     created(json!({
         "@odata.context": c.context("microsoft.graph.applicationServicePrincipal"),
         "application": app_json(&app),

@@ -39,6 +39,8 @@ pub struct GraphState {
     /// The Graph router itself, for `$batch` inner requests.
     pub router: OnceLock<axum::Router>,
     pub request_log: Option<Arc<RequestLog>>,
+    /// Probability that `instantiate` creates the app and still answers 404.
+    pub instantiate_404: f64,
 }
 
 impl GraphState {
