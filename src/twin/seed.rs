@@ -859,6 +859,23 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_secret_values() {
+        let mut s = demo();
+        for sync in s.tenant.synchronization.values_mut() {
+            sync.secrets
+                .insert("SecretToken".into(), "hunter2-token".into());
+        }
+        s.clients.push(ClientApp {
+            client_id: "c".into(),
+            client_secret: "hunter2-secret".into(),
+            display_name: String::new(),
+            roles: vec![],
+        });
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+    }
+
+    #[test]
     fn seed_spec_parsing() {
         assert!(matches!(SeedSpec::parse("demo").unwrap(), SeedSpec::Demo));
         assert!(matches!(
