@@ -729,7 +729,7 @@ async fn writes_are_throttled_with_retry_after_also_inside_batch() {
     assert_eq!(s, 200);
     assert_eq!(v["responses"][0]["status"], 429);
     assert!(
-        v["responses"][0]["headers"]["retry-after"].is_string(),
+        v["responses"][0]["headers"]["Retry-After"].is_string(),
         "{v}"
     );
 }

@@ -15,11 +15,11 @@ use tower::ServiceExt as _;
 /// Graph's batch size limit.
 pub const MAX_REQUESTS: usize = 20;
 
-/// Inner response headers worth passing back.
+/// Inner response headers worth passing back, as Graph spells them.
 const KEEP_HEADERS: &[&str] = &[
-    "content-type",
-    "location",
-    "retry-after",
+    "Content-Type",
+    "Location",
+    "Retry-After",
     "x-ms-throttle-scope",
     "x-ms-throttle-information",
     "request-id",
@@ -197,12 +197,7 @@ async fn run_one(c: &Call, router: &axum::Router, r: &Value, id: &str) -> Value 
             .get(*name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
         {
-            let display = if *name == "content-type" {
-                "Content-Type".to_string()
-            } else {
-                name.to_string()
-            };
-            out_headers.insert(display, json!(v));
+            out_headers.insert(name.to_string(), json!(v));
         }
     }
     let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
