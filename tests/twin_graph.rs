@@ -852,6 +852,14 @@ async fn request_log_has_one_line_per_request_and_no_secret() {
         .bearer_auth(t.scim_token.expose())
         .send()
         .await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<Value> = text
         .lines()

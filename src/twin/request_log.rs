@@ -38,10 +38,16 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
+    /// Open for appending; created with mode 0600 (filters name people).
     pub fn open(path: &Path) -> crate::error::Result<RequestLog> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts
             .open(path)
             .map_err(|e| crate::error::Error::io_at(path, e))?;
         Ok(RequestLog {
