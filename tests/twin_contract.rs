@@ -7,7 +7,7 @@
 //! (`/{tenant}/oauth2/v2.0/token|devicecode`, identity platform, not Graph)
 //! and the SCIM store under `/scim/v2`.
 
-use scimshift::twin::graph_api::ROUTES;
+use scimshift::twin::graph_api::{ALIASES, ROUTES};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -78,6 +78,18 @@ fn every_twin_route_is_in_graphs_openapi_or_a_documented_exception() {
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn alternate_key_aliases_are_in_the_openapi_too() {
+    let spec = spec();
+    for (method, path) in ALIASES {
+        assert!(
+            spec.get(&normalize(path))
+                .is_some_and(|ms| ms.contains(*method)),
+            "{method} {path}"
+        );
+    }
 }
 
 #[test]

@@ -1144,3 +1144,32 @@ async fn instantiate_can_answer_404_yet_create_the_app() {
     .await;
     assert_eq!(v["value"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn service_principal_by_app_id_alternate_key() {
+    let t = demo().await;
+    let sp = coda(&t).await;
+    let app_id = sp["appId"].as_str().unwrap();
+    let (s, v) = get(
+        &t,
+        &format!("/servicePrincipals(appId='{app_id}')?$select=id,displayName"),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"], sp["id"]);
+    let (s, _) = get(
+        &t,
+        "/servicePrincipals(appId='00000000-0000-0000-0000-00000000abcd')",
+    )
+    .await;
+    assert_eq!(s, 404);
+    let r = http()
+        .get(format!(
+            "{}/servicePrincipals(appId='{app_id}')",
+            t.graph_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
+use tower::ServiceExt as _;
 
 /// Shared by every Graph handler.
 pub struct GraphState {
@@ -478,7 +479,64 @@ async fn method_not_allowed(req: Request) -> Response {
     )
 }
 
-async fn unknown_segment(req: Request) -> Response {
+/// Alternate-key paths served besides [`ROUTES`] (checked by the contract test too):
+/// they are resolved to the object id and dispatched through the same routes.
+pub const ALIASES: &[(&str, &str)] = &[("GET", "/servicePrincipals(appId='{appId}')")];
+
+/// `servicePrincipals(appId='…')` → the appId, for GET only.
+fn app_id_alias(method: &Method, path: &str) -> Option<String> {
+    if method != Method::GET {
+        return None;
+    }
+    let decoded: String =
+        url::form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())?;
+    let inner = decoded
+        .strip_prefix("/servicePrincipals(appId=")?
+        .strip_suffix(')')?;
+    let key = inner.strip_prefix('\'')?.strip_suffix('\'')?;
+    Some(key.to_string())
+}
+
+async fn unknown_segment(State(st): State<Arc<GraphState>>, req: Request) -> Response {
+    if let Some(app_id) = app_id_alias(req.method(), req.uri().path()) {
+        if let Err(msg) = st.auth.check_bearer(req.headers()) {
+            return error_response(
+                &GErr::new(401, "InvalidAuthenticationToken", msg),
+                req.headers(),
+            );
+        }
+        let sp = {
+            let t = st.twin.tenant();
+            t.service_principals
+                .values()
+                .find(|sp| sp.app_id.eq_ignore_ascii_case(&app_id))
+                .map(|sp| sp.id.clone())
+        };
+        let Some(sp) = sp.filter(|id| st.visible(id)) else {
+            return error_response(&GErr::not_found(&app_id), req.headers());
+        };
+        let (mut parts, body) = req.into_parts();
+        let target = match parts.uri.query() {
+            Some(q) => format!("/servicePrincipals/{sp}?{q}"),
+            None => format!("/servicePrincipals/{sp}"),
+        };
+        let Ok(uri) = target.parse() else {
+            return error_response(&GErr::bad_request("Invalid request."), &parts.headers);
+        };
+        parts.uri = uri;
+        let Some(router) = st.router.get().cloned() else {
+            return error_response(
+                &GErr::new(500, "InternalServerError", "The router is not ready."),
+                &parts.headers,
+            );
+        };
+        return match router.oneshot(Request::from_parts(parts, body)).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+    }
     let path = req.uri().path().to_string();
     let segment = path
         .trim_start_matches('/')
