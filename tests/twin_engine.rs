@@ -1526,3 +1526,47 @@ async fn compliance_404_and_escrow_proportion_quarantine_the_job() {
     }
     assert_eq!(job(&twin, GALLERY_SP, GALLERY_JOB).status["code"], "Active");
 }
+
+/// `cargo test --release --test twin_engine idle -- --ignored --nocapture`: an
+/// incremental cycle with nothing to do, at 100k assigned users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn idle_incremental_cycle_at_100k() {
+    let (twin, _base, _token) = twin_with(None).await;
+    {
+        let mut t = twin.tenant();
+        for i in 0..100_000 {
+            let u = user(
+                &format!("i{i:06}"),
+                "I",
+                "J",
+                &format!("i{i:06}@contoso.com"),
+                "Sales",
+                true,
+            );
+            t.users.insert(u.id.clone(), u);
+        }
+        t.synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .secrets
+            .insert("SyncAll".into(), "true".into());
+    }
+    let started = Instant::now();
+    engine::run_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    eprintln!(
+        "100k initial cycle: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let r = engine::run_incremental_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert!(r.requests.is_empty());
+    eprintln!(
+        "100k idle incremental cycle: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+}
