@@ -161,7 +161,8 @@ pub(super) struct JobView {
     pub sp_name: String,
     /// In assignment scope (before the scoping filter), as Graph JSON.
     pub users: Vec<Value>,
-    /// Every directory user by id (for linked users who left scope).
+    /// Directory users that are linked but out of assignment scope, by id
+    /// (absent from the directory = hard-deleted).
     pub all_users: HashMap<String, Value>,
     pub user_links: BTreeMap<String, String>,
     pub group_links: BTreeMap<String, String>,
@@ -194,16 +195,16 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
         })?;
     let token = Secret::new(sync.secrets.get("SecretToken").cloned().unwrap_or_default());
     let to_json = |u: &crate::twin::state::DirUser| serde_json::to_value(u).unwrap_or(Value::Null);
-    let users: Vec<Value> = t
-        .users_in_assignment_scope(sp_id)
-        .into_iter()
-        .map(to_json)
+    let in_scope = t.users_in_assignment_scope(sp_id);
+    let scope_ids: std::collections::HashSet<&str> =
+        in_scope.iter().map(|u| u.id.as_str()).collect();
+    let all_users = job
+        .user_links
+        .keys()
+        .filter(|id| !scope_ids.contains(id.as_str()))
+        .filter_map(|id| t.users.get(id).map(|u| (id.clone(), to_json(u))))
         .collect();
-    let all_users = t
-        .users
-        .iter()
-        .map(|(id, u)| (id.clone(), to_json(u)))
-        .collect();
+    let users: Vec<Value> = in_scope.into_iter().map(to_json).collect();
     let groups = t
         .assigned_groups(sp_id)
         .into_iter()

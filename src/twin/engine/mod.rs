@@ -10,12 +10,13 @@
 //! `on_demand` (provisionOnDemand).
 //!
 //! Cycles: [`start_job`] runs an initial (full) cycle in a background task,
-//! then an incremental cycle every [`EngineState::interval`] (2 s by default;
-//! `None` = one cycle per start, for tests). Incremental cycles only process
-//! objects whose source data, scope or link changed since they were last
-//! exported (Entra's delta), and failed objects (escrows) are retried. A
-//! change to the schema or credentials forces a full cycle. A per-job lock
-//! makes sure two cycles of one job never run at once.
+//! then an incremental cycle every [`EngineState::interval`] (2 s by default,
+//! or twice the last cycle's duration if that is longer; `None` = one cycle
+//! per start, for tests). Incremental cycles only process objects whose
+//! source data or scope changed since they were last exported (Entra's
+//! delta); failed objects (escrows) are retried with back-off. A change to
+//! the schema or credentials forces a full cycle. A per-job lock makes sure
+//! two cycles of one job never run at once.
 
 pub mod cycle;
 pub mod on_demand;
@@ -268,10 +269,13 @@ async fn job_loop(twin: Arc<Twin>, rt: Arc<JobRuntime>, sp: String, job: String)
     loop {
         while is_active(&twin, &sp, &job) {
             let full = rt.full_pending.swap(false, Ordering::SeqCst);
+            let began = std::time::Instant::now();
             let result = {
                 let _g = rt.cycle_lock.lock().await;
                 cycle::run(&twin, &rt, &sp, &job, full).await
             };
+            // Never spend more than a third of the time cycling (large tenants).
+            let took = began.elapsed();
             match result {
                 Ok(r) => {
                     let stop = r.quarantined.is_some();
@@ -287,7 +291,7 @@ async fn job_loop(twin: Arc<Twin>, rt: Arc<JobRuntime>, sp: String, job: String)
                 }
             }
             match twin.engine.interval() {
-                Some(d) => tokio::time::sleep(d).await,
+                Some(d) => tokio::time::sleep(d.max(took * 2)).await,
                 None if rt.full_pending.load(Ordering::SeqCst) => {}
                 None => break,
             }

@@ -204,10 +204,8 @@ pub async fn run(
             let o = if direct.iter().any(|d| d == mid) {
                 user_outcome(&c, &view, mid).await?
             } else {
-                let name = view
-                    .all_users
-                    .get(mid)
-                    .map(cycle::name_of)
+                let name = directory_user(&c, mid)
+                    .map(|u| cycle::name_of(&u))
                     .unwrap_or_else(|| mid.to_string());
                 let mut o = Outcome::new("User", mid, &name);
                 o.skip(
@@ -277,14 +275,21 @@ pub async fn run(
     Ok(response(&main, &members_out))
 }
 
+/// A directory user as Graph JSON.
+fn directory_user(c: &Cycle<'_>, id: &str) -> Option<Value> {
+    let t = c.twin.tenant();
+    t.users.get(id).and_then(|u| serde_json::to_value(u).ok())
+}
+
 async fn user_outcome(
     c: &Cycle<'_>,
     view: &cycle::JobView,
     oid: &str,
 ) -> Result<Outcome, EngineError> {
-    let Some(u) = view.all_users.get(oid) else {
+    let Some(u) = directory_user(c, oid) else {
         return Err(invalid(format!("user {oid} does not exist")));
     };
+    let u = &u;
     let assigned = view.users.iter().any(|x| id_of(x) == oid);
     let enabled = u
         .get("accountEnabled")
