@@ -1570,3 +1570,85 @@ async fn idle_incremental_cycle_at_100k() {
         started.elapsed().as_secs_f64()
     );
 }
+
+#[tokio::test]
+async fn manager_is_set_after_the_users_and_only_when_provisioned() {
+    const MANAGER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+    let (twin, base, token) = twin_with(None).await;
+    {
+        let mut t = twin.tenant();
+        let j = t
+            .synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .jobs
+            .get_mut(GALLERY_JOB)
+            .unwrap();
+        j.schema
+            .pointer_mut("/synchronizationRules/0/objectMappings/0/attributeMappings")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"targetAttributeName": MANAGER, "source": {"type": "Attribute", "name": "manager"}}));
+        t.users.get_mut("bob").unwrap().manager_id = Some("alice".into());
+        t.users.get_mut("carol").unwrap().manager_id = Some("dave".into()); // dave is out of scope
+    }
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    let links = job(&twin, GALLERY_SP, GALLERY_JOB).user_links;
+    let (alice, bob) = (links["alice"].clone(), links["bob"].clone());
+    let posts = r.requests.iter().filter(|q| q.starts_with("POST")).count();
+    let last_post = r
+        .requests
+        .iter()
+        .rposition(|q| q.starts_with("POST"))
+        .unwrap();
+    let set = r
+        .requests
+        .iter()
+        .position(|q| q.starts_with(&format!("PATCH /Users/{bob}")) && q.contains("manager"))
+        .expect("manager PATCH");
+    assert_eq!(posts, 4);
+    assert!(
+        set > last_post,
+        "the manager is written after every user exists"
+    );
+    assert!(
+        r.requests[set].contains(&format!(
+            r#"{{"op":"Add","path":"{MANAGER}","value":"{alice}"}}"#
+        )),
+        "{}",
+        r.requests[set]
+    );
+    assert!(
+        !r.requests
+            .iter()
+            .any(|q| q.starts_with("POST /Users") && q.contains("manager"))
+    );
+    let scim = Scim::new(&base, &token);
+    let b = scim.user("bob@contoso.com").await.unwrap();
+    assert_eq!(
+        b["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        alice.as_str()
+    );
+    let c = scim.user("carol.o'brien@contoso.com").await.unwrap();
+    assert!(
+        c.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+            .is_none_or(|e| e.get("manager").is_none())
+    );
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert!(writes(&r).is_empty(), "{:#?}", writes(&r));
+    // A new manager: replaced.
+    twin.tenant().users.get_mut("bob").unwrap().manager_id = Some("gina".into());
+    let r = engine::run_incremental_cycle(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    let gina = links["gina"].clone();
+    assert_eq!(writes(&r).len(), 1, "{:#?}", r.requests);
+    assert!(writes(&r)[0].contains(&format!(
+        r#"{{"op":"Replace","path":"{MANAGER}","value":"{gina}"}}"#
+    )));
+}

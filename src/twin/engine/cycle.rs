@@ -238,6 +238,17 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
     })
 }
 
+/// A reference attribute waiting for the reference phase.
+#[derive(Debug, Clone)]
+pub struct PendingRef {
+    pub source_id: String,
+    pub source_name: String,
+    pub target_id: String,
+    pub attribute: String,
+    pub manager_source_id: String,
+    pub existing: Option<String>,
+}
+
 /// A cycle in progress.
 pub(super) struct Cycle<'a> {
     pub twin: &'a Arc<Twin>,
@@ -255,6 +266,8 @@ pub(super) struct Cycle<'a> {
     pub paused: AtomicBool,
     pub report: Mutex<CycleReport>,
     pub entries: Mutex<Vec<Value>>,
+    /// Reference attributes (manager) to write after every user is linked.
+    pub pending_refs: Mutex<Vec<PendingRef>>,
     pub concurrency: usize,
 }
 
@@ -412,6 +425,98 @@ impl Cycle<'_> {
             .collect()
     }
 
+    /// Queue the user's manager reference (written once every user is linked).
+    fn note_reference(&self, user: &Value, tid: &str, seen: Option<&Value>) {
+        let Some(attr) = self.users_map.attributes.iter().find(|a| {
+            a.target.eq_ignore_ascii_case("manager")
+                || a.target.to_ascii_lowercase().ends_with(":manager")
+        }) else {
+            return;
+        };
+        let Some(manager) = user
+            .get("managerId")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+        else {
+            return;
+        };
+        let existing = seen
+            .and_then(|s| get_path(s, &attr.target))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        self.pending_refs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(PendingRef {
+                source_id: id_of(user),
+                source_name: name_of(user),
+                target_id: tid.to_string(),
+                attribute: attr.target.clone(),
+                manager_source_id: manager.to_string(),
+                existing,
+            });
+    }
+
+    /// The reference phase: set managers that are provisioned; a manager
+    /// who is not (out of scope) is skipped and not back-filled later.
+    pub(crate) async fn write_references(&self) {
+        let refs =
+            std::mem::take(&mut *self.pending_refs.lock().unwrap_or_else(|e| e.into_inner()));
+        if refs.is_empty() {
+            return;
+        }
+        let links = {
+            let t = self.twin.tenant();
+            t.synchronization
+                .get(self.sp_id)
+                .and_then(|s| s.jobs.get(self.job_id))
+                .map(|j| j.user_links.clone())
+                .unwrap_or_default()
+        };
+        for r in refs {
+            if self.stopped() {
+                return;
+            }
+            let Some(mtid) = links.get(&r.manager_source_id) else {
+                continue;
+            };
+            if r.existing.as_deref() == Some(mtid.as_str()) {
+                continue;
+            }
+            let mut o = Outcome::new("User", &r.source_id, &r.source_name);
+            o.target_id = Some(r.target_id.clone());
+            let ops = self.target.attribute_ops(&[(
+                r.attribute.clone(),
+                json!(mtid),
+                r.existing.is_some(),
+            )]);
+            match self.target.patch("Users", &r.target_id, ops).await {
+                Ok(()) => {
+                    o.action = "update";
+                    o.changes = vec![(
+                        r.attribute.clone(),
+                        r.existing.clone().map(Value::String),
+                        json!(mtid),
+                    )];
+                    o.step(
+                        "EntryExportUpdate",
+                        "referenceResolution",
+                        "success",
+                        format!("Manager set to target user {mtid}"),
+                    );
+                }
+                Err(e) => {
+                    if e.is_fatal() {
+                        self.set_fatal(e.clone());
+                    }
+                    o.fail(&e, "EntryExportUpdate");
+                    self.rt.escrow(&r.source_id, 0, self.retry_base());
+                }
+            }
+            self.record(&o);
+        }
+    }
+
     async fn patch_changes(
         &self,
         endpoint: &str,
@@ -478,6 +583,7 @@ impl Cycle<'_> {
                     o.action = "update";
                     o.changes = ch;
                 }
+                self.note_reference(user, &tid, Some(&current));
                 return Ok(());
             }
             for m in self.users_map.matching() {
@@ -508,6 +614,7 @@ impl Cycle<'_> {
                             o.action = "update";
                             o.changes = ch;
                         }
+                        self.note_reference(user, &tid, Some(&found[0]));
                         return Ok(());
                     }
                     n => {
@@ -533,6 +640,7 @@ impl Cycle<'_> {
             let body = reorder(body, &["schemas", "externalId", "userName", "active"]);
             let tid = self.target.create("Users", &body).await?;
             self.link_user(&sid, &tid);
+            self.note_reference(user, &tid, None);
             o.target_id = Some(tid);
             o.action = "create";
             o.changes = self
@@ -893,6 +1001,7 @@ pub(super) async fn run(
             ..Default::default()
         }),
         entries: Mutex::new(Vec::new()),
+        pending_refs: Mutex::new(Vec::new()),
         concurrency: twin.engine.concurrency(),
     };
 
@@ -1040,6 +1149,11 @@ pub(super) async fn run(
         .buffer_unordered(cycle.concurrency.max(1))
         .collect::<Vec<()>>();
     results.await;
+
+    // ---- references (manager), after every user is linked
+    if !cycle.stopped() {
+        cycle.write_references().await;
+    }
 
     // ---- groups (only with an enabled Group mapping), then memberships
     if let Some(gmap) = cycle.groups_map.clone()

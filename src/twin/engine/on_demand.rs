@@ -147,6 +147,7 @@ pub async fn run(
         paused: AtomicBool::new(false),
         report: Mutex::new(CycleReport::default()),
         entries: Mutex::new(Vec::new()),
+        pending_refs: Mutex::new(Vec::new()),
         concurrency: 1,
     };
 
@@ -270,6 +271,7 @@ pub async fn run(
         });
         main.get_or_insert(o);
     }
+    c.write_references().await;
     c.flush_entries();
     let main = main.ok_or_else(|| invalid("no subject was processed"))?;
     Ok(response(&main, &members_out))

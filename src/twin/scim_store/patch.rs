@@ -92,6 +92,12 @@ pub fn coerce_booleans(v: &mut Value) {
 }
 
 fn coerce_leaf(attr: &str, v: Value) -> Value {
+    // Entra sends the manager reference as a bare id string.
+    if attr.eq_ignore_ascii_case("manager")
+        && let Value::String(s) = &v
+    {
+        return json!({ "value": s });
+    }
     if BOOLEAN_ATTRS.iter().any(|b| b.eq_ignore_ascii_case(attr))
         && let Value::String(s) = &v
     {
