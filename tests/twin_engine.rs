@@ -1652,3 +1652,46 @@ async fn manager_is_set_after_the_users_and_only_when_provisioned() {
         r#"{{"op":"Replace","path":"{MANAGER}","value":"{gina}"}}"#
     )));
 }
+
+/// Entra writes the manager as a bare id (`"value":"<id>"`, see SCIM-SDK #686,
+/// directory-scimple #1242); a strict RFC 7643 server such as scim2-server
+/// answers 400, so the reference is escrowed while the users are fine.
+#[tokio::test]
+async fn strict_server_refuses_entras_bare_id_manager() {
+    let server = common::start_scim2_server();
+    let (twin, _base, _token) = twin_with(Some((&server.base_url, &server.token))).await;
+    {
+        let mut t = twin.tenant();
+        let j = t
+            .synchronization
+            .get_mut(GALLERY_SP)
+            .unwrap()
+            .jobs
+            .get_mut(GALLERY_JOB)
+            .unwrap();
+        j.schema
+            .pointer_mut("/synchronizationRules/0/objectMappings/0/attributeMappings")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"targetAttributeName": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                         "source": {"type": "Attribute", "name": "manager"}}));
+        t.users.get_mut("bob").unwrap().manager_id = Some("alice".into());
+    }
+    let r = engine::run_cycle_report(&twin, GALLERY_SP, GALLERY_JOB)
+        .await
+        .unwrap();
+    assert_eq!((r.users_created, r.escrowed), (4, 1), "{r:#?}");
+    let t = twin.tenant();
+    let e = t
+        .provisioning_log
+        .iter()
+        .rev()
+        .find(|e| e["provisioningStatusInfo"]["status"] == "failure")
+        .unwrap();
+    assert_eq!(e["sourceIdentity"]["id"], "bob");
+    assert_eq!(
+        e["provisioningStatusInfo"]["errorInformation"]["errorCode"],
+        "SystemForCrossDomainIdentityManagementBadRequest"
+    );
+}
