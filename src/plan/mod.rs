@@ -131,3 +131,6 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<i32> {
     }
     Ok(exit::OK)
 }
+
+#[cfg(test)]
+mod tests;
