@@ -147,7 +147,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
                 .find(|g| g.id == *p || g.display_name.eq_ignore_ascii_case(p))
                 .ok_or_else(|| {
                     let names: Vec<&str> = assigned_groups.iter().map(|g| g.display_name.as_str()).collect();
-                    Error::usage(format!(
+                    Error::input(format!(
                         "--pilot-group \"{p}\" is not a group assigned to \"{}\"; assigned groups: {}",
                         app.display_name,
                         if names.is_empty() { "none".into() } else { names.join(", ") }
@@ -581,6 +581,34 @@ fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &Cust
         format!("{} will be matched to the target user the gallery app provisioned (on {matching}) and updated, never created again.", plural(matched, "user", "users")),
         vec![],
     );
+    // The trap a custom app with default mappings falls into.
+    let upn_matching = cu.matching().first().is_some_and(|m| {
+        m.target.eq_ignore_ascii_case("userName") && m.expr.attributes().iter().any(|a| a.eq_ignore_ascii_case("userPrincipalName"))
+    });
+    if !upn_matching && !pred.default_mapping_misses.is_empty() {
+        let tu = snap.target.as_ref().map(|t| &t.users[..]).unwrap_or(&[]);
+        let mut objs = Vec::new();
+        for &(ui, ti) in &pred.default_mapping_misses {
+            objs.push(user_ref(&pred.impact[ui]));
+            objs.push(ObjectRef::new(
+                "targetUser",
+                tu[ti].get("id").and_then(Value::as_str).unwrap_or_default(),
+                tu[ti].get("userName").and_then(Value::as_str).unwrap_or_default(),
+            ));
+        }
+        let n = pred.default_mapping_misses.len();
+        f.add(
+            Severity::Warning,
+            "default-mapping-would-duplicate",
+            format!(
+                "{} a userName in the target that is not their UPN (the gallery maps userName ← {}): a custom app with Entra's default mapping (userName ← userPrincipalName) would create {} again; this plan keeps the gallery's mapping, so they are matched — do not change it by hand.",
+                plural(n, "user has", "users have"),
+                matching.split(" ← ").nth(1).unwrap_or("?"),
+                if n == 1 { "them" } else { "them all" },
+            ),
+            objs,
+        );
+    }
     for (ui, hits) in &pred.ambiguous {
         let u = &pred.impact[*ui];
         let mut objs = vec![user_ref(u)];
@@ -727,7 +755,11 @@ fn group_findings(
         let (sev, what) = if profile.m365_group_members_sync {
             (Severity::Info, "check that the app supports it".to_string())
         } else {
-            (Severity::Warning, format!("{} cannot sync members of Microsoft 365 groups, so its {} user members reach the app only if assigned another way", profile.display_name, g.transitive_user_count))
+            (Severity::Warning, format!(
+                "{} cannot sync members of Microsoft 365 groups, so its {} reach the app only if assigned another way",
+                profile.display_name,
+                plural(g.transitive_user_count, "user member", "user members")
+            ))
         };
         f.add(
             sev,

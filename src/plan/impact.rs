@@ -104,6 +104,9 @@ pub struct Prediction {
     pub gallery_would_deactivate: Vec<usize>,
     /// Users excluded by the scoping filter.
     pub out_of_scope: Vec<usize>,
+    /// Provisioned users that Entra's default mapping (`userName ← userPrincipalName`)
+    /// would not find in the target although they are there: (user index, target index).
+    pub default_mapping_misses: Vec<(usize, usize)>,
 }
 
 /// Why a user is not provisioned by assignment, before mappings are looked at.
@@ -149,6 +152,7 @@ pub fn predict(
     let empty = Vec::new();
     let target_users = snap.target.as_ref().map(|t| &t.users).unwrap_or(&empty);
     let mut targets: Vec<String> = custom.matching().iter().map(|a| a.target.clone()).collect();
+    targets.push("userName".into());
     if let Some(g) = gallery {
         targets.extend(g.matching().iter().map(|a| a.target.clone()));
     }
@@ -161,6 +165,7 @@ pub fn predict(
     let mut ambiguous = Vec::new();
     let mut gallery_would_deactivate = Vec::new();
     let mut out_of_scope = Vec::new();
+    let mut default_mapping_misses = Vec::new();
 
     for (ui, u) in snap.users.iter().enumerate() {
         let enabled = u.attributes.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true);
@@ -233,14 +238,14 @@ pub fn predict(
             reason: skip.map(str::to_string),
         };
         if skip.is_none() {
-            match found {
+            match &found {
                 Some((on, hits)) => {
                     row.action = UserAction::Match;
-                    row.matched_on = Some(on);
+                    row.matched_on = Some(on.clone());
                     row.target_id = Some(index.id(hits[0]));
                     row.target_user_name = Some(index.user_name(hits[0]));
                     if hits.len() > 1 {
-                        ambiguous.push((ui, hits));
+                        ambiguous.push((ui, hits.clone()));
                     }
                 }
                 None => {
@@ -254,10 +259,21 @@ pub fn predict(
                 }
             }
         }
+        // Entra's default mapping would look the user up by UPN: a miss for someone who is there is a duplicate.
+        if row.action != UserAction::Skip && index.lookup("userName", &row.user_principal_name).is_empty() {
+            let there = match (&found, dup_hits.first()) {
+                (Some((_, hits)), _) => Some(hits[0]),
+                (None, Some(&d)) => Some(d),
+                _ => None,
+            };
+            if let Some(t) = there {
+                default_mapping_misses.push((ui, t));
+            }
+        }
         impact.push(row);
     }
     let orphans = (0..target_users.len()).filter(|&i| !accounted[i]).collect();
-    Prediction { impact, orphans, ambiguous, gallery_would_deactivate, out_of_scope }
+    Prediction { impact, orphans, ambiguous, gallery_would_deactivate, out_of_scope, default_mapping_misses }
 }
 
 /// Characters that need care inside a SCIM filter string (`userName eq "…"`).

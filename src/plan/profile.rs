@@ -115,7 +115,7 @@ impl Profile {
         let path = std::path::Path::new(spec);
         if !path.exists() && !spec.contains('/') && !spec.ends_with(".toml") {
             let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
-            return Err(Error::usage(format!(
+            return Err(Error::input(format!(
                 "unknown profile `{spec}`: use one of {} or a path to a TOML file",
                 names.join(", ")
             )));

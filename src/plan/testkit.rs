@@ -61,6 +61,7 @@ pub struct SnapBuilder {
 impl SnapBuilder {
     pub fn new(app_name: &str, schema: Value) -> Self {
         let sp_id = "sp-gallery-0001";
+        let tmpl: String = app_name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
         SnapBuilder {
             snap: Snapshot {
                 format: FORMAT.into(),
@@ -75,9 +76,9 @@ impl SnapBuilder {
                     application_template_id: Some("gallery-template-0001".into()),
                     app_roles: vec![json!({"id": USER_ROLE, "value": "User", "displayName": "User"})],
                     jobs: vec![JobSnapshot {
-                        id: "coda.aaaa.job-0001".into(),
-                        template_id: "coda".into(),
-                        job: json!({"id": "coda.aaaa.job-0001", "status": {"code": "Active"}, "schedule": {"state": "Active"}}),
+                        id: format!("{tmpl}.aaaa.job-0001"),
+                        template_id: tmpl.clone(),
+                        job: json!({"id": format!("{tmpl}.aaaa.job-0001"), "status": {"code": "Active"}, "schedule": {"state": "Active"}}),
                         schema,
                     }],
                     settings: vec![

@@ -68,6 +68,10 @@ fn upn_mapping_predicts_twelve_duplicates() {
 fn every_demo_trap_is_a_finding_naming_the_right_objects() {
     let snap = testkit::demo_like();
     let p = plan_of(&snap, &coda(), &PlanOptions::default());
+    // (1) gallery userName ← mail: 12 users a default custom app would duplicate, named with their target users.
+    let f = finding(&p, "default-mapping-would-duplicate");
+    assert_eq!(ids(f, "user"), demo_ids::mail_differs());
+    assert!(f.message.starts_with("12 users"), "{}", f.message);
     // (2) orphans
     assert_eq!(ids(finding(&p, "orphan-target-user"), "targetUser"), demo_ids::ORPHANS.to_vec());
     // (3) nested group
