@@ -2,7 +2,10 @@
 fn main() {
     let snap = scimshift::plan::testkit::demo_like();
     let profile = scimshift::plan::Profile::builtin("coda").unwrap();
-    let opts = scimshift::plan::PlanOptions { pilot_group: Some("Engineering".into()), ..Default::default() };
+    let opts = scimshift::plan::PlanOptions {
+        pilot_group: Some("Engineering".into()),
+        ..Default::default()
+    };
     let plan = scimshift::plan::build(&snap, &profile, &opts).unwrap();
     if std::env::args().nth(1).as_deref() == Some("json") {
         print!("{}", String::from_utf8(plan.to_bytes()).unwrap());

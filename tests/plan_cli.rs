@@ -38,7 +38,11 @@ fn plan_exits_2_writes_identical_json_and_report() {
     run("b.json");
     assert!(text.contains("Plan: 1 app to create"), "{text}");
     let a = std::fs::read(dir.path().join("a.json")).unwrap();
-    assert_eq!(a, std::fs::read(dir.path().join("b.json")).unwrap(), "same input, same bytes");
+    assert_eq!(
+        a,
+        std::fs::read(dir.path().join("b.json")).unwrap(),
+        "same input, same bytes"
+    );
     let json = String::from_utf8(a).unwrap();
     assert!(json.contains("\"format\": \"scimshift.plan/v1\""));
     let md = std::fs::read_to_string(dir.path().join("plan.md")).unwrap();
@@ -46,7 +50,14 @@ fn plan_exits_2_writes_identical_json_and_report() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(dir.path().join("a.json")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("a.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
     for out in [&json, &md, &text] {
         assert!(!out.contains("Bearer"));
@@ -54,7 +65,11 @@ fn plan_exits_2_writes_identical_json_and_report() {
     }
 
     // show re-renders it and exits 0.
-    let shown = bin().arg("show").arg(dir.path().join("a.json")).assert().code(0);
+    let shown = bin()
+        .arg("show")
+        .arg(dir.path().join("a.json"))
+        .assert()
+        .code(0);
     let shown = String::from_utf8(shown.get_output().stdout.clone()).unwrap();
     assert!(shown.contains("Plan: 1 app to create"));
 }
@@ -63,7 +78,11 @@ fn plan_exits_2_writes_identical_json_and_report() {
 fn json_output_on_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let snap = write_snapshot(dir.path(), &testkit::demo_like());
-    let a = bin().args(["--output", "json", "plan", "--snapshot"]).arg(&snap).assert().code(2);
+    let a = bin()
+        .args(["--output", "json", "plan", "--snapshot"])
+        .arg(&snap)
+        .assert()
+        .code(2);
     let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
     assert_eq!(v["format"], "scimshift.plan/v1");
     assert_eq!(v["steps"][0]["action"], "+");
@@ -80,7 +99,11 @@ fn nothing_to_do_exits_0() {
     s.app.jobs[0].template_id = "scim".into();
     s.seal();
     let snap = write_snapshot(dir.path(), &s);
-    let a = bin().args(["plan", "--snapshot"]).arg(&snap).assert().code(0);
+    let a = bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .assert()
+        .code(0);
     assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("No changes"));
 }
 
@@ -89,13 +112,31 @@ fn errors_exit_1_with_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let snap = write_snapshot(dir.path(), &testkit::demo_like());
     // Pilot group not assigned.
-    let a = bin().args(["plan", "--snapshot"]).arg(&snap).args(["--pilot-group", "Platform"]).assert().code(1);
+    let a = bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .args(["--pilot-group", "Platform"])
+        .assert()
+        .code(1);
     let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
-    assert!(err.contains("not a group assigned") && err.trim().lines().count() == 1, "{err}");
+    assert!(
+        err.contains("not a group assigned") && err.trim().lines().count() == 1,
+        "{err}"
+    );
     // Bad profile TOML names file and line.
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "name = \"x\"\ndisplay_name = \"X\"\nuser_mappings = [ { target = 1 } ]\n").unwrap();
-    let a = bin().args(["plan", "--snapshot"]).arg(&snap).arg("--profile").arg(&bad).assert().code(1);
+    std::fs::write(
+        &bad,
+        "name = \"x\"\ndisplay_name = \"X\"\nuser_mappings = [ { target = 1 } ]\n",
+    )
+    .unwrap();
+    let a = bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .arg("--profile")
+        .arg(&bad)
+        .assert()
+        .code(1);
     let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
     assert!(err.contains("bad.toml line 3"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -105,15 +146,27 @@ fn errors_exit_1_with_one_sentence() {
     assert!(err.contains("is not a scimshift plan"), "{err}");
     // A snapshot edited after it was taken.
     let edited = dir.path().join("edited.json");
-    std::fs::write(&edited, std::fs::read_to_string(&snap).unwrap().replace("ada.lovelace6", "ada.lovelace7")).unwrap();
-    bin().args(["plan", "--snapshot"]).arg(&edited).assert().code(1);
+    std::fs::write(
+        &edited,
+        std::fs::read_to_string(&snap)
+            .unwrap()
+            .replace("ada.lovelace6", "ada.lovelace7"),
+    )
+    .unwrap();
+    bin()
+        .args(["plan", "--snapshot"])
+        .arg(&edited)
+        .assert()
+        .code(1);
 }
 
 #[test]
 fn profile_file_forcing_upn_predicts_twelve_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let snap = write_snapshot(dir.path(), &testkit::demo_like());
-    let coda = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/coda.toml")).unwrap();
+    let coda =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/coda.toml"))
+            .unwrap();
     let forced = coda.replace(
         r#"{ target = "userName", source = "userPrincipalName", match = 1, copy_from_gallery = true, note = "must be email-shaped; the gallery job often maps mail" }"#,
         r#"{ target = "userName", source = "userPrincipalName", match = 1 }"#,
@@ -121,11 +174,21 @@ fn profile_file_forcing_upn_predicts_twelve_duplicates() {
     assert_ne!(coda, forced);
     let p = dir.path().join("upn.toml");
     std::fs::write(&p, forced).unwrap();
-    let a = bin().args(["--output", "json", "plan", "--snapshot"]).arg(&snap).arg("--profile").arg(&p).assert().code(2);
+    let a = bin()
+        .args(["--output", "json", "plan", "--snapshot"])
+        .arg(&snap)
+        .arg("--profile")
+        .arg(&p)
+        .assert()
+        .code(2);
     let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
     assert_eq!(v["summary"]["duplicates"], 12);
     // The built-in profile (detected from the app name) predicts none.
-    let a = bin().args(["--output", "json", "plan", "--snapshot"]).arg(&snap).assert().code(2);
+    let a = bin()
+        .args(["--output", "json", "plan", "--snapshot"])
+        .arg(&snap)
+        .assert()
+        .code(2);
     let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
     assert_eq!(v["summary"]["duplicates"], 0);
     assert_eq!(v["app"]["profile"], "coda");
@@ -135,10 +198,15 @@ fn profile_file_forcing_upn_predicts_twelve_duplicates() {
 fn unknown_app_falls_back_to_generic_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let mut b = testkit::SnapBuilder::new("Slack", testkit::gallery_schema("Slack", "mail", None));
-    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"]).assign_user("u1", "a@x.com");
+    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"])
+        .assign_user("u1", "a@x.com");
     b.target_user("t1", "a@x.com", None);
     let snap = write_snapshot(dir.path(), &b.build());
-    let a = bin().args(["plan", "--snapshot"]).arg(&snap).assert().code(2);
+    let a = bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .assert()
+        .code(2);
     let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
     assert!(err.contains("generic-scim"), "{err}");
 }
@@ -147,7 +215,13 @@ fn unknown_app_falls_back_to_generic_with_a_warning() {
 fn large_report_puts_impact_in_a_csv() {
     let dir = tempfile::tempdir().unwrap();
     let snap = write_snapshot(dir.path(), &testkit::synthetic(300));
-    bin().args(["plan", "--snapshot"]).arg(&snap).arg("--report").arg(dir.path().join("r.md")).assert().code(2);
+    bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .arg("--report")
+        .arg(dir.path().join("r.md"))
+        .assert()
+        .code(2);
     let md = std::fs::read_to_string(dir.path().join("r.md")).unwrap();
     assert!(md.contains("r.impact.csv"));
     let csv = std::fs::read_to_string(dir.path().join("r.impact.csv")).unwrap();

@@ -66,21 +66,36 @@ struct Findings(Vec<Finding>);
 
 impl Findings {
     fn add(&mut self, severity: Severity, code: &str, message: String, objects: Vec<ObjectRef>) {
-        self.0.push(Finding { severity, code: code.into(), message, objects });
+        self.0.push(Finding {
+            severity,
+            code: code.into(),
+            message,
+            objects,
+        });
     }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
-fn cap(mut objects: Vec<ObjectRef>) -> (Vec<ObjectRef>, String) {
-    if objects.len() > MAX_OBJECTS {
-        let more = objects.len() - MAX_OBJECTS;
-        objects.truncate(MAX_OBJECTS);
-        (objects, format!(" (the first {MAX_OBJECTS} are listed; {more} more in the impact table)"))
+/// At most [`MAX_OBJECTS`] objects of `total`, built lazily, and the sentence tail saying how many more.
+fn cap<I: IntoIterator<Item = ObjectRef>>(total: usize, objects: I) -> (Vec<ObjectRef>, String) {
+    let listed: Vec<ObjectRef> = objects.into_iter().take(MAX_OBJECTS).collect();
+    if total > MAX_OBJECTS {
+        (
+            listed,
+            format!(
+                " (the first {MAX_OBJECTS} are listed; {} more in the impact table)",
+                total - MAX_OBJECTS
+            ),
+        )
     } else {
-        (objects, String::new())
+        (listed, String::new())
     }
 }
 
@@ -89,35 +104,62 @@ fn get(req: &str) -> Request {
 }
 
 fn expect(path: &str, op: &str, value: Option<Value>) -> Expect {
-    Expect { path: path.into(), op: op.into(), value }
+    Expect {
+        path: path.into(),
+        op: op.into(),
+        value,
+    }
 }
 
 /// Pick the gallery job to migrate: the first non-`scim` job, else the first.
 fn gallery_job(snap: &Snapshot) -> Option<&JobSnapshot> {
-    snap.app.jobs.iter().find(|j| !j.template_id.starts_with("scim")).or(snap.app.jobs.first())
+    snap.app
+        .jobs
+        .iter()
+        .find(|j| !j.template_id.starts_with("scim"))
+        .or(snap.app.jobs.first())
 }
 
 /// Build the plan.
 pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<Plan> {
     let app = &snap.app;
     let job = gallery_job(snap).ok_or_else(|| {
-        Error::input(format!("the snapshot of \"{}\" holds no provisioning job: there is nothing to migrate", app.display_name))
+        Error::input(format!(
+            "the snapshot of \"{}\" holds no provisioning job: there is nothing to migrate",
+            app.display_name
+        ))
     })?;
-    let custom_name = opts.custom_app_name.clone().unwrap_or_else(|| format!("{} (SCIM custom)", app.display_name));
+    let custom_name = opts
+        .custom_app_name
+        .clone()
+        .unwrap_or_else(|| format!("{} (SCIM custom)", app.display_name));
     let gsp = &app.service_principal_id;
     let gjob = &job.id;
-    let setting = |k: &str| app.settings.iter().find(|kv| kv.key.eq_ignore_ascii_case(k)).map(|kv| kv.value.clone());
+    let setting = |k: &str| {
+        app.settings
+            .iter()
+            .find(|kv| kv.key.eq_ignore_ascii_case(k))
+            .map(|kv| kv.value.clone())
+    };
     let mut f = Findings(Vec::new());
 
-    let gallery_maps = Mappings::from_schema(&job.schema)
-        .map_err(|e| Error::input(format!("the gallery job's schema has an expression scimshift cannot read: {e}")))?;
+    let gallery_maps = Mappings::from_schema(&job.schema).map_err(|e| {
+        Error::input(format!(
+            "the gallery job's schema has an expression scimshift cannot read: {e}"
+        ))
+    })?;
     let plan_app = PlanApp {
         gallery_service_principal_id: gsp.clone(),
         gallery_display_name: app.display_name.clone(),
         gallery_job_id: gjob.clone(),
         custom_app_name: custom_name.clone(),
         profile: profile.name.clone(),
-        scope: if opts.scope == Scope::All { "all" } else { "assigned" }.into(),
+        scope: if opts.scope == Scope::All {
+            "all"
+        } else {
+            "assigned"
+        }
+        .into(),
         keep_gallery_sso: opts.keep_gallery_sso,
         pilot_group: opts.pilot_group.clone(),
     };
@@ -133,12 +175,20 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             format!("\"{}\" is already a custom (non-gallery) app whose job pushes groups: there is nothing to migrate.", app.display_name),
             vec![ObjectRef::new("app", gsp, &app.display_name)],
         );
-        return Ok(finish(snap, plan_app, Vec::new(), f, Vec::new(), estimate_empty()));
+        return Ok(finish(
+            snap,
+            plan_app,
+            Vec::new(),
+            f,
+            Vec::new(),
+            estimate_empty(),
+        ));
     }
 
     // Groups: assigned, by id and name; --group-map; --pilot-group.
     let assigned_groups: Vec<&GroupSnapshot> = snap.groups.iter().collect();
-    let group_by_id: HashMap<&str, &GroupSnapshot> = snap.groups.iter().map(|g| (g.id.as_str(), g)).collect();
+    let group_by_id: HashMap<&str, &GroupSnapshot> =
+        snap.groups.iter().map(|g| (g.id.as_str(), g)).collect();
     let pilot = match &opts.pilot_group {
         None => None,
         Some(p) => Some(
@@ -168,11 +218,18 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         }
     }
     let pushed_name = |g: &GroupSnapshot| -> String {
-        renames.iter().find(|(f, _)| *f == g.display_name).map(|(_, t)| t.clone()).unwrap_or_else(|| g.display_name.clone())
+        renames
+            .iter()
+            .find(|(f, _)| *f == g.display_name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| g.display_name.clone())
     };
     let mut by_pushed: BTreeMap<String, Vec<&GroupSnapshot>> = BTreeMap::new();
     for g in &assigned_groups {
-        by_pushed.entry(pushed_name(g).to_lowercase()).or_default().push(g);
+        by_pushed
+            .entry(pushed_name(g).to_lowercase())
+            .or_default()
+            .push(g);
     }
     for gs in by_pushed.values().filter(|v| v.len() > 1) {
         f.add(
@@ -190,10 +247,21 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     // The custom schema and the prediction it implies.
     let cs: CustomSchema = custom_schema::build(&job.schema, profile, &renames)
         .map_err(|e| Error::input(format!("cannot build the custom app's schema: {e}")))?;
-    let custom_maps = Mappings::from_schema(&cs.body)
-        .map_err(|e| Error::input(format!("the profile \"{}\" has an expression scimshift cannot read: {e}", profile.name)))?;
-    let cu = custom_maps.user.as_ref().ok_or_else(|| Error::internal("the custom schema lost its User mapping"))?;
-    for a in cu.attributes.iter().chain(custom_maps.group.iter().flat_map(|g| g.attributes.iter())) {
+    let custom_maps = Mappings::from_schema(&cs.body).map_err(|e| {
+        Error::input(format!(
+            "the profile \"{}\" has an expression scimshift cannot read: {e}",
+            profile.name
+        ))
+    })?;
+    let cu = custom_maps
+        .user
+        .as_ref()
+        .ok_or_else(|| Error::internal("the custom schema lost its User mapping"))?;
+    for a in cu
+        .attributes
+        .iter()
+        .chain(custom_maps.group.iter().flat_map(|g| g.attributes.iter()))
+    {
         let bad = a.expr.unsupported_functions();
         if !bad.is_empty() {
             f.add(
@@ -205,9 +273,23 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         }
     }
     let scope_all = opts.scope == Scope::All;
-    let pred: Prediction = impact::predict(snap, cu, gallery_maps.user.as_ref(), scope_all, profile.m365_group_members_sync);
+    let pred: Prediction = impact::predict(
+        snap,
+        cu,
+        gallery_maps.user.as_ref(),
+        scope_all,
+        profile.m365_group_members_sync,
+    );
     user_findings(snap, &pred, &mut f, &cs, cu);
-    group_findings(snap, &assigned_groups, &group_by_id, &pred, profile, &pushed_name, &mut f);
+    group_findings(
+        snap,
+        &assigned_groups,
+        &group_by_id,
+        &pred,
+        profile,
+        &pushed_name,
+        &mut f,
+    );
     setting_findings(snap, profile, opts, &setting, &mut f, scope_all);
 
     // ---- steps
@@ -250,7 +332,8 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     steps.push(Step {
         id: "wait-replication".into(),
         action: Action::Check,
-        title: "Wait until the new service principal has replicated (5 successful reads in a row)".into(),
+        title: "Wait until the new service principal has replicated (5 successful reads in a row)"
+            .into(),
         count: 1,
         object: "check".into(),
         requests: vec![get("/servicePrincipals/{customSpId}")],
@@ -261,7 +344,10 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             consecutive: Some(5),
             poll_seconds: Some(5),
         },
-        undo: Undo { requests: vec![], note: "Nothing to undo: a read.".into() },
+        undo: Undo {
+            requests: vec![],
+            note: "Nothing to undo: a read.".into(),
+        },
         details: Value::Null,
     });
     steps.push(Step {
@@ -290,8 +376,9 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
 
     // Secrets.
     let base = setting("BaseAddress");
-    let notif = setting("SyncNotificationSettings")
-        .unwrap_or_else(|| r#"{"Enabled":false,"DeleteThresholdEnabled":true,"DeleteThresholdValue":500}"#.into());
+    let notif = setting("SyncNotificationSettings").unwrap_or_else(|| {
+        r#"{"Enabled":false,"DeleteThresholdEnabled":true,"DeleteThresholdValue":500}"#.into()
+    });
     let sync_all = if scope_all { "true" } else { "false" };
     let base_value = base.clone().unwrap_or_else(|| "{scimBaseUrl}".into());
     let creds = json!([
@@ -394,24 +481,42 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     steps.push(Step {
         id: "pause-gallery-job".into(),
         action: Action::Pause,
-        title: format!("Pause the gallery job of \"{}\" (its assignments and state are kept)", app.display_name),
+        title: format!(
+            "Pause the gallery job of \"{}\" (its assignments and state are kept)",
+            app.display_name
+        ),
         count: 1,
         object: "job".into(),
-        requests: vec![Request::graph("POST", format!("/servicePrincipals/{gsp}/synchronization/jobs/{gjob}/pause"), None)],
+        requests: vec![Request::graph(
+            "POST",
+            format!("/servicePrincipals/{gsp}/synchronization/jobs/{gjob}/pause"),
+            None,
+        )],
         diff: vec![DiffLine {
             op: "~".into(),
             path: "galleryJob.status.code".into(),
-            before: Some(json!(job.job.pointer("/status/code").cloned().unwrap_or(json!("Active")))),
+            before: Some(json!(
+                job.job
+                    .pointer("/status/code")
+                    .cloned()
+                    .unwrap_or(json!("Active"))
+            )),
             after: Some(json!("Paused")),
         }],
         done_when: DoneWhen {
-            request: get(&format!("/servicePrincipals/{gsp}/synchronization/jobs/{gjob}")),
+            request: get(&format!(
+                "/servicePrincipals/{gsp}/synchronization/jobs/{gjob}"
+            )),
             expect: vec![expect("/status/code", "equals", Some(json!("Paused")))],
             consecutive: None,
             poll_seconds: None,
         },
         undo: Undo {
-            requests: vec![Request::graph("POST", format!("/servicePrincipals/{gsp}/synchronization/jobs/{gjob}/start"), None)],
+            requests: vec![Request::graph(
+                "POST",
+                format!("/servicePrincipals/{gsp}/synchronization/jobs/{gjob}/start"),
+                None,
+            )],
             note: "Starts the gallery job again; it resumes where it stopped.".into(),
         },
         details: Value::Null,
@@ -419,11 +524,24 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     steps.push(Step {
         id: "start-custom-job".into(),
         action: Action::Start,
-        title: format!("Start the custom job: first cycle matches {} and creates {}", pred_count(&pred, UserAction::Match), pred_count(&pred, UserAction::Create)),
+        title: format!(
+            "Start the custom job: first cycle matches {} and creates {}",
+            pred_count(&pred, UserAction::Match),
+            pred_count(&pred, UserAction::Create)
+        ),
         count: 1,
         object: "job".into(),
-        requests: vec![Request::graph("POST", "/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}/start", None)],
-        diff: vec![DiffLine { op: "~".into(), path: "customJob.schedule.state".into(), before: Some(json!("Disabled")), after: Some(json!("Active")) }],
+        requests: vec![Request::graph(
+            "POST",
+            "/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}/start",
+            None,
+        )],
+        diff: vec![DiffLine {
+            op: "~".into(),
+            path: "customJob.schedule.state".into(),
+            before: Some(json!("Disabled")),
+            after: Some(json!("Active")),
+        }],
         done_when: DoneWhen {
             request: get("/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}"),
             expect: vec![expect("/schedule/state", "equals", Some(json!("Active")))],
@@ -431,7 +549,11 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             poll_seconds: None,
         },
         undo: Undo {
-            requests: vec![Request::graph("POST", "/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}/pause", None)],
+            requests: vec![Request::graph(
+                "POST",
+                "/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}/pause",
+                None,
+            )],
             note: "Pauses the custom job; what it already wrote to the target stays.".into(),
         },
         details: Value::Null,
@@ -455,7 +577,9 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         title: "Wait for the custom job's first cycle to reach steady state".into(),
         count: 1,
         object: "check".into(),
-        requests: vec![get("/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}")],
+        requests: vec![get(
+            "/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}",
+        )],
         diff: vec![],
         done_when: DoneWhen {
             request: get("/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}"),
@@ -467,11 +591,22 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             consecutive: None,
             poll_seconds: Some(60),
         },
-        undo: Undo { requests: vec![], note: "Nothing to undo: a read.".into() },
+        undo: Undo {
+            requests: vec![],
+            note: "Nothing to undo: a read.".into(),
+        },
         details: Value::Null,
     });
-    let expected_users = pred.impact.iter().filter(|u| u.action != UserAction::Skip).count();
-    let pushed: Vec<String> = if custom_maps.pushes_groups() { by_pushed.values().map(|v| pushed_name(v[0])).collect() } else { vec![] };
+    let expected_users = pred
+        .impact
+        .iter()
+        .filter(|u| u.action != UserAction::Skip)
+        .count();
+    let pushed: Vec<String> = if custom_maps.pushes_groups() {
+        by_pushed.values().map(|v| pushed_name(v[0])).collect()
+    } else {
+        vec![]
+    };
     steps.push(Step {
         id: "verify".into(),
         action: Action::Check,
@@ -500,8 +635,19 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     });
 
     // Estimate and budget.
-    let writes: usize = steps.iter().flat_map(|s| s.requests.iter()).map(Request::graph_writes).sum();
-    let est = estimate(snap, &pred, &assigned_groups, custom_maps.pushes_groups(), writes, pod_calls);
+    let writes: usize = steps
+        .iter()
+        .flat_map(|s| s.requests.iter())
+        .map(Request::graph_writes)
+        .sum();
+    let est = estimate(
+        snap,
+        &pred,
+        &assigned_groups,
+        custom_maps.pushes_groups(),
+        writes,
+        pod_calls,
+    );
     f.add(
         Severity::Info,
         "first-cycle-estimate",
@@ -531,7 +677,10 @@ fn expr_text(e: &crate::mapping::expr::Expr) -> String {
         Expr::Attr(a) => format!("[{a}]"),
         Expr::Lit(s) => format!("\"{s}\""),
         Expr::Empty => String::new(),
-        Expr::Call(n, args) => format!("{n}({})", args.iter().map(expr_text).collect::<Vec<_>>().join(", ")),
+        Expr::Call(n, args) => format!(
+            "{n}({})",
+            args.iter().map(expr_text).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -544,15 +693,29 @@ fn user_ref(u: &UserImpact) -> ObjectRef {
     ObjectRef::new("user", &u.id, &u.user_principal_name)
 }
 
-fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &CustomSchema, cu: &crate::mapping::schema::ObjectMapping) {
-    let matching = cu.matching().first().map(|m| format!("{} ← {}", m.target, expr_text(&m.expr))).unwrap_or_default();
+fn user_findings(
+    snap: &Snapshot,
+    pred: &Prediction,
+    f: &mut Findings,
+    cs: &CustomSchema,
+    cu: &crate::mapping::schema::ObjectMapping,
+) {
+    let matching = cu
+        .matching()
+        .first()
+        .map(|m| format!("{} ← {}", m.target, expr_text(&m.expr)))
+        .unwrap_or_default();
     // Duplicates.
     let dups: Vec<&UserImpact> = pred.impact.iter().filter(|u| u.duplicate).collect();
     if !dups.is_empty() {
         let mut objs = Vec::new();
         for u in &dups {
             objs.push(user_ref(u));
-            objs.push(ObjectRef::new("targetUser", u.target_id.clone().unwrap_or_default(), u.target_user_name.clone().unwrap_or_default()));
+            objs.push(ObjectRef::new(
+                "targetUser",
+                u.target_id.clone().unwrap_or_default(),
+                u.target_user_name.clone().unwrap_or_default(),
+            ));
         }
         f.add(
             Severity::Error,
@@ -564,17 +727,28 @@ fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &Cust
             objs,
         );
     }
-    let creates: Vec<&UserImpact> = pred.impact.iter().filter(|u| u.action == UserAction::Create && !u.duplicate).collect();
+    let creates: Vec<&UserImpact> = pred
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Create && !u.duplicate)
+        .collect();
     if !creates.is_empty() {
-        let (objs, more) = cap(creates.iter().map(|u| user_ref(u)).collect());
+        let (objs, more) = cap(creates.len(), creates.iter().map(|u| user_ref(u)));
         f.add(
             Severity::Info,
             "user-created",
-            format!("{} not in the target yet will be created by the first cycle{more}.", plural(creates.len(), "user", "users")),
+            format!(
+                "{} not in the target yet will be created by the first cycle{more}.",
+                plural(creates.len(), "user", "users")
+            ),
             objs,
         );
     }
-    let matched = pred.impact.iter().filter(|u| u.action == UserAction::Match).count();
+    let matched = pred
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Match)
+        .count();
     f.add(
         Severity::Info,
         "user-matched",
@@ -583,7 +757,11 @@ fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &Cust
     );
     // The trap a custom app with default mappings falls into.
     let upn_matching = cu.matching().first().is_some_and(|m| {
-        m.target.eq_ignore_ascii_case("userName") && m.expr.attributes().iter().any(|a| a.eq_ignore_ascii_case("userPrincipalName"))
+        m.target.eq_ignore_ascii_case("userName")
+            && m.expr
+                .attributes()
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("userPrincipalName"))
     });
     if !upn_matching && !pred.default_mapping_misses.is_empty() {
         let tu = snap.target.as_ref().map(|t| &t.users[..]).unwrap_or(&[]);
@@ -593,7 +771,10 @@ fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &Cust
             objs.push(ObjectRef::new(
                 "targetUser",
                 tu[ti].get("id").and_then(Value::as_str).unwrap_or_default(),
-                tu[ti].get("userName").and_then(Value::as_str).unwrap_or_default(),
+                tu[ti]
+                    .get("userName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
             ));
         }
         let n = pred.default_mapping_misses.len();
@@ -617,46 +798,63 @@ fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &Cust
             objs.push(ObjectRef::new(
                 "targetUser",
                 tu[h].get("id").and_then(Value::as_str).unwrap_or_default(),
-                tu[h].get("userName").and_then(Value::as_str).unwrap_or_default(),
+                tu[h]
+                    .get("userName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
             ));
         }
         f.add(
             Severity::Error,
             "ambiguous-match",
-            format!("{} matches {} target users on {}: Entra stops with DuplicateTargetEntries.", u.user_principal_name, hits.len(), u.matched_on.clone().unwrap_or_default()),
+            format!(
+                "{} matches {} target users on {}: Entra stops with DuplicateTargetEntries.",
+                u.user_principal_name,
+                hits.len(),
+                u.matched_on.clone().unwrap_or_default()
+            ),
             objs,
         );
     }
     // Orphans.
-    if let Some(t) = &snap.target {
-        if !pred.orphans.is_empty() {
-            let objs: Vec<ObjectRef> = pred
-                .orphans
-                .iter()
-                .map(|&i| {
-                    ObjectRef::new(
-                        "targetUser",
-                        t.users[i].get("id").and_then(Value::as_str).unwrap_or_default(),
-                        t.users[i].get("userName").and_then(Value::as_str).unwrap_or_default(),
-                    )
-                })
-                .collect();
-            let (objs, more) = cap(objs);
-            f.add(
-                Severity::Warning,
-                "orphan-target-user",
-                format!(
-                    "{} in the target {} not assigned to any Entra user: neither app will update or deactivate them; review them by hand{more}.",
-                    plural(pred.orphans.len(), "user", "users"),
-                    if pred.orphans.len() == 1 { "is" } else { "are" }
-                ),
-                objs,
-            );
-        }
+    if let Some(t) = &snap.target
+        && !pred.orphans.is_empty()
+    {
+        let (objs, more) = cap(
+            pred.orphans.len(),
+            pred.orphans.iter().map(|&i| {
+                ObjectRef::new(
+                    "targetUser",
+                    t.users[i]
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    t.users[i]
+                        .get("userName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                )
+            }),
+        );
+        f.add(
+            Severity::Warning,
+            "orphan-target-user",
+            format!(
+                "{} in the target {} not assigned to any Entra user: neither app will update or deactivate them; review them by hand{more}.",
+                plural(pred.orphans.len(), "user", "users"),
+                if pred.orphans.len() == 1 { "is" } else { "are" }
+            ),
+            objs,
+        );
     }
     // Gallery deactivation on unassignment.
     if !pred.gallery_would_deactivate.is_empty() {
-        let (objs, more) = cap(pred.gallery_would_deactivate.iter().map(|&i| user_ref(&pred.impact[i])).collect());
+        let (objs, more) = cap(
+            pred.gallery_would_deactivate.len(),
+            pred.gallery_would_deactivate
+                .iter()
+                .map(|&i| user_ref(&pred.impact[i])),
+        );
         f.add(
             Severity::Warning,
             "gallery-would-deactivate",
@@ -668,7 +866,11 @@ fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &Cust
         );
     }
     // userNames needing filter quoting.
-    let quoted: Vec<&UserImpact> = pred.impact.iter().filter(|u| u.user_name.as_deref().is_some_and(impact::needs_quoting)).collect();
+    let quoted: Vec<&UserImpact> = pred
+        .impact
+        .iter()
+        .filter(|u| u.user_name.as_deref().is_some_and(impact::needs_quoting))
+        .collect();
     if !quoted.is_empty() {
         f.add(
             Severity::Warning,
@@ -683,8 +885,21 @@ fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &Cust
     }
     // Scoping filter carried over.
     if cs.scope_carried {
-        let text = cu.scope.iter().map(|g| g.iter().map(|c| c.describe()).collect::<Vec<_>>().join(" AND ")).collect::<Vec<_>>().join(" OR ");
-        let (objs, more) = cap(pred.out_of_scope.iter().map(|&i| user_ref(&pred.impact[i])).collect());
+        let text = cu
+            .scope
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|c| c.describe())
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let (objs, more) = cap(
+            pred.out_of_scope.len(),
+            pred.out_of_scope.iter().map(|&i| user_ref(&pred.impact[i])),
+        );
         f.add(
             Severity::Info,
             "scoping-filter-carried",
@@ -695,13 +910,20 @@ fn user_findings(snap: &Snapshot, pred: &Prediction, f: &mut Findings, cs: &Cust
             objs,
         );
     }
-    let disabled: Vec<&UserImpact> = pred.impact.iter().filter(|u| u.reason.as_deref() == Some("disabled")).collect();
+    let disabled: Vec<&UserImpact> = pred
+        .impact
+        .iter()
+        .filter(|u| u.reason.as_deref() == Some("disabled"))
+        .collect();
     if !disabled.is_empty() {
-        let (objs, more) = cap(disabled.iter().map(|u| user_ref(u)).collect());
+        let (objs, more) = cap(disabled.len(), disabled.iter().map(|u| user_ref(u)));
         f.add(
             Severity::Info,
             "disabled-user",
-            format!("{} disabled in Entra and will not be created{more}.", plural(disabled.len(), "assigned user is", "assigned users are")),
+            format!(
+                "{} disabled in Entra and will not be created{more}.",
+                plural(disabled.len(), "assigned user is", "assigned users are")
+            ),
             objs,
         );
     }
@@ -718,7 +940,8 @@ fn group_findings(
     f: &mut Findings,
 ) {
     let _ = by_id;
-    let users_by_id: HashMap<&str, &UserImpact> = pred.impact.iter().map(|u| (u.id.as_str(), u)).collect();
+    let users_by_id: HashMap<&str, &UserImpact> =
+        pred.impact.iter().map(|u| (u.id.as_str(), u)).collect();
     for g in groups {
         let nested: Vec<_> = g.members.iter().filter(|m| m.kind == "group").collect();
         if nested.is_empty() {
@@ -726,7 +949,11 @@ fn group_findings(
         }
         let mut objs = vec![ObjectRef::new("group", &g.id, &g.display_name)];
         for n in &nested {
-            objs.push(ObjectRef::new("group", &n.id, n.display_name.clone().unwrap_or_default()));
+            objs.push(ObjectRef::new(
+                "group",
+                &n.id,
+                n.display_name.clone().unwrap_or_default(),
+            ));
         }
         let nested_ids: Vec<String> = nested.iter().map(|n| format!("nested:{}", n.id)).collect();
         let lost: Vec<&UserImpact> = snap
@@ -755,16 +982,22 @@ fn group_findings(
         let (sev, what) = if profile.m365_group_members_sync {
             (Severity::Info, "check that the app supports it".to_string())
         } else {
-            (Severity::Warning, format!(
-                "{} cannot sync members of Microsoft 365 groups, so its {} reach the app only if assigned another way",
-                profile.display_name,
-                plural(g.transitive_user_count, "user member", "user members")
-            ))
+            (
+                Severity::Warning,
+                format!(
+                    "{} cannot sync members of Microsoft 365 groups, so its {} reach the app only if assigned another way",
+                    profile.display_name,
+                    plural(g.transitive_user_count, "user member", "user members")
+                ),
+            )
         };
         f.add(
             sev,
             "m365-group",
-            format!("Assigned group \"{}\" is a Microsoft 365 group: {what}.", g.display_name),
+            format!(
+                "Assigned group \"{}\" is a Microsoft 365 group: {what}.",
+                g.display_name
+            ),
             vec![ObjectRef::new("group", &g.id, &g.display_name)],
         );
     }
@@ -783,10 +1016,14 @@ fn group_findings(
                     objs.push(ObjectRef::new(
                         "targetGroup",
                         tg.get("id").and_then(Value::as_str).unwrap_or_default(),
-                        tg.get("displayName").and_then(Value::as_str).unwrap_or_default(),
+                        tg.get("displayName")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
                     ));
                 }
-                let external = hits.iter().any(|tg| tg.get("externalId").and_then(Value::as_str) == Some(g.id.as_str()));
+                let external = hits
+                    .iter()
+                    .any(|tg| tg.get("externalId").and_then(Value::as_str) == Some(g.id.as_str()));
                 f.add(
                     if external { Severity::Info } else { Severity::Warning },
                     "target-group-name-collision",
@@ -800,8 +1037,12 @@ fn group_findings(
             }
         }
     }
-    let group_assignments: Vec<&crate::snapshot::model::Assignment> =
-        snap.app.assignments.iter().filter(|a| a.principal_type == "Group").collect();
+    let group_assignments: Vec<&crate::snapshot::model::Assignment> = snap
+        .app
+        .assignments
+        .iter()
+        .filter(|a| a.principal_type == "Group")
+        .collect();
     if !group_assignments.is_empty() {
         f.add(
             Severity::Info,
@@ -855,15 +1096,13 @@ fn setting_findings(
             vec![sp.clone()],
         ),
         Some(b) => {
-            if let Some(re) = profile.scim_base_url_match.as_deref().and_then(|r| regex::Regex::new(r).ok()) {
-                if !re.is_match(&b) {
-                    f.add(
-                        Severity::Warning,
-                        "base-url-unexpected",
-                        format!("The gallery app's BaseAddress {b} does not look like a {} SCIM URL ({}).", profile.display_name, profile.scim_base_url),
-                        vec![sp.clone()],
-                    );
-                }
+            if let Some(re) = profile.scim_base_url_match.as_deref().and_then(|r| regex::Regex::new(r).ok()) && !re.is_match(&b) {
+                f.add(
+                    Severity::Warning,
+                    "base-url-unexpected",
+                    format!("The gallery app's BaseAddress {b} does not look like a {} SCIM URL ({}).", profile.display_name, profile.scim_base_url),
+                    vec![sp.clone()],
+                );
             }
             if !profile.scim_base_url_verified {
                 f.add(
@@ -924,20 +1163,40 @@ fn setting_findings(
         f.add(
             Severity::Info,
             "multiple-jobs",
-            format!("The gallery app has {} provisioning jobs; the plan migrates the first one.", app.jobs.len()),
-            app.jobs.iter().map(|j| ObjectRef::new("job", &j.id, &j.template_id)).collect(),
+            format!(
+                "The gallery app has {} provisioning jobs; the plan migrates the first one.",
+                app.jobs.len()
+            ),
+            app.jobs
+                .iter()
+                .map(|j| ObjectRef::new("job", &j.id, &j.template_id))
+                .collect(),
         );
     }
     if !profile.notes.trim().is_empty() {
-        f.add(Severity::Info, "profile-notes", profile.notes.trim().replace('\n', " "), vec![]);
+        f.add(
+            Severity::Info,
+            "profile-notes",
+            profile.notes.trim().replace('\n', " "),
+            vec![],
+        );
     }
 }
 
 /// Role on the custom app for a gallery assignment: by value, else displayName; default access ⇒ `User`.
 fn role_for(snap: &Snapshot, role_id: &str) -> (String, bool) {
-    let role = snap.app.app_roles.iter().find(|r| r.get("id").and_then(Value::as_str) == Some(role_id));
+    let role = snap
+        .app
+        .app_roles
+        .iter()
+        .find(|r| r.get("id").and_then(Value::as_str) == Some(role_id));
     let name = role
-        .and_then(|r| r.get("value").and_then(Value::as_str).filter(|s| !s.is_empty()).or_else(|| r.get("displayName").and_then(Value::as_str)))
+        .and_then(|r| {
+            r.get("value")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .or_else(|| r.get("displayName").and_then(Value::as_str))
+        })
         .unwrap_or("User")
         .to_string();
     let standard = name.eq_ignore_ascii_case("User") || name.eq_ignore_ascii_case("msiam_access");
@@ -954,7 +1213,11 @@ fn assignments_step(snap: &Snapshot) -> (Step, Vec<RawFinding>) {
     let mut skipped = Vec::new();
     for a in &snap.app.assignments {
         if a.principal_type != "User" && a.principal_type != "Group" {
-            skipped.push(ObjectRef::new("assignment", &a.principal_id, a.principal_display_name.clone().unwrap_or_default()));
+            skipped.push(ObjectRef::new(
+                "assignment",
+                &a.principal_id,
+                a.principal_display_name.clone().unwrap_or_default(),
+            ));
             continue;
         }
         let (role, standard) = role_for(snap, &a.app_role_id);
@@ -966,7 +1229,11 @@ fn assignments_step(snap: &Snapshot) -> (Step, Vec<RawFinding>) {
             op: "+".into(),
             path: format!("assignment.{}", a.principal_type.to_lowercase()),
             before: None,
-            after: Some(json!(format!("{} ({}) as {role}", a.principal_display_name.clone().unwrap_or_default(), a.principal_id))),
+            after: Some(json!(format!(
+                "{} ({}) as {role}",
+                a.principal_display_name.clone().unwrap_or_default(),
+                a.principal_id
+            ))),
         });
     }
     for (role, (n, standard)) in &roles {
@@ -983,7 +1250,10 @@ fn assignments_step(snap: &Snapshot) -> (Step, Vec<RawFinding>) {
         findings.push((
             Severity::Info,
             "assignment-not-copied".to_string(),
-            format!("{} to service principals cannot drive provisioning and are not copied.", plural(skipped.len(), "assignment", "assignments")),
+            format!(
+                "{} to service principals cannot drive provisioning and are not copied.",
+                plural(skipped.len(), "assignment", "assignments")
+            ),
             skipped,
         ));
     }
@@ -1026,20 +1296,28 @@ fn assignments_step(snap: &Snapshot) -> (Step, Vec<RawFinding>) {
     let step = Step {
         id: "assignments".into(),
         action: Action::Create,
-        title: format!("Recreate {} on the custom app ($batch of {BATCH_SIZE})", plural(n, "assignment", "assignments")),
+        title: format!(
+            "Recreate {} on the custom app ($batch of {BATCH_SIZE})",
+            plural(n, "assignment", "assignments")
+        ),
         count: n,
         object: "assignment".into(),
         requests,
         diff,
         done_when: DoneWhen {
             request: get("/servicePrincipals/{customSpId}/appRoleAssignedTo?$top=999"),
-            expect: vec![expect("/value/*/principalId", "containsAll", Some(Value::Array(principals)))],
+            expect: vec![expect(
+                "/value/*/principalId",
+                "containsAll",
+                Some(Value::Array(principals)),
+            )],
             consecutive: None,
             poll_seconds: None,
         },
         undo: Undo {
             requests: undo_requests,
-            note: "Removes the assignments the step made (their ids are journaled at apply).".into(),
+            note: "Removes the assignments the step made (their ids are journaled at apply)."
+                .into(),
         },
         details: json!({"roleMap": roles.iter().map(|(r, (n, _))| json!({"galleryRole": r, "customRole": format!("{{customAppRole:{r}}}"), "assignments": n})).collect::<Vec<_>>()}),
     };
@@ -1047,11 +1325,24 @@ fn assignments_step(snap: &Snapshot) -> (Step, Vec<RawFinding>) {
 }
 
 fn pilot_step(g: &GroupSnapshot, pred: &Prediction, pushed: &str) -> Step {
-    let provisioned: std::collections::HashSet<&str> =
-        pred.impact.iter().filter(|u| u.action != UserAction::Skip).map(|u| u.id.as_str()).collect();
-    let members: Vec<&str> = g.members.iter().filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str())).map(|m| m.id.as_str()).collect();
+    let provisioned: std::collections::HashSet<&str> = pred
+        .impact
+        .iter()
+        .filter(|u| u.action != UserAction::Skip)
+        .map(|u| u.id.as_str())
+        .collect();
+    let members: Vec<&str> = g
+        .members
+        .iter()
+        .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
+        .map(|m| m.id.as_str())
+        .collect();
     let mut requests = Vec::new();
-    let chunks: Vec<&[&str]> = if members.is_empty() { vec![&[]] } else { members.chunks(POD_MEMBERS).collect() };
+    let chunks: Vec<&[&str]> = if members.is_empty() {
+        vec![&[]]
+    } else {
+        members.chunks(POD_MEMBERS).collect()
+    };
     for chunk in chunks {
         requests.push(Request::graph(
             "POST",
@@ -1099,13 +1390,43 @@ fn estimate_empty() -> Estimate {
     }
 }
 
-fn estimate(snap: &Snapshot, pred: &Prediction, groups: &[&GroupSnapshot], pushes: bool, writes: usize, pod: usize) -> Estimate {
-    let matched = pred.impact.iter().filter(|u| u.action == UserAction::Match).count();
-    let created = pred.impact.iter().filter(|u| u.action == UserAction::Create).count();
-    let provisioned: std::collections::HashSet<&str> =
-        pred.impact.iter().filter(|u| u.action != UserAction::Skip).map(|u| u.id.as_str()).collect();
+fn estimate(
+    snap: &Snapshot,
+    pred: &Prediction,
+    groups: &[&GroupSnapshot],
+    pushes: bool,
+    writes: usize,
+    pod: usize,
+) -> Estimate {
+    let matched = pred
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Match)
+        .count();
+    let created = pred
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Create)
+        .count();
+    let provisioned: std::collections::HashSet<&str> = pred
+        .impact
+        .iter()
+        .filter(|u| u.action != UserAction::Skip)
+        .map(|u| u.id.as_str())
+        .collect();
     let (n_groups, memberships) = if pushes {
-        (groups.len(), groups.iter().map(|g| g.members.iter().filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str())).count()).sum())
+        (
+            groups.len(),
+            groups
+                .iter()
+                .map(|g| {
+                    g.members
+                        .iter()
+                        .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
+                        .count()
+                })
+                .sum(),
+        )
     } else {
         (0, 0)
     };
@@ -1126,9 +1447,16 @@ fn estimate(snap: &Snapshot, pred: &Prediction, groups: &[&GroupSnapshot], pushe
     }
 }
 
-fn finish(snap: &Snapshot, app: PlanApp, steps: Vec<Step>, f: Findings, impact: Vec<UserImpact>, estimate: Estimate) -> Plan {
+fn finish(
+    snap: &Snapshot,
+    app: PlanApp,
+    steps: Vec<Step>,
+    f: Findings,
+    impact: Vec<UserImpact>,
+    estimate: Estimate,
+) -> Plan {
     let mut findings = f.0;
-    findings.sort_by(|a, b| a.severity.cmp(&b.severity)); // stable: keeps the planner's order within a severity
+    findings.sort_by_key(|f| f.severity); // stable: keeps the planner's order within a severity
     let changes = steps
         .iter()
         .filter(|s| s.action.is_change())
@@ -1143,7 +1471,11 @@ fn finish(snap: &Snapshot, app: PlanApp, steps: Vec<Step>, f: Findings, impact: 
                 Action::Start => "to start",
                 Action::Check => "to check",
             };
-            let noun = if s.count == 1 { s.object.clone() } else { format!("{}s", s.object) };
+            let noun = if s.count == 1 {
+                s.object.clone()
+            } else {
+                format!("{}s", s.object)
+            };
             format!("{} {noun} {verb}", s.count)
         })
         .collect();
@@ -1154,8 +1486,14 @@ fn finish(snap: &Snapshot, app: PlanApp, steps: Vec<Step>, f: Findings, impact: 
         users_create: count(UserAction::Create),
         users_skip: count(UserAction::Skip),
         duplicates: impact.iter().filter(|u| u.duplicate).count(),
-        errors: findings.iter().filter(|x| x.severity == Severity::Error).count(),
-        warnings: findings.iter().filter(|x| x.severity == Severity::Warning).count(),
+        errors: findings
+            .iter()
+            .filter(|x| x.severity == Severity::Error)
+            .count(),
+        warnings: findings
+            .iter()
+            .filter(|x| x.severity == Severity::Warning)
+            .count(),
     };
     Plan {
         format: FORMAT.into(),

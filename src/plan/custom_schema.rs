@@ -32,11 +32,19 @@ pub struct CustomSchema {
 
 /// The human form of an attributeMappingSource (`[mail]`, `Switch(…)`, `"x"`).
 pub fn source_text(src: &Value) -> String {
-    if let Some(e) = src.get("expression").and_then(Value::as_str).filter(|e| !e.trim().is_empty()) {
+    if let Some(e) = src
+        .get("expression")
+        .and_then(Value::as_str)
+        .filter(|e| !e.trim().is_empty())
+    {
         return e.to_string();
     }
     let name = src.get("name").and_then(Value::as_str).unwrap_or_default();
-    match src.get("type").and_then(Value::as_str).unwrap_or("Attribute") {
+    match src
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("Attribute")
+    {
         "Constant" => format!("\"{name}\""),
         "Function" => name.to_string(),
         _ => format!("[{name}]"),
@@ -67,12 +75,18 @@ fn mapping_json(m: &ProfileMapping, source: Value) -> Value {
 }
 
 fn target_of(m: &Value) -> &str {
-    m.get("targetAttributeName").and_then(Value::as_str).unwrap_or_default()
+    m.get("targetAttributeName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 fn describe(m: &Value) -> String {
     let src = source_text(m.get("source").unwrap_or(&Value::Null));
-    match m.get("matchingPriority").and_then(Value::as_i64).unwrap_or(0) {
+    match m
+        .get("matchingPriority")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+    {
         0 => src,
         p => format!("{src} (matching {p})"),
     }
@@ -92,29 +106,51 @@ fn outbound_rule(schema: &Value) -> Option<usize> {
         .iter()
         .position(|r| {
             r.get("sourceDirectoryName").and_then(Value::as_str) == Some(ENTRA_DIRECTORY)
-                && r.get("objectMappings").and_then(Value::as_array).is_some_and(|o| o.iter().any(is_user))
+                && r.get("objectMappings")
+                    .and_then(Value::as_array)
+                    .is_some_and(|o| o.iter().any(is_user))
         })
         .or_else(|| {
-            rules.iter().position(|r| r.get("objectMappings").and_then(Value::as_array).is_some_and(|o| o.iter().any(is_user)))
+            rules.iter().position(|r| {
+                r.get("objectMappings")
+                    .and_then(Value::as_array)
+                    .is_some_and(|o| o.iter().any(is_user))
+            })
         })
 }
 
 /// Build the custom schema from the gallery schema and the profile.
 /// `group_renames` are `(from, to)` display names from `--group-map`.
-pub fn build(gallery: &Value, profile: &Profile, group_renames: &[(String, String)]) -> Result<CustomSchema, String> {
-    let ri = outbound_rule(gallery).ok_or("the gallery job's schema has no outbound rule with a User mapping")?;
+pub fn build(
+    gallery: &Value,
+    profile: &Profile,
+    group_renames: &[(String, String)],
+) -> Result<CustomSchema, String> {
+    let ri = outbound_rule(gallery)
+        .ok_or("the gallery job's schema has no outbound rule with a User mapping")?;
     let mut body = gallery.clone();
     let mut transform = Vec::new();
     let mut diff = Vec::new();
 
     // Ids the custom job owns: placeholders resolved from its default schema at apply.
-    let gallery_dir =
-        gallery["synchronizationRules"][ri].get("targetDirectoryName").and_then(Value::as_str).unwrap_or("").to_string();
+    let gallery_dir = gallery["synchronizationRules"][ri]
+        .get("targetDirectoryName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     body["id"] = json!("{customSchemaId}");
     if let Some(dirs) = body.get_mut("directories").and_then(Value::as_array_mut) {
         for d in dirs.iter_mut() {
-            let name = d.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-            let new_name = if name == gallery_dir && name != ENTRA_DIRECTORY { CUSTOM_DIRECTORY.to_string() } else { name.clone() };
+            let name = d
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let new_name = if name == gallery_dir && name != ENTRA_DIRECTORY {
+                CUSTOM_DIRECTORY.to_string()
+            } else {
+                name.clone()
+            };
             if new_name != name {
                 transform.push(json!({"object": "directory", "op": "rename-directory", "from": name, "to": new_name}));
             }
@@ -123,34 +159,56 @@ pub fn build(gallery: &Value, profile: &Profile, group_renames: &[(String, Strin
         }
     }
     let rule = &mut body["synchronizationRules"][ri];
-    let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("USER_OUTBOUND_USER").to_string();
+    let rule_name = rule
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("USER_OUTBOUND_USER")
+        .to_string();
     rule["id"] = json!(format!("{{customRuleId:{rule_name}}}"));
     if gallery_dir != CUSTOM_DIRECTORY {
         transform.push(json!({"object": "rule", "op": "retarget", "from": gallery_dir, "to": CUSTOM_DIRECTORY}));
     }
     rule["targetDirectoryName"] = json!(CUSTOM_DIRECTORY);
-    let oms = rule["objectMappings"].as_array_mut().ok_or("the outbound rule has no objectMappings")?;
+    let oms = rule["objectMappings"]
+        .as_array_mut()
+        .ok_or("the outbound rule has no objectMappings")?;
 
     // ---- users
-    let ui = oms.iter().position(is_user).ok_or("no User object mapping")?;
-    let gallery_attrs: Vec<Value> = oms[ui].get("attributeMappings").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ui = oms
+        .iter()
+        .position(is_user)
+        .ok_or("no User object mapping")?;
+    let gallery_attrs: Vec<Value> = oms[ui]
+        .get("attributeMappings")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut attrs = gallery_attrs.clone();
     for a in &gallery_attrs {
         let t = target_of(a);
-        if !profile.user_mappings.iter().any(|p| p.target.eq_ignore_ascii_case(t)) {
-            transform.push(json!({"object": "user", "target": t, "op": "carry", "source": describe(a)}));
+        if !profile
+            .user_mappings
+            .iter()
+            .any(|p| p.target.eq_ignore_ascii_case(t))
+        {
+            transform
+                .push(json!({"object": "user", "target": t, "op": "carry", "source": describe(a)}));
         }
     }
     for pm in &profile.user_mappings {
-        let pos = attrs.iter().position(|a| target_of(a).eq_ignore_ascii_case(&pm.target));
+        let pos = attrs
+            .iter()
+            .position(|a| target_of(a).eq_ignore_ascii_case(&pm.target));
         match pos {
             Some(i) if pm.copy_from_gallery => {
                 transform.push(json!({"object": "user", "target": pm.target, "op": "copy", "source": describe(&attrs[i])}));
             }
             Some(i) => {
                 let new = mapping_json(pm, source_json(&pm.source));
-                transform.push(json!({"object": "user", "target": pm.target, "op": "override",
-                    "from": describe(&attrs[i]), "source": describe(&new)}));
+                transform.push(
+                    json!({"object": "user", "target": pm.target, "op": "override",
+                    "from": describe(&attrs[i]), "source": describe(&new)}),
+                );
                 attrs[i] = new;
             }
             None => {
@@ -163,7 +221,10 @@ pub fn build(gallery: &Value, profile: &Profile, group_renames: &[(String, Strin
     // Exactly one attribute per matching priority: a profile override wins.
     let mut seen = std::collections::BTreeSet::new();
     for a in attrs.iter_mut().rev() {
-        let p = a.get("matchingPriority").and_then(Value::as_i64).unwrap_or(0);
+        let p = a
+            .get("matchingPriority")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if p > 0 && !seen.insert(p) {
             a["matchingPriority"] = json!(0);
         }
@@ -171,80 +232,140 @@ pub fn build(gallery: &Value, profile: &Profile, group_renames: &[(String, Strin
     for a in &attrs {
         let t = target_of(a);
         let after = describe(a);
-        let before = gallery_attrs.iter().find(|g| target_of(g).eq_ignore_ascii_case(t)).map(describe);
+        let before = gallery_attrs
+            .iter()
+            .find(|g| target_of(g).eq_ignore_ascii_case(t))
+            .map(describe);
         let op = match &before {
             None => "+",
             Some(b) if *b == after => " ",
             Some(_) => "~",
         };
-        diff.push(DiffLine { op: op.into(), path: format!("user.{t}"), before: before.map(Value::from), after: Some(after.into()) });
+        diff.push(DiffLine {
+            op: op.into(),
+            path: format!("user.{t}"),
+            before: before.map(Value::from),
+            after: Some(after.into()),
+        });
     }
     oms[ui]["attributeMappings"] = Value::Array(attrs);
     oms[ui]["enabled"] = json!(true);
-    let scope_carried = oms[ui].pointer("/scope/groups").and_then(Value::as_array).is_some_and(|g| !g.is_empty());
+    let scope_carried = oms[ui]
+        .pointer("/scope/groups")
+        .and_then(Value::as_array)
+        .is_some_and(|g| !g.is_empty());
     if scope_carried {
         let text = oms[ui]["scope"]["groups"]
             .as_array()
             .into_iter()
             .flatten()
-            .flat_map(|g| g.get("clauses").and_then(Value::as_array).cloned().unwrap_or_default())
+            .flat_map(|g| {
+                g.get("clauses")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .map(|c| {
                 format!(
                     "{} {} {}",
-                    c.get("sourceOperandName").and_then(Value::as_str).unwrap_or_default(),
-                    c.get("operatorName").and_then(Value::as_str).unwrap_or_default(),
-                    c.pointer("/targetOperand/values").map(|v| v.to_string()).unwrap_or_default()
+                    c.get("sourceOperandName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    c.get("operatorName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    c.pointer("/targetOperand/values")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default()
                 )
             })
             .collect::<Vec<_>>()
             .join("; ");
         transform.push(json!({"object": "user", "op": "carry-scope", "scope": text}));
-        diff.push(DiffLine { op: " ".into(), path: "user.scope".into(), before: Some(text.clone().into()), after: Some(text.into()) });
+        diff.push(DiffLine {
+            op: " ".into(),
+            path: "user.scope".into(),
+            before: Some(text.clone().into()),
+            after: Some(text.into()),
+        });
     }
 
     // ---- groups
     if profile.custom_pushes_groups {
         let gi = oms.iter().position(is_group);
-        let was_enabled = gi.is_some_and(|i| oms[i].get("enabled").and_then(Value::as_bool).unwrap_or(true));
+        let was_enabled = gi.is_some_and(|i| {
+            oms[i]
+                .get("enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(true)
+        });
         let mut gattrs: Vec<Value> = if was_enabled {
-            gi.and_then(|i| oms[i].get("attributeMappings").and_then(Value::as_array).cloned()).unwrap_or_default()
+            gi.and_then(|i| {
+                oms[i]
+                    .get("attributeMappings")
+                    .and_then(Value::as_array)
+                    .cloned()
+            })
+            .unwrap_or_default()
         } else {
             Vec::new()
         };
         let before_attrs = gattrs.clone();
         for pm in &profile.group_mappings {
-            if !gattrs.iter().any(|a| target_of(a).eq_ignore_ascii_case(&pm.target)) {
+            if !gattrs
+                .iter()
+                .any(|a| target_of(a).eq_ignore_ascii_case(&pm.target))
+            {
                 gattrs.push(mapping_json(pm, source_json(&pm.source)));
                 transform.push(json!({"object": "group", "target": pm.target, "op": "add", "source": pm.source}));
             }
         }
-        if !group_renames.is_empty() {
-            if let Some(a) = gattrs.iter_mut().find(|a| target_of(a).eq_ignore_ascii_case("displayName")) {
-                let base = source_text(a.get("source").unwrap_or(&Value::Null));
-                let mut expr = format!("Switch({base}, {base}");
-                for (from, to) in group_renames {
-                    expr.push_str(&format!(", \"{}\", \"{}\"", from.replace('"', "\\\""), to.replace('"', "\\\"")));
-                }
-                expr.push(')');
-                transform.push(json!({"object": "group", "target": "displayName", "op": "rename", "source": expr,
-                    "renames": group_renames.iter().map(|(f, t)| json!({"from": f, "to": t})).collect::<Vec<_>>()}));
-                a["source"] = source_json(&expr);
+        if !group_renames.is_empty()
+            && let Some(a) = gattrs
+                .iter_mut()
+                .find(|a| target_of(a).eq_ignore_ascii_case("displayName"))
+        {
+            let base = source_text(a.get("source").unwrap_or(&Value::Null));
+            let mut expr = format!("Switch({base}, {base}");
+            for (from, to) in group_renames {
+                expr.push_str(&format!(
+                    ", \"{}\", \"{}\"",
+                    from.replace('"', "\\\""),
+                    to.replace('"', "\\\"")
+                ));
             }
+            expr.push(')');
+            transform.push(json!({"object": "group", "target": "displayName", "op": "rename", "source": expr,
+                "renames": group_renames.iter().map(|(f, t)| json!({"from": f, "to": t})).collect::<Vec<_>>()}));
+            a["source"] = source_json(&expr);
         }
         if !was_enabled {
             transform.push(json!({"object": "group", "op": "enable"}));
-            diff.push(DiffLine { op: "~".into(), path: "group.enabled".into(), before: Some(false.into()), after: Some(true.into()) });
+            diff.push(DiffLine {
+                op: "~".into(),
+                path: "group.enabled".into(),
+                before: Some(false.into()),
+                after: Some(true.into()),
+            });
         }
         for a in &gattrs {
             let t = target_of(a);
             let after = describe(a);
-            let before = before_attrs.iter().find(|g| target_of(g).eq_ignore_ascii_case(t)).map(describe);
+            let before = before_attrs
+                .iter()
+                .find(|g| target_of(g).eq_ignore_ascii_case(t))
+                .map(describe);
             let op = match &before {
                 None => "+",
                 Some(b) if *b == after => " ",
                 Some(_) => "~",
             };
-            diff.push(DiffLine { op: op.into(), path: format!("group.{t}"), before: before.map(Value::from), after: Some(after.into()) });
+            diff.push(DiffLine {
+                op: op.into(),
+                path: format!("group.{t}"),
+                before: before.map(Value::from),
+                after: Some(after.into()),
+            });
         }
         let group_om = json!({
             "name": "Provision Azure Active Directory Groups",
@@ -264,5 +385,10 @@ pub fn build(gallery: &Value, profile: &Profile, group_renames: &[(String, Strin
             None => oms.push(group_om),
         }
     }
-    Ok(CustomSchema { body, transform, diff, scope_carried })
+    Ok(CustomSchema {
+        body,
+        transform,
+        diff,
+        scope_carried,
+    })
 }

@@ -20,7 +20,11 @@ fn case_insensitive(target: &str) -> bool {
 }
 
 fn key(target: &str, v: &str) -> String {
-    if case_insensitive(target) { v.to_lowercase() } else { v.to_string() }
+    if case_insensitive(target) {
+        v.to_lowercase()
+    } else {
+        v.to_string()
+    }
 }
 
 fn str_value(v: &Value) -> Option<String> {
@@ -43,9 +47,11 @@ pub struct TargetIndex<'a> {
 impl<'a> TargetIndex<'a> {
     pub fn new(users: &'a [Value], matching_targets: &[String]) -> Self {
         let mut by_attr: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
-        let mut identities: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut identities: HashMap<String, Vec<usize>> = HashMap::with_capacity(users.len() * 2);
         for t in matching_targets {
-            by_attr.entry(t.to_ascii_lowercase()).or_default();
+            by_attr
+                .entry(t.to_ascii_lowercase())
+                .or_insert_with(|| HashMap::with_capacity(users.len()));
         }
         for (i, u) in users.iter().enumerate() {
             for (t, idx) in by_attr.iter_mut() {
@@ -59,7 +65,12 @@ impl<'a> TargetIndex<'a> {
                     ids.push(v.to_lowercase());
                 }
             }
-            for e in u.get("emails").and_then(Value::as_array).into_iter().flatten() {
+            for e in u
+                .get("emails")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(v) = e.get("value").and_then(str_value) {
                     ids.push(v.to_lowercase());
                 }
@@ -70,7 +81,11 @@ impl<'a> TargetIndex<'a> {
                 identities.entry(v).or_default().push(i);
             }
         }
-        TargetIndex { users, by_attr, identities }
+        TargetIndex {
+            users,
+            by_attr,
+            identities,
+        }
     }
 
     pub fn lookup(&self, target: &str, value: &str) -> &[usize] {
@@ -82,14 +97,23 @@ impl<'a> TargetIndex<'a> {
     }
 
     pub fn identity(&self, value: &str) -> &[usize] {
-        self.identities.get(&value.to_lowercase()).map(Vec::as_slice).unwrap_or(&[])
+        self.identities
+            .get(&value.to_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn id(&self, i: usize) -> String {
-        self.users[i].get("id").and_then(str_value).unwrap_or_default()
+        self.users[i]
+            .get("id")
+            .and_then(str_value)
+            .unwrap_or_default()
     }
     pub fn user_name(&self, i: usize) -> String {
-        self.users[i].get("userName").and_then(str_value).unwrap_or_default()
+        self.users[i]
+            .get("userName")
+            .and_then(str_value)
+            .unwrap_or_default()
     }
 }
 
@@ -157,8 +181,14 @@ pub fn predict(
         targets.extend(g.matching().iter().map(|a| a.target.clone()));
     }
     let index = TargetIndex::new(target_users, &targets);
-    let group_kind: HashMap<&str, GroupKind> = snap.groups.iter().map(|g| (g.id.as_str(), g.kind)).collect();
+    let group_kind: HashMap<&str, GroupKind> = snap
+        .groups
+        .iter()
+        .map(|g| (g.id.as_str(), g.kind))
+        .collect();
     let user_name_attr = custom.attribute("userName");
+    let custom_matching = custom.matching();
+    let gallery_matching = gallery.map(|g| g.matching()).unwrap_or_default();
 
     let mut accounted = vec![false; target_users.len()];
     let mut impact = Vec::with_capacity(snap.users.len());
@@ -168,33 +198,54 @@ pub fn predict(
     let mut default_mapping_misses = Vec::new();
 
     for (ui, u) in snap.users.iter().enumerate() {
-        let enabled = u.attributes.get("accountEnabled").and_then(Value::as_bool).unwrap_or(true);
-        let src = GraphUserSource { user: &u.attributes, soft_deleted: !enabled };
+        let enabled = u
+            .attributes
+            .get("accountEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let src = GraphUserSource {
+            user: &u.attributes,
+            soft_deleted: !enabled,
+        };
         let upn = src.get("userPrincipalName").unwrap_or_default();
         let mail = src.get("mail");
-        let user_name = user_name_attr.and_then(|a| a.expr.eval(&src).ok().flatten().or_else(|| a.default_value.clone()));
+        let user_name = user_name_attr.and_then(|a| {
+            a.expr
+                .eval(&src)
+                .ok()
+                .flatten()
+                .or_else(|| a.default_value.clone())
+        });
 
         // Which target user the custom mappings find, in matching precedence.
         let mut found: Option<(String, Vec<usize>)> = None;
-        for m in custom.matching() {
-            let Some(v) = m.expr.eval(&src).ok().flatten() else { continue };
+        for m in &custom_matching {
+            let Some(v) = m.expr.eval(&src).ok().flatten() else {
+                continue;
+            };
             let hits = index.lookup(&m.target, &v);
             if !hits.is_empty() {
                 found = Some((format!("{} eq \"{}\"", m.target, v), hits.to_vec()));
                 break;
             }
         }
-        let first_matching = custom
-            .matching()
-            .first()
-            .and_then(|m| m.expr.eval(&src).ok().flatten().map(|v| format!("{} eq \"{}\"", m.target, v)));
+        let first_matching = custom_matching.first().and_then(|m| {
+            m.expr
+                .eval(&src)
+                .ok()
+                .flatten()
+                .map(|v| format!("{} eq \"{}\"", m.target, v))
+        });
 
         // Identity values for duplicate detection and target accounting.
         let mut ids: Vec<String> = vec![upn.clone()];
         ids.extend(mail.clone());
         ids.extend(user_name.clone());
         let dup_hits: Vec<usize> = {
-            let mut v: Vec<usize> = ids.iter().flat_map(|i| index.identity(i).iter().copied()).collect();
+            let mut v: Vec<usize> = ids
+                .iter()
+                .flat_map(|i| index.identity(i).iter().copied())
+                .collect();
             v.sort_unstable();
             v.dedup();
             v
@@ -205,14 +256,20 @@ pub fn predict(
         dup_hits.iter().for_each(|&h| accounted[h] = true);
 
         // The gallery job today: in scope and present in the target ⇒ it would deactivate on unassignment.
-        if let Some(g) = gallery {
-            if enabled && reach(&u.via, scope_all, &group_kind, true).is_ok() && g.in_scope(&src) {
-                let present = g.matching().iter().any(|m| {
-                    m.expr.eval(&src).ok().flatten().is_some_and(|v| !index.lookup(&m.target, &v).is_empty())
-                });
-                if present {
-                    gallery_would_deactivate.push(ui);
-                }
+        if let Some(g) = gallery
+            && enabled
+            && reach(&u.via, scope_all, &group_kind, true).is_ok()
+            && g.in_scope(&src)
+        {
+            let present = gallery_matching.iter().any(|m| {
+                m.expr
+                    .eval(&src)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|v| !index.lookup(&m.target, &v).is_empty())
+            });
+            if present {
+                gallery_would_deactivate.push(ui);
             }
         }
 
@@ -260,7 +317,11 @@ pub fn predict(
             }
         }
         // Entra's default mapping would look the user up by UPN: a miss for someone who is there is a duplicate.
-        if row.action != UserAction::Skip && index.lookup("userName", &row.user_principal_name).is_empty() {
+        if row.action != UserAction::Skip
+            && index
+                .lookup("userName", &row.user_principal_name)
+                .is_empty()
+        {
             let there = match (&found, dup_hits.first()) {
                 (Some((_, hits)), _) => Some(hits[0]),
                 (None, Some(&d)) => Some(d),
@@ -273,7 +334,14 @@ pub fn predict(
         impact.push(row);
     }
     let orphans = (0..target_users.len()).filter(|&i| !accounted[i]).collect();
-    Prediction { impact, orphans, ambiguous, gallery_would_deactivate, out_of_scope, default_mapping_misses }
+    Prediction {
+        impact,
+        orphans,
+        ambiguous,
+        gallery_would_deactivate,
+        out_of_scope,
+        default_mapping_misses,
+    }
 }
 
 /// Characters that need care inside a SCIM filter string (`userName eq "…"`).

@@ -35,11 +35,23 @@ pub fn read_group_map(path: &Path) -> Result<Vec<(String, String)>> {
 }
 
 pub fn parse_group_map(text: &str, origin: &str) -> Result<Vec<(String, String)>> {
-    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(text.as_bytes());
-    let headers = rdr.headers().map_err(|e| Error::input(format!("{origin}: {e}")))?.clone();
-    let col = |n: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(n));
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| Error::input(format!("{origin}: {e}")))?
+        .clone();
+    let col = |n: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(n))
+    };
     let (Some(fi), Some(ti)) = (col("from"), col("to")) else {
-        return Err(Error::input(format!("{origin} line 1: the header must name the columns `from` and `to`")));
+        return Err(Error::input(format!(
+            "{origin} line 1: the header must name the columns `from` and `to`"
+        )));
     };
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
@@ -48,7 +60,9 @@ pub fn parse_group_map(text: &str, origin: &str) -> Result<Vec<(String, String)>
         let from = rec.get(fi).unwrap_or("").to_string();
         let to = rec.get(ti).unwrap_or("").to_string();
         if from.is_empty() || to.is_empty() {
-            return Err(Error::input(format!("{origin} line {line}: both `from` and `to` need a group name")));
+            return Err(Error::input(format!(
+                "{origin} line {line}: both `from` and `to` need a group name"
+            )));
         }
         out.push((from, to));
     }
@@ -60,8 +74,17 @@ pub fn choose_profile(snap: &Snapshot, spec: Option<&str>) -> Result<(Profile, b
     match spec {
         Some(s) => Ok((Profile::load(s)?, true)),
         None => {
-            let jobs: Vec<&str> = snap.app.jobs.iter().map(|j| j.template_id.as_str()).collect();
-            Ok(Profile::detect(&snap.app.display_name, snap.app.application_template_id.as_deref(), &jobs))
+            let jobs: Vec<&str> = snap
+                .app
+                .jobs
+                .iter()
+                .map(|j| j.template_id.as_str())
+                .collect();
+            Ok(Profile::detect(
+                &snap.app.display_name,
+                snap.app.application_template_id.as_deref(),
+                &jobs,
+            ))
         }
     }
 }
@@ -102,16 +125,27 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32> {
     } else {
         print!("{}", render_text(&plan));
         if let Some(out) = &args.out {
-            println!("Saved the plan to {}; review it with `scimshift show {}`.", out.display(), out.display());
+            println!(
+                "Saved the plan to {}; review it with `scimshift show {}`.",
+                out.display(),
+                out.display()
+            );
         }
     }
-    Ok(if plan.has_changes() { exit::CHANGES } else { exit::OK })
+    Ok(if plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
 }
 
 /// Write the Markdown report, with the impact as a CSV beside it when large.
 pub fn write_report(plan: &Plan, path: &Path) -> Result<()> {
     let csv_name = if plan.impact.len() > render::MAX_REPORT_USERS {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "plan".into());
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "plan".into());
         let name = format!("{stem}.impact.csv");
         let csv_path = path.with_file_name(&name);
         crate::output::write_private_file(&csv_path, render::impact_csv(plan).as_bytes())?;

@@ -67,10 +67,20 @@ fn is_graph(s: &str) -> bool {
 
 impl Request {
     pub fn graph(method: &str, url: impl Into<String>, body: Option<Value>) -> Self {
-        Request { method: method.into(), url: url.into(), body, target: graph() }
+        Request {
+            method: method.into(),
+            url: url.into(),
+            body,
+            target: graph(),
+        }
     }
     pub fn scim(method: &str, url: impl Into<String>) -> Self {
-        Request { method: method.into(), url: url.into(), body: None, target: "scim".into() }
+        Request {
+            method: method.into(),
+            url: url.into(),
+            body: None,
+            target: "scim".into(),
+        }
     }
     /// Writes count against Graph's write budget (one per inner `$batch` request).
     pub fn graph_writes(&self) -> usize {
@@ -78,9 +88,16 @@ impl Request {
             return 0;
         }
         if self.url == "/$batch" {
-            return self.body.as_ref().and_then(|b| b.get("requests")).and_then(Value::as_array).map_or(0, |r| {
-                r.iter().filter(|x| x.get("method").and_then(Value::as_str) != Some("GET")).count()
-            });
+            return self
+                .body
+                .as_ref()
+                .and_then(|b| b.get("requests"))
+                .and_then(Value::as_array)
+                .map_or(0, |r| {
+                    r.iter()
+                        .filter(|x| x.get("method").and_then(Value::as_str) != Some("GET"))
+                        .count()
+                });
         }
         1
     }
@@ -176,7 +193,11 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     pub fn new(kind: &str, id: impl Into<String>, name: impl Into<String>) -> Self {
-        ObjectRef { kind: kind.into(), id: id.into(), name: name.into() }
+        ObjectRef {
+            kind: kind.into(),
+            id: id.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -312,8 +333,13 @@ impl Plan {
     pub fn load(path: &std::path::Path) -> crate::error::Result<Plan> {
         use crate::error::Error;
         let bytes = std::fs::read(path).map_err(|e| Error::io_at(path, e))?;
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::input(format!("{} is not JSON (line {}: {e})", path.display(), e.line())))?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::input(format!(
+                "{} is not JSON (line {}: {e})",
+                path.display(),
+                e.line()
+            ))
+        })?;
         let format = value.get("format").and_then(Value::as_str).unwrap_or("");
         if format != FORMAT {
             return Err(Error::input(format!(
@@ -321,6 +347,7 @@ impl Plan {
                 path.display()
             )));
         }
-        serde_json::from_value(value).map_err(|e| Error::input(format!("{} is not a valid plan: {e}", path.display())))
+        serde_json::from_value(value)
+            .map_err(|e| Error::input(format!("{} is not a valid plan: {e}", path.display())))
     }
 }

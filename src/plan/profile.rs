@@ -12,7 +12,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("coda", include_str!("../../plans/coda.toml")),
     ("code42", include_str!("../../plans/code42.toml")),
     ("cinode", include_str!("../../plans/cinode.toml")),
-    ("generic-scim", include_str!("../../plans/generic-scim.toml")),
+    (
+        "generic-scim",
+        include_str!("../../plans/generic-scim.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,7 +94,9 @@ impl Profile {
     /// Parse TOML; a bad file is one sentence naming the file and line.
     pub fn parse(text: &str, origin: &str) -> Result<Profile> {
         toml::from_str::<Profile>(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             let msg = e.message().trim().trim_end_matches('.').replace('\n', " ");
             match line {
                 Some(l) => Error::input(format!("{origin} line {l}: {msg}")),
@@ -104,7 +109,9 @@ impl Profile {
         BUILTIN
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(n, text)| Profile::parse(text, &format!("plans/{n}.toml")).expect("built-in profiles parse"))
+            .map(|(n, text)| {
+                Profile::parse(text, &format!("plans/{n}.toml")).expect("built-in profiles parse")
+            })
     }
 
     /// `--profile NAME|PATH`: a built-in name, else a file.
@@ -126,7 +133,11 @@ impl Profile {
 
     /// The built-in profile recognising this gallery app, or `generic-scim`
     /// (and `false`: the caller warns).
-    pub fn detect(display_name: &str, template_id: Option<&str>, job_template_ids: &[&str]) -> (Profile, bool) {
+    pub fn detect(
+        display_name: &str,
+        template_id: Option<&str>,
+        job_template_ids: &[&str],
+    ) -> (Profile, bool) {
         for (name, _) in BUILTIN {
             let p = Profile::builtin(name).expect("built-in");
             if p.recognises(display_name, template_id, job_template_ids) {
@@ -136,16 +147,30 @@ impl Profile {
         (Profile::builtin("generic-scim").expect("built-in"), false)
     }
 
-    pub fn recognises(&self, display_name: &str, template_id: Option<&str>, job_template_ids: &[&str]) -> bool {
+    pub fn recognises(
+        &self,
+        display_name: &str,
+        template_id: Option<&str>,
+        job_template_ids: &[&str],
+    ) -> bool {
         let dn = display_name.trim().to_ascii_lowercase();
         let by_name = self.gallery_display_names.iter().any(|n| {
             let n = n.to_ascii_lowercase();
-            dn == n || dn.strip_prefix(&n).is_some_and(|rest| rest.starts_with([' ', '(', '-', '_']))
+            dn == n
+                || dn
+                    .strip_prefix(&n)
+                    .is_some_and(|rest| rest.starts_with([' ', '(', '-', '_']))
         });
-        let by_template = template_id.is_some_and(|t| self.gallery_template_ids.iter().any(|g| g.eq_ignore_ascii_case(t)));
+        let by_template = template_id.is_some_and(|t| {
+            self.gallery_template_ids
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(t))
+        });
         let by_job = job_template_ids.iter().any(|j| {
             let j = j.to_ascii_lowercase();
-            self.job_template_prefixes.iter().any(|p| j.starts_with(&p.to_ascii_lowercase()))
+            self.job_template_prefixes
+                .iter()
+                .any(|p| j.starts_with(&p.to_ascii_lowercase()))
         });
         by_name || by_template || by_job
     }
@@ -171,10 +196,15 @@ mod tests {
 
     #[test]
     fn bad_toml_is_one_sentence_with_line() {
-        let e = Profile::parse("name = \"x\"\ndisplay_name = \"X\"\nuser_mappings = 3\n", "p.toml").unwrap_err();
+        let e = Profile::parse(
+            "name = \"x\"\ndisplay_name = \"X\"\nuser_mappings = 3\n",
+            "p.toml",
+        )
+        .unwrap_err();
         assert!(e.message.starts_with("p.toml line 3:"), "{}", e.message);
         assert!(!e.message.contains('\n'));
-        let e = Profile::parse("name = \"x\"\ndisplay_name = \"X\"\nbogus = 1\n", "p.toml").unwrap_err();
+        let e = Profile::parse("name = \"x\"\ndisplay_name = \"X\"\nbogus = 1\n", "p.toml")
+            .unwrap_err();
         assert!(e.message.contains("line 3"), "{}", e.message);
     }
 }

@@ -55,30 +55,65 @@ pub fn render_text(plan: &Plan) -> String {
         short_digest(&plan.snapshot_digest)
     );
     if plan.steps.is_empty() {
-        let _ = writeln!(o, "No changes. {}\n", plan.findings.first().map(|f| f.message.as_str()).unwrap_or(""));
+        let _ = writeln!(
+            o,
+            "No changes. {}\n",
+            plan.findings
+                .first()
+                .map(|f| f.message.as_str())
+                .unwrap_or("")
+        );
     } else {
         let _ = writeln!(o, "Steps, in order:\n");
         for (i, s) in plan.steps.iter().enumerate() {
-            let _ = writeln!(o, "  {} {:>2}. {:<20} {}", sym(s.action), i + 1, style(&s.id).bold(), s.title);
+            let _ = writeln!(
+                o,
+                "  {} {:>2}. {:<20} {}",
+                sym(s.action),
+                i + 1,
+                style(&s.id).bold(),
+                s.title
+            );
             let changed: Vec<&DiffLine> = s.diff.iter().collect();
             for d in changed.iter().take(MAX_DIFF) {
                 let line = match d.op.as_str() {
-                    "+" => style(format!("+ {} = {}", d.path, show(&d.after))).green().to_string(),
-                    "-" => style(format!("- {} = {}", d.path, show(&d.before))).red().to_string(),
-                    "~" => style(format!("~ {}: {} → {}", d.path, show(&d.before), show(&d.after))).yellow().to_string(),
-                    _ => style(format!("  {} = {}", d.path, show(&d.after))).dim().to_string(),
+                    "+" => style(format!("+ {} = {}", d.path, show(&d.after)))
+                        .green()
+                        .to_string(),
+                    "-" => style(format!("- {} = {}", d.path, show(&d.before)))
+                        .red()
+                        .to_string(),
+                    "~" => style(format!(
+                        "~ {}: {} → {}",
+                        d.path,
+                        show(&d.before),
+                        show(&d.after)
+                    ))
+                    .yellow()
+                    .to_string(),
+                    _ => style(format!("  {} = {}", d.path, show(&d.after)))
+                        .dim()
+                        .to_string(),
                 };
                 let _ = writeln!(o, "          {line}");
             }
             if changed.len() > MAX_DIFF {
-                let _ = writeln!(o, "          {}", style(format!("… and {} more", changed.len() - MAX_DIFF)).dim());
+                let _ = writeln!(
+                    o,
+                    "          {}",
+                    style(format!("… and {} more", changed.len() - MAX_DIFF)).dim()
+                );
             }
             let writes: usize = s.requests.iter().map(Request::graph_writes).sum();
             if s.requests.len() > 1 || writes > 1 {
                 let _ = writeln!(
                     o,
                     "          {}",
-                    style(format!("{} request(s), {writes} Graph write(s)", s.requests.len())).dim()
+                    style(format!(
+                        "{} request(s), {writes} Graph write(s)",
+                        s.requests.len()
+                    ))
+                    .dim()
                 );
             }
         }
@@ -87,12 +122,28 @@ pub fn render_text(plan: &Plan) -> String {
     if !plan.findings.is_empty() {
         let _ = writeln!(o, "Findings:\n");
         for f in &plan.findings {
-            let _ = writeln!(o, "  {} {} {}", sev(f.severity), style(&f.code).bold(), f.message);
+            let _ = writeln!(
+                o,
+                "  {} {} {}",
+                sev(f.severity),
+                style(&f.code).bold(),
+                f.message
+            );
             for obj in f.objects.iter().take(MAX_OBJECTS) {
-                let _ = writeln!(o, "            {} {} {}", style(&obj.kind).dim(), obj.name, style(format!("({})", obj.id)).dim());
+                let _ = writeln!(
+                    o,
+                    "            {} {} {}",
+                    style(&obj.kind).dim(),
+                    obj.name,
+                    style(format!("({})", obj.id)).dim()
+                );
             }
             if f.objects.len() > MAX_OBJECTS {
-                let _ = writeln!(o, "            {}", style(format!("… and {} more", f.objects.len() - MAX_OBJECTS)).dim());
+                let _ = writeln!(
+                    o,
+                    "            {}",
+                    style(format!("… and {} more", f.objects.len() - MAX_OBJECTS)).dim()
+                );
             }
         }
         o.push('\n');
@@ -111,7 +162,11 @@ pub fn render_text(plan: &Plan) -> String {
     let _ = writeln!(
         o,
         "First cycle: {:.1}–{:.1} min. Graph writes: {} (limit {} per {} s).",
-        e.first_cycle_minutes_min, e.first_cycle_minutes_max, e.graph_writes, e.graph_write_limit, e.graph_write_window_seconds
+        e.first_cycle_minutes_min,
+        e.first_cycle_minutes_max,
+        e.graph_writes,
+        e.graph_write_limit,
+        e.graph_write_window_seconds
     );
     let line = if s.changes.is_empty() {
         "Plan: no changes.".to_string()
@@ -123,7 +178,12 @@ pub fn render_text(plan: &Plan) -> String {
         let _ = writeln!(
             o,
             "{}",
-            style(format!("{} error finding(s): fix them before apply.", s.errors)).red().bold()
+            style(format!(
+                "{} error finding(s): fix them before apply.",
+                s.errors
+            ))
+            .red()
+            .bold()
         );
     }
     o
@@ -141,7 +201,18 @@ fn md(s: &str) -> String {
 /// Per-user impact as CSV (for the report when there are many users).
 pub fn impact_csv(plan: &Plan) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(["id", "userPrincipalName", "mail", "action", "userName", "matchedOn", "targetId", "targetUserName", "duplicate", "reason"]);
+    let _ = w.write_record([
+        "id",
+        "userPrincipalName",
+        "mail",
+        "action",
+        "userName",
+        "matchedOn",
+        "targetId",
+        "targetUserName",
+        "duplicate",
+        "reason",
+    ]);
     for u in &plan.impact {
         let _ = w.write_record([
             u.id.as_str(),
@@ -165,49 +236,141 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
     let mut o = String::new();
     let a = &plan.app;
     let s = &plan.summary;
-    let _ = writeln!(o, "# Change request: move \"{}\" provisioning to a custom SCIM app\n", md(&a.gallery_display_name));
+    let _ = writeln!(
+        o,
+        "# Change request: move \"{}\" provisioning to a custom SCIM app\n",
+        md(&a.gallery_display_name)
+    );
     let _ = writeln!(o, "## Summary\n");
     let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(o, "| Gallery app | {} (`{}`) |", md(&a.gallery_display_name), a.gallery_service_principal_id);
-    let _ = writeln!(o, "| Gallery job | `{}` (paused at cutover, never deleted) |", a.gallery_job_id);
+    let _ = writeln!(
+        o,
+        "| Gallery app | {} (`{}`) |",
+        md(&a.gallery_display_name),
+        a.gallery_service_principal_id
+    );
+    let _ = writeln!(
+        o,
+        "| Gallery job | `{}` (paused at cutover, never deleted) |",
+        a.gallery_job_id
+    );
     let _ = writeln!(o, "| Custom app to create | {} |", md(&a.custom_app_name));
     let _ = writeln!(o, "| App profile | {} |", a.profile);
     let _ = writeln!(o, "| Scope | {} |", a.scope);
-    let _ = writeln!(o, "| SAML SSO | {} |", if a.keep_gallery_sso { "stays on the gallery app" } else { "to be moved by hand after verify" });
-    let _ = writeln!(o, "| Pilot group | {} |", a.pilot_group.as_deref().map(md).unwrap_or_else(|| "none".into()));
+    let _ = writeln!(
+        o,
+        "| SAML SSO | {} |",
+        if a.keep_gallery_sso {
+            "stays on the gallery app"
+        } else {
+            "to be moved by hand after verify"
+        }
+    );
+    let _ = writeln!(
+        o,
+        "| Pilot group | {} |",
+        a.pilot_group
+            .as_deref()
+            .map(md)
+            .unwrap_or_else(|| "none".into())
+    );
     let _ = writeln!(o, "| Snapshot | `{}` |", plan.snapshot_digest);
-    let _ = writeln!(o, "| Users | {} match, {} create ({} duplicates), {} skip |", s.users_match, s.users_create, s.duplicates, s.users_skip);
+    let _ = writeln!(
+        o,
+        "| Users | {} match, {} create ({} duplicates), {} skip |",
+        s.users_match, s.users_create, s.duplicates, s.users_skip
+    );
     let e = &plan.estimate;
-    let _ = writeln!(o, "| First cycle | {:.1}–{:.1} minutes |", e.first_cycle_minutes_min, e.first_cycle_minutes_max);
-    let _ = writeln!(o, "| Graph writes | {} (limit {} per {} s) |", e.graph_writes, e.graph_write_limit, e.graph_write_window_seconds);
-    let _ = writeln!(o, "| Findings | {} errors, {} warnings |\n", s.errors, s.warnings);
-    let _ = writeln!(o, "**Plan:** {}\n", if s.changes.is_empty() { "no changes".into() } else { s.changes.join(", ") });
+    let _ = writeln!(
+        o,
+        "| First cycle | {:.1}–{:.1} minutes |",
+        e.first_cycle_minutes_min, e.first_cycle_minutes_max
+    );
+    let _ = writeln!(
+        o,
+        "| Graph writes | {} (limit {} per {} s) |",
+        e.graph_writes, e.graph_write_limit, e.graph_write_window_seconds
+    );
+    let _ = writeln!(
+        o,
+        "| Findings | {} errors, {} warnings |\n",
+        s.errors, s.warnings
+    );
+    let _ = writeln!(
+        o,
+        "**Plan:** {}\n",
+        if s.changes.is_empty() {
+            "no changes".into()
+        } else {
+            s.changes.join(", ")
+        }
+    );
 
     let _ = writeln!(o, "## Findings\n");
     if plan.findings.is_empty() {
         let _ = writeln!(o, "None.\n");
     } else {
-        let _ = writeln!(o, "| Severity | Code | Finding | Objects |\n|---|---|---|---|");
+        let _ = writeln!(
+            o,
+            "| Severity | Code | Finding | Objects |\n|---|---|---|---|"
+        );
         for f in &plan.findings {
-            let mut objs: Vec<String> = f.objects.iter().take(20).map(|x| format!("{} {} (`{}`)", x.kind, md(&x.name), x.id)).collect();
+            let mut objs: Vec<String> = f
+                .objects
+                .iter()
+                .take(20)
+                .map(|x| format!("{} {} (`{}`)", x.kind, md(&x.name), x.id))
+                .collect();
             if f.objects.len() > 20 {
                 objs.push(format!("… and {} more", f.objects.len() - 20));
             }
-            let _ = writeln!(o, "| {} | `{}` | {} | {} |", f.severity.as_str(), f.code, md(&f.message), objs.join("<br>"));
+            let _ = writeln!(
+                o,
+                "| {} | `{}` | {} | {} |",
+                f.severity.as_str(),
+                f.code,
+                md(&f.message),
+                objs.join("<br>")
+            );
         }
         o.push('\n');
     }
 
     let _ = writeln!(o, "## Steps\n");
-    let _ = writeln!(o, "| # | Action | Step | What | Requests | Done when | Undo |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "| # | Action | Step | What | Requests | Done when | Undo |\n|---|---|---|---|---|---|---|"
+    );
     for (i, st) in plan.steps.iter().enumerate() {
-        let reqs: Vec<String> = st.requests.iter().take(3).map(|r| format!("`{} {}`", r.method, md(&r.url))).collect();
-        let more = if st.requests.len() > 3 { format!("<br>… {} in all", st.requests.len()) } else { String::new() };
+        let reqs: Vec<String> = st
+            .requests
+            .iter()
+            .take(3)
+            .map(|r| format!("`{} {}`", r.method, md(&r.url)))
+            .collect();
+        let more = if st.requests.len() > 3 {
+            format!("<br>… {} in all", st.requests.len())
+        } else {
+            String::new()
+        };
         let done = format!(
             "`{} {}`: {}",
             st.done_when.request.method,
             md(&st.done_when.request.url),
-            st.done_when.expect.iter().map(|x| format!("{} {} {}", md(&x.path), x.op, x.value.as_ref().map(|v| md(&v.to_string())).unwrap_or_default())).collect::<Vec<_>>().join("; ")
+            st.done_when
+                .expect
+                .iter()
+                .map(|x| format!(
+                    "{} {} {}",
+                    md(&x.path),
+                    x.op,
+                    x.value
+                        .as_ref()
+                        .map(|v| md(&v.to_string()))
+                        .unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
         );
         let _ = writeln!(
             o,
@@ -227,7 +390,14 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
         let _ = writeln!(o, "### `{}` changes\n\n```diff", st.id);
         for d in &st.diff {
             let _ = match d.op.as_str() {
-                "~" => writeln!(o, "- {} = {}\n+ {} = {}", d.path, show(&d.before), d.path, show(&d.after)),
+                "~" => writeln!(
+                    o,
+                    "- {} = {}\n+ {} = {}",
+                    d.path,
+                    show(&d.before),
+                    d.path,
+                    show(&d.after)
+                ),
                 "-" => writeln!(o, "- {} = {}", d.path, show(&d.before)),
                 "+" => writeln!(o, "+ {} = {}", d.path, show(&d.after)),
                 _ => writeln!(o, "  {} = {}", d.path, show(&d.after)),
@@ -239,12 +409,23 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
     let _ = writeln!(o, "## Per-user impact\n");
     match impact_csv_name {
         Some(name) => {
-            let _ = writeln!(o, "{} users: the table is in [`{name}`]({name}).\n", plan.impact.len());
+            let _ = writeln!(
+                o,
+                "{} users: the table is in [`{name}`]({name}).\n",
+                plan.impact.len()
+            );
         }
         None => {
-            let _ = writeln!(o, "| User | Mail | Action | userName | Target user | Note |\n|---|---|---|---|---|---|");
+            let _ = writeln!(
+                o,
+                "| User | Mail | Action | userName | Target user | Note |\n|---|---|---|---|---|---|"
+            );
             for u in &plan.impact {
-                let note = if u.duplicate { "**duplicate**".to_string() } else { u.reason.clone().unwrap_or_default() };
+                let note = if u.duplicate {
+                    "**duplicate**".to_string()
+                } else {
+                    u.reason.clone().unwrap_or_default()
+                };
                 let _ = writeln!(
                     o,
                     "| {} | {} | {} | {} | {} | {} |",
@@ -261,19 +442,39 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
     }
 
     let _ = writeln!(o, "## Rollback\n");
-    let _ = writeln!(o, "`scimshift rollback PLAN.json` undoes, in reverse order, the steps the journal records as done:\n");
+    let _ = writeln!(
+        o,
+        "`scimshift rollback PLAN.json` undoes, in reverse order, the steps the journal records as done:\n"
+    );
     for st in plan.steps.iter().rev().filter(|s| s.action.is_change()) {
-        let reqs: Vec<String> = st.undo.requests.iter().take(2).map(|r| format!("`{} {}`", r.method, md(&r.url))).collect();
-        let more = if st.undo.requests.len() > 2 { format!(" … {} requests in all", st.undo.requests.len()) } else { String::new() };
+        let reqs: Vec<String> = st
+            .undo
+            .requests
+            .iter()
+            .take(2)
+            .map(|r| format!("`{} {}`", r.method, md(&r.url)))
+            .collect();
+        let more = if st.undo.requests.len() > 2 {
+            format!(" … {} requests in all", st.undo.requests.len())
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             o,
             "1. **{}**: {}{}{}",
             st.id,
             md(&st.undo.note),
-            if reqs.is_empty() { String::new() } else { format!(" {}", reqs.join(", ")) },
+            if reqs.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", reqs.join(", "))
+            },
             more
         );
     }
-    let _ = writeln!(o, "\nThe gallery app's assignments, schema and SSO are never changed, so starting its job again restores the state before the change.");
+    let _ = writeln!(
+        o,
+        "\nThe gallery app's assignments, schema and SSO are never changed, so starting its job again restores the state before the change."
+    );
     o
 }

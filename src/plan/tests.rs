@@ -14,11 +14,24 @@ fn plan_of(snap: &crate::snapshot::model::Snapshot, profile: &Profile, opts: &Pl
 }
 
 fn finding<'a>(p: &'a Plan, code: &str) -> &'a Finding {
-    p.findings.iter().find(|f| f.code == code).unwrap_or_else(|| panic!("no finding {code}: {:#?}", p.findings.iter().map(|f| &f.code).collect::<Vec<_>>()))
+    p.findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| {
+            panic!(
+                "no finding {code}: {:#?}",
+                p.findings.iter().map(|f| &f.code).collect::<Vec<_>>()
+            )
+        })
 }
 
 fn ids(f: &Finding, kind: &str) -> Vec<String> {
-    let mut v: Vec<String> = f.objects.iter().filter(|o| o.kind == kind).map(|o| o.id.clone()).collect();
+    let mut v: Vec<String> = f
+        .objects
+        .iter()
+        .filter(|o| o.kind == kind)
+        .map(|o| o.id.clone())
+        .collect();
     v.sort();
     v
 }
@@ -29,12 +42,20 @@ fn upn_profile() -> Profile {
         r#"{ target = "userName", source = "userPrincipalName", match = 1, copy_from_gallery = true, note = "must be email-shaped; the gallery job often maps mail" }"#,
         r#"{ target = "userName", source = "userPrincipalName", match = 1 }"#,
     );
-    assert!(!text.contains("copy_from_gallery = true, note = \"must"), "replacement happened");
+    assert!(
+        !text.contains("copy_from_gallery = true, note = \"must"),
+        "replacement happened"
+    );
     Profile::parse(&text, "upn.toml").unwrap()
 }
 
 fn coda_text() -> String {
-    profile::BUILTIN.iter().find(|(n, _)| *n == "coda").unwrap().1.to_string()
+    profile::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "coda")
+        .unwrap()
+        .1
+        .to_string()
 }
 
 #[test]
@@ -58,10 +79,16 @@ fn upn_mapping_predicts_twelve_duplicates() {
     let f = finding(&p, "duplicate-on-create");
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(ids(f, "user"), demo_ids::mail_differs());
-    let targets: Vec<String> = demo_ids::mail_differs().iter().map(|i| format!("t-{i}")).collect();
+    let targets: Vec<String> = demo_ids::mail_differs()
+        .iter()
+        .map(|i| format!("t-{i}"))
+        .collect();
     assert_eq!(ids(f, "targetUser"), targets);
     // The duplicated target users are not reported as orphans as well.
-    assert_eq!(ids(finding(&p, "orphan-target-user"), "targetUser"), demo_ids::ORPHANS.to_vec());
+    assert_eq!(
+        ids(finding(&p, "orphan-target-user"), "targetUser"),
+        demo_ids::ORPHANS.to_vec()
+    );
 }
 
 #[test]
@@ -73,10 +100,19 @@ fn every_demo_trap_is_a_finding_naming_the_right_objects() {
     assert_eq!(ids(f, "user"), demo_ids::mail_differs());
     assert!(f.message.starts_with("12 users"), "{}", f.message);
     // (2) orphans
-    assert_eq!(ids(finding(&p, "orphan-target-user"), "targetUser"), demo_ids::ORPHANS.to_vec());
+    assert_eq!(
+        ids(finding(&p, "orphan-target-user"), "targetUser"),
+        demo_ids::ORPHANS.to_vec()
+    );
     // (3) nested group
     let f = finding(&p, "nested-group");
-    assert_eq!(ids(f, "group"), vec![demo_ids::NESTED_PARENT.to_string(), demo_ids::NESTED_CHILD.to_string()]);
+    assert_eq!(
+        ids(f, "group"),
+        vec![
+            demo_ids::NESTED_PARENT.to_string(),
+            demo_ids::NESTED_CHILD.to_string()
+        ]
+    );
     assert_eq!(ids(f, "user"), vec!["u046", "u047"]);
     // (4) Microsoft 365 group (Coda: members cannot be synced ⇒ warning)
     let f = finding(&p, "m365-group");
@@ -85,12 +121,22 @@ fn every_demo_trap_is_a_finding_naming_the_right_objects() {
     // (5) target group collision
     let f = finding(&p, "target-group-name-collision");
     assert_eq!(ids(f, "group"), vec![demo_ids::COLLIDING_GROUP]);
-    assert_eq!(ids(f, "targetGroup"), vec![demo_ids::COLLIDING_TARGET_GROUP]);
+    assert_eq!(
+        ids(f, "targetGroup"),
+        vec![demo_ids::COLLIDING_TARGET_GROUP]
+    );
     // (6) apostrophe
-    assert_eq!(ids(finding(&p, "username-needs-quoting"), "user"), vec![demo_ids::APOSTROPHE_USER]);
+    assert_eq!(
+        ids(finding(&p, "username-needs-quoting"), "user"),
+        vec![demo_ids::APOSTROPHE_USER]
+    );
     // (7) scoping filter carried over, naming the excluded users
     let f = finding(&p, "scoping-filter-carried");
-    assert!(f.message.contains("department NOT EQUALS \"Contractors\""), "{}", f.message);
+    assert!(
+        f.message.contains("department NOT EQUALS \"Contractors\""),
+        "{}",
+        f.message
+    );
     assert_eq!(ids(f, "user"), demo_ids::CONTRACTORS.to_vec());
     // (1) with the carried mapping the users whose mail ≠ UPN match (see above); the
     // gallery would deactivate everyone it provisions if unassigned while running.
@@ -98,7 +144,10 @@ fn every_demo_trap_is_a_finding_naming_the_right_objects() {
     assert!(f.message.contains("43 users"), "{}", f.message);
     // licence, token rule, SSO
     assert_eq!(finding(&p, "group-assignment-licence").objects.len(), 3);
-    assert_eq!(finding(&p, "one-token-at-a-time").severity, Severity::Warning);
+    assert_eq!(
+        finding(&p, "one-token-at-a-time").severity,
+        Severity::Warning
+    );
     finding(&p, "gallery-sso-kept");
     finding(&p, "first-cycle-estimate");
     finding(&p, "graph-write-budget");
@@ -126,18 +175,33 @@ fn impact_skips_with_reasons() {
 
 #[test]
 fn steps_come_in_cutover_order() {
-    let opts = PlanOptions { pilot_group: Some("Engineering".into()), ..Default::default() };
+    let opts = PlanOptions {
+        pilot_group: Some("Engineering".into()),
+        ..Default::default()
+    };
     let p = plan_of(&testkit::demo_like(), &coda(), &opts);
     let order: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(
         order,
         [
-            "create-app", "wait-replication", "create-job", "write-secrets", "put-schema", "assignments",
-            "pause-gallery-job", "start-custom-job", "pilot-on-demand", "wait-steady-state", "verify"
+            "create-app",
+            "wait-replication",
+            "create-job",
+            "write-secrets",
+            "put-schema",
+            "assignments",
+            "pause-gallery-job",
+            "start-custom-job",
+            "pilot-on-demand",
+            "wait-steady-state",
+            "verify"
         ]
     );
     let symbols: Vec<&str> = p.steps.iter().map(|s| s.action.symbol()).collect();
-    assert_eq!(symbols, ["+", "?", "+", "~", "~", "+", "⏸", "▶", "▶", "?", "?"]);
+    assert_eq!(
+        symbols,
+        ["+", "?", "+", "~", "~", "+", "⏸", "▶", "▶", "?", "?"]
+    );
     // 12 direct users + 3 contractors/apostrophe/disabled… = every User/Group assignment, 20 per $batch.
     let a = &p.steps[5];
     assert_eq!(a.count, snap_assignments());
@@ -146,12 +210,20 @@ fn steps_come_in_cutover_order() {
     // The pilot: 20 members → 4 on-demand calls of 5.
     let pod = &p.steps[8];
     assert_eq!(pod.requests.len(), 4);
-    assert!(p.summary.changes.iter().any(|c| c == &format!("{} assignments to add", a.count)));
+    assert!(
+        p.summary
+            .changes
+            .iter()
+            .any(|c| c == &format!("{} assignments to add", a.count))
+    );
     assert!(p.summary.changes.iter().any(|c| c == "1 app to create"));
     assert!(p.summary.changes.iter().any(|c| c == "1 job to pause"));
     // Action serialises as its symbol.
     assert_eq!(serde_json::to_string(&Action::Pause).unwrap(), "\"⏸\"");
-    assert_eq!(serde_json::from_str::<Action>("\"▶\"").unwrap(), Action::Start);
+    assert_eq!(
+        serde_json::from_str::<Action>("\"▶\"").unwrap(),
+        Action::Start
+    );
 }
 
 fn snap_assignments() -> usize {
@@ -168,15 +240,31 @@ fn schema_carries_gallery_mapping_and_turns_groups_on() {
     assert_eq!(u.matching()[0].target, "userName");
     assert_eq!(u.matching()[0].expr.attributes(), vec!["mail"]);
     assert!(m.group.as_ref().unwrap().enabled);
-    assert_eq!(body["synchronizationRules"][0]["targetDirectoryName"], "customappsso");
-    assert!(s.diff.iter().any(|d| d.path == "group.enabled" && d.op == "~"));
-    assert!(s.details["transform"].as_array().unwrap().iter().any(|t| t["op"] == "copy" && t["target"] == "userName"));
+    assert_eq!(
+        body["synchronizationRules"][0]["targetDirectoryName"],
+        "customappsso"
+    );
+    assert!(
+        s.diff
+            .iter()
+            .any(|d| d.path == "group.enabled" && d.op == "~")
+    );
+    assert!(
+        s.details["transform"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["op"] == "copy" && t["target"] == "userName")
+    );
 }
 
 #[test]
 fn plan_is_deterministic() {
     let snap = testkit::demo_like();
-    let opts = PlanOptions { pilot_group: Some("Sales".into()), ..Default::default() };
+    let opts = PlanOptions {
+        pilot_group: Some("Sales".into()),
+        ..Default::default()
+    };
     let a = plan_of(&snap, &coda(), &opts).to_bytes();
     let b = plan_of(&testkit::demo_like(), &coda(), &opts).to_bytes();
     assert_eq!(a, b);
@@ -195,14 +283,21 @@ fn no_secret_in_plan_or_report() {
     }
     let secrets = p.steps.iter().find(|s| s.id == "write-secrets").unwrap();
     let body = secrets.requests[1].body.as_ref().unwrap();
-    let token = body["value"].as_array().unwrap().iter().find(|kv| kv["key"] == "SecretToken").unwrap();
+    let token = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|kv| kv["key"] == "SecretToken")
+        .unwrap();
     assert_eq!(token["value"], "(redacted)");
     // Every SecretToken value anywhere in the JSON is redacted.
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     fn walk(v: &serde_json::Value, bad: &mut usize) {
         match v {
             serde_json::Value::Object(m) => {
-                if m.get("key").and_then(|k| k.as_str()) == Some("SecretToken") && m.get("value").and_then(|x| x.as_str()) != Some("(redacted)") {
+                if m.get("key").and_then(|k| k.as_str()) == Some("SecretToken")
+                    && m.get("value").and_then(|x| x.as_str()) != Some("(redacted)")
+                {
                     *bad += 1;
                 }
                 m.values().for_each(|x| walk(x, bad));
@@ -218,7 +313,10 @@ fn no_secret_in_plan_or_report() {
 
 #[test]
 fn pilot_group_must_be_assigned() {
-    let opts = PlanOptions { pilot_group: Some("Platform".into()), ..Default::default() };
+    let opts = PlanOptions {
+        pilot_group: Some("Platform".into()),
+        ..Default::default()
+    };
     let e = build(&testkit::demo_like(), &coda(), &opts).unwrap_err();
     assert!(e.message.contains("not a group assigned"), "{}", e.message);
     assert!(!e.message.contains('\n'));
@@ -226,30 +324,65 @@ fn pilot_group_must_be_assigned() {
 
 #[test]
 fn group_map_renames_and_clears_collision() {
-    let opts = PlanOptions { group_map: vec![("Sales".into(), "Sales (Entra)".into())], ..Default::default() };
-    let p = plan_of(&testkit::demo_like(), &coda(), &opts);
-    assert!(p.findings.iter().all(|f| f.code != "target-group-name-collision"));
-    let s = p.steps.iter().find(|s| s.id == "put-schema").unwrap();
-    let m = crate::mapping::schema::Mappings::from_schema(s.requests[1].body.as_ref().unwrap()).unwrap();
-    let dn = m.group.unwrap().attribute("displayName").unwrap().expr.clone();
-    let g = serde_json::json!({"displayName": "Sales"});
-    let src = crate::mapping::schema::GraphUserSource { user: &g, soft_deleted: false };
-    assert_eq!(dn.eval(&src).unwrap().as_deref(), Some("Sales (Entra)"));
-    let g = serde_json::json!({"displayName": "Engineering"});
-    assert_eq!(dn.eval(&crate::mapping::schema::GraphUserSource { user: &g, soft_deleted: false }).unwrap().as_deref(), Some("Engineering"));
-    // Merging two groups into one name is flagged; an unknown name is flagged.
     let opts = PlanOptions {
-        group_map: vec![("Sales".into(), "Everyone".into()), ("Engineering".into(), "Everyone".into()), ("Nope".into(), "X".into())],
+        group_map: vec![("Sales".into(), "Sales (Entra)".into())],
         ..Default::default()
     };
     let p = plan_of(&testkit::demo_like(), &coda(), &opts);
-    assert_eq!(ids(finding(&p, "group-merge"), "group"), vec!["g-eng", "g-sales"]);
+    assert!(
+        p.findings
+            .iter()
+            .all(|f| f.code != "target-group-name-collision")
+    );
+    let s = p.steps.iter().find(|s| s.id == "put-schema").unwrap();
+    let m = crate::mapping::schema::Mappings::from_schema(s.requests[1].body.as_ref().unwrap())
+        .unwrap();
+    let dn = m
+        .group
+        .unwrap()
+        .attribute("displayName")
+        .unwrap()
+        .expr
+        .clone();
+    let g = serde_json::json!({"displayName": "Sales"});
+    let src = crate::mapping::schema::GraphUserSource {
+        user: &g,
+        soft_deleted: false,
+    };
+    assert_eq!(dn.eval(&src).unwrap().as_deref(), Some("Sales (Entra)"));
+    let g = serde_json::json!({"displayName": "Engineering"});
+    assert_eq!(
+        dn.eval(&crate::mapping::schema::GraphUserSource {
+            user: &g,
+            soft_deleted: false
+        })
+        .unwrap()
+        .as_deref(),
+        Some("Engineering")
+    );
+    // Merging two groups into one name is flagged; an unknown name is flagged.
+    let opts = PlanOptions {
+        group_map: vec![
+            ("Sales".into(), "Everyone".into()),
+            ("Engineering".into(), "Everyone".into()),
+            ("Nope".into(), "X".into()),
+        ],
+        ..Default::default()
+    };
+    let p = plan_of(&testkit::demo_like(), &coda(), &opts);
+    assert_eq!(
+        ids(finding(&p, "group-merge"), "group"),
+        vec!["g-eng", "g-sales"]
+    );
     finding(&p, "group-map-unknown");
 }
 
 #[test]
 fn group_map_csv_errors_name_the_line() {
-    assert_eq!(parse_group_map("from,to\nA,B\n", "m.csv").unwrap(), vec![("A".into(), "B".into())]);
+    assert_eq!(
+        parse_group_map("from,to\nA,B\n", "m.csv").unwrap(),
+        vec![("A".into(), "B".into())]
+    );
     let e = parse_group_map("from,to\nA,\n", "m.csv").unwrap_err();
     assert!(e.message.starts_with("m.csv line 2:"), "{}", e.message);
     let e = parse_group_map("a,b\n", "m.csv").unwrap_err();
@@ -260,44 +393,83 @@ fn group_map_csv_errors_name_the_line() {
 fn small_findings_each_on_their_own() {
     // Orphan only.
     let mut b = SnapBuilder::new("Coda", gallery_schema("Coda", "mail", None));
-    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"]).assign_user("u1", "a@x.com");
-    b.target_user("t1", "a@x.com", None).target_user("t2", "ghost@x.com", None);
+    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"])
+        .assign_user("u1", "a@x.com");
+    b.target_user("t1", "a@x.com", None)
+        .target_user("t2", "ghost@x.com", None);
     let p = plan_of(&b.build(), &coda(), &PlanOptions::default());
-    assert_eq!(ids(finding(&p, "orphan-target-user"), "targetUser"), vec!["t2"]);
-    assert!(p.findings.iter().all(|f| f.code != "scoping-filter-carried" && f.code != "nested-group"));
+    assert_eq!(
+        ids(finding(&p, "orphan-target-user"), "targetUser"),
+        vec!["t2"]
+    );
+    assert!(
+        p.findings
+            .iter()
+            .all(|f| f.code != "scoping-filter-carried" && f.code != "nested-group")
+    );
 
     // A create (not a duplicate) and a duplicate found through emails.
     let mut b = SnapBuilder::new("Coda", gallery_schema("Coda", "userPrincipalName", None));
-    b.user("u1", "new@x.com", Some("new@x.com"), "S", true, &["direct"]).assign_user("u1", "new@x.com");
-    b.user("u2", "b@x.onmicrosoft.com", Some("b@x.com"), "S", true, &["direct"]).assign_user("u2", "b");
+    b.user("u1", "new@x.com", Some("new@x.com"), "S", true, &["direct"])
+        .assign_user("u1", "new@x.com");
+    b.user(
+        "u2",
+        "b@x.onmicrosoft.com",
+        Some("b@x.com"),
+        "S",
+        true,
+        &["direct"],
+    )
+    .assign_user("u2", "b");
     b.target_user("t2", "bee", Some("B@X.com"));
     let p = plan_of(&b.build(), &coda(), &PlanOptions::default());
     assert_eq!(ids(finding(&p, "user-created"), "user"), vec!["u1"]);
-    assert_eq!(ids(finding(&p, "duplicate-on-create"), "targetUser"), vec!["t2"]);
+    assert_eq!(
+        ids(finding(&p, "duplicate-on-create"), "targetUser"),
+        vec!["t2"]
+    );
 
     // Ambiguous match (userName compares case-insensitively).
     let mut b = SnapBuilder::new("Coda", gallery_schema("Coda", "mail", None));
-    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"]).assign_user("u1", "a");
-    b.target_user("t1", "a@x.com", None).target_user("t2", "A@X.COM", None);
+    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"])
+        .assign_user("u1", "a");
+    b.target_user("t1", "a@x.com", None)
+        .target_user("t2", "A@X.COM", None);
     let p = plan_of(&b.build(), &coda(), &PlanOptions::default());
-    assert_eq!(ids(finding(&p, "ambiguous-match"), "targetUser"), vec!["t1", "t2"]);
+    assert_eq!(
+        ids(finding(&p, "ambiguous-match"), "targetUser"),
+        vec!["t1", "t2"]
+    );
 
     // No target contents; unknown app ⇒ generic warning when not detected.
     let mut b = SnapBuilder::new("Slack", gallery_schema("Slack", "mail", None));
-    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"]).assign_user("u1", "a").without_target();
+    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"])
+        .assign_user("u1", "a")
+        .without_target();
     let generic = Profile::builtin("generic-scim").unwrap();
-    let p = plan_of(&b.build(), &generic, &PlanOptions { profile_detected: false, ..Default::default() });
+    let p = plan_of(
+        &b.build(),
+        &generic,
+        &PlanOptions {
+            profile_detected: false,
+            ..Default::default()
+        },
+    );
     finding(&p, "no-target-snapshot");
     finding(&p, "generic-profile");
     assert!(p.findings.iter().all(|f| f.code != "one-token-at-a-time"));
 
     // Role other than User.
     let mut b = SnapBuilder::new("Coda", gallery_schema("Coda", "mail", None));
-    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"]).assign_user("u1", "a");
+    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"])
+        .assign_user("u1", "a");
     let mut s = b.build();
     s.app.app_roles[0]["value"] = serde_json::json!("Admin");
     s.seal();
-    finding(&plan_of(&s, &coda(), &PlanOptions::default()), "app-role-missing");
+    finding(
+        &plan_of(&s, &coda(), &PlanOptions::default()),
+        "app-role-missing",
+    );
 }
 
 #[test]
@@ -329,13 +501,22 @@ fn write_budget_and_estimate_are_computed() {
 
 #[test]
 fn text_and_markdown_render() {
-    let opts = PlanOptions { pilot_group: Some("Engineering".into()), ..Default::default() };
+    let opts = PlanOptions {
+        pilot_group: Some("Engineering".into()),
+        ..Default::default()
+    };
     let p = plan_of(&testkit::demo_like(), &coda(), &opts);
     let t = render_text(&p);
     assert!(t.contains("Plan: 1 app to create"), "{t}");
     assert!(t.contains("⏸"));
     let md = render_markdown(&p, None);
-    for h in ["## Summary", "## Findings", "## Steps", "## Per-user impact", "## Rollback"] {
+    for h in [
+        "## Summary",
+        "## Findings",
+        "## Steps",
+        "## Per-user impact",
+        "## Rollback",
+    ] {
         assert!(md.contains(h), "{h}");
     }
     assert!(md.contains("| u001") || md.contains("@contoso.com |"));
