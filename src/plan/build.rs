@@ -652,8 +652,9 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         Severity::Info,
         "first-cycle-estimate",
         format!(
-            "The custom job's first cycle should take {:.1}–{:.1} minutes ({} matched, {} created at twice the cost, {} groups, {} memberships, at Microsoft's 0.01–0.08 min per object); later cycles run about every 40 minutes.",
-            est.first_cycle_minutes_min, est.first_cycle_minutes_max, est.users_matched, est.users_created, est.groups, est.memberships
+            "The custom job's first cycle should take {} ({} matched, {} created at twice the cost, {} groups, {} memberships, at Microsoft's 0.01–0.08 min per object); later cycles run about every 40 minutes.",
+            est.first_cycle_text(),
+            est.users_matched, est.users_created, est.groups, est.memberships
         ),
         vec![],
     );

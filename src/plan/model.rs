@@ -274,6 +274,18 @@ pub struct Estimate {
     pub on_demand_calls: usize,
 }
 
+impl Estimate {
+    /// `0.8–6.1 minutes`, or `33.7–269.3 hours` for long cycles.
+    pub fn first_cycle_text(&self) -> String {
+        let (a, b) = (self.first_cycle_minutes_min, self.first_cycle_minutes_max);
+        if b >= 120.0 {
+            format!("{:.1}–{:.1} hours", a / 60.0, b / 60.0)
+        } else {
+            format!("{a:.1}–{b:.1} minutes")
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {

@@ -161,9 +161,8 @@ pub fn render_text(plan: &Plan) -> String {
     let e = &plan.estimate;
     let _ = writeln!(
         o,
-        "First cycle: {:.1}–{:.1} min. Graph writes: {} (limit {} per {} s).",
-        e.first_cycle_minutes_min,
-        e.first_cycle_minutes_max,
+        "First cycle: {}. Graph writes: {} (limit {} per {} s).",
+        e.first_cycle_text(),
         e.graph_writes,
         e.graph_write_limit,
         e.graph_write_window_seconds
@@ -281,11 +280,7 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
         s.users_match, s.users_create, s.duplicates, s.users_skip
     );
     let e = &plan.estimate;
-    let _ = writeln!(
-        o,
-        "| First cycle | {:.1}–{:.1} minutes |",
-        e.first_cycle_minutes_min, e.first_cycle_minutes_max
-    );
+    let _ = writeln!(o, "| First cycle | {} |", e.first_cycle_text());
     let _ = writeln!(
         o,
         "| Graph writes | {} (limit {} per {} s) |",
