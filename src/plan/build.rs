@@ -292,6 +292,23 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     );
     setting_findings(snap, profile, opts, &setting, &mut f, scope_all);
 
+    if !gallery_maps.pushes_groups() && custom_maps.pushes_groups() && !assigned_groups.is_empty() {
+        f.add(
+            Severity::Info,
+            "groups-pushed",
+            format!(
+                "{}; the custom job will push {} (names after --group-map) with their direct members.",
+                if profile.gallery_pushes_groups {
+                    "The gallery job's group mapping is off".to_string()
+                } else {
+                    format!("The {} gallery connector cannot push groups", profile.display_name)
+                },
+                plural(by_pushed.len(), "assigned group", "assigned groups")
+            ),
+            assigned_groups.iter().map(|g| ObjectRef::new("group", &g.id, &g.display_name)).collect(),
+        );
+    }
+
     // ---- steps
     let mut steps = Vec::new();
     steps.push(Step {
@@ -866,22 +883,34 @@ fn user_findings(
             objs,
         );
     }
-    // userNames needing filter quoting.
-    let quoted: Vec<&UserImpact> = pred
+    // userNames needing filter quoting: the userName the custom job sends, the
+    // target userName it matches, and the UPN/mail it is looked up by.
+    let quoted: Vec<(&UserImpact, String)> = pred
         .impact
         .iter()
-        .filter(|u| u.user_name.as_deref().is_some_and(impact::needs_quoting))
+        .filter_map(|u| {
+            [
+                u.user_name.as_deref(),
+                u.target_user_name.as_deref(),
+                Some(u.user_principal_name.as_str()),
+                u.mail.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|v| impact::needs_quoting(v))
+            .map(|v| (u, v.to_string()))
+        })
         .collect();
     if !quoted.is_empty() {
         f.add(
             Severity::Warning,
             "username-needs-quoting",
             format!(
-                "{} a userName with an apostrophe, quote or backslash ({}): filters must escape it (SCIM `\\\"`, Graph `''`); check the pilot on one of them.",
+                "{} a userName or UPN with an apostrophe, quote or backslash ({}): every filter on it must escape it (SCIM `\\\"`, Graph `''`); include one of them in the pilot.",
                 plural(quoted.len(), "user has", "users have"),
-                quoted.iter().take(3).filter_map(|u| u.user_name.clone()).collect::<Vec<_>>().join(", ")
+                quoted.iter().take(3).map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(", ")
             ),
-            quoted.iter().map(|u| ObjectRef::new("user", &u.id, u.user_name.clone().unwrap_or_default())).collect(),
+            quoted.iter().map(|(u, v)| ObjectRef::new("user", &u.id, v)).collect(),
         );
     }
     // Scoping filter carried over.
@@ -956,7 +985,10 @@ fn group_findings(
                 n.display_name.clone().unwrap_or_default(),
             ));
         }
-        let nested_ids: Vec<String> = nested.iter().map(|n| format!("nested:{}", n.id)).collect();
+        // `nested:<id>` may name the nested group or the assigned group it sits in.
+        let mut nested_ids: Vec<String> =
+            nested.iter().map(|n| format!("nested:{}", n.id)).collect();
+        nested_ids.push(format!("nested:{}", g.id));
         let lost: Vec<&UserImpact> = snap
             .users
             .iter()

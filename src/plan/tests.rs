@@ -524,3 +524,66 @@ fn text_and_markdown_render() {
     assert!(md.contains("plan.impact.csv"));
     assert!(render::impact_csv(&p).lines().count() == p.impact.len() + 1);
 }
+
+#[test]
+fn code42_profile_adds_extension_and_address_mappings() {
+    let mut schema = gallery_schema("Code42", "userPrincipalName", None);
+    schema["synchronizationRules"][0]["objectMappings"][1] = serde_json::json!({
+    "name": "Provision Azure Active Directory Groups", "enabled": true,
+    "sourceObjectName": "Group", "targetObjectName": "Group",
+    "attributeMappings": [
+        {"targetAttributeName": "displayName", "matchingPriority": 1, "source": {"type": "Attribute", "name": "displayName"}},
+        {"targetAttributeName": "members", "source": {"type": "Attribute", "name": "members"}}
+    ]});
+    let mut b = SnapBuilder::new("Code42", schema);
+    b.user(
+        "u1",
+        "a.b@x.com",
+        Some("a.b@x.com"),
+        "Sales",
+        true,
+        &["direct"],
+    )
+    .assign_user("u1", "a.b@x.com");
+    b.target_user("t1", "A.B@x.com", None);
+    let snap = b.build();
+    let profile = Profile::builtin("code42").unwrap();
+    let p = plan_of(&snap, &profile, &PlanOptions::default());
+    assert_eq!(
+        p.summary.users_match, 1,
+        "userName compares case-insensitively"
+    );
+    let s = p.steps.iter().find(|s| s.id == "put-schema").unwrap();
+    let transform = s.details["transform"].as_array().unwrap();
+    assert!(
+        !transform.iter().any(|t| t["op"] == "enable"),
+        "gallery already pushes groups"
+    );
+    assert!(
+        transform
+            .iter()
+            .any(|t| t["object"] == "group" && t["target"] == "externalId" && t["op"] == "add")
+    );
+    let m = crate::mapping::schema::Mappings::from_schema(s.requests[1].body.as_ref().unwrap())
+        .unwrap();
+    let u = m.user.unwrap();
+    let attrs = serde_json::json!({"id": "u1", "userPrincipalName": "a.b@x.com", "mail": "a.b@x.com", "department": "Sales", "city": "Oslo"});
+    let body = serde_json::Value::Object(u.build_resource(
+        &crate::mapping::schema::GraphUserSource {
+            user: &attrs,
+            soft_deleted: false,
+        },
+        true,
+    ));
+    assert_eq!(
+        body[crate::mapping::schema::ENTERPRISE_URN]["department"],
+        "Sales"
+    );
+    assert_eq!(body["addresses"][0]["locality"], "Oslo");
+    assert_eq!(body["emails"][0]["value"], "a.b@x.com");
+    assert!(
+        p.findings
+            .iter()
+            .all(|f| f.code != "one-token-at-a-time" && f.code != "groups-pushed")
+    );
+}
