@@ -164,16 +164,9 @@ fn errors_exit_1_with_one_sentence() {
 fn profile_file_forcing_upn_predicts_twelve_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let snap = write_snapshot(dir.path(), &testkit::demo_like());
-    let coda =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/coda.toml"))
-            .unwrap();
-    let forced = coda.replace(
-        r#"{ target = "userName", source = "userPrincipalName", match = 1, copy_from_gallery = true, note = "must be email-shaped; the gallery job often maps mail" }"#,
-        r#"{ target = "userName", source = "userPrincipalName", match = 1 }"#,
-    );
-    assert_ne!(coda, forced);
-    let p = dir.path().join("upn.toml");
-    std::fs::write(&p, forced).unwrap();
+    // The shipped example profile: Entra's default userName <- userPrincipalName, not copied.
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/examples/coda-userName-from-upn.toml");
     let a = bin()
         .args(["--output", "json", "plan", "--snapshot"])
         .arg(&snap)

@@ -1018,9 +1018,8 @@ fn group_findings(
             (
                 Severity::Warning,
                 format!(
-                    "{} cannot sync members of Microsoft 365 groups, so its {} reach the app only if assigned another way",
-                    profile.display_name,
-                    plural(g.transitive_user_count, "user member", "user members")
+                    "{} cannot sync members of Microsoft 365 groups, so its user members ({}) reach the app only if assigned another way",
+                    profile.display_name, g.transitive_user_count
                 ),
             )
         };
