@@ -587,3 +587,27 @@ fn code42_profile_adds_extension_and_address_mappings() {
             .all(|f| f.code != "one-token-at-a-time" && f.code != "groups-pushed")
     );
 }
+
+#[test]
+fn a_secret_planted_in_the_snapshot_never_reaches_the_plan() {
+    let mut s = testkit::demo_like();
+    for key in ["SecretToken", "ClientSecret", "Password"] {
+        s.app.settings.push(crate::snapshot::model::KeyValue {
+            key: key.into(),
+            value: "sk-planted-7f3a9".into(),
+        });
+    }
+    s.app.service_principal["passwordCredentials"] =
+        serde_json::json!([{"secretText": "sk-planted-7f3a9"}]);
+    s.seal();
+    let opts = PlanOptions {
+        pilot_group: Some("Sales".into()),
+        ..Default::default()
+    };
+    let p = plan_of(&s, &coda(), &opts);
+    let json = String::from_utf8(p.to_bytes()).unwrap();
+    assert!(!json.contains("sk-planted"));
+    assert!(!render_markdown(&p, None).contains("sk-planted"));
+    assert!(!render_text(&p).contains("sk-planted"));
+    assert!(!render::impact_csv(&p).contains("sk-planted"));
+}
