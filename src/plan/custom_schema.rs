@@ -17,6 +17,28 @@ use serde_json::{Value, json};
 pub const CUSTOM_DIRECTORY: &str = "customappsso";
 pub const ENTRA_DIRECTORY: &str = "Azure Active Directory";
 
+/// Object names in the `customappsso` directory of a `scim` job's schema.
+pub const SCIM_USER_OBJECT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const SCIM_GROUP_OBJECT: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+/// Point an object mapping at the `scim` template's object name.
+fn retarget_object(om: &mut Value, to: &str, transform: &mut Vec<Value>) {
+    let from = om
+        .get("targetObjectName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if from != to {
+        let source = om
+            .get("sourceObjectName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        transform.push(json!({"object": source.to_lowercase(), "op": "retarget-object", "from": from, "to": to}));
+        om["targetObjectName"] = json!(to);
+    }
+}
+
 /// What the schema step will write, and why.
 #[derive(Debug, Clone)]
 pub struct CustomSchema {
@@ -154,6 +176,10 @@ pub fn build(
             if new_name != name {
                 transform.push(json!({"object": "directory", "op": "rename-directory", "from": name, "to": new_name}));
             }
+            if new_name == CUSTOM_DIRECTORY {
+                transform.push(json!({"object": "directory", "op": "objects-from-custom-job", "name": new_name,
+                    "note": "the directory's object and attribute definitions are taken from the custom job's default schema at apply; the gallery's are kept here only as a fallback"}));
+            }
             d["name"] = json!(new_name);
             d["id"] = json!(format!("{{customDirectoryId:{new_name}}}"));
         }
@@ -203,6 +229,11 @@ pub fn build(
             Some(i) if pm.copy_from_gallery => {
                 transform.push(json!({"object": "user", "target": pm.target, "op": "copy", "source": describe(&attrs[i])}));
             }
+            Some(i)
+                if describe(&attrs[i]) == describe(&mapping_json(pm, source_json(&pm.source))) =>
+            {
+                transform.push(json!({"object": "user", "target": pm.target, "op": "same", "source": describe(&attrs[i])}));
+            }
             Some(i) => {
                 let new = mapping_json(pm, source_json(&pm.source));
                 transform.push(
@@ -249,6 +280,7 @@ pub fn build(
         });
     }
     oms[ui]["attributeMappings"] = Value::Array(attrs);
+    retarget_object(&mut oms[ui], SCIM_USER_OBJECT, &mut transform);
     oms[ui]["enabled"] = json!(true);
     let scope_carried = oms[ui]
         .pointer("/scope/groups")
@@ -372,7 +404,7 @@ pub fn build(
             "enabled": true,
             "flowTypes": "Add, Update, Delete",
             "sourceObjectName": "Group",
-            "targetObjectName": "urn:ietf:params:scim:schemas:core:2.0:Group",
+            "targetObjectName": SCIM_GROUP_OBJECT,
             "metadata": [],
             "scope": null,
             "attributeMappings": gattrs,
@@ -381,6 +413,7 @@ pub fn build(
             Some(i) => {
                 oms[i]["enabled"] = json!(true);
                 oms[i]["attributeMappings"] = group_om["attributeMappings"].clone();
+                retarget_object(&mut oms[i], SCIM_GROUP_OBJECT, &mut transform);
             }
             None => oms.push(group_om),
         }
