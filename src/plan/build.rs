@@ -273,13 +273,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         }
     }
     let scope_all = opts.scope == Scope::All;
-    let pred: Prediction = impact::predict(
-        snap,
-        cu,
-        gallery_maps.user.as_ref(),
-        scope_all,
-        profile.m365_group_members_sync,
-    );
+    let pred: Prediction = impact::predict(snap, cu, gallery_maps.user.as_ref(), scope_all);
     user_findings(snap, &pred, &mut f, &cs, cu);
     group_findings(
         snap,
@@ -1011,15 +1005,31 @@ fn group_findings(
             objs,
         );
     }
+    let pred_ids: std::collections::HashSet<&str> = pred
+        .impact
+        .iter()
+        .filter(|u| u.action != UserAction::Skip)
+        .map(|u| u.id.as_str())
+        .collect();
     for g in groups.iter().filter(|g| g.kind == GroupKind::Microsoft365) {
+        let members = pred_members(g, &pred_ids);
         let (sev, what) = if profile.m365_group_members_sync {
-            (Severity::Info, "check that the app supports it".to_string())
+            (
+                Severity::Info,
+                format!(
+                    "its {} are provisioned as users and its membership is pushed; check that {} supports it",
+                    plural(members, "member", "members"),
+                    profile.display_name
+                ),
+            )
         } else {
             (
                 Severity::Warning,
                 format!(
-                    "{} cannot sync members of Microsoft 365 groups, so its user members ({}) reach the app only if assigned another way",
-                    profile.display_name, g.transitive_user_count
+                    "{} cannot sync members of Microsoft 365 groups, so its {} are provisioned as users but their membership of it will not reach {} (use a security group for sharing)",
+                    profile.display_name,
+                    plural(members, "member", "members"),
+                    profile.display_name
                 ),
             )
         };
@@ -1407,6 +1417,14 @@ fn pilot_step(g: &GroupSnapshot, pred: &Prediction, pushed: &str) -> Step {
     }
 }
 
+/// Direct user members of `g` the custom job provisions.
+fn pred_members(g: &GroupSnapshot, provisioned: &std::collections::HashSet<&str>) -> usize {
+    g.members
+        .iter()
+        .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
+        .count()
+}
+
 fn estimate_empty() -> Estimate {
     Estimate {
         users_matched: 0,
@@ -1449,15 +1467,7 @@ fn estimate(
     let (n_groups, memberships) = if pushes {
         (
             groups.len(),
-            groups
-                .iter()
-                .map(|g| {
-                    g.members
-                        .iter()
-                        .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
-                        .count()
-                })
-                .sum(),
+            groups.iter().map(|g| pred_members(g, &provisioned)).sum(),
         )
     } else {
         (0, 0)

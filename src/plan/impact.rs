@@ -8,7 +8,7 @@
 use super::model::{UserAction, UserImpact};
 use crate::mapping::expr::Source;
 use crate::mapping::schema::{GraphUserSource, ObjectMapping, get_path};
-use crate::snapshot::model::{GroupKind, Snapshot};
+use crate::snapshot::model::Snapshot;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -134,30 +134,15 @@ pub struct Prediction {
 }
 
 /// Why a user is not provisioned by assignment, before mappings are looked at.
-fn reach(
-    via: &[String],
-    all: bool,
-    group_kind: &HashMap<&str, GroupKind>,
-    m365_sync: bool,
-) -> Result<(), &'static str> {
-    if all {
-        return Ok(());
-    }
-    let mut m365_only = false;
-    for v in via {
-        if v == "direct" || v == "all" {
-            return Ok(());
-        }
-        if let Some(g) = v.strip_prefix("group:") {
-            if !m365_sync && group_kind.get(g) == Some(&GroupKind::Microsoft365) {
-                m365_only = true;
-                continue;
-            }
-            return Ok(());
-        }
-    }
-    if m365_only {
-        Err("m365-only")
+/// Members of assigned Microsoft 365 groups are provisioned as users, as Entra
+/// and the twin's engine do; only the group's membership push is app-specific.
+fn reach(via: &[String], all: bool) -> Result<(), &'static str> {
+    if all
+        || via
+            .iter()
+            .any(|v| v == "direct" || v == "all" || v.starts_with("group:"))
+    {
+        Ok(())
     } else if via.iter().any(|v| v.starts_with("nested:")) {
         Err("nested-only")
     } else {
@@ -171,7 +156,6 @@ pub fn predict(
     custom: &ObjectMapping,
     gallery: Option<&ObjectMapping>,
     scope_all: bool,
-    m365_sync: bool,
 ) -> Prediction {
     let empty = Vec::new();
     let target_users = snap.target.as_ref().map(|t| &t.users).unwrap_or(&empty);
@@ -181,11 +165,6 @@ pub fn predict(
         targets.extend(g.matching().iter().map(|a| a.target.clone()));
     }
     let index = TargetIndex::new(target_users, &targets);
-    let group_kind: HashMap<&str, GroupKind> = snap
-        .groups
-        .iter()
-        .map(|g| (g.id.as_str(), g.kind))
-        .collect();
     let user_name_attr = custom.attribute("userName");
     let custom_matching = custom.matching();
     let gallery_matching = gallery.map(|g| g.matching()).unwrap_or_default();
@@ -258,7 +237,7 @@ pub fn predict(
         // The gallery job today: in scope and present in the target ⇒ it would deactivate on unassignment.
         if let Some(g) = gallery
             && enabled
-            && reach(&u.via, scope_all, &group_kind, true).is_ok()
+            && reach(&u.via, scope_all).is_ok()
             && g.in_scope(&src)
         {
             let present = gallery_matching.iter().any(|m| {
@@ -273,7 +252,7 @@ pub fn predict(
             }
         }
 
-        let skip = match reach(&u.via, scope_all, &group_kind, m365_sync) {
+        let skip = match reach(&u.via, scope_all) {
             Err(r) => Some(r),
             Ok(()) if !enabled => Some("disabled"),
             Ok(()) if !custom.in_scope(&src) => {

@@ -250,7 +250,7 @@ pub struct UserImpact {
     pub target_user_name: Option<String>,
     /// A create that makes a second account for someone already in the target.
     pub duplicate: bool,
-    /// Why skipped, or a note (`scoping-filter`, `disabled`, `nested-only`, `m365-only`…).
+    /// Why skipped, or a note (`scoping-filter`, `disabled`, `nested-only`, `not-assigned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

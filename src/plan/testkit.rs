@@ -332,7 +332,7 @@ pub fn demo_like() -> Snapshot {
             &["nested:g-platform"],
         );
     }
-    // (4) a Microsoft 365 group member reachable only through it.
+    // (4) a Microsoft 365 group member reachable only through it (provisioned as a user, as Entra does).
     b.user(
         "u048",
         "team.u048@contoso.com",
@@ -341,6 +341,7 @@ pub fn demo_like() -> Snapshot {
         true,
         &["group:g-allco"],
     );
+    b.target_user("t-u048", "team.u048@contoso.com", None);
     // a disabled assigned user.
     b.user(
         "u049",

@@ -141,7 +141,7 @@ fn every_demo_trap_is_a_finding_naming_the_right_objects() {
     // (1) with the carried mapping the users whose mail ≠ UPN match (see above); the
     // gallery would deactivate everyone it provisions if unassigned while running.
     let f = finding(&p, "gallery-would-deactivate");
-    assert!(f.message.contains("43 users"), "{}", f.message);
+    assert!(f.message.contains("44 users"), "{}", f.message);
     // licence, token rule, SSO
     assert_eq!(finding(&p, "group-assignment-licence").objects.len(), 3);
     assert_eq!(
@@ -159,17 +159,17 @@ fn impact_skips_with_reasons() {
     let reason = |id: &str| p.impact.iter().find(|u| u.id == id).unwrap().reason.clone();
     assert_eq!(reason("u044").as_deref(), Some("scoping-filter"));
     assert_eq!(reason("u046").as_deref(), Some("nested-only"));
-    assert_eq!(reason("u048").as_deref(), Some("m365-only"));
     assert_eq!(reason("u049").as_deref(), Some("disabled"));
-    assert_eq!(p.summary.users_match, 43);
+    // Members of an assigned Microsoft 365 group are provisioned as users (Entra and the twin do).
+    let u = p.impact.iter().find(|u| u.id == "u048").unwrap();
+    assert_eq!(u.action, UserAction::Match);
+    assert_eq!(p.summary.users_match, 44);
     assert_eq!(p.summary.users_create, 0);
-    assert_eq!(p.summary.users_skip, 6);
-    // A Code42-style profile syncs M365 members: the user is then provisioned (created).
+    assert_eq!(p.summary.users_skip, 5);
+    // An app that syncs M365 group membership gets an info, not a warning.
     let mut m365 = coda();
     m365.m365_group_members_sync = true;
     let p = plan_of(&testkit::demo_like(), &m365, &PlanOptions::default());
-    let u = p.impact.iter().find(|u| u.id == "u048").unwrap();
-    assert_eq!(u.action, UserAction::Create);
     assert_eq!(finding(&p, "m365-group").severity, Severity::Info);
 }
 
@@ -492,7 +492,7 @@ fn nothing_to_do_when_already_custom() {
 fn write_budget_and_estimate_are_computed() {
     let p = plan_of(&testkit::demo_like(), &coda(), &PlanOptions::default());
     let e = &p.estimate;
-    assert_eq!(e.users_matched, 43);
+    assert_eq!(e.users_matched, 44);
     // 6 fixed writes (instantiate, job, validate, secrets, schema, pause, start = 7) + assignments.
     assert_eq!(e.graph_writes, 7 + snap_assignments());
     assert_eq!(e.groups, 3);
