@@ -780,24 +780,32 @@ fn user_findings(
         let mut objs = Vec::new();
         for &(ui, ti) in &pred.default_mapping_misses {
             objs.push(user_ref(&pred.impact[ui]));
-            objs.push(ObjectRef::new(
-                "targetUser",
-                tu[ti].get("id").and_then(Value::as_str).unwrap_or_default(),
-                tu[ti]
-                    .get("userName")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-            ));
+            if let Some(ti) = ti {
+                objs.push(ObjectRef::new(
+                    "targetUser",
+                    tu[ti].get("id").and_then(Value::as_str).unwrap_or_default(),
+                    tu[ti]
+                        .get("userName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                ));
+            }
         }
         let n = pred.default_mapping_misses.len();
         f.add(
             Severity::Warning,
             "default-mapping-would-duplicate",
             format!(
-                "{} a userName in the target that is not their UPN (the gallery maps userName ← {}): a custom app with Entra's default mapping (userName ← userPrincipalName) would create {} again; this plan keeps the gallery's mapping, so they are matched — do not change it by hand.",
+                "{} a userName {} that is not their UPN (the gallery maps userName ← {}): a custom app with Entra's default mapping (userName ← userPrincipalName) would create {} again; this plan keeps the gallery's mapping, so {} — do not change it by hand.",
                 plural(n, "user has", "users have"),
+                if pred.assumed_without_target { "from the gallery job" } else { "in the target" },
                 matching.split(" ← ").nth(1).unwrap_or("?"),
                 if n == 1 { "them" } else { "them all" },
+                if pred.assumed_without_target {
+                    "they will be matched as the gallery wrote them"
+                } else {
+                    "they are matched"
+                },
             ),
             objs,
         );
@@ -871,8 +879,9 @@ fn user_findings(
             Severity::Warning,
             "gallery-would-deactivate",
             format!(
-                "If the gallery app's assignments were removed while its job runs, it would deactivate {} in the target; the plan pauses the gallery job first and removes no assignment{more}.",
-                plural(pred.gallery_would_deactivate.len(), "user", "users")
+                "If the gallery app's assignments were removed while its job runs, it would deactivate {} in the target{}; the plan pauses the gallery job first and removes no assignment{more}.",
+                plural(pred.gallery_would_deactivate.len(), "user", "users"),
+                if pred.assumed_without_target { " (every user in its scope: the snapshot holds no target contents)" } else { "" }
             ),
             objs,
         );

@@ -129,8 +129,12 @@ pub struct Prediction {
     /// Users excluded by the scoping filter.
     pub out_of_scope: Vec<usize>,
     /// Provisioned users that Entra's default mapping (`userName ← userPrincipalName`)
-    /// would not find in the target although they are there: (user index, target index).
-    pub default_mapping_misses: Vec<(usize, usize)>,
+    /// would not find in the target although they are there: (user index, target
+    /// index). Without target contents: users whose gallery userName is not their
+    /// UPN (target index `None`).
+    pub default_mapping_misses: Vec<(usize, Option<usize>)>,
+    /// Whether the gallery-side predictions assumed (no target contents) rather than looked.
+    pub assumed_without_target: bool,
 }
 
 /// Why a user is not provisioned by assignment, before mappings are looked at.
@@ -167,6 +171,7 @@ pub fn predict(
     let index = TargetIndex::new(target_users, &targets);
     let user_name_attr = custom.attribute("userName");
     let custom_matching = custom.matching();
+    let gallery_user_name = gallery.and_then(|g| g.attribute("userName"));
     let gallery_matching = gallery.map(|g| g.matching()).unwrap_or_default();
 
     let mut accounted = vec![false; target_users.len()];
@@ -247,7 +252,7 @@ pub fn predict(
                     .flatten()
                     .is_some_and(|v| !index.lookup(&m.target, &v).is_empty())
             });
-            if present {
+            if present || snap.target.is_none() {
                 gallery_would_deactivate.push(ui);
             }
         }
@@ -296,18 +301,26 @@ pub fn predict(
             }
         }
         // Entra's default mapping would look the user up by UPN: a miss for someone who is there is a duplicate.
-        if row.action != UserAction::Skip
-            && index
-                .lookup("userName", &row.user_principal_name)
-                .is_empty()
-        {
-            let there = match (&found, dup_hits.first()) {
-                (Some((_, hits)), _) => Some(hits[0]),
-                (None, Some(&d)) => Some(d),
-                _ => None,
-            };
-            if let Some(t) = there {
-                default_mapping_misses.push((ui, t));
+        if row.action != UserAction::Skip {
+            if snap.target.is_some() {
+                if index
+                    .lookup("userName", &row.user_principal_name)
+                    .is_empty()
+                {
+                    let there = match (&found, dup_hits.first()) {
+                        (Some((_, hits)), _) => Some(hits[0]),
+                        (None, Some(&d)) => Some(d),
+                        _ => None,
+                    };
+                    if let Some(t) = there {
+                        default_mapping_misses.push((ui, Some(t)));
+                    }
+                }
+            } else if let Some(gu) =
+                gallery_user_name.and_then(|a| a.expr.eval(&src).ok().flatten())
+                && !gu.eq_ignore_ascii_case(&row.user_principal_name)
+            {
+                default_mapping_misses.push((ui, None));
             }
         }
         impact.push(row);
@@ -320,6 +333,7 @@ pub fn predict(
         gallery_would_deactivate,
         out_of_scope,
         default_mapping_misses,
+        assumed_without_target: snap.target.is_none(),
     }
 }
 

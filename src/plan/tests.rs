@@ -611,3 +611,20 @@ fn a_secret_planted_in_the_snapshot_never_reaches_the_plan() {
     assert!(!render_text(&p).contains("sk-planted"));
     assert!(!render::impact_csv(&p).contains("sk-planted"));
 }
+
+#[test]
+fn without_target_contents_the_default_mapping_trap_is_still_named() {
+    let mut s = testkit::demo_like();
+    s.target = None;
+    s.seal();
+    let p = plan_of(&s, &coda(), &PlanOptions::default());
+    let f = finding(&p, "default-mapping-would-duplicate");
+    assert_eq!(ids(f, "user"), demo_ids::mail_differs());
+    assert!(f.message.contains("from the gallery job"), "{}", f.message);
+    finding(&p, "no-target-snapshot");
+    assert!(
+        finding(&p, "gallery-would-deactivate")
+            .message
+            .contains("no target contents")
+    );
+}
