@@ -4,12 +4,13 @@
 //!
 //! Rooms: `profile` (app profiles, `plans/*.toml`), `custom_schema` (the
 //! custom job's schema from the gallery's), `impact` (per-user prediction),
-//! `build` (the pure planner), `model` (the `scimshift.plan/v1` data),
+//! `findings` (what would break, and notes), `build` (the pure planner: steps), `model` (the `scimshift.plan/v1` data),
 //! `render` (text and Markdown). This file does the I/O around them: read the
 //! snapshot, profile and group map; write the plan and report; exit codes.
 
 pub mod build;
 pub mod custom_schema;
+pub mod findings;
 pub mod impact;
 pub mod model;
 pub mod profile;
