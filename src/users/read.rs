@@ -230,11 +230,21 @@ pub fn parse(text: &str, file: &str, had_bom: bool) -> Result<(RawTable, Vec<Dia
     let mut header_line = line_no;
     let mut records = Vec::new();
     let mut rec = csv::StringRecord::new();
+    // Lines from byte offsets: csv's own line counter is off by one after CRLF.
+    let newlines: Vec<usize> = rest.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect();
+    let rb = rest.as_bytes();
+    let line_at = |byte: usize| {
+        let mut b = byte;
+        while b < rb.len() && (rb[b] == b'\n' || rb[b] == b'\r') {
+            b += 1;
+        }
+        newlines.partition_point(|&n| n < b) + line_no
+    };
     loop {
         match rdr.read_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                let line = rec.position().map(|p| p.line() as usize).unwrap_or(1) + line_no - 1;
+                let line = rec.position().map(|p| line_at(p.byte() as usize)).unwrap_or(line_no);
                 let fields: Vec<String> = rec.iter().map(str::to_string).collect();
                 if header.is_none() {
                     header_line = line;
@@ -248,7 +258,7 @@ pub fn parse(text: &str, file: &str, had_bom: bool) -> Result<(RawTable, Vec<Dia
                 records.push(RawRecord { line, fields });
             }
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(1) + line_no - 1;
+                let line = e.position().map(|p| line_at(p.byte() as usize)).unwrap_or(line_no);
                 return Err(Error::input(format!("{file}:{line}:1: unreadable CSV: {e}")));
             }
         }
@@ -295,11 +305,15 @@ mod tests {
 
     #[test]
     fn lines_follow_embedded_newlines_and_preambles() {
-        let (t, _) = parse("version:v1.0,,\nA,B\n\"x\ny\",1\nz,2\n", "f", false).unwrap();
-        assert_eq!(t.version_line.as_deref(), Some("version:v1.0"));
-        assert_eq!(t.header_line, 2);
-        assert_eq!(t.records[0].line, 3);
-        assert_eq!(t.records[1].line, 5);
+        for nl in ["\n", "\r\n"] {
+            let text = format!("version:v1.0,,{nl}A,B{nl}\"x\ny\",1{nl}z,2{nl}{nl}w,3{nl}");
+            let (t, _) = parse(&text, "f", false).unwrap();
+            assert_eq!(t.version_line.as_deref(), Some("version:v1.0"));
+            assert_eq!(t.header_line, 2);
+            assert_eq!(t.records[0].line, 3);
+            assert_eq!(t.records[1].line, 5);
+            assert_eq!(t.records[2].line, 7);
+        }
     }
 
     #[test]
