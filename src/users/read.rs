@@ -60,6 +60,11 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<(String, bool)> {
             "{file}:1:1: the file is {enc} (it starts with a UTF-16 byte order mark), not UTF-8: convert it with `iconv -f UTF-16 -t UTF-8 {file} > users-utf8.csv`, or in Excel save as \"CSV UTF-8 (Comma delimited)\""
         )));
     }
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Err(Error::input(format!(
+            "{file}:1:1: this is a zip file (probably an Excel .xlsx workbook), not a CSV: in Excel use Save As \"CSV UTF-8 (Comma delimited)\""
+        )));
+    }
     // UTF-16 without a BOM: every other byte is NUL in the ASCII range.
     let sample = &bytes[..bytes.len().min(512)];
     let nuls = sample.iter().filter(|b| **b == 0).count();
@@ -89,11 +94,6 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<(String, bool)> {
             let valid = std::str::from_utf8(&body[..pos]).unwrap_or("");
             let (line, col) = line_col(valid, pos);
             let bad = body[pos];
-            if body.starts_with(b"PK\x03\x04") {
-                return Err(Error::input(format!(
-                    "{file}:1:1: this is a zip file (probably an Excel .xlsx workbook), not a CSV: in Excel use Save As \"CSV UTF-8 (Comma delimited)\""
-                )));
-            }
             let cp1252_only = body.iter().any(|b| (0x80..=0x9F).contains(b));
             let enc = if cp1252_only {
                 "Windows-1252"

@@ -154,7 +154,7 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
                 continue;
             }
             let mapped = !matches!(role, Col::Known | Col::Unknown | Col::Blank);
-            if mapped && v.starts_with('=') {
+            if mapped && raw.trim().starts_with('=') {
                 errs.push(Diag::error(
                     line,
                     col,
