@@ -20,45 +20,117 @@ use Expect::*;
 const CORPUS: &[(&str, Expect)] = &[
     ("utf16le_bom.csv", Reject("the file is UTF-16 LE")),
     ("utf16be_bom.csv", Reject("the file is UTF-16 BE")),
-    ("utf16le_nobom.csv", Reject("UTF-16 LE without a byte order mark")),
-    ("cp1252_smart_quotes.csv", Reject(":2:3: the file is not UTF-8 (byte 0xEB")),
+    (
+        "utf16le_nobom.csv",
+        Reject("UTF-16 LE without a byte order mark"),
+    ),
+    (
+        "cp1252_smart_quotes.csv",
+        Reject(":2:3: the file is not UTF-8 (byte 0xEB"),
+    ),
     ("latin1.csv", Reject("Windows-1252 or Latin-1")),
     ("xlsx_renamed.csv", Reject("Excel .xlsx workbook")),
     ("empty.csv", Reject(":1:1: the file is empty")),
-    ("header_only.csv", Reject(":1:1: the file has a header but no rows")),
+    (
+        "header_only.csv",
+        Reject(":1:1: the file has a header but no rows"),
+    ),
     ("blank_lines_only.csv", Reject("the file has no header row")),
     ("semicolon.csv", Accept(2)),
     ("tab.csv", Accept(2)),
     ("bom_crlf_excel.csv", Accept(2)),
-    ("unterminated_quote.csv", Reject(":2:1: a quoted field opened on this line is never closed")),
-    ("newline_in_username.csv", Reject(":2:3: Username `ada lovelace`: a user name cannot contain spaces")),
+    (
+        "unterminated_quote.csv",
+        Reject(":2:1: a quoted field opened on this line is never closed"),
+    ),
+    (
+        "newline_in_username.csv",
+        Reject(":2:3: Username `ada lovelace`: a user name cannot contain spaces"),
+    ),
     ("multiline_description.csv", Accept(2)),
-    ("ragged_extra_field.csv", Reject(":2:5: this row has 5 fields but the header has 4")),
+    (
+        "ragged_extra_field.csv",
+        Reject(":2:5: this row has 5 fields but the header has 4"),
+    ),
     ("ragged_short_rows.csv", Accept(2)),
-    ("duplicate_username.csv", Reject(":3:3: duplicate user name `ADA` (first on line 2)")),
-    ("duplicate_email.csv", Reject(":3:4: duplicate email `ada@example.com` (first on line 2)")),
-    ("invalid_email.csv", Reject(":2:4: Email `ada at example.com`: is not a valid email address")),
-    ("no_username_column.csv", Reject(":1:1: could not tell the format from the header")),
-    ("export_missing_email_column.csv", Reject(":1:1: missing required column `email`")),
+    (
+        "duplicate_username.csv",
+        Reject(":3:3: duplicate user name `ADA` (first on line 2)"),
+    ),
+    (
+        "duplicate_email.csv",
+        Reject(":3:4: duplicate email `ada@example.com` (first on line 2)"),
+    ),
+    (
+        "invalid_email.csv",
+        Reject(":2:4: Email `ada at example.com`: is not a valid email address"),
+    ),
+    (
+        "no_username_column.csv",
+        Reject(":1:1: could not tell the format from the header"),
+    ),
+    (
+        "export_missing_email_column.csv",
+        Reject(":1:1: missing required column `email`"),
+    ),
     ("empty_username.csv", Reject(":3:3: the user name is empty")),
-    ("unknown_state.csv", Reject(":2:4: state `DISABLED` is not a JumpCloud state")),
-    ("bad_boolean.csv", Reject(":2:5: Administrator `maybe` is not a boolean")),
-    ("system_object.csv", Reject(":2:5: jobTitle is `System.Object[]`")),
-    ("powershell_hashtable.csv", Reject(":2:5: department is `@{name=Eng; id=1}`, a PowerShell hashtable")),
-    ("formula_injection.csv", Reject(":2:1: FirstName `=HYPERLINK(")),
+    (
+        "unknown_state.csv",
+        Reject(":2:4: state `DISABLED` is not a JumpCloud state"),
+    ),
+    (
+        "bad_boolean.csv",
+        Reject(":2:5: Administrator `maybe` is not a boolean"),
+    ),
+    (
+        "system_object.csv",
+        Reject(":2:5: jobTitle is `System.Object[]`"),
+    ),
+    (
+        "powershell_hashtable.csv",
+        Reject(":2:5: department is `@{name=Eng; id=1}`, a PowerShell hashtable"),
+    ),
+    (
+        "formula_injection.csv",
+        Reject(":2:1: FirstName `=HYPERLINK("),
+    ),
     ("guarded_formula_prefix.csv", Accept(1)),
-    ("enormous_value.csv", Reject(":2:5: jobTitle is 200000 characters long; the limit is 1024")),
+    (
+        "enormous_value.csv",
+        Reject(":2:5: jobTitle is 200000 characters long; the limit is 1024"),
+    ),
     ("nul_byte.csv", Reject(":2:4: the file contains a NUL byte")),
-    ("duplicate_header.csv", Reject(":1:5: column `Email` appears twice (also column 4)")),
-    ("headerless_legacy.csv", Reject("this looks like a headerless file")),
+    (
+        "duplicate_header.csv",
+        Reject(":1:5: column `Email` appears twice (also column 4)"),
+    ),
+    (
+        "headerless_legacy.csv",
+        Reject("this looks like a headerless file"),
+    ),
     ("powershell_type_line.csv", Accept(1)),
-    ("attribute_without_value.csv", Reject(":2:5: Attribute1_name is set but Attribute1_value is empty")),
-    ("unix_uid_out_of_range.csv", Reject(":2:5: unix_uid `4294967296` is not a whole number")),
+    (
+        "attribute_without_value.csv",
+        Reject(":2:5: Attribute1_name is set but Attribute1_value is empty"),
+    ),
+    (
+        "unix_uid_out_of_range.csv",
+        Reject(":2:5: unix_uid `4294967296` is not a whole number"),
+    ),
     ("entra_tab_leading_spaces.csv", Accept(2)),
-    ("manager_unknown.csv", Reject(":2:5: manager `nobody.here` is neither in the file nor in the target")),
-    ("value_without_header.csv", Reject(":2:5: value `stray` is in a column with no header")),
+    (
+        "manager_unknown.csv",
+        Reject(":2:5: manager `nobody.here` is neither in the file nor in the target"),
+    ),
+    (
+        "value_without_header.csv",
+        Reject(":2:5: value `stray` is in a column with no header"),
+    ),
     ("staged_user_skipped.csv", Accept(1)),
-    ("space_in_username.csv", Reject(":2:3: Username `ada lovelace`: a user name cannot contain spaces")),
+    (
+        "space_in_username.csv",
+        Reject(":2:3: Username `ada lovelace`: a user name cannot contain spaces"),
+    ),
     ("password_column.csv", Accept(1)),
 ];
 
@@ -75,7 +147,10 @@ fn every_malformed_file_is_rejected_or_handled_as_documented() {
         .collect();
     assert!(files.len() >= 30, "the corpus has {} files", files.len());
     for f in &files {
-        assert!(CORPUS.iter().any(|(n, _)| n == f), "{f} has no expectation in CORPUS");
+        assert!(
+            CORPUS.iter().any(|(n, _)| n == f),
+            "{f} has no expectation in CORPUS"
+        );
     }
     let mut failures = Vec::new();
     for (name, expect) in CORPUS {
@@ -101,7 +176,9 @@ fn every_malformed_file_is_rejected_or_handled_as_documented() {
                     ));
                 }
                 if !stderr.contains(&format!("{}:", path.display())) {
-                    failures.push(format!("{name}: the message does not start with FILE:LINE:COLUMN\n{stderr}"));
+                    failures.push(format!(
+                        "{name}: the message does not start with FILE:LINE:COLUMN\n{stderr}"
+                    ));
                 }
             }
             Accept(n) => {
@@ -113,7 +190,10 @@ fn every_malformed_file_is_rejected_or_handled_as_documented() {
                 }
             }
         }
-        assert!(!stderr.contains("Hunter2") && !stdout.contains("Hunter2"), "{name}: a password was echoed");
+        assert!(
+            !stderr.contains("Hunter2") && !stdout.contains("Hunter2"),
+            "{name}: a password was echoed"
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
 }
@@ -130,8 +210,7 @@ fn guarded_prefix_is_stripped_and_passwords_never_sent() {
             .args(["--scim-url", &mock.base_url, "--yes"])
             .assert()
             .code(0);
-        let users = mock.store.users.lock().unwrap().clone();
-        users
+        mock.store.users.lock().unwrap().clone()
     };
     let users = import("guarded_formula_prefix.csv");
     assert_eq!(users[0]["name"]["givenName"], "=Ada");

@@ -22,10 +22,18 @@ pub struct Outcome {
 
 impl Outcome {
     fn ok(id: Option<String>) -> Outcome {
-        Outcome { status: "ok", id, error: None }
+        Outcome {
+            status: "ok",
+            id,
+            error: None,
+        }
     }
     fn failed(id: Option<String>, e: impl Into<String>) -> Outcome {
-        Outcome { status: "failed", id, error: Some(e.into()) }
+        Outcome {
+            status: "failed",
+            id,
+            error: Some(e.into()),
+        }
     }
 }
 
@@ -38,7 +46,10 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { concurrency: 4, use_bulk: true }
+        ApplyOptions {
+            concurrency: 4,
+            use_bulk: true,
+        }
     }
 }
 
@@ -51,13 +62,25 @@ pub struct Applied {
 
 impl Applied {
     pub fn failed(&self) -> usize {
-        self.rows.iter().chain(&self.deactivations).filter(|o| o.status == "failed").count()
+        self.rows
+            .iter()
+            .chain(&self.deactivations)
+            .filter(|o| o.status == "failed")
+            .count()
     }
 }
 
 fn bulk_limits(cfg: &ProviderConfig) -> (usize, usize) {
-    let ops = if cfg.bulk_max_operations == 0 { 100 } else { cfg.bulk_max_operations.min(1000) };
-    let payload = if cfg.bulk_max_payload == 0 { 1_000_000 } else { cfg.bulk_max_payload };
+    let ops = if cfg.bulk_max_operations == 0 {
+        100
+    } else {
+        cfg.bulk_max_operations.min(1000)
+    };
+    let payload = if cfg.bulk_max_payload == 0 {
+        1_000_000
+    } else {
+        cfg.bulk_max_payload
+    };
     (ops, payload * 9 / 10)
 }
 
@@ -74,28 +97,53 @@ fn err_detail(v: Option<&Value>, status: u16) -> String {
 }
 
 /// Apply `plan`. Never panics on a server answer; every failure lands in an outcome.
-pub async fn apply(client: &ScimClient, plan: &Plan, cfg: &ProviderConfig, opts: ApplyOptions, pb: &ProgressBar) -> Applied {
+pub async fn apply(
+    client: &ScimClient,
+    plan: &Plan,
+    cfg: &ProviderConfig,
+    opts: ApplyOptions,
+    pb: &ProgressBar,
+) -> Applied {
     let conc = opts.concurrency.max(1);
     let mut out: Vec<Outcome> = plan
         .rows
         .iter()
         .map(|p| match p.action {
             Action::Unchanged => Outcome::ok(p.target_id.clone()),
-            Action::Skip => Outcome { status: "skipped", id: p.target_id.clone(), error: None },
-            Action::Invalid => Outcome { status: "invalid", id: None, error: None },
+            Action::Skip => Outcome {
+                status: "skipped",
+                id: p.target_id.clone(),
+                error: None,
+            },
+            Action::Invalid => Outcome {
+                status: "invalid",
+                id: None,
+                error: None,
+            },
             _ => Outcome::default(),
         })
         .collect();
 
     // 1. Creates.
-    let creates: Vec<usize> = plan.rows.iter().enumerate().filter(|(_, p)| p.action == Action::Create).map(|(i, _)| i).collect();
+    let creates: Vec<usize> = plan
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.action == Action::Create)
+        .map(|(i, _)| i)
+        .collect();
     if opts.use_bulk && cfg.bulk && creates.len() > 1 {
         let (max_ops, max_bytes) = bulk_limits(cfg);
         let mut chunks: Vec<Vec<usize>> = Vec::new();
         let mut cur: Vec<usize> = Vec::new();
         let mut bytes = 200usize;
         for &i in &creates {
-            let size = plan.rows[i].body.as_ref().map(|b| b.to_string().len()).unwrap_or(0) + 120;
+            let size = plan.rows[i]
+                .body
+                .as_ref()
+                .map(|b| b.to_string().len())
+                .unwrap_or(0)
+                + 120;
             if !cur.is_empty() && (cur.len() >= max_ops || bytes + size > max_bytes) {
                 chunks.push(std::mem::take(&mut cur));
                 bytes = 200;
@@ -120,7 +168,10 @@ pub async fn apply(client: &ScimClient, plan: &Plan, cfg: &ProviderConfig, opts:
                 let res = match client.bulk(&ops, None).await {
                     Ok(results) => {
                         let mut by_id: std::collections::HashMap<String, crate::scim::BulkResult> =
-                            results.into_iter().filter_map(|r| r.bulk_id.clone().map(|b| (b, r))).collect();
+                            results
+                                .into_iter()
+                                .filter_map(|r| r.bulk_id.clone().map(|b| (b, r)))
+                                .collect();
                         chunk
                             .iter()
                             .map(|&i| {
@@ -132,20 +183,42 @@ pub async fn apply(client: &ScimClient, plan: &Plan, cfg: &ProviderConfig, opts:
                                             .and_then(|v| v.get("id"))
                                             .and_then(Value::as_str)
                                             .map(str::to_string)
-                                            .or_else(|| r.location.as_deref().and_then(|l| l.rsplit('/').next()).map(str::to_string));
+                                            .or_else(|| {
+                                                r.location
+                                                    .as_deref()
+                                                    .and_then(|l| l.rsplit('/').next())
+                                                    .map(str::to_string)
+                                            });
                                         match id {
                                             Some(id) => Outcome::ok(Some(id)),
-                                            None => Outcome::failed(None, "created, but the server did not say the new id"),
+                                            None => Outcome::failed(
+                                                None,
+                                                "created, but the server did not say the new id",
+                                            ),
                                         }
                                     }
-                                    Some(r) => Outcome::failed(None, err_detail(r.response.as_ref(), r.status)),
-                                    None => Outcome::failed(None, "the /Bulk answer had no result for this row"),
+                                    Some(r) => Outcome::failed(
+                                        None,
+                                        err_detail(r.response.as_ref(), r.status),
+                                    ),
+                                    None => Outcome::failed(
+                                        None,
+                                        "the /Bulk answer had no result for this row",
+                                    ),
                                 };
                                 (i, o)
                             })
                             .collect()
                     }
-                    Err(e) => chunk.iter().map(|&i| (i, Outcome::failed(None, format!("/Bulk request failed: {e}")))).collect(),
+                    Err(e) => chunk
+                        .iter()
+                        .map(|&i| {
+                            (
+                                i,
+                                Outcome::failed(None, format!("/Bulk request failed: {e}")),
+                            )
+                        })
+                        .collect(),
                 };
                 pb.inc(chunk.len() as u64);
                 res
@@ -187,7 +260,11 @@ pub async fn apply(client: &ScimClient, plan: &Plan, cfg: &ProviderConfig, opts:
                 out[i] = Outcome::ok(p.target_id.clone());
                 pb.inc(1);
             } else {
-                jobs.push(Job::Row(i, p.target_id.as_deref().unwrap_or(""), p.ops.clone()));
+                jobs.push(Job::Row(
+                    i,
+                    p.target_id.as_deref().unwrap_or(""),
+                    p.ops.clone(),
+                ));
             }
         }
     }
@@ -199,7 +276,12 @@ pub async fn apply(client: &ScimClient, plan: &Plan, cfg: &ProviderConfig, opts:
         .map(|job| async move {
             let (is_row, idx, id, ops) = match job {
                 Job::Row(i, id, ops) => (true, i, id, ops),
-                Job::Deactivate(k, id) => (false, k, id, vec![json!({"op": "replace", "path": "active", "value": false})]),
+                Job::Deactivate(k, id) => (
+                    false,
+                    k,
+                    id,
+                    vec![json!({"op": "replace", "path": "active", "value": false})],
+                ),
             };
             let o = match client.patch(Resource::Users, id, ops).await {
                 Ok(_) => Outcome::ok(Some(id.to_string())),
@@ -259,5 +341,8 @@ pub async fn apply(client: &ScimClient, plan: &Plan, cfg: &ProviderConfig, opts:
             out[i].error = Some(e);
         }
     }
-    Applied { rows: out, deactivations: deact }
+    Applied {
+        rows: out,
+        deactivations: deact,
+    }
 }

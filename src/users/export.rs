@@ -23,7 +23,12 @@ pub fn rows_from_scim(users: &[Value], groups: &[Value]) -> Vec<UserRow> {
         if name.is_empty() {
             continue;
         }
-        for m in g.get("members").and_then(Value::as_array).into_iter().flatten() {
+        for m in g
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(id) = m.get("value").and_then(Value::as_str) {
                 member_of.entry(id).or_default().push(name.to_string());
             }
@@ -54,12 +59,26 @@ pub fn rows_from_scim(users: &[Value], groups: &[Value]) -> Vec<UserRow> {
 }
 
 /// Write rows to `path` (mode 0600, atomically via a temp file), one record at a time.
-pub fn write_csv(path: &Path, format: Format, rows: &[UserRow], pb: &indicatif::ProgressBar) -> Result<()> {
+pub fn write_csv(
+    path: &Path,
+    format: Format,
+    rows: &[UserRow],
+    pb: &indicatif::ProgressBar,
+) -> Result<()> {
     let groups = rows.iter().map(|r| r.groups.len()).max().unwrap_or(0);
     let w = Writer::new(format, groups);
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -74,14 +93,20 @@ pub fn write_csv(path: &Path, format: Format, rows: &[UserRow], pb: &indicatif::
             out.write_all(p.as_bytes())?;
             out.write_all(b"\r\n")?;
         }
-        let mut cw = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+        let mut cw = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
         cw.write_record(w.header()).map_err(std::io::Error::other)?;
         for r in rows {
             cw.write_record(w.row(r)).map_err(std::io::Error::other)?;
             pb.inc(1);
         }
-        let out = cw.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
-        out.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?.sync_all()?;
+        let out = cw
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        out.into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     result.map_err(|e| {
@@ -119,7 +144,11 @@ pub async fn run(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
             sp.finish_and_clear();
             (users, groups, client.base_url().to_string())
         }
-        (None, None) => return Err(Error::usage("give --scim-url URL or --snapshot FILE to export from")),
+        (None, None) => {
+            return Err(Error::usage(
+                "give --scim-url URL or --snapshot FILE to export from",
+            ));
+        }
     };
     let rows = rows_from_scim(&users, &groups);
     let pb = crate::output::progress_bar(rows.len() as u64, "Writing users");
@@ -130,7 +159,12 @@ pub async fn run(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
             "source": source, "format": format, "users": rows.len(), "out": args.out
         }));
     } else {
-        println!("Wrote {} users from {source} to {} ({}).", rows.len(), args.out.display(), format.describe());
+        println!(
+            "Wrote {} users from {source} to {} ({}).",
+            rows.len(),
+            args.out.display(),
+            format.describe()
+        );
     }
     Ok(exit::OK)
 }

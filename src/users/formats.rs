@@ -180,8 +180,8 @@ pub fn detect(header: &[String], version_line: bool) -> Result<Format, String> {
 
 /// The role of a column in a layout.
 pub fn column_role(format: Format, key: &str) -> Col {
-    use Col::*;
     use super::model::Field as F;
+    use Col::*;
     if key.is_empty() {
         return Blank;
     }
@@ -274,7 +274,8 @@ pub fn column_role(format: Format, key: &str) -> Col {
         Format::Scim => {
             for f in F::ALL {
                 if f.scim_path().eq_ignore_ascii_case(key)
-                    || (f == F::Manager && key.eq_ignore_ascii_case(&format!("{}.value", f.scim_path())))
+                    || (f == F::Manager
+                        && key.eq_ignore_ascii_case(&format!("{}.value", f.scim_path())))
                 {
                     return Field(f);
                 }
@@ -290,9 +291,12 @@ pub fn column_role(format: Format, key: &str) -> Col {
 }
 
 fn jumpcloud_role(key: &str) -> Col {
-    use Col::*;
     use super::model::Field as F;
-    if let Some(n) = key.strip_prefix("group").and_then(|n| n.parse::<usize>().ok()) {
+    use Col::*;
+    if let Some(n) = key
+        .strip_prefix("group")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
         return Group(n);
     }
     if let Some(rest) = key.strip_prefix("attribute") {
@@ -341,19 +345,50 @@ fn jumpcloud_role(key: &str) -> Col {
         "suspended" => Suspended,
         "password_expired" => PasswordExpired,
         "unix_uid" | "unix_guid" => Uint32,
-        "enable_user_portal_multifactor" | "administrator" | "ldap_binding_user"
-        | "account_locked" | "allow_public_key" | "enable_managed_uid" | "externally_managed"
-        | "passwordless_sudo" | "sudo" | "password_never_expires" | "activated" => Bool,
-        "recoveryemail" | "managedappleid" | "managed apple id" | "description" | "location"
-        | "enrollmentdays" | "ldapserver_id" | "systemid" | "external_dn"
-        | "external_source_type" | "created" | "mfa" | "addresses" | "phonenumbers"
-        | "attributes" | "totp_enabled" | "organization" | "creationsource" | "tags"
-        | "ssh_keys" | "public_key" | "badloginattempts" | "password_date"
-        | "password_expiration_date" | "account_locked_date" | "samba_service_user"
-        | "mfaenrollment" | "relationships" | "restrictedfields" | "delegatedauthority"
-        | "disabledevicemaxloginattempts" | "external_password_expiration_date" | "admin" => {
-            Known
-        }
+        "enable_user_portal_multifactor"
+        | "administrator"
+        | "ldap_binding_user"
+        | "account_locked"
+        | "allow_public_key"
+        | "enable_managed_uid"
+        | "externally_managed"
+        | "passwordless_sudo"
+        | "sudo"
+        | "password_never_expires"
+        | "activated" => Bool,
+        "recoveryemail"
+        | "managedappleid"
+        | "managed apple id"
+        | "description"
+        | "location"
+        | "enrollmentdays"
+        | "ldapserver_id"
+        | "systemid"
+        | "external_dn"
+        | "external_source_type"
+        | "created"
+        | "mfa"
+        | "addresses"
+        | "phonenumbers"
+        | "attributes"
+        | "totp_enabled"
+        | "organization"
+        | "creationsource"
+        | "tags"
+        | "ssh_keys"
+        | "public_key"
+        | "badloginattempts"
+        | "password_date"
+        | "password_expiration_date"
+        | "account_locked_date"
+        | "samba_service_user"
+        | "mfaenrollment"
+        | "relationships"
+        | "restrictedfields"
+        | "delegatedauthority"
+        | "disabledevicemaxloginattempts"
+        | "external_password_expiration_date"
+        | "admin" => Known,
         _ => Unknown,
     }
 }
@@ -366,7 +401,10 @@ pub fn header_roles(
 ) -> (Vec<Col>, Vec<super::read::Diag>) {
     use super::read::Diag;
     let mut diags = Vec::new();
-    let keys: Vec<String> = header.iter().map(|h| normalise_header(h, Some(format))).collect();
+    let keys: Vec<String> = header
+        .iter()
+        .map(|h| normalise_header(h, Some(format)))
+        .collect();
     let roles: Vec<Col> = keys.iter().map(|k| column_role(format, k)).collect();
     for (need, label) in format.required() {
         if !keys.iter().any(|k| k == need) {
@@ -461,7 +499,10 @@ const JC_COLUMNS: &[(&str, Option<Field>)] = &[
 
 const ENTRA_COLUMNS: &[(&str, Option<Field>)] = &[
     ("Name [displayName] Required", Some(Field::DisplayName)),
-    ("User name [userPrincipalName] Required", Some(Field::UserName)),
+    (
+        "User name [userPrincipalName] Required",
+        Some(Field::UserName),
+    ),
     ("Initial password [passwordProfile] Required", None),
     ("Block sign in (Yes/No) [accountEnabled] Required", None),
     ("First name [givenName]", Some(Field::GivenName)),
@@ -500,7 +541,10 @@ impl Writer {
         match self.format {
             Format::Entra => ENTRA_COLUMNS.iter().map(|(h, _)| h.to_string()).collect(),
             Format::Scim => {
-                let mut h: Vec<String> = Field::ALL.iter().map(|f| f.scim_path().to_string()).collect();
+                let mut h: Vec<String> = Field::ALL
+                    .iter()
+                    .map(|f| f.scim_path().to_string())
+                    .collect();
                 h.push("active".into());
                 h.push("groups".into());
                 h
@@ -565,13 +609,38 @@ mod tests {
 
     #[test]
     fn detects_layouts() {
-        assert_eq!(detect(&h(&["FirstName", " LastName", "Username", "Email"]), false), Ok(Format::Jumpcloud));
-        assert_eq!(detect(&h(&["_id", "username", "email", "state"]), false), Ok(Format::JumpcloudExport));
-        assert_eq!(detect(&h(&["Name [displayName] Required"]), true), Ok(Format::Entra));
-        assert_eq!(detect(&h(&["login", "firstName", "email"]), false), Ok(Format::Okta));
-        assert_eq!(detect(&h(&["First Name [Required]", "Email Address [Required]"]), false), Ok(Format::Google));
-        assert_eq!(detect(&h(&["userName", "name.givenName"]), false), Ok(Format::Scim));
-        assert!(detect(&h(&["a", "b@x.com"]), false).unwrap_err().contains("headerless"));
+        assert_eq!(
+            detect(&h(&["FirstName", " LastName", "Username", "Email"]), false),
+            Ok(Format::Jumpcloud)
+        );
+        assert_eq!(
+            detect(&h(&["_id", "username", "email", "state"]), false),
+            Ok(Format::JumpcloudExport)
+        );
+        assert_eq!(
+            detect(&h(&["Name [displayName] Required"]), true),
+            Ok(Format::Entra)
+        );
+        assert_eq!(
+            detect(&h(&["login", "firstName", "email"]), false),
+            Ok(Format::Okta)
+        );
+        assert_eq!(
+            detect(
+                &h(&["First Name [Required]", "Email Address [Required]"]),
+                false
+            ),
+            Ok(Format::Google)
+        );
+        assert_eq!(
+            detect(&h(&["userName", "name.givenName"]), false),
+            Ok(Format::Scim)
+        );
+        assert!(
+            detect(&h(&["a", "b@x.com"]), false)
+                .unwrap_err()
+                .contains("headerless")
+        );
     }
 
     #[test]

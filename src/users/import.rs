@@ -37,7 +37,9 @@ fn column_of(table: &RawTable, format: Format, want: Col) -> usize {
     table
         .header
         .iter()
-        .position(|h| formats::column_role(format, &formats::normalise_header(h, Some(format))) == want)
+        .position(|h| {
+            formats::column_role(format, &formats::normalise_header(h, Some(format))) == want
+        })
         .map(|i| i + 1)
         .unwrap_or(0)
 }
@@ -47,7 +49,10 @@ fn print_diags(file: &str, diags: &[Diag]) {
         eprintln!("{}", d.render(file));
     }
     if diags.len() > MAX_PRINTED {
-        eprintln!("… and {} more (every one is in the --results file)", diags.len() - MAX_PRINTED);
+        eprintln!(
+            "… and {} more (every one is in the --results file)",
+            diags.len() - MAX_PRINTED
+        );
     }
 }
 
@@ -59,7 +64,9 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     }
     let forced = Format::parse_input(&args.format)?;
     if args.scim.scim_url.is_none() {
-        return Err(Error::usage("--scim-url is required (the SCIM target to import into)"));
+        return Err(Error::usage(
+            "--scim-url is required (the SCIM target to import into)",
+        ));
     }
     if args.concurrency == 0 || args.concurrency > 64 {
         return Err(Error::usage("--concurrency must be between 1 and 64"));
@@ -76,7 +83,11 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
                 b';' => "semicolon",
                 _ => "comma",
             },
-            if table.had_bom { ", UTF-8 with BOM" } else { ", UTF-8" }
+            if table.had_bom {
+                ", UTF-8 with BOM"
+            } else {
+                ", UTF-8"
+            }
         );
     }
     print_diags(&file, &diags);
@@ -84,11 +95,18 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     if v.fatal || (errors > 0 && !args.skip_invalid) {
         return Err(Error::input(format!(
             "{errors} problem(s) in {file}; nothing was sent{}",
-            if v.fatal { "" } else { " (fix them, or pass --skip-invalid to import only the valid rows)" }
+            if v.fatal {
+                ""
+            } else {
+                " (fix them, or pass --skip-invalid to import only the valid rows)"
+            }
         )));
     }
     if table.records.is_empty() {
-        return Err(Error::input(format!("{file}:{}:1: the file has a header but no rows; nothing to import", table.header_line)));
+        return Err(Error::input(format!(
+            "{file}:{}:1: the file has a header but no rows; nothing to import",
+            table.header_line
+        )));
     }
 
     let client = crate::scim::client_from_args(ctx, &args.scim)?;
@@ -124,7 +142,12 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     }
     // Messages per row for the results file.
     let mut row_errors = vec![String::new(); v.rows.len()];
-    let line_to_row: std::collections::HashMap<usize, usize> = v.rows.iter().enumerate().map(|(i, r)| (r.line, i)).collect();
+    let line_to_row: std::collections::HashMap<usize, usize> = v
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.line, i))
+        .collect();
     for d in diags.iter().chain(&plan.diags).filter(|d| d.error) {
         if let Some(&i) = line_to_row.get(&d.line) {
             let e = &mut row_errors[i];
@@ -148,7 +171,9 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     }
 
     let write_outputs = |outcomes: &[Outcome], deact: &[Outcome]| -> Result<()> {
-        let Some(path) = &args.results else { return Ok(()) };
+        let Some(path) = &args.results else {
+            return Ok(());
+        };
         results::write_results(path, &plan, outcomes, deact, &row_errors)?;
         let failed: Vec<usize> = plan
             .rows
@@ -161,7 +186,11 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         if !failed.is_empty() {
             results::write_failed(&fpath, &table, &failed, &v.password_columns)?;
             if !ctx.json() {
-                eprintln!("{} row(s) to fix and import again: {}", failed.len(), fpath.display());
+                eprintln!(
+                    "{} row(s) to fix and import again: {}",
+                    failed.len(),
+                    fpath.display()
+                );
             }
         } else if fpath.exists() {
             // A stale file from an earlier run would be misleading.
@@ -182,7 +211,14 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
 
     if args.dry_run || !plan.has_changes() {
         let outs: Vec<Outcome> = plan.rows.iter().map(planned).collect();
-        let deact: Vec<Outcome> = plan.deactivations.iter().map(|_| Outcome { status: "planned", ..Default::default() }).collect();
+        let deact: Vec<Outcome> = plan
+            .deactivations
+            .iter()
+            .map(|_| Outcome {
+                status: "planned",
+                ..Default::default()
+            })
+            .collect();
         write_outputs(&outs, &deact)?;
         if !plan.has_changes() {
             if !ctx.json() {
@@ -208,13 +244,19 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         eprintln!("Cancelled: nothing was sent.");
         return Ok(exit::ERROR);
     }
-    let pb = crate::output::progress_bar((s.create + s.update + s.deactivate) as u64, "Importing users");
+    let pb = crate::output::progress_bar(
+        (s.create + s.update + s.deactivate) as u64,
+        "Importing users",
+    );
     let started = std::time::Instant::now();
     let applied = apply::apply(
         &client,
         &plan,
         &cfg,
-        ApplyOptions { concurrency: args.concurrency, use_bulk: !args.no_bulk },
+        ApplyOptions {
+            concurrency: args.concurrency,
+            use_bulk: !args.no_bulk,
+        },
         &pb,
     )
     .await;
@@ -222,7 +264,11 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     write_outputs(&applied.rows, &applied.deactivations)?;
     let failed = applied.failed();
     let ok = |a: Action| {
-        plan.rows.iter().zip(&applied.rows).filter(|(p, o)| p.action == a && o.status == "ok").count()
+        plan.rows
+            .iter()
+            .zip(&applied.rows)
+            .filter(|(p, o)| p.action == a && o.status == "ok")
+            .count()
     };
     let summary = json!({
         "created": ok(Action::Create),
@@ -237,8 +283,19 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     if ctx.json() {
         crate::output::print_json(&json!({ "result": summary, "results": args.results }));
     } else {
-        for (p, o) in plan.rows.iter().zip(&applied.rows).filter(|(_, o)| o.status == "failed").take(50) {
-            eprintln!("{file}:{}:1: {}: {}", p.line, p.user_name, o.error.as_deref().unwrap_or("failed"));
+        for (p, o) in plan
+            .rows
+            .iter()
+            .zip(&applied.rows)
+            .filter(|(_, o)| o.status == "failed")
+            .take(50)
+        {
+            eprintln!(
+                "{file}:{}:1: {}: {}",
+                p.line,
+                p.user_name,
+                o.error.as_deref().unwrap_or("failed")
+            );
         }
         println!(
             "Done: {} created, {} updated, {} deactivated, {} failed.{}",
@@ -246,7 +303,10 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             summary["updated"],
             summary["deactivated"],
             failed,
-            args.results.as_ref().map(|p| format!(" Results: {}", p.display())).unwrap_or_default()
+            args.results
+                .as_ref()
+                .map(|p| format!(" Results: {}", p.display()))
+                .unwrap_or_default()
         );
     }
     Ok(if failed > 0 { exit::ERROR } else { exit::OK })

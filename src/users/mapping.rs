@@ -10,7 +10,11 @@ use serde_json::{Map, Value, json};
 enum Loc {
     Top(&'static str),
     Name(&'static str),
-    Multi { attr: &'static str, kind: &'static str, sub: &'static str },
+    Multi {
+        attr: &'static str,
+        kind: &'static str,
+        sub: &'static str,
+    },
     Enterprise(&'static str),
 }
 
@@ -26,23 +30,91 @@ fn loc(f: Field) -> Loc {
         GivenName => Name("givenName"),
         FamilyName => Name("familyName"),
         MiddleName => Name("middleName"),
-        Email => Multi { attr: "emails", kind: "work", sub: "value" },
-        AltEmail => Multi { attr: "emails", kind: "other", sub: "value" },
-        PhoneMobile => Multi { attr: "phoneNumbers", kind: "mobile", sub: "value" },
-        PhoneHome => Multi { attr: "phoneNumbers", kind: "home", sub: "value" },
-        PhoneWork => Multi { attr: "phoneNumbers", kind: "work", sub: "value" },
-        PhoneFax => Multi { attr: "phoneNumbers", kind: "fax", sub: "value" },
-        PhoneOther => Multi { attr: "phoneNumbers", kind: "other", sub: "value" },
-        WorkStreet => Multi { attr: "addresses", kind: "work", sub: "streetAddress" },
-        WorkLocality => Multi { attr: "addresses", kind: "work", sub: "locality" },
-        WorkRegion => Multi { attr: "addresses", kind: "work", sub: "region" },
-        WorkPostal => Multi { attr: "addresses", kind: "work", sub: "postalCode" },
-        WorkCountry => Multi { attr: "addresses", kind: "work", sub: "country" },
-        HomeStreet => Multi { attr: "addresses", kind: "home", sub: "streetAddress" },
-        HomeLocality => Multi { attr: "addresses", kind: "home", sub: "locality" },
-        HomeRegion => Multi { attr: "addresses", kind: "home", sub: "region" },
-        HomePostal => Multi { attr: "addresses", kind: "home", sub: "postalCode" },
-        HomeCountry => Multi { attr: "addresses", kind: "home", sub: "country" },
+        Email => Multi {
+            attr: "emails",
+            kind: "work",
+            sub: "value",
+        },
+        AltEmail => Multi {
+            attr: "emails",
+            kind: "other",
+            sub: "value",
+        },
+        PhoneMobile => Multi {
+            attr: "phoneNumbers",
+            kind: "mobile",
+            sub: "value",
+        },
+        PhoneHome => Multi {
+            attr: "phoneNumbers",
+            kind: "home",
+            sub: "value",
+        },
+        PhoneWork => Multi {
+            attr: "phoneNumbers",
+            kind: "work",
+            sub: "value",
+        },
+        PhoneFax => Multi {
+            attr: "phoneNumbers",
+            kind: "fax",
+            sub: "value",
+        },
+        PhoneOther => Multi {
+            attr: "phoneNumbers",
+            kind: "other",
+            sub: "value",
+        },
+        WorkStreet => Multi {
+            attr: "addresses",
+            kind: "work",
+            sub: "streetAddress",
+        },
+        WorkLocality => Multi {
+            attr: "addresses",
+            kind: "work",
+            sub: "locality",
+        },
+        WorkRegion => Multi {
+            attr: "addresses",
+            kind: "work",
+            sub: "region",
+        },
+        WorkPostal => Multi {
+            attr: "addresses",
+            kind: "work",
+            sub: "postalCode",
+        },
+        WorkCountry => Multi {
+            attr: "addresses",
+            kind: "work",
+            sub: "country",
+        },
+        HomeStreet => Multi {
+            attr: "addresses",
+            kind: "home",
+            sub: "streetAddress",
+        },
+        HomeLocality => Multi {
+            attr: "addresses",
+            kind: "home",
+            sub: "locality",
+        },
+        HomeRegion => Multi {
+            attr: "addresses",
+            kind: "home",
+            sub: "region",
+        },
+        HomePostal => Multi {
+            attr: "addresses",
+            kind: "home",
+            sub: "postalCode",
+        },
+        HomeCountry => Multi {
+            attr: "addresses",
+            kind: "home",
+            sub: "country",
+        },
         EmployeeNumber => Enterprise("employeeNumber"),
         Department => Enterprise("department"),
         CostCenter => Enterprise("costCenter"),
@@ -56,7 +128,11 @@ fn loc(f: Field) -> Loc {
 /// with no typed entry, the primary (or only) email stands in.
 fn find_typed<'a>(user: &'a Value, attr: &str, kind: &str) -> Option<&'a Value> {
     let arr = user.get(attr)?.as_array()?;
-    let typed = arr.iter().find(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind)));
+    let typed = arr.iter().find(|e| {
+        e.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+    });
     if typed.is_some() || attr != "emails" || kind != "work" {
         return typed;
     }
@@ -67,7 +143,11 @@ fn find_typed<'a>(user: &'a Value, attr: &str, kind: &str) -> Option<&'a Value> 
 
 /// A field's value in a SCIM User (for the manager: the manager's id).
 pub fn scim_value(user: &Value, f: Field) -> Option<String> {
-    let s = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    let s = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     match loc(f) {
         Loc::Top(a) => s(user.get(a)),
         Loc::Name(a) => s(user.get("name").and_then(|n| n.get(a))),
@@ -181,16 +261,30 @@ pub fn patch_ops(target: &Value, changes: &[(Field, String)], active: Option<boo
         }
     }
     for attr in multi {
-        let mut arr: Vec<Value> = target.get(attr).and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut arr: Vec<Value> = target
+            .get(attr)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for (f, v) in changes {
-            let Loc::Multi { attr: a, kind, sub } = loc(*f) else { continue };
+            let Loc::Multi { attr: a, kind, sub } = loc(*f) else {
+                continue;
+            };
             if a != attr {
                 continue;
             }
-            let pos = arr.iter().position(|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case(kind)));
+            let pos = arr.iter().position(|e| {
+                e.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+            });
             let pos = match pos {
                 Some(p) => p,
-                None if attr == "emails" && kind == "work" && arr.len() == 1 && arr[0].get("type").is_none() => {
+                None if attr == "emails"
+                    && kind == "work"
+                    && arr.len() == 1
+                    && arr[0].get("type").is_none() =>
+                {
                     arr[0]["type"] = json!("work");
                     0
                 }
@@ -251,7 +345,14 @@ mod tests {
     #[test]
     fn patch_keeps_other_emails() {
         let t = json!({"emails": [{"type": "home", "value": "h@x.com"}, {"type": "work", "value": "old@x.com"}]});
-        let ops = patch_ops(&t, &[(Field::Email, "new@x.com".into()), (Field::Title, "T".into())], Some(false));
+        let ops = patch_ops(
+            &t,
+            &[
+                (Field::Email, "new@x.com".into()),
+                (Field::Title, "T".into()),
+            ],
+            Some(false),
+        );
         assert_eq!(ops.len(), 3);
         let emails = &ops[1]["value"];
         assert_eq!(emails[0]["value"], "h@x.com");

@@ -127,7 +127,9 @@ impl Field {
             Field::Organization => {
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization"
             }
-            Field::Division => "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division",
+            Field::Division => {
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division"
+            }
             Field::Manager => "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
         }
     }

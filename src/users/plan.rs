@@ -135,10 +135,18 @@ impl<'a> TargetIndex<'a> {
         t
     }
     fn id(&self, i: usize) -> String {
-        self.users[i].get("id").and_then(Value::as_str).unwrap_or("").to_string()
+        self.users[i]
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
     }
     fn name(&self, i: usize) -> String {
-        self.users[i].get("userName").and_then(Value::as_str).unwrap_or("").to_string()
+        self.users[i]
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
     }
     fn find_ref(&self, r: &str) -> Option<usize> {
         let lc = r.to_lowercase();
@@ -222,16 +230,24 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
             if bad[i] || plans[i].action == Action::Skip {
                 continue;
             }
-            let Some(m) = r.get(Field::Manager) else { continue };
+            let Some(m) = r.get(Field::Manager) else {
+                continue;
+            };
             let res = if let Some(&j) = file_ref.get(&m.to_lowercase()) {
                 if j == i {
                     Err(format!("manager `{m}` is this user itself"))
                 } else if let Some(ti) = matched[j] {
                     Ok(MgrRef::Id(t.id(ti)))
                 } else if bad[j] {
-                    Err(format!("manager `{m}` is on line {}, which is invalid", rows[j].line))
+                    Err(format!(
+                        "manager `{m}` is on line {}, which is invalid",
+                        rows[j].line
+                    ))
                 } else if plans[j].action == Action::Skip {
-                    Err(format!("manager `{m}` is on line {}, which is skipped (STAGED)", rows[j].line))
+                    Err(format!(
+                        "manager `{m}` is on line {}, which is skipped (STAGED)",
+                        rows[j].line
+                    ))
                 } else {
                     Ok(MgrRef::Row(j))
                 }
@@ -296,13 +312,22 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
                         None => false,
                     };
                     if !same {
-                        p.changes.push(Change { field: f.short().into(), from: cur, to: v.to_string() });
+                        p.changes.push(Change {
+                            field: f.short().into(),
+                            from: cur,
+                            to: v.to_string(),
+                        });
                         set.push((f, v.to_string()));
                     }
                 }
                 let cur_mgr = mapping::scim_value(tu, Field::Manager);
                 let show_mgr = |id: &Option<String>| {
-                    id.as_ref().map(|id| t.by_id.get(id.as_str()).map(|&k| t.name(k)).unwrap_or_else(|| id.clone()))
+                    id.as_ref().map(|id| {
+                        t.by_id
+                            .get(id.as_str())
+                            .map(|&k| t.name(k))
+                            .unwrap_or_else(|| id.clone())
+                    })
                 };
                 match &mgr {
                     Some(MgrRef::Id(id)) if cur_mgr.as_deref() != Some(id.as_str()) => {
@@ -350,13 +375,21 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
         let used: std::collections::HashSet<usize> = matched.iter().flatten().copied().collect();
         for (ti, u) in target.iter().enumerate() {
             if !used.contains(&ti) && mapping::scim_active(u) {
-                deactivations.push(Deactivation { id: t.id(ti), user_name: t.name(ti) });
+                deactivations.push(Deactivation {
+                    id: t.id(ti),
+                    user_name: t.name(ti),
+                });
             }
         }
         summary.deactivate = deactivations.len();
     }
     diags.sort_by_key(|d| (d.line, d.column));
-    Plan { summary, rows: plans, deactivations, diags }
+    Plan {
+        summary,
+        rows: plans,
+        deactivations,
+        diags,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -391,21 +424,39 @@ pub fn render_text(plan: &Plan, max_lines: usize) -> String {
             Action::Create => push(format!("+ {} (create)", p.user_name), &mut out),
             Action::Update => {
                 for c in &p.changes {
-                    push(format!("~ {}: {} {} -> {:?}", p.user_name, c.field, q(&c.from), c.to), &mut out);
+                    push(
+                        format!(
+                            "~ {}: {} {} -> {:?}",
+                            p.user_name,
+                            c.field,
+                            q(&c.from),
+                            c.to
+                        ),
+                        &mut out,
+                    );
                 }
             }
             Action::Skip => push(
-                format!("  {} skipped: {}", p.user_name, p.note.as_deref().unwrap_or("")),
+                format!(
+                    "  {} skipped: {}",
+                    p.user_name,
+                    p.note.as_deref().unwrap_or("")
+                ),
                 &mut out,
             ),
             _ => {}
         }
     }
     for d in &plan.deactivations {
-        push(format!("- {}: active true -> false (not in the file)", d.user_name), &mut out);
+        push(
+            format!("- {}: active true -> false (not in the file)", d.user_name),
+            &mut out,
+        );
     }
     if more > 0 {
-        out.push_str(&format!("  … and {more} more lines (see --output json or --results)\n"));
+        out.push_str(&format!(
+            "  … and {more} more lines (see --output json or --results)\n"
+        ));
     }
     let s = &plan.summary;
     out.push_str(&format!(

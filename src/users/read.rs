@@ -19,10 +19,20 @@ pub struct Diag {
 
 impl Diag {
     pub fn error(line: usize, column: usize, message: impl Into<String>) -> Diag {
-        Diag { line, column, message: message.into(), error: true }
+        Diag {
+            line,
+            column,
+            message: message.into(),
+            error: true,
+        }
     }
     pub fn warning(line: usize, column: usize, message: impl Into<String>) -> Diag {
-        Diag { line, column, message: message.into(), error: false }
+        Diag {
+            line,
+            column,
+            message: message.into(),
+            error: false,
+        }
     }
     /// `FILE:LINE:COLUMN: message` (`warning: ` prefixed for warnings).
     pub fn render(&self, file: &str) -> String {
@@ -55,7 +65,11 @@ pub struct RawTable {
 /// naming the encoding to convert from.
 pub fn decode(bytes: &[u8], file: &str) -> Result<(String, bool)> {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        let enc = if bytes[0] == 0xFF { "UTF-16 LE" } else { "UTF-16 BE" };
+        let enc = if bytes[0] == 0xFF {
+            "UTF-16 LE"
+        } else {
+            "UTF-16 BE"
+        };
         return Err(Error::input(format!(
             "{file}:1:1: the file is {enc} (it starts with a UTF-16 byte order mark), not UTF-8: convert it with `iconv -f UTF-16 -t UTF-8 {file} > users-utf8.csv`, or in Excel save as \"CSV UTF-8 (Comma delimited)\""
         )));
@@ -69,7 +83,11 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<(String, bool)> {
     let sample = &bytes[..bytes.len().min(512)];
     let nuls = sample.iter().filter(|b| **b == 0).count();
     if sample.len() >= 4 && nuls * 3 >= sample.len() {
-        let enc = if sample[0] == 0 { "UTF-16 BE" } else { "UTF-16 LE" };
+        let enc = if sample[0] == 0 {
+            "UTF-16 BE"
+        } else {
+            "UTF-16 LE"
+        };
         return Err(Error::input(format!(
             "{file}:1:1: the file looks like {enc} without a byte order mark (every other byte is NUL), not UTF-8: convert it with `iconv -f {} -t UTF-8 {file} > users-utf8.csv`",
             enc.replace(' ', "")
@@ -110,7 +128,12 @@ pub fn decode(bytes: &[u8], file: &str) -> Result<(String, bool)> {
 fn line_col(text_before: &str, byte_pos: usize) -> (usize, usize) {
     let upto = &text_before[..byte_pos.min(text_before.len())];
     let line = upto.matches('\n').count() + 1;
-    let col = upto.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = upto
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -231,7 +254,12 @@ pub fn parse(text: &str, file: &str, had_bom: bool) -> Result<(RawTable, Vec<Dia
     let mut records = Vec::new();
     let mut rec = csv::StringRecord::new();
     // Lines from byte offsets: csv's own line counter is off by one after CRLF.
-    let newlines: Vec<usize> = rest.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect();
+    let newlines: Vec<usize> = rest
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
     let rb = rest.as_bytes();
     let line_at = |byte: usize| {
         let mut b = byte;
@@ -244,7 +272,10 @@ pub fn parse(text: &str, file: &str, had_bom: bool) -> Result<(RawTable, Vec<Dia
         match rdr.read_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                let line = rec.position().map(|p| line_at(p.byte() as usize)).unwrap_or(line_no);
+                let line = rec
+                    .position()
+                    .map(|p| line_at(p.byte() as usize))
+                    .unwrap_or(line_no);
                 let fields: Vec<String> = rec.iter().map(str::to_string).collect();
                 if header.is_none() {
                     header_line = line;
@@ -258,8 +289,13 @@ pub fn parse(text: &str, file: &str, had_bom: bool) -> Result<(RawTable, Vec<Dia
                 records.push(RawRecord { line, fields });
             }
             Err(e) => {
-                let line = e.position().map(|p| line_at(p.byte() as usize)).unwrap_or(line_no);
-                return Err(Error::input(format!("{file}:{line}:1: unreadable CSV: {e}")));
+                let line = e
+                    .position()
+                    .map(|p| line_at(p.byte() as usize))
+                    .unwrap_or(line_no);
+                return Err(Error::input(format!(
+                    "{file}:{line}:1: unreadable CSV: {e}"
+                )));
             }
         }
     }
@@ -275,7 +311,14 @@ pub fn parse(text: &str, file: &str, had_bom: bool) -> Result<(RawTable, Vec<Dia
         ));
     }
     Ok((
-        RawTable { header, header_line, records, delimiter, version_line, had_bom },
+        RawTable {
+            header,
+            header_line,
+            records,
+            delimiter,
+            version_line,
+            had_bom,
+        },
         diags,
     ))
 }
@@ -321,7 +364,11 @@ mod tests {
         let e = decode(b"\xFF\xFEa\0b\0", "f.csv").unwrap_err();
         assert!(e.message.contains("UTF-16 LE"), "{}", e.message);
         let e = decode(b"Name\nJos\xE9\n", "f.csv").unwrap_err();
-        assert!(e.message.contains("f.csv:2:4") && e.message.contains("Latin-1"), "{}", e.message);
+        assert!(
+            e.message.contains("f.csv:2:4") && e.message.contains("Latin-1"),
+            "{}",
+            e.message
+        );
         let e = decode(b"Name\nJos\x93e\x94\n", "f.csv").unwrap_err();
         assert!(e.message.contains("Windows-1252"), "{}", e.message);
     }

@@ -43,12 +43,19 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 
 /// A PowerShell object written as text instead of its value.
 fn powershell_leftover(v: &str) -> Option<&'static str> {
-    if v.starts_with("System.") && (v.ends_with("[]") || v.contains("Collections") || v.contains("Object"))
+    if v.starts_with("System.")
+        && (v.ends_with("[]") || v.contains("Collections") || v.contains("Object"))
     {
-        Some("what PowerShell's Export-Csv writes for a list or object it could not flatten; the real value was lost when the file was exported")
+        Some(
+            "what PowerShell's Export-Csv writes for a list or object it could not flatten; the real value was lost when the file was exported",
+        )
     } else if v.starts_with("@{") && v.ends_with('}') {
-        Some("a PowerShell hashtable (`@{…}`) written by Export-Csv; the real value was lost when the file was exported")
-    } else if v.starts_with("Microsoft.PowerShell.") || v.starts_with("System.Management.Automation") {
+        Some(
+            "a PowerShell hashtable (`@{…}`) written by Export-Csv; the real value was lost when the file was exported",
+        )
+    } else if v.starts_with("Microsoft.PowerShell.")
+        || v.starts_with("System.Management.Automation")
+    {
         Some("a PowerShell type name, not a value")
     } else {
         None
@@ -67,7 +74,9 @@ pub fn valid_email(v: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && !v.chars().any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '"' | '(' | ')'))
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '"' | '(' | ')'))
 }
 
 /// Validate every record of `table` read as `format`.
@@ -75,7 +84,12 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
     let (roles, mut diags) = header_roles(format, &table.header, table.header_line);
     let fatal = diags.iter().any(|d| d.error);
     let header = &table.header;
-    let hname = |i: usize| header.get(i).map(|h| h.trim().to_string()).unwrap_or_default();
+    let hname = |i: usize| {
+        header
+            .get(i)
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default()
+    };
     let password_columns: Vec<usize> = roles
         .iter()
         .enumerate()
@@ -90,7 +104,11 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
     for (ri, rec) in table.records.iter().enumerate() {
         let line = rec.line;
         let mut errs: Vec<Diag> = Vec::new();
-        let mut u = UserRow { line, record: ri, ..Default::default() };
+        let mut u = UserRow {
+            line,
+            record: ri,
+            ..Default::default()
+        };
         let mut attr_names: HashMap<usize, (usize, bool)> = HashMap::new();
         let mut attr_values: HashMap<usize, (usize, bool)> = HashMap::new();
         let (mut work_po, mut home_po) = (None, None);
@@ -166,7 +184,11 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
                 errs.push(Diag::error(
                     line,
                     col,
-                    format!("{} is {} characters long; the limit is {MAX_VALUE_CHARS}", hname(ci), v.chars().count()),
+                    format!(
+                        "{} is {} characters long; the limit is {MAX_VALUE_CHARS}",
+                        hname(ci),
+                        v.chars().count()
+                    ),
                 ));
                 continue;
             }
@@ -265,7 +287,11 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
         }
         for (n, (col, _)) in &attr_values {
             if !attr_names.contains_key(n) {
-                errs.push(Diag::error(line, *col, format!("Attribute{n}_value is set but Attribute{n}_name is empty")));
+                errs.push(Diag::error(
+                    line,
+                    *col,
+                    format!("Attribute{n}_value is set but Attribute{n}_name is empty"),
+                ));
             }
         }
         append_po_box(&mut u, Field::WorkStreet, work_po);
@@ -277,9 +303,17 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
         }
         if !fatal {
             if u.get(Field::UserName).is_none() {
-                let col = roles.iter().position(|r| matches!(r, Col::Field(Field::UserName) | Col::UserNameAndEmail)).map(|c| c + 1).unwrap_or(0);
+                let col = roles
+                    .iter()
+                    .position(|r| matches!(r, Col::Field(Field::UserName) | Col::UserNameAndEmail))
+                    .map(|c| c + 1)
+                    .unwrap_or(0);
                 if !errs.iter().any(|d| d.column == col) {
-                    errs.push(Diag::error(line, col, "the user name is empty: every row needs one"));
+                    errs.push(Diag::error(
+                        line,
+                        col,
+                        "the user name is empty: every row needs one",
+                    ));
                 }
             }
             if format == Format::Entra && u.user_name() == "chris@contoso.com" {
@@ -307,7 +341,14 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
     if fatal {
         invalid.iter_mut().for_each(|i| *i = true);
     }
-    Validated { format, rows, invalid, diags, fatal, password_columns }
+    Validated {
+        format,
+        rows,
+        invalid,
+        diags,
+        fatal,
+        password_columns,
+    }
 }
 
 fn short(v: &str) -> String {
@@ -334,8 +375,13 @@ fn check_field(f: Field, v: &str) -> Option<String> {
         Field::UserName if v.chars().any(char::is_whitespace) => {
             Some("a user name cannot contain spaces or line breaks".into())
         }
-        Field::Email | Field::AltEmail if !valid_email(v) => Some("is not a valid email address".into()),
-        _ if f != Field::Manager && v.contains(['\n', '\r']) && !matches!(f, Field::WorkStreet | Field::HomeStreet) => {
+        Field::Email | Field::AltEmail if !valid_email(v) => {
+            Some("is not a valid email address".into())
+        }
+        _ if f != Field::Manager
+            && v.contains(['\n', '\r'])
+            && !matches!(f, Field::WorkStreet | Field::HomeStreet) =>
+        {
             Some("contains a line break, which this attribute cannot hold".into())
         }
         _ => None,
@@ -348,7 +394,10 @@ fn duplicates(rows: &[UserRow], invalid: &mut [bool], diags: &mut Vec<Diag>, rol
     let col_of = |f: Field| {
         roles
             .iter()
-            .position(|r| *r == Col::Field(f) || (*r == Col::UserNameAndEmail && matches!(f, Field::UserName | Field::Email)))
+            .position(|r| {
+                *r == Col::Field(f)
+                    || (*r == Col::UserNameAndEmail && matches!(f, Field::UserName | Field::Email))
+            })
             .map(|c| c + 1)
             .unwrap_or(0)
     };
@@ -364,7 +413,9 @@ fn duplicates(rows: &[UserRow], invalid: &mut [bool], diags: &mut Vec<Diag>, rol
             match seen.entry(v.to_lowercase()) {
                 std::collections::hash_map::Entry::Occupied(e) => {
                     let first = rows[*e.get()].line;
-                    let msg = format!("duplicate {what} `{v}` (first on line {first}): each user must appear once");
+                    let msg = format!(
+                        "duplicate {what} `{v}` (first on line {first}): each user must appear once"
+                    );
                     if is_err {
                         invalid[i] = true;
                         diags.push(Diag::error(r.line, col, msg));

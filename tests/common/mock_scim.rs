@@ -35,13 +35,23 @@ impl Store {
         self.users.lock().unwrap().len()
     }
     fn insert(&self, mut u: Value) -> Result<Value, (StatusCode, Value)> {
-        let name = u.get("userName").and_then(Value::as_str).unwrap_or("").to_lowercase();
+        let name = u
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_lowercase();
         if name.is_empty() {
-            return Err((StatusCode::BAD_REQUEST, err(400, Some("invalidValue"), "userName is required")));
+            return Err((
+                StatusCode::BAD_REQUEST,
+                err(400, Some("invalidValue"), "userName is required"),
+            ));
         }
         let mut names = self.names.lock().unwrap();
         if names.contains_key(&name) {
-            return Err((StatusCode::CONFLICT, err(409, Some("uniqueness"), "userName already exists")));
+            return Err((
+                StatusCode::CONFLICT,
+                err(409, Some("uniqueness"), "userName already exists"),
+            ));
         }
         let id = format!("u{}", self.next.fetch_add(1, Ordering::SeqCst));
         u["id"] = json!(id);
@@ -72,13 +82,25 @@ async fn spc(State(s): State<S>) -> Json<Value> {
     }))
 }
 
-async fn list(State(s): State<S>, h: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn list(
+    State(s): State<S>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     s.reads.fetch_add(1, Ordering::SeqCst);
     if !authed(&h) {
         return (StatusCode::UNAUTHORIZED, Json(err(401, None, "bad token"))).into_response();
     }
-    let start: usize = q.get("startIndex").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-    let count: usize = q.get("count").and_then(|v| v.parse().ok()).unwrap_or(100).min(1000);
+    let start: usize = q
+        .get("startIndex")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let count: usize = q
+        .get("count")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        .min(1000);
     let users = s.users.lock().unwrap();
     let page: Vec<Value> = users.iter().skip(start - 1).take(count).cloned().collect();
     Json(json!({
@@ -90,7 +112,9 @@ async fn list(State(s): State<S>, h: HeaderMap, Query(q): Query<HashMap<String, 
 
 async fn groups(State(s): State<S>) -> Json<Value> {
     s.reads.fetch_add(1, Ordering::SeqCst);
-    Json(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "Resources": []}))
+    Json(
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "Resources": []}),
+    )
 }
 
 async fn create(State(s): State<S>, h: HeaderMap, Json(body): Json<Value>) -> Response {
@@ -115,7 +139,12 @@ fn set_path(u: &mut Value, path: &str, value: Value) {
     }
 }
 
-async fn patch(State(s): State<S>, h: HeaderMap, Path(id): Path<String>, Json(body): Json<Value>) -> Response {
+async fn patch(
+    State(s): State<S>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
     s.writes.fetch_add(1, Ordering::SeqCst);
     if !authed(&h) {
         return (StatusCode::UNAUTHORIZED, Json(err(401, None, "bad token"))).into_response();
@@ -157,7 +186,10 @@ pub struct Mock {
 
 /// Start the mock on its own thread and runtime (usable from sync tests).
 pub fn start(bulk: bool) -> Mock {
-    let store = Arc::new(Store { bulk, ..Default::default() });
+    let store = Arc::new(Store {
+        bulk,
+        ..Default::default()
+    });
     let app = Router::new()
         .route("/v2/ServiceProviderConfig", get(spc))
         .route("/v2/Users", get(list).post(create))
@@ -169,11 +201,19 @@ pub fn start(bulk: bool) -> Mock {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(l, app).await.unwrap();
         });
     });
-    Mock { base_url: format!("http://127.0.0.1:{port}/v2"), token: "mock-token".into(), store }
+    Mock {
+        base_url: format!("http://127.0.0.1:{port}/v2"),
+        token: "mock-token".into(),
+        store,
+    }
 }
