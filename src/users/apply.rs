@@ -124,7 +124,9 @@ pub async fn apply(
         })
         .collect();
 
-    // 1. Creates.
+    // 1. Creates, in waves: a user whose manager is created in this run goes in
+    //    a later wave, with the manager's new id in its body, so no second pass
+    //    is needed. Only manager cycles among new users fall back to a PATCH.
     let creates: Vec<usize> = plan
         .rows
         .iter()
@@ -132,118 +134,37 @@ pub async fn apply(
         .filter(|(_, p)| p.action == Action::Create)
         .map(|(i, _)| i)
         .collect();
-    if opts.use_bulk && cfg.bulk && creates.len() > 1 {
-        let (max_ops, max_bytes) = bulk_limits(cfg);
-        let mut chunks: Vec<Vec<usize>> = Vec::new();
-        let mut cur: Vec<usize> = Vec::new();
-        let mut bytes = 200usize;
-        for &i in &creates {
-            let size = plan.rows[i]
-                .body
-                .as_ref()
-                .map(|b| b.to_string().len())
-                .unwrap_or(0)
-                + 120;
-            if !cur.is_empty() && (cur.len() >= max_ops || bytes + size > max_bytes) {
-                chunks.push(std::mem::take(&mut cur));
-                bytes = 200;
-            }
-            cur.push(i);
-            bytes += size;
-        }
-        if !cur.is_empty() {
-            chunks.push(cur);
-        }
-        let results: Vec<Vec<(usize, Outcome)>> = stream::iter(chunks)
-            .map(|chunk| async move {
-                let ops: Vec<BulkOp> = chunk
-                    .iter()
-                    .map(|&i| BulkOp {
-                        method: reqwest::Method::POST,
-                        path: "/Users".into(),
-                        bulk_id: Some(format!("r{i}")),
-                        data: plan.rows[i].body.clone(),
-                    })
-                    .collect();
-                let res = match client.bulk(&ops, None).await {
-                    Ok(results) => {
-                        let mut by_id: std::collections::HashMap<String, crate::scim::BulkResult> =
-                            results
-                                .into_iter()
-                                .filter_map(|r| r.bulk_id.clone().map(|b| (b, r)))
-                                .collect();
-                        chunk
-                            .iter()
-                            .map(|&i| {
-                                let o = match by_id.remove(&format!("r{i}")) {
-                                    Some(r) if (200..300).contains(&r.status) => {
-                                        let id = r
-                                            .response
-                                            .as_ref()
-                                            .and_then(|v| v.get("id"))
-                                            .and_then(Value::as_str)
-                                            .map(str::to_string)
-                                            .or_else(|| {
-                                                r.location
-                                                    .as_deref()
-                                                    .and_then(|l| l.rsplit('/').next())
-                                                    .map(str::to_string)
-                                            });
-                                        match id {
-                                            Some(id) => Outcome::ok(Some(id)),
-                                            None => Outcome::failed(
-                                                None,
-                                                "created, but the server did not say the new id",
-                                            ),
-                                        }
-                                    }
-                                    Some(r) => Outcome::failed(
-                                        None,
-                                        err_detail(r.response.as_ref(), r.status),
-                                    ),
-                                    None => Outcome::failed(
-                                        None,
-                                        "the /Bulk answer had no result for this row",
-                                    ),
-                                };
-                                (i, o)
-                            })
-                            .collect()
-                    }
-                    Err(e) => chunk
-                        .iter()
-                        .map(|&i| {
-                            (
-                                i,
-                                Outcome::failed(None, format!("/Bulk request failed: {e}")),
-                            )
-                        })
-                        .collect(),
-                };
-                pb.inc(chunk.len() as u64);
-                res
+    let waves = create_waves(plan, &creates);
+    for wave in waves.iter() {
+        let items: Vec<(usize, Value)> = wave
+            .iter()
+            .map(|&i| {
+                let mut body = plan.rows[i].body.clone().unwrap_or_else(|| json!({}));
+                if let Some(j) = plan.rows[i].manager_from_row
+                    && let Some(mid) = out[j].id.clone().filter(|_| out[j].status == "ok")
+                {
+                    set_manager(&mut body, &mid);
+                }
+                (i, body)
             })
-            .buffer_unordered(conc)
-            .collect()
-            .await;
-        for (i, o) in results.into_iter().flatten() {
+            .collect();
+        for (i, o) in create_batch(client, items, cfg, opts, conc, pb).await {
             out[i] = o;
         }
-    } else {
-        let results: Vec<(usize, Outcome)> = stream::iter(creates)
-            .map(|i| async move {
-                let body = plan.rows[i].body.clone().unwrap_or_else(|| json!({}));
-                let o = match client.create(Resource::Users, &body).await {
-                    Ok(v) => Outcome::ok(v.get("id").and_then(Value::as_str).map(str::to_string)),
-                    Err(e) => Outcome::failed(None, e.message),
-                };
-                pb.inc(1);
-                (i, o)
-            })
-            .buffer_unordered(conc)
-            .collect()
-            .await;
-        for (i, o) in results {
+    }
+    let in_waves: std::collections::HashSet<usize> = waves.iter().flatten().copied().collect();
+    // Cycle members are created without a manager and linked after.
+    let cycle_rows: Vec<usize> = creates
+        .iter()
+        .copied()
+        .filter(|i| !in_waves.contains(i))
+        .collect();
+    if !cycle_rows.is_empty() {
+        let items = cycle_rows
+            .iter()
+            .map(|&i| (i, plan.rows[i].body.clone().unwrap_or_else(|| json!({}))))
+            .collect();
+        for (i, o) in create_batch(client, items, cfg, opts, conc, pb).await {
             out[i] = o;
         }
     }
@@ -256,15 +177,17 @@ pub async fn apply(
     let mut jobs: Vec<Job> = Vec::new();
     for (i, p) in plan.rows.iter().enumerate() {
         if p.action == Action::Update {
-            if p.ops.is_empty() {
+            let mut ops = p.ops.clone();
+            if let Some(j) = p.manager_from_row
+                && let Some(mid) = out[j].id.clone().filter(|_| out[j].status == "ok")
+            {
+                ops.push(manager_op(&mid));
+            }
+            if ops.is_empty() {
                 out[i] = Outcome::ok(p.target_id.clone());
                 pb.inc(1);
             } else {
-                jobs.push(Job::Row(
-                    i,
-                    p.target_id.as_deref().unwrap_or(""),
-                    p.ops.clone(),
-                ));
+                jobs.push(Job::Row(i, p.target_id.as_deref().unwrap_or(""), ops));
             }
         }
     }
@@ -301,36 +224,51 @@ pub async fn apply(
         }
     }
 
-    // 3. Managers created in this run.
-    let links: Vec<(usize, String, String)> = plan
-        .rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
-            let j = p.manager_from_row?;
-            if out[i].status != "ok" {
-                return None;
-            }
-            let id = out[i].id.clone()?;
-            match (&out[j].status, &out[j].id) {
-                (&"ok", Some(mid)) => Some((i, id, mid.clone())),
-                _ => {
-                    out[i] = Outcome::failed(
-                        Some(id),
-                        format!("the user was written, but its manager (line {}) failed, so the manager is not set", plan.rows[j].line),
-                    );
-                    None
+    // 3. Manager links still missing: cycles among new users; rows whose manager failed.
+    let mut links: Vec<(usize, String, String)> = Vec::new();
+    for (i, p) in plan.rows.iter().enumerate() {
+        let Some(j) = p.manager_from_row else {
+            continue;
+        };
+        if out[i].status != "ok" {
+            continue;
+        }
+        let Some(id) = out[i].id.clone() else {
+            continue;
+        };
+        match (out[j].status, out[j].id.clone()) {
+            ("ok", Some(mid)) => {
+                if cycle_rows.contains(&i) {
+                    links.push((i, id, mid));
                 }
             }
-        })
-        .collect();
+            _ => {
+                out[i] = Outcome::failed(
+                    Some(id),
+                    format!(
+                        "the user was written, but its manager (line {}) failed, so the manager is not set",
+                        plan.rows[j].line
+                    ),
+                );
+            }
+        }
+    }
     pb.inc_length(links.len() as u64);
     let results: Vec<(usize, Option<String>)> = stream::iter(links)
         .map(|(i, id, mid)| async move {
-            let ops = vec![json!({"op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": {"value": mid}})];
-            let r = client.patch(Resource::Users, &id, ops).await;
+            let r = client
+                .patch(Resource::Users, &id, vec![manager_op(&mid)])
+                .await;
             pb.inc(1);
-            (i, r.err().map(|e| format!("the user was written, but setting its manager failed: {}", e.message)))
+            (
+                i,
+                r.err().map(|e| {
+                    format!(
+                        "the user was written, but setting its manager failed: {}",
+                        e.message
+                    )
+                }),
+            )
         })
         .buffer_unordered(conc)
         .collect()
@@ -345,4 +283,164 @@ pub async fn apply(
         rows: out,
         deactivations: deact,
     }
+}
+
+fn manager_op(id: &str) -> Value {
+    json!({"op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": {"value": id}})
+}
+
+fn set_manager(body: &mut Value, id: &str) {
+    if let Some(schemas) = body.get_mut("schemas").and_then(Value::as_array_mut)
+        && !schemas.iter().any(|s| s == ENTERPRISE)
+    {
+        schemas.push(json!(ENTERPRISE));
+    }
+    body[ENTERPRISE]["manager"] = json!({ "value": id });
+}
+
+type Depths = std::collections::HashMap<usize, Option<usize>>;
+
+fn depth_of(plan: &Plan, i: usize, depth: &mut Depths, seen: &mut Vec<usize>) -> Option<usize> {
+    if let Some(d) = depth.get(&i) {
+        return *d;
+    }
+    if seen.contains(&i) {
+        return None; // a cycle
+    }
+    seen.push(i);
+    let d = match plan.rows[i].manager_from_row {
+        None => Some(0),
+        Some(j) => depth_of(plan, j, depth, seen).map(|d| d + 1),
+    };
+    seen.pop();
+    depth.insert(i, d);
+    d
+}
+
+/// Group creates into waves: wave 0 has no manager created in this run; wave k
+/// has its manager in wave k-1. Rows on a manager cycle are left out.
+fn create_waves(plan: &Plan, creates: &[usize]) -> Vec<Vec<usize>> {
+    let mut depth = Depths::new();
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for &i in creates {
+        if let Some(d) = depth_of(plan, i, &mut depth, &mut Vec::new()) {
+            if waves.len() <= d {
+                waves.resize(d + 1, Vec::new());
+            }
+            waves[d].push(i);
+        }
+    }
+    waves
+}
+
+/// Create `items` (row index, body) through /Bulk chunks or concurrent POSTs.
+async fn create_batch(
+    client: &ScimClient,
+    items: Vec<(usize, Value)>,
+    cfg: &ProviderConfig,
+    opts: ApplyOptions,
+    conc: usize,
+    pb: &ProgressBar,
+) -> Vec<(usize, Outcome)> {
+    if opts.use_bulk && cfg.bulk && items.len() > 1 {
+        let (max_ops, max_bytes) = bulk_limits(cfg);
+        let mut chunks: Vec<Vec<(usize, Value)>> = Vec::new();
+        let mut cur: Vec<(usize, Value)> = Vec::new();
+        let mut bytes = 200usize;
+        for (i, body) in items {
+            let size = body.to_string().len() + 120;
+            if !cur.is_empty() && (cur.len() >= max_ops || bytes + size > max_bytes) {
+                chunks.push(std::mem::take(&mut cur));
+                bytes = 200;
+            }
+            cur.push((i, body));
+            bytes += size;
+        }
+        if !cur.is_empty() {
+            chunks.push(cur);
+        }
+        let results: Vec<Vec<(usize, Outcome)>> = stream::iter(chunks)
+            .map(|chunk| async move {
+                let res = bulk_chunk(client, &chunk).await;
+                pb.inc(chunk.len() as u64);
+                res
+            })
+            .buffer_unordered(conc)
+            .collect()
+            .await;
+        results.into_iter().flatten().collect()
+    } else {
+        stream::iter(items)
+            .map(|(i, body)| async move {
+                let o = match client.create(Resource::Users, &body).await {
+                    Ok(v) => Outcome::ok(v.get("id").and_then(Value::as_str).map(str::to_string)),
+                    Err(e) => Outcome::failed(None, e.message),
+                };
+                pb.inc(1);
+                (i, o)
+            })
+            .buffer_unordered(conc)
+            .collect()
+            .await
+    }
+}
+
+async fn bulk_chunk(client: &ScimClient, chunk: &[(usize, Value)]) -> Vec<(usize, Outcome)> {
+    let ops: Vec<BulkOp> = chunk
+        .iter()
+        .map(|(i, body)| BulkOp {
+            method: reqwest::Method::POST,
+            path: "/Users".into(),
+            bulk_id: Some(format!("r{i}")),
+            data: Some(body.clone()),
+        })
+        .collect();
+    let results = match client.bulk(&ops, None).await {
+        Ok(r) => r,
+        Err(e) => {
+            return chunk
+                .iter()
+                .map(|(i, _)| {
+                    (
+                        *i,
+                        Outcome::failed(None, format!("/Bulk request failed: {e}")),
+                    )
+                })
+                .collect();
+        }
+    };
+    let mut by_id: std::collections::HashMap<String, crate::scim::BulkResult> = results
+        .into_iter()
+        .filter_map(|r| r.bulk_id.clone().map(|b| (b, r)))
+        .collect();
+    chunk
+        .iter()
+        .map(|(i, _)| {
+            let o = match by_id.remove(&format!("r{i}")) {
+                Some(r) if (200..300).contains(&r.status) => {
+                    let id = r
+                        .response
+                        .as_ref()
+                        .and_then(|v| v.get("id"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .or_else(|| {
+                            r.location
+                                .as_deref()
+                                .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+                                .map(str::to_string)
+                        });
+                    match id {
+                        Some(id) => Outcome::ok(Some(id)),
+                        None => {
+                            Outcome::failed(None, "created, but the server did not say the new id")
+                        }
+                    }
+                }
+                Some(r) => Outcome::failed(None, err_detail(r.response.as_ref(), r.status)),
+                None => Outcome::failed(None, "the /Bulk answer had no result for this row"),
+            };
+            (*i, o)
+        })
+        .collect()
 }
