@@ -4,7 +4,7 @@
 //! second pass that sets managers created in this run. Concurrency is bounded
 //! (`buffer_unordered`); throttling is retried by the client.
 
-use super::model::ENTERPRISE;
+use super::model::{ENTERPRISE, UserRow};
 use super::plan::{Action, Plan};
 use crate::scim::{BulkOp, ProviderConfig, Resource, ScimClient};
 use futures::stream::{self, StreamExt};
@@ -100,6 +100,8 @@ fn err_detail(v: Option<&Value>, status: u16) -> String {
 pub async fn apply(
     client: &ScimClient,
     plan: &Plan,
+    rows: &[UserRow],
+    target: &[Value],
     cfg: &ProviderConfig,
     opts: ApplyOptions,
     pb: &ProgressBar,
@@ -139,13 +141,10 @@ pub async fn apply(
         let items: Vec<(usize, Value)> = wave
             .iter()
             .map(|&i| {
-                let mut body = plan.rows[i].body.clone().unwrap_or_else(|| json!({}));
-                if let Some(j) = plan.rows[i].manager_from_row
-                    && let Some(mid) = out[j].id.clone().filter(|_| out[j].status == "ok")
-                {
-                    set_manager(&mut body, &mid);
-                }
-                (i, body)
+                let mid = plan.rows[i]
+                    .manager_from_row
+                    .and_then(|j| out[j].id.as_deref().filter(|_| out[j].status == "ok"));
+                (i, super::plan::create_body(plan, rows, i, mid))
             })
             .collect();
         for (i, o) in create_batch(client, items, cfg, opts, conc, pb).await {
@@ -162,7 +161,7 @@ pub async fn apply(
     if !cycle_rows.is_empty() {
         let items = cycle_rows
             .iter()
-            .map(|&i| (i, plan.rows[i].body.clone().unwrap_or_else(|| json!({}))))
+            .map(|&i| (i, super::plan::create_body(plan, rows, i, None)))
             .collect();
         for (i, o) in create_batch(client, items, cfg, opts, conc, pb).await {
             out[i] = o;
@@ -177,12 +176,10 @@ pub async fn apply(
     let mut jobs: Vec<Job> = Vec::new();
     for (i, p) in plan.rows.iter().enumerate() {
         if p.action == Action::Update {
-            let mut ops = p.ops.clone();
-            if let Some(j) = p.manager_from_row
-                && let Some(mid) = out[j].id.clone().filter(|_| out[j].status == "ok")
-            {
-                ops.push(manager_op(&mid));
-            }
+            let mid = p
+                .manager_from_row
+                .and_then(|j| out[j].id.as_deref().filter(|_| out[j].status == "ok"));
+            let ops = super::plan::update_ops(plan, rows, target, i, mid);
             if ops.is_empty() {
                 out[i] = Outcome::ok(p.target_id.clone());
                 pb.inc(1);
@@ -287,15 +284,6 @@ pub async fn apply(
 
 fn manager_op(id: &str) -> Value {
     json!({"op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": {"value": id}})
-}
-
-fn set_manager(body: &mut Value, id: &str) {
-    if let Some(schemas) = body.get_mut("schemas").and_then(Value::as_array_mut)
-        && !schemas.iter().any(|s| s == ENTERPRISE)
-    {
-        schemas.push(json!(ENTERPRISE));
-    }
-    body[ENTERPRISE]["manager"] = json!({ "value": id });
 }
 
 type Depths = std::collections::HashMap<usize, Option<usize>>;

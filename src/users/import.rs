@@ -252,6 +252,8 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     let applied = apply::apply(
         &client,
         &plan,
+        &v.rows,
+        &target,
         &cfg,
         ApplyOptions {
             concurrency: args.concurrency,

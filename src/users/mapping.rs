@@ -236,7 +236,7 @@ pub fn to_scim(row: &UserRow, manager_id: Option<&str>) -> Value {
 /// One changed field, for showing and for building PATCH operations.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Change {
-    pub field: String,
+    pub field: &'static str,
     pub from: Option<String>,
     pub to: String,
 }

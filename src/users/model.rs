@@ -197,3 +197,13 @@ impl UserRow {
         self.get(Field::UserName).unwrap_or("")
     }
 }
+
+/// Lowercase without allocating when the text has no uppercase letter (most
+/// user names and emails): keys for case-insensitive lookups.
+pub fn lc(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) {
+        s.to_lowercase().into()
+    } else {
+        s.into()
+    }
+}

@@ -4,10 +4,12 @@
 //! creates, updates, deactivations and skips. Nothing here sends anything.
 
 use super::mapping::{self, Change};
+use super::model::lc;
 use super::model::{Field, UserRow};
 use super::read::Diag;
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,12 +48,19 @@ pub struct RowPlan {
     pub changes: Vec<Change>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// POST body for a create.
+    /// Fields an update sets (their values are in the row); built into PATCH
+    /// operations only when applied, so planning stays cheap.
     #[serde(skip)]
-    pub body: Option<Value>,
-    /// PATCH operations for an update.
+    pub set: Vec<Field>,
+    /// The manager's target id, when known at plan time and to be sent.
     #[serde(skip)]
-    pub ops: Vec<Value>,
+    pub manager_id: Option<String>,
+    /// `active` to set on an update.
+    #[serde(skip)]
+    pub set_active: Option<bool>,
+    /// Index of the matched target user.
+    #[serde(skip)]
+    pub target_index: Option<usize>,
     /// The manager is created by this run: set it after, from this row's new id.
     #[serde(skip)]
     pub manager_from_row: Option<usize>,
@@ -99,9 +108,9 @@ pub struct PlanOptions {
 
 struct TargetIndex<'a> {
     users: &'a [Value],
-    by_name: HashMap<String, usize>,
-    by_email: HashMap<String, usize>,
-    by_ext: HashMap<String, usize>,
+    by_name: HashMap<Cow<'a, str>, usize>,
+    by_email: HashMap<Cow<'a, str>, usize>,
+    by_ext: HashMap<Cow<'a, str>, usize>,
     by_id: HashMap<&'a str, usize>,
 }
 
@@ -116,17 +125,17 @@ impl<'a> TargetIndex<'a> {
         };
         for (i, u) in users.iter().enumerate() {
             if let Some(n) = u.get("userName").and_then(Value::as_str) {
-                t.by_name.entry(n.to_lowercase()).or_insert(i);
+                t.by_name.entry(lc(n)).or_insert(i);
             }
             if let Some(es) = u.get("emails").and_then(Value::as_array) {
                 for e in es {
                     if let Some(v) = e.get("value").and_then(Value::as_str) {
-                        t.by_email.entry(v.to_lowercase()).or_insert(i);
+                        t.by_email.entry(lc(v)).or_insert(i);
                     }
                 }
             }
             if let Some(x) = u.get("externalId").and_then(Value::as_str) {
-                t.by_ext.entry(x.to_lowercase()).or_insert(i);
+                t.by_ext.entry(lc(x)).or_insert(i);
             }
             if let Some(id) = u.get("id").and_then(Value::as_str) {
                 t.by_id.insert(id, i);
@@ -149,7 +158,7 @@ impl<'a> TargetIndex<'a> {
             .to_string()
     }
     fn find_ref(&self, r: &str) -> Option<usize> {
-        let lc = r.to_lowercase();
+        let lc = lc(r);
         self.by_name
             .get(&lc)
             .or_else(|| self.by_email.get(&lc))
@@ -157,6 +166,34 @@ impl<'a> TargetIndex<'a> {
             .or_else(|| self.by_id.get(r))
             .copied()
     }
+}
+
+/// The POST body for create row `i` (`manager`: an id learnt while applying).
+pub fn create_body(plan: &Plan, rows: &[UserRow], i: usize, manager: Option<&str>) -> Value {
+    mapping::to_scim(&rows[i], manager.or(plan.rows[i].manager_id.as_deref()))
+}
+
+/// The PATCH operations for update row `i` (`manager`: an id learnt while applying).
+pub fn update_ops(
+    plan: &Plan,
+    rows: &[UserRow],
+    target: &[Value],
+    i: usize,
+    manager: Option<&str>,
+) -> Vec<Value> {
+    let p = &plan.rows[i];
+    let Some(ti) = p.target_index else {
+        return Vec::new();
+    };
+    let mut set: Vec<(Field, String)> = p
+        .set
+        .iter()
+        .filter_map(|f| rows[i].get(*f).map(|v| (*f, v.to_string())))
+        .collect();
+    if let Some(m) = manager.or(p.manager_id.as_deref()) {
+        set.push((Field::Manager, m.to_string()));
+    }
+    mapping::patch_ops(&target[ti], &set, p.set_active)
 }
 
 /// Build the plan for `rows` (with `invalid` flags from validation) against `target` users.
@@ -176,14 +213,16 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
             target_id: None,
             changes: Vec::new(),
             note: None,
-            body: None,
-            ops: Vec::new(),
+            set: Vec::new(),
+            manager_id: None,
+            set_active: None,
+            target_index: None,
             manager_from_row: None,
         };
         if !bad[i] {
             let m = t
                 .by_name
-                .get(&r.user_name().to_lowercase())
+                .get(&lc(r.user_name()))
                 .or_else(|| r.get(Field::Email).and_then(|e| t.by_email.get(e)))
                 .copied();
             if let Some(ti) = m {
@@ -213,11 +252,11 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
     }
 
     // Rows in the file, for manager references.
-    let mut file_ref: HashMap<String, usize> = HashMap::with_capacity(rows.len() * 2);
+    let mut file_ref: HashMap<Cow<str>, usize> = HashMap::with_capacity(rows.len() * 2);
     for (i, r) in rows.iter().enumerate() {
         for f in [Field::UserName, Field::Email, Field::ExternalId] {
             if let Some(v) = r.get(f) {
-                file_ref.entry(v.to_lowercase()).or_insert(i);
+                file_ref.entry(lc(v)).or_insert(i);
             }
         }
     }
@@ -233,7 +272,7 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
             let Some(m) = r.get(Field::Manager) else {
                 continue;
             };
-            let res = if let Some(&j) = file_ref.get(&m.to_lowercase()) {
+            let res = if let Some(&j) = file_ref.get(&lc(m)) {
                 if j == i {
                     Err(format!("manager `{m}` is this user itself"))
                 } else if let Some(ti) = matched[j] {
@@ -286,20 +325,18 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
         match matched[i] {
             None => {
                 p.action = Action::Create;
-                let now = match &mgr {
-                    Some(MgrRef::Id(id)) => Some(id.as_str()),
-                    _ => None,
-                };
-                if let Some(MgrRef::Row(j)) = mgr {
-                    p.manager_from_row = Some(j);
+                match mgr {
+                    Some(MgrRef::Id(id)) => p.manager_id = Some(id),
+                    Some(MgrRef::Row(j)) => p.manager_from_row = Some(j),
+                    None => {}
                 }
-                p.body = Some(mapping::to_scim(r, now));
                 summary.create += 1;
             }
             Some(ti) => {
                 let tu = &target[ti];
                 p.target_id = Some(t.id(ti));
-                let mut set: Vec<(Field, String)> = Vec::new();
+                p.target_index = Some(ti);
+                let mut set: Vec<Field> = Vec::new();
                 for f in Field::ALL {
                     if f == Field::Manager {
                         continue;
@@ -313,11 +350,11 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
                     };
                     if !same {
                         p.changes.push(Change {
-                            field: f.short().into(),
+                            field: f.short(),
                             from: cur,
                             to: v.to_string(),
                         });
-                        set.push((f, v.to_string()));
+                        set.push(f);
                     }
                 }
                 let cur_mgr = mapping::scim_value(tu, Field::Manager);
@@ -332,15 +369,15 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
                 match &mgr {
                     Some(MgrRef::Id(id)) if cur_mgr.as_deref() != Some(id.as_str()) => {
                         p.changes.push(Change {
-                            field: "manager".into(),
+                            field: "manager",
                             from: show_mgr(&cur_mgr),
                             to: r.get(Field::Manager).unwrap_or("").into(),
                         });
-                        set.push((Field::Manager, id.clone()));
+                        p.manager_id = Some(id.clone());
                     }
                     Some(MgrRef::Row(j)) => {
                         p.changes.push(Change {
-                            field: "manager".into(),
+                            field: "manager",
                             from: show_mgr(&cur_mgr),
                             to: r.get(Field::Manager).unwrap_or("").into(),
                         });
@@ -354,7 +391,7 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
                 {
                     active = Some(a);
                     p.changes.push(Change {
-                        field: "active".into(),
+                        field: "active",
                         from: Some((!a).to_string()),
                         to: a.to_string(),
                     });
@@ -364,7 +401,8 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
                     summary.unchanged += 1;
                 } else {
                     p.action = Action::Update;
-                    p.ops = mapping::patch_ops(tu, &set, active);
+                    p.set = set;
+                    p.set_active = active;
                     summary.update += 1;
                 }
             }

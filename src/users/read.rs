@@ -46,7 +46,7 @@ impl Diag {
 #[derive(Debug, Clone)]
 pub struct RawRecord {
     pub line: usize,
-    pub fields: Vec<String>,
+    pub fields: csv::StringRecord,
 }
 
 /// A parsed file: header, records, and what was learnt on the way.
@@ -276,17 +276,19 @@ pub fn parse(text: &str, file: &str, had_bom: bool) -> Result<(RawTable, Vec<Dia
                     .position()
                     .map(|p| line_at(p.byte() as usize))
                     .unwrap_or(line_no);
-                let fields: Vec<String> = rec.iter().map(str::to_string).collect();
                 if header.is_none() {
                     header_line = line;
-                    header = Some(fields);
+                    header = Some(rec.iter().map(str::to_string).collect());
                     continue;
                 }
                 // Entirely empty lines (no fields, or one empty field) are skipped.
-                if fields.iter().all(|f| f.trim().is_empty()) {
+                if rec.iter().all(|f| f.trim().is_empty()) {
                     continue;
                 }
-                records.push(RawRecord { line, fields });
+                records.push(RawRecord {
+                    line,
+                    fields: std::mem::take(&mut rec),
+                });
             }
             Err(e) => {
                 let line = e

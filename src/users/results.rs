@@ -101,7 +101,7 @@ pub fn write_failed(
         let Some(rec) = table.records.get(r) else {
             continue;
         };
-        let mut f = rec.fields.clone();
+        let mut f: Vec<String> = rec.fields.iter().map(str::to_string).collect();
         for &c in password_columns {
             if let Some(cell) = f.get_mut(c) {
                 cell.clear();

@@ -114,8 +114,12 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
         let (mut work_po, mut home_po) = (None, None);
         let (mut suspended, mut expired, mut state_active) = (None, None, None);
         if rec.fields.len() > roles.len() {
-            let extra = &rec.fields[roles.len()..];
-            if extra.iter().any(|f| !f.trim().is_empty()) {
+            if rec
+                .fields
+                .iter()
+                .skip(roles.len())
+                .any(|f| !f.trim().is_empty())
+            {
                 errs.push(Diag::error(
                     line,
                     roles.len() + 1,
@@ -406,11 +410,11 @@ fn duplicates(rows: &[UserRow], invalid: &mut [bool], diags: &mut Vec<Diag>, rol
         (Field::Email, "email", true),
         (Field::EmployeeNumber, "employee id", false),
     ] {
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+        let mut seen: HashMap<std::borrow::Cow<str>, usize> = HashMap::with_capacity(rows.len());
         let col = col_of(f);
         for (i, r) in rows.iter().enumerate() {
             let Some(v) = r.get(f) else { continue };
-            match seen.entry(v.to_lowercase()) {
+            match seen.entry(super::model::lc(v)) {
                 std::collections::hash_map::Entry::Occupied(e) => {
                     let first = rows[*e.get()].line;
                     let msg = format!(
