@@ -143,7 +143,7 @@ pub async fn apply(
             .map(|&i| {
                 let mid = plan.rows[i]
                     .manager_from_row
-                    .and_then(|j| out[j].id.as_deref().filter(|_| out[j].status == "ok"));
+                    .and_then(|j| out[j].id.as_deref());
                 (i, super::plan::create_body(plan, rows, i, mid))
             })
             .collect();
@@ -176,9 +176,7 @@ pub async fn apply(
     let mut jobs: Vec<Job> = Vec::new();
     for (i, p) in plan.rows.iter().enumerate() {
         if p.action == Action::Update {
-            let mid = p
-                .manager_from_row
-                .and_then(|j| out[j].id.as_deref().filter(|_| out[j].status == "ok"));
+            let mid = p.manager_from_row.and_then(|j| out[j].id.as_deref());
             let ops = super::plan::update_ops(plan, rows, target, i, mid);
             if ops.is_empty() {
                 out[i] = Outcome::ok(p.target_id.clone());
@@ -233,13 +231,14 @@ pub async fn apply(
         let Some(id) = out[i].id.clone() else {
             continue;
         };
-        match (out[j].status, out[j].id.clone()) {
-            ("ok", Some(mid)) => {
+        // A manager that exists (even if its own row failed later) can be linked.
+        match out[j].id.clone() {
+            Some(mid) => {
                 if cycle_rows.contains(&i) {
                     links.push((i, id, mid));
                 }
             }
-            _ => {
+            None => {
                 out[i] = Outcome::failed(
                     Some(id),
                     format!(

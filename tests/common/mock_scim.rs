@@ -46,6 +46,16 @@ impl Store {
                 err(400, Some("invalidValue"), "userName is required"),
             ));
         }
+        if name.starts_with("reject") {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                err(
+                    400,
+                    Some("invalidValue"),
+                    "this mock refuses user names starting with reject",
+                ),
+            ));
+        }
         let mut names = self.names.lock().unwrap();
         if names.contains_key(&name) {
             return Err((
