@@ -194,3 +194,122 @@ fn export_from_a_snapshot_writes_its_target_users() {
     assert_eq!(user(&us, "alan@example.com")["active"], false);
     assert_eq!(user(&us, "ada@example.com")["title"], "=SUM(A1)");
 }
+
+fn data(p: &str) -> String {
+    format!("{}/tests/data/csv/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn google_okta_and_flat_scim_files_import() {
+    for (file, detected) in [
+        ("other/google_download.csv", "Google Workspace user CSV"),
+        ("other/okta_import.csv", "Okta user import CSV"),
+        ("other/scim_flat.csv", "flat SCIM layout"),
+    ] {
+        let mock = mock_scim::start(true);
+        let o = run(
+            &mock,
+            &[
+                "users",
+                "import",
+                &data(file),
+                "--scim-url",
+                &mock.base_url,
+                "--yes",
+            ],
+        );
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(0), "{file}: {err}");
+        assert!(
+            err.contains(&format!("Detected format: {detected}")),
+            "{file}: {err}"
+        );
+        let us = mock.store.users.lock().unwrap().clone();
+        assert_eq!(us.len(), 2, "{file}");
+        let (ada, alan) = if file.contains("scim") {
+            (user(&us, "ada").clone(), user(&us, "alan").clone())
+        } else {
+            (
+                user(&us, "ada@example.com").clone(),
+                user(&us, "alan@example.com").clone(),
+            )
+        };
+        assert_eq!(ada["name"]["givenName"], "Ada", "{file}");
+        assert_eq!(ada["title"], "Analyst", "{file}");
+        assert_eq!(ada[ENT]["department"], "Research", "{file}");
+        assert_eq!(alan[ENT]["manager"]["value"], ada["id"], "{file}");
+        match file {
+            f if f.contains("google") => {
+                assert_eq!(alan["active"], false);
+                assert_eq!(ada["emails"][0]["value"], "ada@example.com");
+                assert_eq!(ada["emails"][1]["value"], "ada.work@example.com");
+                assert_eq!(alan["phoneNumbers"][0]["type"], "mobile");
+            }
+            f if f.contains("okta") => {
+                assert_eq!(ada["addresses"][0]["locality"], "Springfield");
+                assert_eq!(alan[ENT]["division"], "R&D");
+            }
+            _ => {
+                assert_eq!(alan["active"], false);
+                assert_eq!(ada["externalId"], "ext-1");
+            }
+        }
+    }
+}
+
+/// Random bytes shaped like CSV never panic the reader or the validator.
+#[test]
+fn random_input_never_panics() {
+    use scimshift::users::{formats, read, validate};
+    let alphabet: &[&str] = &[
+        ",",
+        ";",
+        "\t",
+        "\"",
+        "\n",
+        "\r\n",
+        "'",
+        "=",
+        "@",
+        "é",
+        "\u{feff}",
+        "Username",
+        "Email",
+        "state",
+        "a@b.c",
+        "System.Object[]",
+        "@{",
+        "}",
+        "Group1",
+        "Attribute1_name",
+        "[",
+        "]",
+        "version:v1.0",
+        " ",
+        "x",
+        "STAGED",
+        "$true",
+    ];
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let len = (next() % 60) as usize;
+        let mut text = String::new();
+        for _ in 0..len {
+            text.push_str(alphabet[(next() % alphabet.len() as u64) as usize]);
+        }
+        if let Ok((table, _)) = read::parse(&text, "f", false) {
+            let format = formats::detect(&table.header, table.version_line.is_some())
+                .unwrap_or(formats::Format::Jumpcloud);
+            let v = validate::validate(&table, format);
+            assert_eq!(v.rows.len(), table.records.len());
+        }
+        let bytes: Vec<u8> = (0..len).map(|_| (next() % 256) as u8).collect();
+        let _ = read::decode(&bytes, "f");
+    }
+}
