@@ -60,6 +60,10 @@ const GROUP_SELECT: &str = "id,displayName,groupTypes,securityEnabled,mailEnable
 
 /// Capture the app `app` (display name, appId or object id) and, optionally, the SCIM target.
 pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) -> Result<Snapshot> {
+    // Fail fast on a target that is unreachable or not SCIM, before minutes of Graph reads.
+    if let Some(s) = scim {
+        s.service_provider_config().await?;
+    }
     let sp = find_service_principal(graph, app).await?;
     let sp_id = str_of(&sp, "id").ok_or_else(|| Error::remote("Graph answered a service principal without an id"))?;
     let base = format!("/servicePrincipals/{}", seg(&sp_id));
