@@ -28,7 +28,11 @@ pub enum Credential {
     /// A token obtained elsewhere (`SCIMSHIFT_GRAPH_TOKEN`); used as-is, never refreshed.
     StaticToken(Secret),
     /// App-only sign-in with a client secret.
-    ClientSecret { tenant: String, client_id: String, secret: Secret },
+    ClientSecret {
+        tenant: String,
+        client_id: String,
+        secret: Secret,
+    },
     /// Delegated sign-in with a device code (a public-client app registration).
     DeviceCode { tenant: String, client_id: String },
     /// `az account get-access-token`.
@@ -48,7 +52,8 @@ impl Credential {
 
     /// Pick the credential from the process environment and the flags.
     pub fn from_env(args: &GraphArgs) -> Result<Credential> {
-        let (cred, warning) = Credential::choose(args.device_code, args.az_cli, |k| std::env::var(k).ok())?;
+        let (cred, warning) =
+            Credential::choose(args.device_code, args.az_cli, |k| std::env::var(k).ok())?;
         if let Some(w) = warning {
             eprintln!("note: {w}");
         }
@@ -57,8 +62,16 @@ impl Credential {
 
     /// The choice itself, over any variable lookup (testable). Returns a note
     /// when a flag is overridden by a source of higher precedence.
-    pub fn choose(device_code: bool, az_cli: bool, var: impl Fn(&str) -> Option<String>) -> Result<(Credential, Option<String>)> {
-        let get = |k: &str| var(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    pub fn choose(
+        device_code: bool,
+        az_cli: bool,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Credential, Option<String>)> {
+        let get = |k: &str| {
+            var(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let flag = if device_code {
             Some("--device-code")
         } else if az_cli {
@@ -69,13 +82,24 @@ impl Credential {
         let overridden = |by: &str| flag.map(|f| format!("{f} is ignored because {by} is set"));
         if let Some(t) = get("SCIMSHIFT_GRAPH_TOKEN") {
             let t = t.strip_prefix("Bearer ").unwrap_or(&t).trim().to_string();
-            return Ok((Credential::StaticToken(Secret::new(t)), overridden("SCIMSHIFT_GRAPH_TOKEN")));
+            return Ok((
+                Credential::StaticToken(Secret::new(t)),
+                overridden("SCIMSHIFT_GRAPH_TOKEN"),
+            ));
         }
         let tenant = get("AZURE_TENANT_ID");
         let client_id = get("AZURE_CLIENT_ID");
-        if let (Some(tenant), Some(client_id), Some(secret)) = (tenant.clone(), client_id.clone(), get("AZURE_CLIENT_SECRET")) {
+        if let (Some(tenant), Some(client_id), Some(secret)) = (
+            tenant.clone(),
+            client_id.clone(),
+            get("AZURE_CLIENT_SECRET"),
+        ) {
             return Ok((
-                Credential::ClientSecret { tenant, client_id, secret: Secret::new(secret) },
+                Credential::ClientSecret {
+                    tenant,
+                    client_id,
+                    secret: Secret::new(secret),
+                },
                 overridden("AZURE_CLIENT_SECRET"),
             ));
         }
@@ -85,7 +109,13 @@ impl Credential {
                     "--device-code needs AZURE_CLIENT_ID: the id of an app registration that allows public client flows (and AZURE_TENANT_ID, else \"organizations\")",
                 ));
             };
-            return Ok((Credential::DeviceCode { tenant: tenant.unwrap_or_else(|| "organizations".into()), client_id }, None));
+            return Ok((
+                Credential::DeviceCode {
+                    tenant: tenant.unwrap_or_else(|| "organizations".into()),
+                    client_id,
+                },
+                None,
+            ));
         }
         if az_cli {
             return Ok((Credential::AzCli, None));
@@ -118,7 +148,11 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        AuthSettings { refresh_margin: Duration::from_secs(300), slow_down_step: Duration::from_secs(5), az_program: "az".into() }
+        AuthSettings {
+            refresh_margin: Duration::from_secs(300),
+            slow_down_step: Duration::from_secs(5),
+            az_program: "az".into(),
+        }
     }
 }
 
@@ -144,7 +178,10 @@ pub struct TokenProvider {
 
 impl std::fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenProvider").field("credential", &self.credential.describe()).field("authority", &self.endpoints.authority).finish()
+        f.debug_struct("TokenProvider")
+            .field("credential", &self.credential.describe())
+            .field("authority", &self.endpoints.authority)
+            .finish()
     }
 }
 
@@ -158,7 +195,11 @@ struct TokenAnswer {
 }
 
 impl TokenProvider {
-    pub fn new(credential: Credential, endpoints: Endpoints, http: reqwest::Client) -> TokenProvider {
+    pub fn new(
+        credential: Credential,
+        endpoints: Endpoints,
+        http: reqwest::Client,
+    ) -> TokenProvider {
         TokenProvider {
             credential,
             endpoints,
@@ -200,13 +241,15 @@ impl TokenProvider {
         }
         let refresh_token = cache.as_ref().and_then(|c| c.refresh_token.clone());
         let fresh = match (refresh_token, &self.credential) {
-            (Some(rt), Credential::DeviceCode { tenant, client_id }) => match self.refresh(tenant, client_id, &rt).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::debug!("refresh failed ({e}); signing in again");
-                    self.acquire().await?
+            (Some(rt), Credential::DeviceCode { tenant, client_id }) => {
+                match self.refresh(tenant, client_id, &rt).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!("refresh failed ({e}); signing in again");
+                        self.acquire().await?
+                    }
                 }
-            },
+            }
             _ => self.acquire().await?,
         };
         self.fetches.fetch_add(1, Ordering::Relaxed);
@@ -227,14 +270,21 @@ impl TokenProvider {
     }
 
     fn token_url(&self, tenant: &str) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.endpoints.authority, url_segment(tenant))
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.endpoints.authority,
+            url_segment(tenant)
+        )
     }
 
     fn cached(&self, answer: TokenAnswer) -> Cached {
         let lifetime = answer
             .expires_in
             .as_ref()
-            .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::from_secs(3600));
         let margin = self.settings.refresh_margin.min(lifetime / 2);
@@ -247,8 +297,16 @@ impl TokenProvider {
 
     async fn acquire(&self) -> Result<Cached> {
         match &self.credential {
-            Credential::StaticToken(t) => Ok(Cached { token: t.clone(), refresh_at: None, refresh_token: None }),
-            Credential::ClientSecret { tenant, client_id, secret } => {
+            Credential::StaticToken(t) => Ok(Cached {
+                token: t.clone(),
+                refresh_at: None,
+                refresh_token: None,
+            }),
+            Credential::ClientSecret {
+                tenant,
+                client_id,
+                secret,
+            } => {
                 let form = [
                     ("client_id", client_id.as_str()),
                     ("scope", self.endpoints.scope.as_str()),
@@ -261,7 +319,9 @@ impl TokenProvider {
                 }
                 Ok(self.cached(parse_answer(body, &self.endpoints.authority)?))
             }
-            Credential::DeviceCode { tenant, client_id } => self.device_code(tenant, client_id).await,
+            Credential::DeviceCode { tenant, client_id } => {
+                self.device_code(tenant, client_id).await
+            }
             Credential::AzCli => self.az_cli().await,
         }
     }
@@ -286,13 +346,24 @@ impl TokenProvider {
     }
 
     async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Value)> {
-        let resp = net::send_with_retry(&net::RetryPolicy { max_attempts: 3, ..Default::default() }, || {
-            self.http.post(url).header("Accept", "application/json").form(form)
-        })
+        let resp = net::send_with_retry(
+            &net::RetryPolicy {
+                max_attempts: 3,
+                ..Default::default()
+            },
+            || {
+                self.http
+                    .post(url)
+                    .header("Accept", "application/json")
+                    .form(form)
+            },
+        )
         .await
         .map_err(|e| Error::remote(net::describe_transport_error(&self.endpoints.authority, &e)))?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| Error::remote(net::describe_transport_error(&self.endpoints.authority, &e)))?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            Error::remote(net::describe_transport_error(&self.endpoints.authority, &e))
+        })?;
         let body: Value = serde_json::from_slice(&bytes).map_err(|_| {
             Error::remote(format!(
                 "the token endpoint {} answered HTTP {status} without JSON: is --authority-url (or --cloud) right?",
@@ -304,32 +375,53 @@ impl TokenProvider {
 
     async fn device_code(&self, tenant: &str, client_id: &str) -> Result<Cached> {
         let scope = format!("{} offline_access", self.endpoints.scope);
-        let url = format!("{}/{}/oauth2/v2.0/devicecode", self.endpoints.authority, url_segment(tenant));
-        let (status, body) = self.post_form(&url, &[("client_id", client_id), ("scope", &scope)]).await?;
+        let url = format!(
+            "{}/{}/oauth2/v2.0/devicecode",
+            self.endpoints.authority,
+            url_segment(tenant)
+        );
+        let (status, body) = self
+            .post_form(&url, &[("client_id", client_id), ("scope", &scope)])
+            .await?;
         if status != 200 {
             return Err(oauth_error(status, &body, "device code"));
         }
         let device_code = body
             .get("device_code")
             .and_then(Value::as_str)
-            .ok_or_else(|| Error::remote("the device-code endpoint answered without a device_code"))?
+            .ok_or_else(|| {
+                Error::remote("the device-code endpoint answered without a device_code")
+            })?
             .to_string();
-        let message = body.get("message").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| {
-            format!(
-                "To sign in, open {} and enter the code {}",
-                body.get("verification_uri").and_then(Value::as_str).unwrap_or("https://microsoft.com/devicelogin"),
-                body.get("user_code").and_then(Value::as_str).unwrap_or("?")
-            )
-        });
+        let message = body
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                format!(
+                    "To sign in, open {} and enter the code {}",
+                    body.get("verification_uri")
+                        .and_then(Value::as_str)
+                        .unwrap_or("https://microsoft.com/devicelogin"),
+                    body.get("user_code").and_then(Value::as_str).unwrap_or("?")
+                )
+            });
         (self.prompt)(&message);
-        let number = |k: &str, d: f64| body.get(k).and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(d);
+        let number = |k: &str, d: f64| {
+            body.get(k)
+                .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
+                .unwrap_or(d)
+        };
         let mut interval = Duration::from_secs_f64(number("interval", 5.0).max(0.05));
-        let deadline = Instant::now() + Duration::from_secs_f64(number("expires_in", 900.0).max(1.0));
+        let deadline =
+            Instant::now() + Duration::from_secs_f64(number("expires_in", 900.0).max(1.0));
         let token_url = self.token_url(tenant);
         loop {
             tokio::time::sleep(interval).await;
             if Instant::now() > deadline {
-                return Err(Error::auth("the device code expired before the sign-in was finished: run the command again and sign in within the time shown"));
+                return Err(Error::auth(
+                    "the device code expired before the sign-in was finished: run the command again and sign in within the time shown",
+                ));
             }
             let form = [
                 ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
@@ -344,12 +436,20 @@ impl TokenProvider {
                 "authorization_pending" => continue,
                 "slow_down" => interval += self.settings.slow_down_step,
                 "authorization_declined" | "access_denied" => {
-                    return Err(Error::auth("the device-code sign-in was declined: run the command again and approve the sign-in"));
+                    return Err(Error::auth(
+                        "the device-code sign-in was declined: run the command again and approve the sign-in",
+                    ));
                 }
                 "expired_token" | "code_expired" => {
-                    return Err(Error::auth("the device code expired before the sign-in was finished: run the command again and sign in within the time shown"));
+                    return Err(Error::auth(
+                        "the device code expired before the sign-in was finished: run the command again and sign in within the time shown",
+                    ));
                 }
-                "bad_verification_code" => return Err(Error::auth("the device code was not recognised: run the command again")),
+                "bad_verification_code" => {
+                    return Err(Error::auth(
+                        "the device code was not recognised: run the command again",
+                    ));
+                }
                 _ => return Err(oauth_error(status, &body, "device code")),
             }
         }
@@ -369,28 +469,54 @@ impl TokenProvider {
             })?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
-            let line = err.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message");
-            let line: String = line.trim_start_matches("ERROR: ").chars().take(200).collect();
-            return Err(Error::auth(format!("`az account get-access-token` failed ({line}): run `az login` (with --tenant) first")));
+            let line = err
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("no message");
+            let line: String = line
+                .trim_start_matches("ERROR: ")
+                .chars()
+                .take(200)
+                .collect();
+            return Err(Error::auth(format!(
+                "`az account get-access-token` failed ({line}): run `az login` (with --tenant) first"
+            )));
         }
-        let v: Value = serde_json::from_slice(&out.stdout)
-            .map_err(|_| Error::auth("`az account get-access-token` did not print JSON: update the Azure CLI"))?;
+        let v: Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+            Error::auth("`az account get-access-token` did not print JSON: update the Azure CLI")
+        })?;
         let token = v
             .get("accessToken")
             .and_then(Value::as_str)
-            .ok_or_else(|| Error::auth("`az account get-access-token` printed no accessToken: update the Azure CLI"))?;
-        let now_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            .ok_or_else(|| {
+                Error::auth(
+                    "`az account get-access-token` printed no accessToken: update the Azure CLI",
+                )
+            })?;
+        let now_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
         let lifetime = v
             .get("expires_on")
             .and_then(|e| e.as_f64().or_else(|| e.as_str()?.parse().ok()))
             .map(|epoch| (epoch - now_epoch).max(0.0))
             .unwrap_or(50.0 * 60.0);
-        Ok(self.cached(TokenAnswer { access_token: token.to_string(), expires_in: Some(serde_json::json!(lifetime)), refresh_token: None }))
+        Ok(self.cached(TokenAnswer {
+            access_token: token.to_string(),
+            expires_in: Some(serde_json::json!(lifetime)),
+            refresh_token: None,
+        }))
     }
 }
 
 fn parse_answer(body: Value, authority: &str) -> Result<TokenAnswer> {
-    serde_json::from_value(body).map_err(|_| Error::remote(format!("the token endpoint {authority} answered 200 without an access_token")))
+    serde_json::from_value(body).map_err(|_| {
+        Error::remote(format!(
+            "the token endpoint {authority} answered 200 without an access_token"
+        ))
+    })
 }
 
 /// A tenant id or domain as one path segment.
@@ -404,13 +530,21 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
     #[test]
     fn precedence_and_missing_credentials() {
-        let all = [("SCIMSHIFT_GRAPH_TOKEN", "Bearer tok"), ("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"), ("AZURE_CLIENT_SECRET", "s")];
+        let all = [
+            ("SCIMSHIFT_GRAPH_TOKEN", "Bearer tok"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s"),
+        ];
         let (c, note) = Credential::choose(true, false, vars(&all)).unwrap();
         assert!(matches!(&c, Credential::StaticToken(t) if t.expose() == "tok"));
         assert!(note.unwrap().contains("--device-code is ignored"));
@@ -419,12 +553,28 @@ mod tests {
         assert!(!format!("{c:?}").contains("\"s\""), "{c:?}");
         let (c, _) = Credential::choose(true, false, vars(&all[1..3])).unwrap();
         assert!(matches!(c, Credential::DeviceCode { .. }));
-        assert!(Credential::choose(true, false, vars(&[])).unwrap_err().message.contains("AZURE_CLIENT_ID"));
+        assert!(
+            Credential::choose(true, false, vars(&[]))
+                .unwrap_err()
+                .message
+                .contains("AZURE_CLIENT_ID")
+        );
         let (c, _) = Credential::choose(false, true, vars(&all[1..3])).unwrap();
         assert!(matches!(c, Credential::AzCli));
         let e = Credential::choose(false, false, vars(&all[1..3])).unwrap_err();
-        assert!(e.message.contains("set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use --device-code"), "{}", e.message);
-        let e = Credential::choose(false, false, vars(&[("AZURE_CLIENT_CERTIFICATE_PATH", "/x.pem")])).unwrap_err();
+        assert!(
+            e.message.contains(
+                "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use --device-code"
+            ),
+            "{}",
+            e.message
+        );
+        let e = Credential::choose(
+            false,
+            false,
+            vars(&[("AZURE_CLIENT_CERTIFICATE_PATH", "/x.pem")]),
+        )
+        .unwrap_err();
         assert!(e.message.contains("not supported yet"));
     }
 }

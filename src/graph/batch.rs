@@ -30,8 +30,19 @@ pub struct BatchRequest {
 }
 
 impl BatchRequest {
-    pub fn new(id: impl Into<String>, method: Method, url: impl Into<String>, body: Option<Value>) -> Self {
-        BatchRequest { id: id.into(), method, url: url.into(), body, depends_on: Vec::new() }
+    pub fn new(
+        id: impl Into<String>,
+        method: Method,
+        url: impl Into<String>,
+        body: Option<Value>,
+    ) -> Self {
+        BatchRequest {
+            id: id.into(),
+            method,
+            url: url.into(),
+            body,
+            depends_on: Vec::new(),
+        }
     }
     pub fn get(id: impl Into<String>, url: impl Into<String>) -> Self {
         Self::new(id, Method::GET, url, None)
@@ -48,7 +59,11 @@ impl BatchRequest {
     }
 
     fn to_json(&self) -> Value {
-        let url = if self.url.starts_with('/') { self.url.clone() } else { format!("/{}", self.url) };
+        let url = if self.url.starts_with('/') {
+            self.url.clone()
+        } else {
+            format!("/{}", self.url)
+        };
         let mut r = json!({ "id": self.id, "method": self.method.as_str(), "url": url });
         if let Some(b) = &self.body {
             r["body"] = b.clone();
@@ -76,16 +91,24 @@ impl BatchResponse {
     }
 
     fn header(&self, name: &str) -> Option<String> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
     }
 
     /// The inner `Retry-After`, in seconds.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.header("Retry-After")?.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+        self.header("Retry-After")?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
     }
 
     /// The body of a 2xx, else one sentence (Graph's code, request id, advice).
@@ -105,7 +128,13 @@ impl BatchResponse {
     }
 
     pub fn graph_error(&self, request: &BatchRequest) -> GraphError {
-        GraphError::parse(self.status, request.method.as_str(), &request.url, &self.body, self.header("request-id").as_deref())
+        GraphError::parse(
+            self.status,
+            request.method.as_str(),
+            &request.url,
+            &self.body,
+            self.header("request-id").as_deref(),
+        )
     }
 }
 
@@ -120,15 +149,26 @@ impl GraphClient {
         let mut ids = HashSet::new();
         for r in &requests {
             if !ids.insert(r.id.as_str()) {
-                return Err(Error::internal(format!("batch request id `{}` is used twice", r.id)));
+                return Err(Error::internal(format!(
+                    "batch request id `{}` is used twice",
+                    r.id
+                )));
             }
         }
         if requests.len() > MAX_BATCH && requests.iter().any(|r| !r.depends_on.is_empty()) {
-            return Err(Error::internal("batch requests with dependsOn must fit in one batch of 20"));
+            return Err(Error::internal(
+                "batch requests with dependsOn must fit in one batch of 20",
+            ));
         }
-        let chunks: Vec<Vec<BatchRequest>> = requests.chunks(MAX_BATCH).map(<[BatchRequest]>::to_vec).collect();
+        let chunks: Vec<Vec<BatchRequest>> = requests
+            .chunks(MAX_BATCH)
+            .map(<[BatchRequest]>::to_vec)
+            .collect();
         let results: Vec<Result<Vec<BatchResponse>>> =
-            futures::stream::iter(chunks.into_iter().map(|c| self.run_one_batch(c))).buffered(self.concurrency).collect().await;
+            futures::stream::iter(chunks.into_iter().map(|c| self.run_one_batch(c)))
+                .buffered(self.concurrency)
+                .collect()
+                .await;
         let mut out = Vec::with_capacity(requests.len());
         for r in results {
             out.extend(r?);
@@ -143,8 +183,11 @@ impl GraphClient {
         let mut attempt = 1u32;
         loop {
             let writes = pending.iter().filter(|r| r.method != Method::GET).count();
-            let body = json!({ "requests": pending.iter().map(|r| r.to_json()).collect::<Vec<_>>() });
-            let reply = self.request_paced(Method::POST, "/$batch", Some(&body), writes, &[]).await?;
+            let body =
+                json!({ "requests": pending.iter().map(|r| r.to_json()).collect::<Vec<_>>() });
+            let reply = self
+                .request_paced(Method::POST, "/$batch", Some(&body), writes, &[])
+                .await?;
             let answer = self.check(&Method::POST, "/$batch", reply)?;
             let responses = answer
                 .get("responses")
@@ -157,22 +200,46 @@ impl GraphClient {
                     Some(Value::Number(n)) => n.to_string(),
                     _ => continue,
                 };
-                let status = r.get("status").and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok())).unwrap_or(0) as u16;
-                let headers = r.get("headers").and_then(Value::as_object).cloned().unwrap_or_default();
+                let status = r
+                    .get("status")
+                    .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
+                    .unwrap_or(0) as u16;
+                let headers = r
+                    .get("headers")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 let body = r.get("body").cloned().unwrap_or(Value::Null);
-                got.insert(id.clone(), BatchResponse { id, status, headers, body });
+                got.insert(
+                    id.clone(),
+                    BatchResponse {
+                        id,
+                        status,
+                        headers,
+                        body,
+                    },
+                );
             }
             // Which to send again: throttled ones, and 424s that waited on one of them.
-            let throttled: HashSet<String> = got.values().filter(|r| is_retryable(r.status)).map(|r| r.id.clone()).collect();
+            let throttled: HashSet<String> = got
+                .values()
+                .filter(|r| is_retryable(r.status))
+                .map(|r| r.id.clone())
+                .collect();
             let can_retry = attempt < self.retry.max_attempts && !throttled.is_empty();
             let mut again = Vec::new();
             let mut wait: Option<Duration> = None;
             for req in pending {
                 let Some(resp) = got.remove(&req.id) else {
-                    return Err(Error::remote(format!("Graph's $batch answer has no response for request `{}`", req.id)));
+                    return Err(Error::remote(format!(
+                        "Graph's $batch answer has no response for request `{}`",
+                        req.id
+                    )));
                 };
                 let retry = can_retry
-                    && (throttled.contains(&req.id) || (resp.status == 424 && req.depends_on.iter().any(|d| throttled.contains(d))));
+                    && (throttled.contains(&req.id)
+                        || (resp.status == 424
+                            && req.depends_on.iter().any(|d| throttled.contains(d))));
                 if retry {
                     if let Some(d) = resp.retry_after() {
                         wait = Some(wait.map_or(d, |w| w.max(d)));
@@ -186,11 +253,18 @@ impl GraphClient {
                 break;
             }
             let d = self.retry.delay(attempt, wait);
-            tracing::debug!(n = again.len(), ?d, "retrying throttled requests inside $batch");
+            tracing::debug!(
+                n = again.len(),
+                ?d,
+                "retrying throttled requests inside $batch"
+            );
             tokio::time::sleep(d).await;
             pending = again;
             attempt += 1;
         }
-        Ok(chunk.iter().map(|r| done.remove(&r.id).expect("every request answered")).collect())
+        Ok(chunk
+            .iter()
+            .map(|r| done.remove(&r.id).expect("every request answered"))
+            .collect())
     }
 }

@@ -49,7 +49,10 @@ pub struct GraphClient {
 
 impl std::fmt::Debug for GraphClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GraphClient").field("graph", &self.endpoints.graph_base).field("auth", &self.auth).finish()
+        f.debug_struct("GraphClient")
+            .field("graph", &self.endpoints.graph_base)
+            .field("auth", &self.auth)
+            .finish()
     }
 }
 
@@ -63,8 +66,16 @@ impl GraphClient {
 
     /// A client from explicit URLs (Graph version root and authority) and a
     /// credential: what the demo and tests use against the twin.
-    pub fn from_urls(graph_url: &str, authority_url: &str, credential: Credential) -> Result<GraphClient> {
-        let endpoints = Endpoints::resolve(super::cloud::Cloud::Global, Some(graph_url), Some(authority_url))?;
+    pub fn from_urls(
+        graph_url: &str,
+        authority_url: &str,
+        credential: Credential,
+    ) -> Result<GraphClient> {
+        let endpoints = Endpoints::resolve(
+            super::cloud::Cloud::Global,
+            Some(graph_url),
+            Some(authority_url),
+        )?;
         GraphClient::new(endpoints, credential)
     }
 
@@ -122,16 +133,26 @@ impl GraphClient {
     pub(crate) fn url_for(&self, path: &str) -> Result<(String, String)> {
         if path.starts_with("http://") || path.starts_with("https://") {
             let u = net::checked_url(path, "a Graph nextLink")?;
-            if u.scheme() != self.origin.scheme() || u.host_str() != self.origin.host_str() || u.port_or_known_default() != self.origin.port_or_known_default() {
+            if u.scheme() != self.origin.scheme()
+                || u.host_str() != self.origin.host_str()
+                || u.port_or_known_default() != self.origin.port_or_known_default()
+            {
                 return Err(Error::remote(format!(
                     "Graph sent a next-page link to another host ({}); refusing to send the token there",
                     u.host_str().unwrap_or("?")
                 )));
             }
-            let rel = path.strip_prefix(self.endpoints.graph_base.as_str()).unwrap_or(u.path()).to_string();
+            let rel = path
+                .strip_prefix(self.endpoints.graph_base.as_str())
+                .unwrap_or(u.path())
+                .to_string();
             return Ok((path.to_string(), rel));
         }
-        let rel = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+        let rel = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
         Ok((format!("{}{rel}", self.endpoints.graph_base), rel))
     }
 
@@ -144,7 +165,14 @@ impl GraphClient {
         self.request_paced(method, path, body, writes, &[]).await
     }
 
-    pub(crate) async fn request_paced(&self, method: Method, path: &str, body: Option<&Value>, writes: usize, headers: &[(&str, &str)]) -> Result<Reply> {
+    pub(crate) async fn request_paced(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        writes: usize,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply> {
         let (url, rel) = self.url_for(path)?;
         if writes > 0 {
             self.pacer.acquire(writes).await;
@@ -153,17 +181,28 @@ impl GraphClient {
         loop {
             let token = self.auth.token().await?;
             let resp = net::send_with_retry(&self.retry, || {
-                let mut rb = self.http.request(method.clone(), &url).bearer_auth(token.expose()).header("Accept", "application/json");
+                let mut rb = self
+                    .http
+                    .request(method.clone(), &url)
+                    .bearer_auth(token.expose())
+                    .header("Accept", "application/json");
                 for (k, v) in headers {
                     rb = rb.header(*k, *v);
                 }
                 if let Some(b) = body {
-                    rb = rb.header("Content-Type", "application/json").body(serde_json::to_vec(b).expect("JSON value serialises"));
+                    rb = rb
+                        .header("Content-Type", "application/json")
+                        .body(serde_json::to_vec(b).expect("JSON value serialises"));
                 }
                 rb
             })
             .await
-            .map_err(|e| Error::remote(net::describe_transport_error(&self.endpoints.graph_base, &e)))?;
+            .map_err(|e| {
+                Error::remote(net::describe_transport_error(
+                    &self.endpoints.graph_base,
+                    &e,
+                ))
+            })?;
             let status = resp.status().as_u16();
             let request_id = resp
                 .headers()
@@ -171,7 +210,12 @@ impl GraphClient {
                 .or_else(|| resp.headers().get("client-request-id"))
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let bytes = resp.bytes().await.map_err(|e| Error::remote(net::describe_transport_error(&self.endpoints.graph_base, &e)))?;
+            let bytes = resp.bytes().await.map_err(|e| {
+                Error::remote(net::describe_transport_error(
+                    &self.endpoints.graph_base,
+                    &e,
+                ))
+            })?;
             tracing::debug!(%method, path = %rel.split('?').next().unwrap_or(""), status, "graph");
             if status == 401 && !renewed && self.auth.invalidate().await {
                 renewed = true;
@@ -189,10 +233,16 @@ impl GraphClient {
                             rel.split('?').next().unwrap_or("")
                         )));
                     }
-                    Err(_) => Value::String(String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()),
+                    Err(_) => Value::String(
+                        String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
+                    ),
                 }
             };
-            return Ok(Reply { status, body, request_id });
+            return Ok(Reply {
+                status,
+                body,
+                request_id,
+            });
         }
     }
 
@@ -206,8 +256,18 @@ impl GraphClient {
         if reply.is_success() {
             return Ok(reply.body);
         }
-        let rel = self.url_for(path).map(|(_, r)| r).unwrap_or_else(|_| path.to_string());
-        Err(GraphError::parse(reply.status, method.as_str(), &rel, &reply.body, reply.request_id.as_deref()).into_error())
+        let rel = self
+            .url_for(path)
+            .map(|(_, r)| r)
+            .unwrap_or_else(|_| path.to_string());
+        Err(GraphError::parse(
+            reply.status,
+            method.as_str(),
+            &rel,
+            &reply.body,
+            reply.request_id.as_deref(),
+        )
+        .into_error())
     }
 
     pub async fn get(&self, path: &str) -> Result<Value> {
@@ -290,13 +350,25 @@ impl GraphClient {
     /// `POST /groups/{id}/members/$ref`: add a user or group to a group.
     pub async fn add_group_member(&self, group_id: &str, member_id: &str) -> Result<()> {
         let body = self.member_ref(member_id);
-        self.post(&format!("/groups/{}/members/$ref", seg(group_id)), &body).await.map(|_| ())
+        self.post(&format!("/groups/{}/members/$ref", seg(group_id)), &body)
+            .await
+            .map(|_| ())
     }
 
     /// `POST /servicePrincipals/{sp}/appRoleAssignedTo`: assign a user or group to an app.
-    pub async fn assign_app_role(&self, sp_id: &str, principal_id: &str, app_role_id: &str) -> Result<Value> {
-        let body = json!({ "principalId": principal_id, "resourceId": sp_id, "appRoleId": app_role_id });
-        self.post(&format!("/servicePrincipals/{}/appRoleAssignedTo", seg(sp_id)), &body).await
+    pub async fn assign_app_role(
+        &self,
+        sp_id: &str,
+        principal_id: &str,
+        app_role_id: &str,
+    ) -> Result<Value> {
+        let body =
+            json!({ "principalId": principal_id, "resourceId": sp_id, "appRoleId": app_role_id });
+        self.post(
+            &format!("/servicePrincipals/{}/appRoleAssignedTo", seg(sp_id)),
+            &body,
+        )
+        .await
     }
 
     /// The `{"@odata.id": …/directoryObjects/{id}}` body of a reference add.
@@ -307,7 +379,10 @@ impl GraphClient {
 
 /// A collection page: its `value` and its nextLink.
 fn split_page(page: Value, what: &str) -> Result<(Vec<Value>, Option<String>)> {
-    let next = page.get("@odata.nextLink").and_then(Value::as_str).map(str::to_string);
+    let next = page
+        .get("@odata.nextLink")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     match page {
         Value::Object(mut m) => match m.remove("value") {
             Some(Value::Array(items)) => Ok((items, next)),
@@ -316,18 +391,25 @@ fn split_page(page: Value, what: &str) -> Result<(Vec<Value>, Option<String>)> {
                 what.split('?').next().unwrap_or(what)
             ))),
         },
-        _ => Err(Error::remote(format!("Graph answered {} with something that is not a collection", what.split('?').next().unwrap_or(what)))),
+        _ => Err(Error::remote(format!(
+            "Graph answered {} with something that is not a collection",
+            what.split('?').next().unwrap_or(what)
+        ))),
     }
 }
 
 /// Percent-encode one path segment (ids are GUIDs, job ids have dots: kept).
 pub fn seg(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// Encode an OData query value (`$filter=displayName eq 'O''Brien'`).
 pub fn query(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// An OData string literal: quotes doubled.

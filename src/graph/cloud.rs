@@ -78,23 +78,38 @@ pub struct Endpoints {
 impl Endpoints {
     /// Resolve and check (https, or http to loopback) before any request is made.
     /// A `graph_url` without a version segment gets `/v1.0`.
-    pub fn resolve(cloud: Cloud, graph_url: Option<&str>, authority_url: Option<&str>) -> crate::error::Result<Endpoints> {
+    pub fn resolve(
+        cloud: Cloud,
+        graph_url: Option<&str>,
+        authority_url: Option<&str>,
+    ) -> crate::error::Result<Endpoints> {
         let custom = graph_url.is_some() || authority_url.is_some();
         let graph_base = match graph_url {
             Some(raw) => {
                 let url = crate::net::checked_url(raw, "--graph-url")?;
                 let s = url.as_str().trim_end_matches('/').to_string();
                 let last = s.rsplit('/').next().unwrap_or("");
-                if last == "v1.0" || last == "beta" { s } else { format!("{s}/v1.0") }
+                if last == "v1.0" || last == "beta" {
+                    s
+                } else {
+                    format!("{s}/v1.0")
+                }
             }
             None => format!("{}/v1.0", cloud.graph_root()),
         };
         let authority = match authority_url {
-            Some(raw) => crate::net::checked_url(raw, "--authority-url")?.as_str().trim_end_matches('/').to_string(),
+            Some(raw) => crate::net::checked_url(raw, "--authority-url")?
+                .as_str()
+                .trim_end_matches('/')
+                .to_string(),
             None => cloud.authority().to_string(),
         };
         Ok(Endpoints {
-            cloud_name: if custom { "custom".into() } else { cloud.name().into() },
+            cloud_name: if custom {
+                "custom".into()
+            } else {
+                cloud.name().into()
+            },
             cloud,
             graph_base,
             authority,
@@ -114,12 +129,22 @@ mod tests {
         assert_eq!(e.graph_base, "https://microsoftgraph.chinacloudapi.cn/v1.0");
         assert_eq!(e.authority, "https://login.chinacloudapi.cn");
         assert_eq!(e.scope, "https://microsoftgraph.chinacloudapi.cn/.default");
-        let e = Endpoints::resolve(Cloud::Global, Some("http://127.0.0.1:9"), Some("http://127.0.0.1:9/")).unwrap();
+        let e = Endpoints::resolve(
+            Cloud::Global,
+            Some("http://127.0.0.1:9"),
+            Some("http://127.0.0.1:9/"),
+        )
+        .unwrap();
         assert_eq!(e.graph_base, "http://127.0.0.1:9/v1.0");
         assert_eq!(e.authority, "http://127.0.0.1:9");
         assert_eq!(e.cloud_name, "custom");
-        assert!(Endpoints::resolve(Cloud::Global, Some("http://graph.example.com/v1.0"), None).is_err());
+        assert!(
+            Endpoints::resolve(Cloud::Global, Some("http://graph.example.com/v1.0"), None).is_err()
+        );
         assert!(Endpoints::resolve(Cloud::Global, None, Some("ftp://127.0.0.1")).is_err());
-        assert_eq!(Cloud::UsgovDod.non_gallery_template_id(), "4602d0b4-76bb-404b-bca9-2652e1a39c6d");
+        assert_eq!(
+            Cloud::UsgovDod.non_gallery_template_id(),
+            "4602d0b4-76bb-404b-bca9-2652e1a39c6d"
+        );
     }
 }

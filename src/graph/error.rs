@@ -27,7 +27,13 @@ pub struct GraphError {
 
 impl GraphError {
     /// Read a Graph error body (any shape; a non-JSON or empty body gives an empty code).
-    pub fn parse(status: u16, method: &str, path: &str, body: &Value, header_request_id: Option<&str>) -> GraphError {
+    pub fn parse(
+        status: u16,
+        method: &str,
+        path: &str,
+        body: &Value,
+        header_request_id: Option<&str>,
+    ) -> GraphError {
         let err = body.get("error").unwrap_or(body);
         let mut code = str_at(err, "code").unwrap_or_default();
         let mut message = str_at(err, "message").unwrap_or_default();
@@ -43,10 +49,10 @@ impl GraphError {
             let inner_err = inner.get("error").unwrap_or(&inner);
             let inner_code = str_at(inner_err, "code").or_else(|| str_at(inner_err, "Code"));
             let inner_msg = str_at(inner_err, "message").or_else(|| str_at(inner_err, "Message"));
-            if let Some(c) = inner_code.filter(|c| !c.is_empty()) {
-                if code.is_empty() || code == "UnknownError" {
-                    code = c;
-                }
+            if let Some(c) = inner_code.filter(|c| !c.is_empty())
+                && (code.is_empty() || code == "UnknownError")
+            {
+                code = c;
             }
             if let Some(m) = inner_msg {
                 message = m;
@@ -70,7 +76,10 @@ impl GraphError {
 
     /// The sentence: what failed, Graph's code and message, the request id, and what to do.
     pub fn sentence(&self) -> String {
-        let mut s = format!("Microsoft Graph refused {} {} with HTTP {}", self.method, self.path, self.status);
+        let mut s = format!(
+            "Microsoft Graph refused {} {} with HTTP {}",
+            self.method, self.path, self.status
+        );
         if !self.code.is_empty() {
             s.push_str(&format!(" ({})", self.code));
         }
@@ -126,17 +135,38 @@ pub fn required_permission(method: &str, path: &str) -> &'static str {
     let write = !method.eq_ignore_ascii_case("GET");
     let p = path_only(path);
     if p.contains("/synchronization") {
-        if write { "Synchronization.ReadWrite.All" } else { "Synchronization.Read.All" }
+        if write {
+            "Synchronization.ReadWrite.All"
+        } else {
+            "Synchronization.Read.All"
+        }
     } else if p.contains("/appRoleAssignedTo") || p.contains("/appRoleAssignments") {
-        if write { "AppRoleAssignment.ReadWrite.All (and Application.Read.All)" } else { "Application.Read.All" }
-    } else if p.starts_with("/applicationTemplates") || p.starts_with("/applications") {
-        if write { "Application.ReadWrite.All" } else { "Application.Read.All" }
-    } else if p.starts_with("/servicePrincipals") {
-        if write { "Application.ReadWrite.All" } else { "Application.Read.All" }
+        if write {
+            "AppRoleAssignment.ReadWrite.All (and Application.Read.All)"
+        } else {
+            "Application.Read.All"
+        }
+    } else if p.starts_with("/applicationTemplates")
+        || p.starts_with("/applications")
+        || p.starts_with("/servicePrincipals")
+    {
+        if write {
+            "Application.ReadWrite.All"
+        } else {
+            "Application.Read.All"
+        }
     } else if p.starts_with("/groups") {
-        if write { "GroupMember.ReadWrite.All" } else { "GroupMember.Read.All (or Group.Read.All)" }
+        if write {
+            "GroupMember.ReadWrite.All"
+        } else {
+            "GroupMember.Read.All (or Group.Read.All)"
+        }
     } else if p.starts_with("/users") {
-        if write { "User.ReadWrite.All" } else { "User.Read.All" }
+        if write {
+            "User.ReadWrite.All"
+        } else {
+            "User.Read.All"
+        }
     } else if p.starts_with("/auditLogs") {
         "AuditLog.Read.All"
     } else if p.starts_with("/directoryObjects") {
@@ -162,18 +192,34 @@ pub fn oauth_error(status: u16, body: &Value, flow: &str) -> Error {
         d.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
     });
     let advice = match aadsts {
-        Some(7000215) => "the client secret is wrong or expired: create a new one in the app registration and set AZURE_CLIENT_SECRET",
-        Some(7000222) => "the client secret has expired: create a new one in the app registration and set AZURE_CLIENT_SECRET",
-        Some(700016) => "no app with that client id exists in the tenant: check AZURE_CLIENT_ID and AZURE_TENANT_ID",
-        Some(90002) | Some(900023) => "the tenant was not found: check AZURE_TENANT_ID (a GUID or a domain such as contoso.onmicrosoft.com) and --cloud",
+        Some(7000215) => {
+            "the client secret is wrong or expired: create a new one in the app registration and set AZURE_CLIENT_SECRET"
+        }
+        Some(7000222) => {
+            "the client secret has expired: create a new one in the app registration and set AZURE_CLIENT_SECRET"
+        }
+        Some(700016) => {
+            "no app with that client id exists in the tenant: check AZURE_CLIENT_ID and AZURE_TENANT_ID"
+        }
+        Some(90002) | Some(900023) => {
+            "the tenant was not found: check AZURE_TENANT_ID (a GUID or a domain such as contoso.onmicrosoft.com) and --cloud"
+        }
         Some(70011) => "the scope is not valid for this cloud: check --cloud and --graph-url",
-        Some(7000218) => "the app registration does not allow public client flows: enable \"Allow public client flows\" for device code sign-in",
+        Some(7000218) => {
+            "the app registration does not allow public client flows: enable \"Allow public client flows\" for device code sign-in"
+        }
         Some(50126) => "the user name or password is wrong",
         _ => match error.as_str() {
-            "invalid_client" => "the client id or secret was not accepted: check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
-            "unauthorized_client" => "this app may not use this sign-in method: check the app registration",
+            "invalid_client" => {
+                "the client id or secret was not accepted: check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
+            }
+            "unauthorized_client" => {
+                "this app may not use this sign-in method: check the app registration"
+            }
             "invalid_scope" => "the scope is not valid for this cloud: check --cloud",
-            "invalid_request" => "the token request was not accepted: check AZURE_TENANT_ID and AZURE_CLIENT_ID",
+            "invalid_request" => {
+                "the token request was not accepted: check AZURE_TENANT_ID and AZURE_CLIENT_ID"
+            }
             _ => "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
         },
     };
@@ -217,12 +263,21 @@ mod tests {
     #[test]
     fn reads_graph_error_with_request_id_and_names_permission() {
         let body = json!({"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"request-id":"rid-1","date":"x"}}});
-        let e = GraphError::parse(403, "GET", "/servicePrincipals/sp/synchronization/jobs?$top=1", &body, None);
+        let e = GraphError::parse(
+            403,
+            "GET",
+            "/servicePrincipals/sp/synchronization/jobs?$top=1",
+            &body,
+            None,
+        );
         assert_eq!(e.code, "Authorization_RequestDenied");
         assert_eq!(e.request_id.as_deref(), Some("rid-1"));
         let s = e.sentence();
         assert!(s.contains("grant Synchronization.Read.All"), "{s}");
-        assert!(s.contains("rid-1") && s.contains("Insufficient privileges"), "{s}");
+        assert!(
+            s.contains("rid-1") && s.contains("Insufficient privileges"),
+            "{s}"
+        );
         assert!(!s.contains("$top"), "{s}");
     }
 
@@ -230,12 +285,24 @@ mod tests {
     fn unwraps_the_sync_service_second_layer() {
         let inner = json!({"error":{"code":"InvalidNotificationSettings","message":"Notification settings are invalid"}}).to_string();
         let body = json!({"error":{"code":"UnknownError","message": inner}});
-        let e = GraphError::parse(400, "PUT", "/servicePrincipals/sp/synchronization/secrets", &body, Some("hdr"));
+        let e = GraphError::parse(
+            400,
+            "PUT",
+            "/servicePrincipals/sp/synchronization/secrets",
+            &body,
+            Some("hdr"),
+        );
         assert_eq!(e.code, "InvalidNotificationSettings");
         assert_eq!(e.message, "Notification settings are invalid");
         assert_eq!(e.request_id.as_deref(), Some("hdr"));
         let body = json!({"error":{"code":"UnknownError","message":"{\"Message\":\"No HTTP resource was found that matches the request URI\"}"}});
-        let e = GraphError::parse(404, "PATCH", "/servicePrincipals/sp/synchronization/jobs/j/schema", &body, None);
+        let e = GraphError::parse(
+            404,
+            "PATCH",
+            "/servicePrincipals/sp/synchronization/jobs/j/schema",
+            &body,
+            None,
+        );
         assert_eq!(e.code, "UnknownError");
         assert!(e.message.starts_with("No HTTP resource"));
     }
@@ -244,18 +311,38 @@ mod tests {
     fn oauth_errors_become_advice() {
         let body = json!({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value","error_codes":[7000215],"trace_id":"t1"});
         let e = oauth_error(401, &body, "client credentials");
-        assert!(e.message.contains("the client secret is wrong or expired"), "{}", e.message);
+        assert!(
+            e.message.contains("the client secret is wrong or expired"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("AADSTS7000215"));
         let body = json!({"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."});
-        assert!(oauth_error(400, &body, "client credentials").message.contains("tenant was not found"));
+        assert!(
+            oauth_error(400, &body, "client credentials")
+                .message
+                .contains("tenant was not found")
+        );
     }
 
     #[test]
     fn permissions_per_call() {
-        assert_eq!(required_permission("POST", "/servicePrincipals/x/synchronization/jobs"), "Synchronization.ReadWrite.All");
-        assert_eq!(required_permission("GET", "/servicePrincipals/x/appRoleAssignedTo"), "Application.Read.All");
-        assert!(required_permission("POST", "/servicePrincipals/x/appRoleAssignedTo").starts_with("AppRoleAssignment.ReadWrite.All"));
-        assert_eq!(required_permission("GET", "/servicePrincipals"), "Application.Read.All");
+        assert_eq!(
+            required_permission("POST", "/servicePrincipals/x/synchronization/jobs"),
+            "Synchronization.ReadWrite.All"
+        );
+        assert_eq!(
+            required_permission("GET", "/servicePrincipals/x/appRoleAssignedTo"),
+            "Application.Read.All"
+        );
+        assert!(
+            required_permission("POST", "/servicePrincipals/x/appRoleAssignedTo")
+                .starts_with("AppRoleAssignment.ReadWrite.All")
+        );
+        assert_eq!(
+            required_permission("GET", "/servicePrincipals"),
+            "Application.Read.All"
+        );
         assert_eq!(required_permission("POST", "/users"), "User.ReadWrite.All");
     }
 }

@@ -18,7 +18,7 @@ pub use client::{GraphClient, Reply};
 pub use cloud::{Cloud, Endpoints};
 pub use error::GraphError;
 pub use pacer::WritePacer;
-pub use replication::{ReplicationPolicy, Replicated};
+pub use replication::{Replicated, ReplicationPolicy};
 
 use crate::cli::GraphArgs;
 use crate::error::Result;
@@ -26,7 +26,11 @@ use crate::error::Result;
 /// The client for `--cloud`/`--graph-url`/`--authority-url` and the credential
 /// the environment and flags name. URLs are checked before any credential is read.
 pub fn client_from_args(args: &GraphArgs) -> Result<GraphClient> {
-    let endpoints = Endpoints::resolve(args.cloud, args.graph_url.as_deref(), args.authority_url.as_deref())?;
+    let endpoints = Endpoints::resolve(
+        args.cloud,
+        args.graph_url.as_deref(),
+        args.authority_url.as_deref(),
+    )?;
     let credential = Credential::from_env(args)?;
     GraphClient::new(endpoints, credential)
 }

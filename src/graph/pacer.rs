@@ -53,7 +53,10 @@ impl WritePacer {
                 let wait = {
                     let mut log = self.log.lock().await;
                     let now = Instant::now();
-                    while log.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                    while log
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= self.window)
+                    {
                         log.pop_front();
                     }
                     if log.len() < self.limit {
@@ -87,7 +90,11 @@ mod tests {
         p.acquire(3).await;
         assert!(start.elapsed() < Duration::from_millis(100));
         p.acquire(1).await; // the 4th must wait for the first to leave the window
-        assert!(start.elapsed() >= Duration::from_millis(195), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(195),
+            "{:?}",
+            start.elapsed()
+        );
         assert!(p.waited() > Duration::ZERO);
         let u = WritePacer::unlimited();
         u.acquire(10_000).await;

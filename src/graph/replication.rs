@@ -24,7 +24,11 @@ pub struct ReplicationPolicy {
 
 impl Default for ReplicationPolicy {
     fn default() -> Self {
-        ReplicationPolicy { consecutive: 5, interval: Duration::from_secs(5), timeout: Duration::from_secs(600) }
+        ReplicationPolicy {
+            consecutive: 5,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(600),
+        }
     }
 }
 
@@ -41,7 +45,11 @@ pub struct Replicated {
 
 impl GraphClient {
     /// Poll `GET path` until `policy.consecutive` reads in a row succeed.
-    pub async fn wait_until_replicated(&self, path: &str, policy: &ReplicationPolicy) -> Result<Replicated> {
+    pub async fn wait_until_replicated(
+        &self,
+        path: &str,
+        policy: &ReplicationPolicy,
+    ) -> Result<Replicated> {
         let start = Instant::now();
         let mut streak = 0u32;
         let mut reads = 0u32;
@@ -56,7 +64,11 @@ impl GraphClient {
                 let value = self.check(&Method::GET, path, reply)?;
                 streak += 1;
                 if streak >= policy.consecutive.max(1) {
-                    return Ok(Replicated { value, reads, not_found });
+                    return Ok(Replicated {
+                        value,
+                        reads,
+                        not_found,
+                    });
                 }
             }
             if start.elapsed() + policy.interval > policy.timeout {

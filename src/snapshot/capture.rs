@@ -10,8 +10,8 @@
 //! recorded as present only.
 
 use super::model::{
-    AppSnapshot, Assignment, CREDENTIAL_KEYS, FORMAT, GroupKind, GroupSnapshot, JobSnapshot, KeyValue, MemberRef, Snapshot, Source,
-    TargetSnapshot, UserSnapshot,
+    AppSnapshot, Assignment, CREDENTIAL_KEYS, FORMAT, GroupKind, GroupSnapshot, JobSnapshot,
+    KeyValue, MemberRef, Snapshot, Source, TargetSnapshot, UserSnapshot,
 };
 use crate::cli::SnapshotArgs;
 use crate::context::Context;
@@ -59,31 +59,55 @@ pub const USER_ATTRIBUTES: &[&str] = &[
 const GROUP_SELECT: &str = "id,displayName,groupTypes,securityEnabled,mailEnabled";
 
 /// Capture the app `app` (display name, appId or object id) and, optionally, the SCIM target.
-pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) -> Result<Snapshot> {
+pub async fn capture(
+    graph: &GraphClient,
+    app: &str,
+    scim: Option<&ScimClient>,
+) -> Result<Snapshot> {
     // Fail fast on a target that is unreachable or not SCIM, before minutes of Graph reads.
     if let Some(s) = scim {
         s.service_provider_config().await?;
     }
     let sp = find_service_principal(graph, app).await?;
-    let sp_id = str_of(&sp, "id").ok_or_else(|| Error::remote("Graph answered a service principal without an id"))?;
+    let sp_id = str_of(&sp, "id")
+        .ok_or_else(|| Error::remote("Graph answered a service principal without an id"))?;
     let base = format!("/servicePrincipals/{}", seg(&sp_id));
 
     // Jobs, each with its status and full schema (syncfabric calls: never batched).
     let spin = crate::output::spinner("reading provisioning jobs");
     let mut jobs = Vec::new();
     for j in graph.list(&format!("{base}/synchronization/jobs")).await? {
-        let id = str_of(&j, "id").ok_or_else(|| Error::remote("Graph answered a synchronization job without an id"))?;
-        let job = graph.get(&format!("{base}/synchronization/jobs/{}", seg(&id))).await?;
-        let schema = graph.get(&format!("{base}/synchronization/jobs/{}/schema", seg(&id))).await?;
-        let template_id = str_of(&job, "templateId").or_else(|| str_of(&j, "templateId")).unwrap_or_default();
-        jobs.push(JobSnapshot { id, template_id, job, schema });
+        let id = str_of(&j, "id")
+            .ok_or_else(|| Error::remote("Graph answered a synchronization job without an id"))?;
+        let job = graph
+            .get(&format!("{base}/synchronization/jobs/{}", seg(&id)))
+            .await?;
+        let schema = graph
+            .get(&format!("{base}/synchronization/jobs/{}/schema", seg(&id)))
+            .await?;
+        let template_id = str_of(&job, "templateId")
+            .or_else(|| str_of(&j, "templateId"))
+            .unwrap_or_default();
+        jobs.push(JobSnapshot {
+            id,
+            template_id,
+            job,
+            schema,
+        });
         spin.inc(1);
     }
     jobs.sort_by(|a, b| a.id.cmp(&b.id));
 
     // Templates (without their embedded schema: large, and the planner uses the new app's).
-    let mut templates: Vec<Value> = match graph.get_opt(&format!("{base}/synchronization/templates")).await? {
-        Some(v) => v.get("value").and_then(Value::as_array).cloned().unwrap_or_default(),
+    let mut templates: Vec<Value> = match graph
+        .get_opt(&format!("{base}/synchronization/templates"))
+        .await?
+    {
+        Some(v) => v
+            .get("value")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     for t in &mut templates {
@@ -94,12 +118,21 @@ pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) 
     templates.sort_by_key(|t| str_of(t, "id").unwrap_or_default());
 
     // Secrets: settings kept, credentials noted as present only.
-    let secrets = match graph.get_opt(&format!("{base}/synchronization/secrets")).await? {
-        Some(v) => v.get("value").and_then(Value::as_array).cloned().unwrap_or_default(),
+    let secrets = match graph
+        .get_opt(&format!("{base}/synchronization/secrets"))
+        .await?
+    {
+        Some(v) => v
+            .get("value")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     let (settings, credential_keys_present) = split_secrets(&secrets);
-    let sync_all = settings.iter().any(|kv| kv.key.eq_ignore_ascii_case("SyncAll") && kv.value.trim().eq_ignore_ascii_case("true"));
+    let sync_all = settings.iter().any(|kv| {
+        kv.key.eq_ignore_ascii_case("SyncAll") && kv.value.trim().eq_ignore_ascii_case("true")
+    });
     spin.finish_and_clear();
 
     // Assignments.
@@ -127,20 +160,40 @@ pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) 
     let mut users = UserIndex::default();
 
     // Assigned groups: the group, its direct members (users come with their attributes).
-    let group_ids: BTreeSet<&str> = assignments.iter().filter(|a| a.principal_type == "Group").map(|a| a.principal_id.as_str()).collect();
+    let group_ids: BTreeSet<&str> = assignments
+        .iter()
+        .filter(|a| a.principal_type == "Group")
+        .map(|a| a.principal_id.as_str())
+        .collect();
     let member_select = format!("{user_select},groupTypes,securityEnabled,mailEnabled");
     let mut requests = Vec::new();
     for (i, g) in group_ids.iter().enumerate() {
-        requests.push(BatchRequest::get(format!("g{i}"), format!("/groups/{}?$select={GROUP_SELECT}", seg(g))));
-        requests.push(BatchRequest::get(format!("m{i}"), format!("/groups/{}/members?$select={}&$top=999", seg(g), query(&member_select))));
+        requests.push(BatchRequest::get(
+            format!("g{i}"),
+            format!("/groups/{}?$select={GROUP_SELECT}", seg(g)),
+        ));
+        requests.push(BatchRequest::get(
+            format!("m{i}"),
+            format!(
+                "/groups/{}/members?$select={}&$top=999",
+                seg(g),
+                query(&member_select)
+            ),
+        ));
     }
     let bar = crate::output::progress_bar(group_ids.len() as u64, "reading assigned groups");
     let mut groups = Vec::new();
     let mut nested_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut answers = graph.batch(requests.clone()).await?.into_iter().zip(requests.iter());
+    let mut answers = graph
+        .batch(requests.clone())
+        .await?
+        .into_iter()
+        .zip(requests.iter());
     while let (Some((g_resp, g_req)), Some((m_resp, m_req))) = (answers.next(), answers.next()) {
         let group = g_resp.into_result(g_req)?;
-        let members = graph.rest_of_pages(m_resp.into_result(m_req)?, &m_req.url).await?;
+        let members = graph
+            .rest_of_pages(m_resp.into_result(m_req)?, &m_req.url)
+            .await?;
         let id = str_of(&group, "id").unwrap_or_default();
         let mut refs = Vec::new();
         let mut direct_users = BTreeSet::new();
@@ -156,7 +209,11 @@ pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) 
                 "group" => nested.push(mid.clone()),
                 _ => {}
             }
-            refs.push(MemberRef { id: mid, kind, display_name: str_of(&m, "displayName") });
+            refs.push(MemberRef {
+                id: mid,
+                kind,
+                display_name: str_of(&m, "displayName"),
+            });
         }
         refs.sort_by(|a, b| a.id.cmp(&b.id));
         nested_of.insert(id.clone(), nested);
@@ -181,11 +238,28 @@ pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) 
         let requests: Vec<BatchRequest> = nested_ids
             .iter()
             .enumerate()
-            .map(|(i, n)| BatchRequest::get(format!("n{i}"), format!("/groups/{}/transitiveMembers?$select={}&$top=999", seg(n), query(&user_select))))
+            .map(|(i, n)| {
+                BatchRequest::get(
+                    format!("n{i}"),
+                    format!(
+                        "/groups/{}/transitiveMembers?$select={}&$top=999",
+                        seg(n),
+                        query(&user_select)
+                    ),
+                )
+            })
             .collect();
         let bar = crate::output::progress_bar(nested_ids.len() as u64, "reading nested groups");
-        for ((resp, req), n) in graph.batch(requests.clone()).await?.into_iter().zip(requests.iter()).zip(nested_ids.iter()) {
-            let members = graph.rest_of_pages(resp.into_result(req)?, &req.url).await?;
+        for ((resp, req), n) in graph
+            .batch(requests.clone())
+            .await?
+            .into_iter()
+            .zip(requests.iter())
+            .zip(nested_ids.iter())
+        {
+            let members = graph
+                .rest_of_pages(resp.into_result(req)?, &req.url)
+                .await?;
             let set = nested_users.entry(n.clone()).or_default();
             for m in members.iter().filter(|m| member_kind(m) == "user") {
                 let mid = str_of(m, "id").unwrap_or_default();
@@ -208,17 +282,46 @@ pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) 
         .collect();
 
     // Directly assigned users (their attributes, unless a group read already brought them).
-    let direct: Vec<&str> = assignments.iter().filter(|a| a.principal_type == "User").map(|a| a.principal_id.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let direct: Vec<&str> = assignments
+        .iter()
+        .filter(|a| a.principal_type == "User")
+        .map(|a| a.principal_id.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     for id in &direct {
         users.add(id, None, "direct".into());
     }
-    let unread: Vec<&str> = direct.iter().copied().filter(|id| !users.has_attributes(id)).collect();
+    let unread: Vec<&str> = direct
+        .iter()
+        .copied()
+        .filter(|id| !users.has_attributes(id))
+        .collect();
     if !unread.is_empty() {
-        let requests: Vec<BatchRequest> =
-            unread.iter().enumerate().map(|(i, id)| BatchRequest::get(format!("u{i}"), format!("/users/{}?$select={}", seg(id), query(&user_select)))).collect();
+        let requests: Vec<BatchRequest> = unread
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                BatchRequest::get(
+                    format!("u{i}"),
+                    format!("/users/{}?$select={}", seg(id), query(&user_select)),
+                )
+            })
+            .collect();
         let bar = crate::output::progress_bar(unread.len() as u64, "reading assigned users");
-        for (resp, req) in graph.batch(requests.clone()).await?.into_iter().zip(requests.iter()) {
-            let id = req.url.trim_start_matches("/users/").split('?').next().unwrap_or("").to_string();
+        for (resp, req) in graph
+            .batch(requests.clone())
+            .await?
+            .into_iter()
+            .zip(requests.iter())
+        {
+            let id = req
+                .url
+                .trim_start_matches("/users/")
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .to_string();
             if resp.status == 404 {
                 tracing::warn!("user {id} is assigned to the app but no longer exists; left out");
                 users.remove(&id);
@@ -235,14 +338,17 @@ pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) 
     if sync_all {
         let spin = crate::output::spinner("reading all users (SyncAll)");
         graph
-            .for_each_page(&format!("/users?$select={}&$top=999", query(&user_select)), |page| {
-                spin.inc(page.len() as u64);
-                for u in page {
-                    let id = str_of(&u, "id").unwrap_or_default();
-                    users.add(&id, Some(&u), "all".into());
-                }
-                Ok(())
-            })
+            .for_each_page(
+                &format!("/users?$select={}&$top=999", query(&user_select)),
+                |page| {
+                    spin.inc(page.len() as u64);
+                    for u in page {
+                        let id = str_of(&u, "id").unwrap_or_default();
+                        users.add(&id, Some(&u), "all".into());
+                    }
+                    Ok(())
+                },
+            )
             .await?;
         spin.finish_and_clear();
     }
@@ -252,7 +358,11 @@ pub async fn capture(graph: &GraphClient, app: &str, scim: Option<&ScimClient>) 
         None => None,
     };
 
-    let mut app_roles = sp.get("appRoles").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut app_roles = sp
+        .get("appRoles")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     app_roles.sort_by_key(|r| str_of(r, "id").unwrap_or_default());
     let mut snap = Snapshot {
         format: FORMAT.to_string(),
@@ -304,32 +414,60 @@ pub async fn capture_target(scim: &ScimClient) -> Result<TargetSnapshot> {
     }
     let groups = out.pop().unwrap_or_default();
     let users = out.pop().unwrap_or_default();
-    Ok(TargetSnapshot { base_url: scim.base_url().to_string(), service_provider_config: spc.raw, users, groups })
+    Ok(TargetSnapshot {
+        base_url: scim.base_url().to_string(),
+        service_provider_config: spc.raw,
+        users,
+        groups,
+    })
 }
 
 /// Find exactly one service principal by object id, appId or display name.
 pub async fn find_service_principal(graph: &GraphClient, app: &str) -> Result<Value> {
     let app = app.trim();
     if app.is_empty() {
-        return Err(Error::usage("--app is empty: give the gallery app's display name, appId or object id"));
+        return Err(Error::usage(
+            "--app is empty: give the gallery app's display name, appId or object id",
+        ));
     }
     if uuid::Uuid::parse_str(app).is_ok() {
-        if let Some(sp) = graph.get_opt(&format!("/servicePrincipals/{}?$select={SP_SELECT}", seg(app))).await? {
+        if let Some(sp) = graph
+            .get_opt(&format!(
+                "/servicePrincipals/{}?$select={SP_SELECT}",
+                seg(app)
+            ))
+            .await?
+        {
             return Ok(sp);
         }
-        let by_app_id = graph.list(&format!("/servicePrincipals?$filter={}&$select={SP_SELECT}", query(&format!("appId eq {}", odata_string(app))))).await?;
+        let by_app_id = graph
+            .list(&format!(
+                "/servicePrincipals?$filter={}&$select={SP_SELECT}",
+                query(&format!("appId eq {}", odata_string(app)))
+            ))
+            .await?;
         return match by_app_id.len() {
             1 => Ok(by_app_id.into_iter().next().expect("one")),
-            0 => Err(Error::input(format!("no enterprise app (service principal) has the object id or appId {app} in this tenant"))),
+            0 => Err(Error::input(format!(
+                "no enterprise app (service principal) has the object id or appId {app} in this tenant"
+            ))),
             _ => Err(ambiguous(app, &by_app_id)),
         };
     }
-    let found = graph.list(&format!("/servicePrincipals?$filter={}&$select={SP_SELECT}", query(&format!("displayName eq {}", odata_string(app))))).await?;
+    let found = graph
+        .list(&format!(
+            "/servicePrincipals?$filter={}&$select={SP_SELECT}",
+            query(&format!("displayName eq {}", odata_string(app)))
+        ))
+        .await?;
     match found.len() {
         1 => Ok(found.into_iter().next().expect("one")),
         0 => {
             let near = graph
-                .get(&format!("/servicePrincipals?$filter={}&$select=id,appId,displayName&$top=10", query(&format!("startswith(displayName,{})", odata_string(app)))))
+                .get(&format!(
+                    "/servicePrincipals?$filter={}&$select=id,appId,displayName&$top=10",
+                    query(&format!("startswith(displayName,{})", odata_string(app)))
+                ))
                 .await
                 .ok()
                 .and_then(|v| v.get("value").and_then(Value::as_array).cloned())
@@ -339,7 +477,10 @@ pub async fn find_service_principal(graph: &GraphClient, app: &str) -> Result<Va
                     "no enterprise app (service principal) is named \"{app}\": check the name under Enterprise applications, or pass its appId or object id"
                 )))
             } else {
-                Err(Error::input(format!("no enterprise app is named exactly \"{app}\"; did you mean {}?", candidates(&near))))
+                Err(Error::input(format!(
+                    "no enterprise app is named exactly \"{app}\"; did you mean {}?",
+                    candidates(&near)
+                )))
             }
         }
         _ => Err(ambiguous(app, &found)),
@@ -375,7 +516,9 @@ pub fn split_secrets(secrets: &[Value]) -> (Vec<KeyValue>, Vec<String>) {
     let mut settings = Vec::new();
     let mut creds = BTreeSet::new();
     for s in secrets {
-        let Some(key) = str_of(s, "key") else { continue };
+        let Some(key) = str_of(s, "key") else {
+            continue;
+        };
         let value = match s.get("value") {
             Some(Value::String(v)) => v.clone(),
             Some(Value::Null) | None => String::new(),
@@ -397,7 +540,10 @@ pub fn split_secrets(secrets: &[Value]) -> (Vec<KeyValue>, Vec<String>) {
 /// Whether a secret key holds a credential (its value never stored).
 pub fn is_credential_key(key: &str) -> bool {
     CREDENTIAL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
-        || ["password", "secret", "token", "key"].iter().any(|w| key.to_ascii_lowercase().ends_with(w)) && !key.eq_ignore_ascii_case("SyncNotificationSettings")
+        || ["password", "secret", "token", "key"]
+            .iter()
+            .any(|w| key.to_ascii_lowercase().ends_with(w))
+            && !key.eq_ignore_ascii_case("SyncNotificationSettings")
 }
 
 /// The `$select` for users: the fixed list plus directory extensions the schemas read.
@@ -432,15 +578,26 @@ fn member_kind(m: &Value) -> String {
     match m.get("@odata.type").and_then(Value::as_str) {
         Some(t) => t.trim_start_matches("#microsoft.graph.").to_string(),
         None if m.get("userPrincipalName").is_some() => "user".into(),
-        None if m.get("groupTypes").is_some() || m.get("securityEnabled").is_some() => "group".into(),
+        None if m.get("groupTypes").is_some() || m.get("securityEnabled").is_some() => {
+            "group".into()
+        }
         None => "unknown".into(),
     }
 }
 
 fn group_kind(g: &Value) -> GroupKind {
-    let unified = g.get("groupTypes").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x.as_str() == Some("Unified")));
-    let sec = g.get("securityEnabled").and_then(Value::as_bool).unwrap_or(true);
-    let mail = g.get("mailEnabled").and_then(Value::as_bool).unwrap_or(false);
+    let unified = g
+        .get("groupTypes")
+        .and_then(Value::as_array)
+        .is_some_and(|t| t.iter().any(|x| x.as_str() == Some("Unified")));
+    let sec = g
+        .get("securityEnabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let mail = g
+        .get("mailEnabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     match (unified, sec, mail) {
         (true, _, _) => GroupKind::Microsoft365,
         (false, true, true) => GroupKind::MailEnabledSecurity,
@@ -489,7 +646,10 @@ impl UserIndex {
 /// A user's attributes without OData annotations or group-only properties.
 fn user_attributes(u: &Value) -> Value {
     let mut m: Map<String, Value> = u.as_object().cloned().unwrap_or_default();
-    m.retain(|k, _| !k.starts_with("@odata") && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled"));
+    m.retain(|k, _| {
+        !k.starts_with("@odata")
+            && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled")
+    });
     Value::Object(m)
 }
 
@@ -512,15 +672,24 @@ async fn tenant_of(graph: &GraphClient) -> Option<String> {
     use crate::graph::Credential;
     match graph.auth().credential() {
         Credential::ClientSecret { tenant, .. } => return Some(tenant.clone()),
-        Credential::DeviceCode { tenant, .. } if tenant != "organizations" && tenant != "common" => return Some(tenant.clone()),
+        Credential::DeviceCode { tenant, .. }
+            if tenant != "organizations" && tenant != "common" =>
+        {
+            return Some(tenant.clone());
+        }
         _ => {}
     }
     let token = graph.auth().token().await.ok()?;
     use base64::Engine;
     let payload = token.expose().split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("tid").and_then(Value::as_str).map(str::to_string)
+    claims
+        .get("tid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 // ---- the command ------------------------------------------------------------
@@ -611,17 +780,48 @@ impl Summary {
                 JobSummary {
                     id: j.id.clone(),
                     template_id: j.template_id.clone(),
-                    schedule_state: j.job.pointer("/schedule/state").and_then(Value::as_str).unwrap_or("?").to_string(),
-                    status: j.job.pointer("/status/code").and_then(Value::as_str).unwrap_or("?").to_string(),
-                    matching: user.map(|u| u.matching().iter().map(|a| format!("{} <- {}", a.target, a.expr)).collect()).unwrap_or_default(),
-                    scoping: user.map(|u| describe_scope(&u.scope)).unwrap_or_else(|| "none".into()),
+                    schedule_state: j
+                        .job
+                        .pointer("/schedule/state")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_string(),
+                    status: j
+                        .job
+                        .pointer("/status/code")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_string(),
+                    matching: user
+                        .map(|u| {
+                            u.matching()
+                                .iter()
+                                .map(|a| format!("{} <- {}", a.target, a.expr))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    scoping: user
+                        .map(|u| describe_scope(&u.scope))
+                        .unwrap_or_else(|| "none".into()),
                     pushes_groups: mappings.as_ref().is_some_and(|m| m.pushes_groups()),
                 }
             })
             .collect();
-        let users_direct = snap.users.iter().filter(|u| u.via.iter().any(|v| v == "direct")).count();
-        let via_groups = snap.users.iter().filter(|u| u.via.iter().any(|v| v.starts_with("group:"))).count();
-        let nested_only = snap.users.iter().filter(|u| u.via.iter().all(|v| v.starts_with("nested:"))).count();
+        let users_direct = snap
+            .users
+            .iter()
+            .filter(|u| u.via.iter().any(|v| v == "direct"))
+            .count();
+        let via_groups = snap
+            .users
+            .iter()
+            .filter(|u| u.via.iter().any(|v| v.starts_with("group:")))
+            .count();
+        let nested_only = snap
+            .users
+            .iter()
+            .filter(|u| u.via.iter().all(|v| v.starts_with("nested:")))
+            .count();
         let kind = |k: GroupKind| snap.groups.iter().filter(|g| g.kind == k).count();
         Summary {
             file: file.map(|f| f.display().to_string()),
@@ -632,29 +832,60 @@ impl Summary {
                 app_id: snap.app.app_id.clone(),
             },
             jobs,
-            settings: snap.app.settings.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect(),
+            settings: snap
+                .app
+                .settings
+                .iter()
+                .map(|kv| (kv.key.clone(), kv.value.clone()))
+                .collect(),
             credential_keys_present: snap.app.credential_keys_present.clone(),
             assignments: AssignmentCounts {
                 total: snap.app.assignments.len(),
-                users: snap.app.assignments.iter().filter(|a| a.principal_type == "User").count(),
-                groups: snap.app.assignments.iter().filter(|a| a.principal_type == "Group").count(),
+                users: snap
+                    .app
+                    .assignments
+                    .iter()
+                    .filter(|a| a.principal_type == "User")
+                    .count(),
+                groups: snap
+                    .app
+                    .assignments
+                    .iter()
+                    .filter(|a| a.principal_type == "Group")
+                    .count(),
             },
             groups: GroupCounts {
                 total: snap.groups.len(),
                 security: kind(GroupKind::Security),
                 microsoft365: kind(GroupKind::Microsoft365),
                 other: kind(GroupKind::MailEnabledSecurity) + kind(GroupKind::Distribution),
-                with_nested_groups: snap.groups.iter().filter(|g| g.members.iter().any(|m| m.kind == "group")).count(),
+                with_nested_groups: snap
+                    .groups
+                    .iter()
+                    .filter(|g| g.members.iter().any(|m| m.kind == "group"))
+                    .count(),
             },
-            users: UserCounts { in_scope: snap.users.len(), direct: users_direct, via_groups, only_via_nested_groups: nested_only },
-            target: snap.target.as_ref().map(|t| TargetCounts { url: t.base_url.clone(), users: t.users.len(), groups: t.groups.len() }),
+            users: UserCounts {
+                in_scope: snap.users.len(),
+                direct: users_direct,
+                via_groups,
+                only_via_nested_groups: nested_only,
+            },
+            target: snap.target.as_ref().map(|t| TargetCounts {
+                url: t.base_url.clone(),
+                users: t.users.len(),
+                groups: t.groups.len(),
+            }),
         }
     }
 
     pub fn render_text(&self) -> String {
         let mut s = String::new();
         let a = &self.app;
-        s.push_str(&format!("Snapshot of \"{}\" (service principal {}, appId {})\n", a.display_name, a.service_principal_id, a.app_id));
+        s.push_str(&format!(
+            "Snapshot of \"{}\" (service principal {}, appId {})\n",
+            a.display_name, a.service_principal_id, a.app_id
+        ));
         if let Some(f) = &self.file {
             s.push_str(&format!("  written to {f} ({})\n", self.digest));
         }
@@ -662,23 +893,43 @@ impl Summary {
             s.push_str("  provisioning: no job (this app has no provisioning configured)\n");
         }
         for j in &self.jobs {
-            s.push_str(&format!("  job {} (template {}): schedule {}, status {}\n", j.id, j.template_id, j.schedule_state, j.status));
+            s.push_str(&format!(
+                "  job {} (template {}): schedule {}, status {}\n",
+                j.id, j.template_id, j.schedule_state, j.status
+            ));
             s.push_str(&format!(
                 "    matching: {}\n",
-                if j.matching.is_empty() { "none".to_string() } else { j.matching.join(", then ") }
+                if j.matching.is_empty() {
+                    "none".to_string()
+                } else {
+                    j.matching.join(", then ")
+                }
             ));
             s.push_str(&format!("    scoping filter: {}\n", j.scoping));
-            s.push_str(&format!("    pushes groups: {}\n", if j.pushes_groups { "yes" } else { "no" }));
+            s.push_str(&format!(
+                "    pushes groups: {}\n",
+                if j.pushes_groups { "yes" } else { "no" }
+            ));
         }
         if !self.settings.is_empty() {
-            let kv: Vec<String> = self.settings.iter().map(|(k, v)| format!("{k}={}", short(v))).collect();
+            let kv: Vec<String> = self
+                .settings
+                .iter()
+                .map(|(k, v)| format!("{k}={}", short(v)))
+                .collect();
             s.push_str(&format!("  settings: {}\n", kv.join(", ")));
         }
         if !self.credential_keys_present.is_empty() {
-            s.push_str(&format!("  credentials set (values not stored): {}\n", self.credential_keys_present.join(", ")));
+            s.push_str(&format!(
+                "  credentials set (values not stored): {}\n",
+                self.credential_keys_present.join(", ")
+            ));
         }
         let c = &self.assignments;
-        s.push_str(&format!("  assignments: {} ({} users, {} groups)\n", c.total, c.users, c.groups));
+        s.push_str(&format!(
+            "  assignments: {} ({} users, {} groups)\n",
+            c.total, c.users, c.groups
+        ));
         let g = &self.groups;
         s.push_str(&format!(
             "  groups: {} ({} security, {} Microsoft 365, {} other; {} with nested groups)\n",
@@ -690,14 +941,21 @@ impl Summary {
             u.in_scope, u.direct, u.via_groups, u.only_via_nested_groups
         ));
         if let Some(t) = &self.target {
-            s.push_str(&format!("  target {}: {} users, {} groups\n", t.url, t.users, t.groups));
+            s.push_str(&format!(
+                "  target {}: {} users, {} groups\n",
+                t.url, t.users, t.groups
+            ));
         }
         s
     }
 }
 
 fn short(v: &str) -> String {
-    if v.chars().count() > 60 { format!("{}…", v.chars().take(60).collect::<String>()) } else { v.to_string() }
+    if v.chars().count() > 60 {
+        format!("{}…", v.chars().take(60).collect::<String>())
+    } else {
+        v.to_string()
+    }
 }
 
 /// `department EQUALS "Sales" AND …` groups joined by OR; `none` when empty.
@@ -707,7 +965,12 @@ pub fn describe_scope(scope: &[Vec<crate::mapping::schema::Clause>]) -> String {
     }
     scope
         .iter()
-        .map(|g| g.iter().map(|c| c.describe()).collect::<Vec<_>>().join(" AND "))
+        .map(|g| {
+            g.iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        })
         .map(|g| if scope.len() > 1 { format!("({g})") } else { g })
         .collect::<Vec<_>>()
         .join(" OR ")
@@ -750,17 +1013,37 @@ mod tests {
             json!({"key":"SyncNotificationSettings","value":"{\"Enabled\":false}"}),
         ];
         let (settings, creds) = split_secrets(&secrets);
-        assert_eq!(creds, vec!["SecretToken".to_string(), "SomeFutureKey".to_string()]);
+        assert_eq!(
+            creds,
+            vec!["SecretToken".to_string(), "SomeFutureKey".to_string()]
+        );
         let keys: Vec<&str> = settings.iter().map(|k| k.key.as_str()).collect();
-        assert_eq!(keys, vec!["BaseAddress", "SyncAll", "SyncNotificationSettings"]);
+        assert_eq!(
+            keys,
+            vec!["BaseAddress", "SyncAll", "SyncNotificationSettings"]
+        );
         assert!(!format!("{settings:?}").contains("s3cr3t"));
     }
 
     #[test]
     fn group_kinds() {
-        assert_eq!(group_kind(&json!({"groupTypes":["Unified"],"securityEnabled":false,"mailEnabled":true})), GroupKind::Microsoft365);
-        assert_eq!(group_kind(&json!({"groupTypes":[],"securityEnabled":true,"mailEnabled":false})), GroupKind::Security);
-        assert_eq!(group_kind(&json!({"groupTypes":[],"securityEnabled":true,"mailEnabled":true})), GroupKind::MailEnabledSecurity);
-        assert_eq!(group_kind(&json!({"groupTypes":[],"securityEnabled":false,"mailEnabled":true})), GroupKind::Distribution);
+        assert_eq!(
+            group_kind(
+                &json!({"groupTypes":["Unified"],"securityEnabled":false,"mailEnabled":true})
+            ),
+            GroupKind::Microsoft365
+        );
+        assert_eq!(
+            group_kind(&json!({"groupTypes":[],"securityEnabled":true,"mailEnabled":false})),
+            GroupKind::Security
+        );
+        assert_eq!(
+            group_kind(&json!({"groupTypes":[],"securityEnabled":true,"mailEnabled":true})),
+            GroupKind::MailEnabledSecurity
+        );
+        assert_eq!(
+            group_kind(&json!({"groupTypes":[],"securityEnabled":false,"mailEnabled":true})),
+            GroupKind::Distribution
+        );
     }
 }

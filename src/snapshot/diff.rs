@@ -99,14 +99,21 @@ impl SnapshotDiff {
                 n(ChangeKind::Changed)
             ));
             for c in changes.iter().take(limit) {
-                let label = if c.subject.is_empty() || c.subject == c.id { c.id.clone() } else { format!("{} ({})", c.subject, c.id) };
+                let label = if c.subject.is_empty() || c.subject == c.id {
+                    c.id.clone()
+                } else {
+                    format!("{} ({})", c.subject, c.id)
+                };
                 s.push_str(&format!("  {} {label}\n", c.kind.symbol()));
                 for d in &c.details {
                     s.push_str(&format!("      {d}\n"));
                 }
             }
             if changes.len() > limit {
-                s.push_str(&format!("  … and {} more (use --output json for all)\n", changes.len() - limit));
+                s.push_str(&format!(
+                    "  … and {} more (use --output json for all)\n",
+                    changes.len() - limit
+                ));
             }
         }
         s
@@ -117,8 +124,12 @@ impl SnapshotDiff {
 pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
     let mut d = SnapshotDiff {
         app: diff_objects(
-            &[("servicePrincipal".to_string(), &a.app.service_principal)].into_iter().collect(),
-            &[("servicePrincipal".to_string(), &b.app.service_principal)].into_iter().collect(),
+            &[("servicePrincipal".to_string(), &a.app.service_principal)]
+                .into_iter()
+                .collect(),
+            &[("servicePrincipal".to_string(), &b.app.service_principal)]
+                .into_iter()
+                .collect(),
             |_| "service principal".into(),
             &[],
         ),
@@ -132,17 +143,29 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
         match (ja.get(id), jb.get(id)) {
             (Some(_), None) => d.jobs.push(change(ChangeKind::Removed, id, "job", vec![])),
             (None, Some(j)) => {
-                d.jobs.push(change(ChangeKind::Added, id, "job", vec![format!("template {}", j.template_id)]));
+                d.jobs.push(change(
+                    ChangeKind::Added,
+                    id,
+                    "job",
+                    vec![format!("template {}", j.template_id)],
+                ));
             }
             (Some(x), Some(y)) => {
                 let mut details = Vec::new();
-                for (label, ptr) in [("schedule", "/schedule/state"), ("status", "/status/code"), ("interval", "/schedule/interval")] {
+                for (label, ptr) in [
+                    ("schedule", "/schedule/state"),
+                    ("status", "/status/code"),
+                    ("interval", "/schedule/interval"),
+                ] {
                     let (p, q) = (x.job.pointer(ptr), y.job.pointer(ptr));
                     if p != q {
                         details.push(format!("{label}: {} -> {}", show(p), show(q)));
                     }
                 }
-                let (p, q) = (x.job.get("synchronizationJobSettings"), y.job.get("synchronizationJobSettings"));
+                let (p, q) = (
+                    x.job.get("synchronizationJobSettings"),
+                    y.job.get("synchronizationJobSettings"),
+                );
                 if p != q {
                     details.push("job settings changed".into());
                 }
@@ -156,34 +179,87 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
     }
 
     // Settings and credential presence.
-    let sa: BTreeMap<&str, &str> = a.app.settings.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())).collect();
-    let sb: BTreeMap<&str, &str> = b.app.settings.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())).collect();
+    let sa: BTreeMap<&str, &str> = a
+        .app
+        .settings
+        .iter()
+        .map(|kv| (kv.key.as_str(), kv.value.as_str()))
+        .collect();
+    let sb: BTreeMap<&str, &str> = b
+        .app
+        .settings
+        .iter()
+        .map(|kv| (kv.key.as_str(), kv.value.as_str()))
+        .collect();
     for k in sa.keys().chain(sb.keys()).collect::<BTreeSet<_>>() {
         match (sa.get(k), sb.get(k)) {
-            (Some(v), None) => d.settings.push(change(ChangeKind::Removed, k, k, vec![format!("was {}", quote(v))])),
-            (None, Some(v)) => d.settings.push(change(ChangeKind::Added, k, k, vec![format!("= {}", quote(v))])),
-            (Some(v), Some(w)) if v != w => d.settings.push(change(ChangeKind::Changed, k, k, vec![format!("{} -> {}", quote(v), quote(w))])),
+            (Some(v), None) => d.settings.push(change(
+                ChangeKind::Removed,
+                k,
+                k,
+                vec![format!("was {}", quote(v))],
+            )),
+            (None, Some(v)) => d.settings.push(change(
+                ChangeKind::Added,
+                k,
+                k,
+                vec![format!("= {}", quote(v))],
+            )),
+            (Some(v), Some(w)) if v != w => d.settings.push(change(
+                ChangeKind::Changed,
+                k,
+                k,
+                vec![format!("{} -> {}", quote(v), quote(w))],
+            )),
             _ => {}
         }
     }
     let ca: BTreeSet<&String> = a.app.credential_keys_present.iter().collect();
     let cb: BTreeSet<&String> = b.app.credential_keys_present.iter().collect();
     for k in ca.difference(&cb) {
-        d.settings.push(change(ChangeKind::Removed, k, k, vec!["credential no longer set".into()]));
+        d.settings.push(change(
+            ChangeKind::Removed,
+            k,
+            k,
+            vec!["credential no longer set".into()],
+        ));
     }
     for k in cb.difference(&ca) {
-        d.settings.push(change(ChangeKind::Added, k, k, vec!["credential set (value not stored)".into()]));
+        d.settings.push(change(
+            ChangeKind::Added,
+            k,
+            k,
+            vec!["credential set (value not stored)".into()],
+        ));
     }
     d.settings.sort_by(|x, y| x.id.cmp(&y.id));
 
     // Assignments.
     let to_value = |x: &super::model::Assignment| serde_json::to_value(x).unwrap_or(Value::Null);
-    let aa: BTreeMap<String, Value> = a.app.assignments.iter().map(|x| (x.id.clone(), to_value(x))).collect();
-    let ab: BTreeMap<String, Value> = b.app.assignments.iter().map(|x| (x.id.clone(), to_value(x))).collect();
+    let aa: BTreeMap<String, Value> = a
+        .app
+        .assignments
+        .iter()
+        .map(|x| (x.id.clone(), to_value(x)))
+        .collect();
+    let ab: BTreeMap<String, Value> = b
+        .app
+        .assignments
+        .iter()
+        .map(|x| (x.id.clone(), to_value(x)))
+        .collect();
     d.assignments = diff_objects(
         &aa.iter().map(|(k, v)| (k.clone(), v)).collect(),
         &ab.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        |v| format!("{} {}", s(v, "principalType"), v.get("principalDisplayName").and_then(Value::as_str).unwrap_or(&s(v, "principalId"))),
+        |v| {
+            format!(
+                "{} {}",
+                s(v, "principalType"),
+                v.get("principalDisplayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&s(v, "principalId"))
+            )
+        },
         &[],
     );
 
@@ -192,19 +268,37 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
     let gb: BTreeMap<&str, _> = b.groups.iter().map(|g| (g.id.as_str(), g)).collect();
     for id in ga.keys().chain(gb.keys()).collect::<BTreeSet<_>>() {
         match (ga.get(id), gb.get(id)) {
-            (Some(g), None) => d.groups.push(change(ChangeKind::Removed, id, &g.display_name, vec![])),
-            (None, Some(g)) => d.groups.push(change(ChangeKind::Added, id, &g.display_name, vec![format!("{} members", g.members.len())])),
+            (Some(g), None) => {
+                d.groups
+                    .push(change(ChangeKind::Removed, id, &g.display_name, vec![]))
+            }
+            (None, Some(g)) => d.groups.push(change(
+                ChangeKind::Added,
+                id,
+                &g.display_name,
+                vec![format!("{} members", g.members.len())],
+            )),
             (Some(x), Some(y)) => {
                 let mut details = Vec::new();
                 if x.display_name != y.display_name {
-                    details.push(format!("displayName: {} -> {}", quote(&x.display_name), quote(&y.display_name)));
+                    details.push(format!(
+                        "displayName: {} -> {}",
+                        quote(&x.display_name),
+                        quote(&y.display_name)
+                    ));
                 }
                 if x.kind != y.kind {
                     details.push(format!("kind: {:?} -> {:?}", x.kind, y.kind));
                 }
                 let ma: BTreeMap<&str, _> = x.members.iter().map(|m| (m.id.as_str(), m)).collect();
                 let mb: BTreeMap<&str, _> = y.members.iter().map(|m| (m.id.as_str(), m)).collect();
-                let name = |m: &super::model::MemberRef| format!("{} {}", m.kind, m.display_name.clone().unwrap_or_else(|| m.id.clone()));
+                let name = |m: &super::model::MemberRef| {
+                    format!(
+                        "{} {}",
+                        m.kind,
+                        m.display_name.clone().unwrap_or_else(|| m.id.clone())
+                    )
+                };
                 for (k, m) in &mb {
                     if !ma.contains_key(k) {
                         details.push(format!("+ member {}", name(m)));
@@ -216,10 +310,14 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
                     }
                 }
                 if x.transitive_user_count != y.transitive_user_count {
-                    details.push(format!("transitive users: {} -> {}", x.transitive_user_count, y.transitive_user_count));
+                    details.push(format!(
+                        "transitive users: {} -> {}",
+                        x.transitive_user_count, y.transitive_user_count
+                    ));
                 }
                 if !details.is_empty() {
-                    d.groups.push(change(ChangeKind::Changed, id, &y.display_name, details));
+                    d.groups
+                        .push(change(ChangeKind::Changed, id, &y.display_name, details));
                 }
             }
             (None, None) => {}
@@ -229,18 +327,35 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
     // Users: attributes and how they reach the app.
     let ua: BTreeMap<&str, _> = a.users.iter().map(|u| (u.id.as_str(), u)).collect();
     let ub: BTreeMap<&str, _> = b.users.iter().map(|u| (u.id.as_str(), u)).collect();
-    let upn = |u: &super::model::UserSnapshot| u.attributes.get("userPrincipalName").and_then(Value::as_str).unwrap_or("").to_string();
+    let upn = |u: &super::model::UserSnapshot| {
+        u.attributes
+            .get("userPrincipalName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     for id in ua.keys().chain(ub.keys()).collect::<BTreeSet<_>>() {
         match (ua.get(id), ub.get(id)) {
-            (Some(u), None) => d.users.push(change(ChangeKind::Removed, id, &upn(u), vec![format!("was via {}", u.via.join(", "))])),
-            (None, Some(u)) => d.users.push(change(ChangeKind::Added, id, &upn(u), vec![format!("via {}", u.via.join(", "))])),
+            (Some(u), None) => d.users.push(change(
+                ChangeKind::Removed,
+                id,
+                &upn(u),
+                vec![format!("was via {}", u.via.join(", "))],
+            )),
+            (None, Some(u)) => d.users.push(change(
+                ChangeKind::Added,
+                id,
+                &upn(u),
+                vec![format!("via {}", u.via.join(", "))],
+            )),
             (Some(x), Some(y)) => {
                 let mut details = field_changes(&x.attributes, &y.attributes, &[]);
                 if x.via != y.via {
                     details.push(format!("via: {} -> {}", x.via.join(", "), y.via.join(", ")));
                 }
                 if !details.is_empty() {
-                    d.users.push(change(ChangeKind::Changed, id, &upn(y), details));
+                    d.users
+                        .push(change(ChangeKind::Changed, id, &upn(y), details));
                 }
             }
             (None, None) => {}
@@ -249,15 +364,37 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
 
     // Target.
     let empty = Vec::new();
-    let (tua, tga) = a.target.as_ref().map(|t| (&t.users, &t.groups)).unwrap_or((&empty, &empty));
-    let (tub, tgb) = b.target.as_ref().map(|t| (&t.users, &t.groups)).unwrap_or((&empty, &empty));
+    let (tua, tga) = a
+        .target
+        .as_ref()
+        .map(|t| (&t.users, &t.groups))
+        .unwrap_or((&empty, &empty));
+    let (tub, tgb) = b
+        .target
+        .as_ref()
+        .map(|t| (&t.users, &t.groups))
+        .unwrap_or((&empty, &empty));
     if a.target.is_some() && b.target.is_some() {
         d.target_users = diff_objects(&by_id(tua), &by_id(tub), |v| s(v, "userName"), &["meta"]);
-        d.target_groups = diff_objects(&by_id(tga), &by_id(tgb), |v| s(v, "displayName"), &["meta"]);
+        d.target_groups =
+            diff_objects(&by_id(tga), &by_id(tgb), |v| s(v, "displayName"), &["meta"]);
     } else if a.target.is_some() != b.target.is_some() {
-        let kind = if b.target.is_some() { ChangeKind::Added } else { ChangeKind::Removed };
-        let t = a.target.as_ref().or(b.target.as_ref()).expect("one side has a target");
-        d.app.push(change(kind, "target", &t.base_url, vec!["one snapshot has no SCIM target (taken without --scim-url)".into()]));
+        let kind = if b.target.is_some() {
+            ChangeKind::Added
+        } else {
+            ChangeKind::Removed
+        };
+        let t = a
+            .target
+            .as_ref()
+            .or(b.target.as_ref())
+            .expect("one side has a target");
+        d.app.push(change(
+            kind,
+            "target",
+            &t.base_url,
+            vec!["one snapshot has no SCIM target (taken without --scim-url)".into()],
+        ));
     }
 
     d.identical = d.count() == 0;
@@ -269,7 +406,12 @@ fn by_id(items: &[Value]) -> BTreeMap<String, &Value> {
 }
 
 /// Added/removed/changed between two id → object maps; `ignore` top-level keys.
-fn diff_objects(a: &BTreeMap<String, &Value>, b: &BTreeMap<String, &Value>, label: impl Fn(&Value) -> String, ignore: &[&str]) -> Vec<Change> {
+fn diff_objects(
+    a: &BTreeMap<String, &Value>,
+    b: &BTreeMap<String, &Value>,
+    label: impl Fn(&Value) -> String,
+    ignore: &[&str],
+) -> Vec<Change> {
     let mut out = Vec::new();
     for id in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
         match (a.get(id), b.get(id)) {
@@ -290,11 +432,21 @@ fn diff_objects(a: &BTreeMap<String, &Value>, b: &BTreeMap<String, &Value>, labe
 /// `key: old -> new` for each differing top-level key.
 fn field_changes(a: &Value, b: &Value, ignore: &[&str]) -> Vec<String> {
     let empty = Map::new();
-    let (ma, mb) = (a.as_object().unwrap_or(&empty), b.as_object().unwrap_or(&empty));
-    let keys: BTreeSet<&String> = ma.keys().chain(mb.keys()).filter(|k| !ignore.contains(&k.as_str())).collect();
+    let (ma, mb) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
+    let keys: BTreeSet<&String> = ma
+        .keys()
+        .chain(mb.keys())
+        .filter(|k| !ignore.contains(&k.as_str()))
+        .collect();
     keys.into_iter()
         .filter_map(|k| {
-            let (p, q) = (ma.get(k).filter(|v| !v.is_null()), mb.get(k).filter(|v| !v.is_null()));
+            let (p, q) = (
+                ma.get(k).filter(|v| !v.is_null()),
+                mb.get(k).filter(|v| !v.is_null()),
+            );
             (p != q).then(|| format!("{k}: {} -> {}", show(p), show(q)))
         })
         .collect()
@@ -308,7 +460,12 @@ pub fn diff_schema(job_id: &str, a: &Value, b: &Value) -> Vec<Change> {
         let id = format!("{job_id}/{key}");
         match (ma.get(key), mb.get(key)) {
             (Some(_), None) => out.push(change(ChangeKind::Removed, &id, "object mapping", vec![])),
-            (None, Some(m)) => out.push(change(ChangeKind::Added, &id, "object mapping", vec![format!("enabled: {}", show(m.get("enabled")))])),
+            (None, Some(m)) => out.push(change(
+                ChangeKind::Added,
+                &id,
+                "object mapping",
+                vec![format!("enabled: {}", show(m.get("enabled")))],
+            )),
             (Some(x), Some(y)) => {
                 let mut details = Vec::new();
                 for k in ["enabled", "flowTypes"] {
@@ -317,24 +474,46 @@ pub fn diff_schema(job_id: &str, a: &Value, b: &Value) -> Vec<Change> {
                     }
                 }
                 if x.get("scope") != y.get("scope") {
-                    details.push(format!("scoping changed: {} -> {}", describe_scope_json(x.get("scope")), describe_scope_json(y.get("scope"))));
+                    details.push(format!(
+                        "scoping changed: {} -> {}",
+                        describe_scope_json(x.get("scope")),
+                        describe_scope_json(y.get("scope"))
+                    ));
                 }
                 let (aa, ab) = (attribute_mappings(x), attribute_mappings(y));
                 for t in aa.keys().chain(ab.keys()).collect::<BTreeSet<_>>() {
                     match (aa.get(t), ab.get(t)) {
-                        (Some(m), None) => details.push(format!("- mapping {t} <- {}", expression(m))),
-                        (None, Some(m)) => details.push(format!("+ mapping {t} <- {}{}", expression(m), matching_note(m))),
+                        (Some(m), None) => {
+                            details.push(format!("- mapping {t} <- {}", expression(m)))
+                        }
+                        (None, Some(m)) => details.push(format!(
+                            "+ mapping {t} <- {}{}",
+                            expression(m),
+                            matching_note(m)
+                        )),
                         (Some(p), Some(q)) => {
                             if p.get("source") != q.get("source") {
-                                details.push(format!("~ mapping {t}: source {} -> {}", expression(p), expression(q)));
+                                details.push(format!(
+                                    "~ mapping {t}: source {} -> {}",
+                                    expression(p),
+                                    expression(q)
+                                ));
                             }
                             let (mp, mq) = (priority(p), priority(q));
                             if mp != mq {
-                                details.push(format!("~ matching {t}: {} -> {}", matching_text(mp), matching_text(mq)));
+                                details.push(format!(
+                                    "~ matching {t}: {} -> {}",
+                                    matching_text(mp),
+                                    matching_text(mq)
+                                ));
                             }
                             for k in ["flowType", "defaultValue"] {
                                 if p.get(k) != q.get(k) {
-                                    details.push(format!("~ mapping {t}: {k} {} -> {}", show(p.get(k)), show(q.get(k))));
+                                    details.push(format!(
+                                        "~ mapping {t}: {k} {} -> {}",
+                                        show(p.get(k)),
+                                        show(q.get(k))
+                                    ));
                                 }
                             }
                         }
@@ -354,10 +533,28 @@ pub fn diff_schema(job_id: &str, a: &Value, b: &Value) -> Vec<Change> {
 /// Object mappings keyed `rule/source->target`.
 fn object_mappings(schema: &Value) -> BTreeMap<String, &Value> {
     let mut out = BTreeMap::new();
-    for rule in schema.get("synchronizationRules").and_then(Value::as_array).into_iter().flatten() {
-        let rule_name = rule.get("name").and_then(Value::as_str).or_else(|| rule.get("id").and_then(Value::as_str)).unwrap_or("rule");
-        for om in rule.get("objectMappings").and_then(Value::as_array).into_iter().flatten() {
-            let key = format!("{rule_name}/{}->{}", s(om, "sourceObjectName"), s(om, "targetObjectName"));
+    for rule in schema
+        .get("synchronizationRules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let rule_name = rule
+            .get("name")
+            .and_then(Value::as_str)
+            .or_else(|| rule.get("id").and_then(Value::as_str))
+            .unwrap_or("rule");
+        for om in rule
+            .get("objectMappings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = format!(
+                "{rule_name}/{}->{}",
+                s(om, "sourceObjectName"),
+                s(om, "targetObjectName")
+            );
             out.insert(key, om);
         }
     }
@@ -377,23 +574,37 @@ fn expression(m: &Value) -> String {
     match m.get("source") {
         Some(src) => match crate::mapping::schema::source_expr(src) {
             Ok(e) => e.to_string(),
-            Err(_) => src.get("expression").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| src.to_string()),
+            Err(_) => src
+                .get("expression")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| src.to_string()),
         },
         None => "(none)".into(),
     }
 }
 
 fn priority(m: &Value) -> i64 {
-    m.get("matchingPriority").and_then(Value::as_i64).unwrap_or(0)
+    m.get("matchingPriority")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
 fn matching_text(p: i64) -> String {
-    if p > 0 { format!("matching (priority {p})") } else { "not matching".into() }
+    if p > 0 {
+        format!("matching (priority {p})")
+    } else {
+        "not matching".into()
+    }
 }
 
 fn matching_note(m: &Value) -> String {
     let p = priority(m);
-    if p > 0 { format!(" [matching, priority {p}]") } else { String::new() }
+    if p > 0 {
+        format!(" [matching, priority {p}]")
+    } else {
+        String::new()
+    }
 }
 
 fn describe_scope_json(scope: Option<&Value>) -> String {
@@ -416,7 +627,14 @@ fn describe_scope_json(scope: Option<&Value>) -> String {
                         .filter_map(Value::as_str)
                         .map(|v| format!("\"{v}\""))
                         .collect();
-                    format!("{} {} {}", s(c, "sourceOperandName"), s(c, "operatorName"), values.join(", ")).trim().to_string()
+                    format!(
+                        "{} {} {}",
+                        s(c, "sourceOperandName"),
+                        s(c, "operatorName"),
+                        values.join(", ")
+                    )
+                    .trim()
+                    .to_string()
                 })
                 .collect::<Vec<_>>()
                 .join(" AND ")
@@ -425,12 +643,21 @@ fn describe_scope_json(scope: Option<&Value>) -> String {
     match groups.len() {
         0 => "none".into(),
         1 => groups.into_iter().next().expect("one"),
-        _ => groups.iter().map(|g| format!("({g})")).collect::<Vec<_>>().join(" OR "),
+        _ => groups
+            .iter()
+            .map(|g| format!("({g})"))
+            .collect::<Vec<_>>()
+            .join(" OR "),
     }
 }
 
 fn change(kind: ChangeKind, id: &str, subject: &str, details: Vec<String>) -> Change {
-    Change { kind, id: id.to_string(), subject: subject.to_string(), details }
+    Change {
+        kind,
+        id: id.to_string(),
+        subject: subject.to_string(),
+        details,
+    }
 }
 
 fn s(v: &Value, key: &str) -> String {
@@ -439,7 +666,10 @@ fn s(v: &Value, key: &str) -> String {
 
 fn quote(v: &str) -> String {
     let short: String = v.chars().take(80).collect();
-    format!("\"{short}{}\"", if v.chars().count() > 80 { "…" } else { "" })
+    format!(
+        "\"{short}{}\"",
+        if v.chars().count() > 80 { "…" } else { "" }
+    )
 }
 
 fn show(v: Option<&Value>) -> String {
@@ -448,7 +678,11 @@ fn show(v: Option<&Value>) -> String {
         Some(Value::String(s)) => quote(s),
         Some(other) => {
             let t = other.to_string();
-            if t.chars().count() > 80 { format!("{}…", t.chars().take(80).collect::<String>()) } else { t }
+            if t.chars().count() > 80 {
+                format!("{}…", t.chars().take(80).collect::<String>())
+            } else {
+                t
+            }
         }
     }
 }

@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Status, extra headers, body.
+type Answer = (u16, Vec<(String, String)>, Value);
+
 pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
 pub const CLIENT_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 pub const CLIENT_SECRET: &str = "right-secret-value-42";
@@ -58,7 +61,9 @@ impl Fault {
                 match status {
                     429 => "Too many requests.",
                     403 => "Insufficient privileges to complete the operation.",
-                    404 => "Resource does not exist or one of its queried reference-property objects are not present.",
+                    404 => {
+                        "Resource does not exist or one of its queried reference-property objects are not present."
+                    }
                     _ => "Bad request.",
                 },
             ),
@@ -134,9 +139,15 @@ impl Mock {
     fn issue(&self) -> String {
         let mut c = self.counter.lock().unwrap();
         *c += 1;
-        let t = format!("header.{}.sig{c}", base64url(&json!({"tid": TENANT, "n": *c}).to_string()));
+        let t = format!(
+            "header.{}.sig{c}",
+            base64url(&json!({"tid": TENANT, "n": *c}).to_string())
+        );
         let life = *self.token_lifetime.lock().unwrap();
-        self.tokens.lock().unwrap().insert(t.clone(), Instant::now() + Duration::from_secs(life));
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(t.clone(), Instant::now() + Duration::from_secs(life));
         t
     }
 }
@@ -162,17 +173,28 @@ pub async fn start(data: Data) -> (Arc<Mock>, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     *mock.base.lock().unwrap() = base.clone();
-    let app = axum::Router::new().fallback(handler).with_state(mock.clone());
+    let app = axum::Router::new()
+        .fallback(handler)
+        .with_state(mock.clone());
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
     (mock, base)
 }
 
-async fn handler(State(m): State<Arc<Mock>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handler(
+    State(m): State<Arc<Mock>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
-    m.log.lock().unwrap().push(format!("{method} {path}{}{query}", if query.is_empty() { "" } else { "?" }));
+    m.log.lock().unwrap().push(format!(
+        "{method} {path}{}{query}",
+        if query.is_empty() { "" } else { "?" }
+    ));
     if let Some(rest) = path.strip_suffix("/oauth2/v2.0/token") {
         return token(&m, rest, &body);
     }
@@ -183,12 +205,33 @@ async fn handler(State(m): State<Arc<Mock>>, method: Method, uri: Uri, headers: 
         return Json(404, json!({"message": "not a Graph path"}), vec![]).into_response();
     };
     // Auth.
-    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    let valid = token == "static-token" || m.tokens.lock().unwrap().get(token).is_some_and(|exp| Instant::now() < *exp);
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let valid = token == "static-token"
+        || m.tokens
+            .lock()
+            .unwrap()
+            .get(token)
+            .is_some_and(|exp| Instant::now() < *exp);
     if !valid {
-        return Json(401, graph_error_body("InvalidAuthenticationToken", "Access token has expired or is not yet valid."), vec![]).into_response();
+        return Json(
+            401,
+            graph_error_body(
+                "InvalidAuthenticationToken",
+                "Access token has expired or is not yet valid.",
+            ),
+            vec![],
+        )
+        .into_response();
     }
-    let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
+    let body: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
     let (status, hdrs, out) = if rel == "/$batch" && method == Method::POST {
         batch(&m, &body)
     } else {
@@ -204,12 +247,21 @@ impl IntoResponse for Json {
         let mut r = if self.1.is_null() {
             StatusCode::from_u16(self.0).unwrap().into_response()
         } else {
-            (StatusCode::from_u16(self.0).unwrap(), [("content-type", "application/json")], self.1.to_string()).into_response()
+            (
+                StatusCode::from_u16(self.0).unwrap(),
+                [("content-type", "application/json")],
+                self.1.to_string(),
+            )
+                .into_response()
         };
         for (k, v) in self.2 {
-            r.headers_mut().insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            r.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
-        r.headers_mut().insert("request-id", "hdr-req-id".parse().unwrap());
+        r.headers_mut()
+            .insert("request-id", "hdr-req-id".parse().unwrap());
         r
     }
 }
@@ -233,12 +285,22 @@ fn token(m: &Mock, tenant_path: &str, body: &[u8]) -> Response {
                 return Json(401, json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", "error_codes": [7000215], "trace_id": "trace-1"}), vec![]).into_response();
             }
             let life = *m.token_lifetime.lock().unwrap();
-            Json(200, json!({"token_type": "Bearer", "expires_in": life, "access_token": m.issue()}), vec![]).into_response()
+            Json(
+                200,
+                json!({"token_type": "Bearer", "expires_in": life, "access_token": m.issue()}),
+                vec![],
+            )
+            .into_response()
         }
         Some("urn:ietf:params:oauth:grant-type:device_code") => {
             let next = m.device_script.lock().unwrap().pop_front();
             match next {
-                Some(err) => Json(400, json!({"error": err, "error_description": format!("AADSTS70016: {err}")}), vec![]).into_response(),
+                Some(err) => Json(
+                    400,
+                    json!({"error": err, "error_description": format!("AADSTS70016: {err}")}),
+                    vec![],
+                )
+                .into_response(),
                 None => {
                     let life = *m.token_lifetime.lock().unwrap();
                     Json(200, json!({"token_type": "Bearer", "expires_in": life, "access_token": m.issue(), "refresh_token": "refresh-1"}), vec![]).into_response()
@@ -247,13 +309,18 @@ fn token(m: &Mock, tenant_path: &str, body: &[u8]) -> Response {
         }
         Some("refresh_token") => {
             let life = *m.token_lifetime.lock().unwrap();
-            Json(200, json!({"token_type": "Bearer", "expires_in": life, "access_token": m.issue()}), vec![]).into_response()
+            Json(
+                200,
+                json!({"token_type": "Bearer", "expires_in": life, "access_token": m.issue()}),
+                vec![],
+            )
+            .into_response()
         }
         _ => Json(400, json!({"error": "unsupported_grant_type"}), vec![]).into_response(),
     }
 }
 
-fn fault_for(m: &Mock, method: &str, rel: &str, inner: bool) -> Option<(u16, Vec<(String, String)>, Value)> {
+fn fault_for(m: &Mock, method: &str, rel: &str, inner: bool) -> Option<Answer> {
     let mut faults = m.faults.lock().unwrap();
     for f in faults.iter_mut() {
         let scope_ok = match f.scope {
@@ -261,7 +328,11 @@ fn fault_for(m: &Mock, method: &str, rel: &str, inner: bool) -> Option<(u16, Vec
             Scope::Direct => !inner,
             Scope::Inner => inner,
         };
-        if !scope_ok || !rel.contains(&f.path_contains) || f.method.is_some_and(|x| x != method) || f.times == 0 {
+        if !scope_ok
+            || !rel.contains(&f.path_contains)
+            || f.method.is_some_and(|x| x != method)
+            || f.times == 0
+        {
             continue;
         }
         if f.skip > 0 {
@@ -269,52 +340,123 @@ fn fault_for(m: &Mock, method: &str, rel: &str, inner: bool) -> Option<(u16, Vec
             return None;
         }
         f.times -= 1;
-        let hdrs = f.retry_after.iter().map(|r| ("Retry-After".to_string(), r.clone())).collect();
+        let hdrs = f
+            .retry_after
+            .iter()
+            .map(|r| ("Retry-After".to_string(), r.clone()))
+            .collect();
         return Some((f.status, hdrs, f.body.clone()));
     }
     None
 }
 
-fn batch(m: &Mock, body: &Value) -> (u16, Vec<(String, String)>, Value) {
-    let reqs = body.get("requests").and_then(Value::as_array).cloned().unwrap_or_default();
+fn batch(m: &Mock, body: &Value) -> Answer {
+    let reqs = body
+        .get("requests")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if reqs.len() > 20 {
-        return (400, vec![], graph_error_body("BadRequest", "Too many requests in the batch: the limit is 20."));
+        return (
+            400,
+            vec![],
+            graph_error_body(
+                "BadRequest",
+                "Too many requests in the batch: the limit is 20.",
+            ),
+        );
     }
     let mut ids = std::collections::HashSet::new();
-    if !reqs.iter().all(|r| ids.insert(r["id"].as_str().unwrap_or("").to_string())) {
-        return (400, vec![], graph_error_body("BadRequest", "Batch request ids must be unique."));
+    if !reqs
+        .iter()
+        .all(|r| ids.insert(r["id"].as_str().unwrap_or("").to_string()))
+    {
+        return (
+            400,
+            vec![],
+            graph_error_body("BadRequest", "Batch request ids must be unique."),
+        );
     }
     let mut statuses: HashMap<String, u16> = HashMap::new();
     let mut out = Vec::new();
     for r in &reqs {
         let id = r["id"].as_str().unwrap_or("").to_string();
-        let deps: Vec<String> = r.get("dependsOn").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
-        let (status, hdrs, b) = if deps.iter().any(|d| !statuses.get(d).is_some_and(|s| (200..300).contains(s))) {
-            (424, vec![], graph_error_body("FailedDependency", "A dependent request failed."))
+        let deps: Vec<String> = r
+            .get("dependsOn")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (status, hdrs, b) = if deps
+            .iter()
+            .any(|d| !statuses.get(d).is_some_and(|s| (200..300).contains(s)))
+        {
+            (
+                424,
+                vec![],
+                graph_error_body("FailedDependency", "A dependent request failed."),
+            )
         } else {
             let url = r["url"].as_str().unwrap_or("");
             let (p, q) = url.split_once('?').unwrap_or((url, ""));
-            m.log.lock().unwrap().push(format!("BATCH {} {p}{}{q}", r["method"].as_str().unwrap_or(""), if q.is_empty() { "" } else { "?" }));
-            route(m, r["method"].as_str().unwrap_or("GET"), p, q, r.get("body").unwrap_or(&Value::Null), true)
+            m.log.lock().unwrap().push(format!(
+                "BATCH {} {p}{}{q}",
+                r["method"].as_str().unwrap_or(""),
+                if q.is_empty() { "" } else { "?" }
+            ));
+            route(
+                m,
+                r["method"].as_str().unwrap_or("GET"),
+                p,
+                q,
+                r.get("body").unwrap_or(&Value::Null),
+                true,
+            )
         };
         statuses.insert(id.clone(), status);
-        let headers: serde_json::Map<String, Value> = hdrs.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        let headers: serde_json::Map<String, Value> = hdrs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
         out.push(json!({"id": id, "status": status, "headers": headers, "body": b}));
     }
     out.reverse(); // answers come in any order
     (200, vec![], json!({"responses": out}))
 }
 
-fn not_found(what: &str) -> (u16, Vec<(String, String)>, Value) {
-    (404, vec![], graph_error_body("Request_ResourceNotFound", &format!("Resource '{what}' does not exist or one of its queried reference-property objects are not present.")))
+fn not_found(what: &str) -> Answer {
+    (
+        404,
+        vec![],
+        graph_error_body(
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{what}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        ),
+    )
 }
 
-fn page(m: &Mock, rel: &str, query: &str, items: Vec<Value>) -> (u16, Vec<(String, String)>, Value) {
-    let q: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+fn page(m: &Mock, rel: &str, query: &str, items: Vec<Value>) -> Answer {
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let get = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let top: usize = get("$top").and_then(|t| t.parse().ok()).unwrap_or(100);
     if top == 0 || top > 999 {
-        return (400, vec![], graph_error_body("Request_BadRequest", &format!("Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.")));
+        return (
+            400,
+            vec![],
+            graph_error_body(
+                "Request_BadRequest",
+                &format!(
+                    "Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive."
+                ),
+            ),
+        );
     }
     let skip: usize = get("$skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
     let total = items.len();
@@ -324,16 +466,33 @@ fn page(m: &Mock, rel: &str, query: &str, items: Vec<Value>) -> (u16, Vec<(Strin
         let kept: Vec<String> = q
             .iter()
             .filter(|(k, _)| k != "$skiptoken")
-            .map(|(k, v)| format!("{k}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                )
+            })
             .collect();
-        let base = m.next_link_base.lock().unwrap().clone().unwrap_or_else(|| m.base.lock().unwrap().clone());
-        out["@odata.nextLink"] = json!(format!("{base}/v1.0{rel}?{}&$skiptoken={}", kept.join("&"), skip + top));
+        let base = m
+            .next_link_base
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| m.base.lock().unwrap().clone());
+        out["@odata.nextLink"] = json!(format!(
+            "{base}/v1.0{rel}?{}&$skiptoken={}",
+            kept.join("&"),
+            skip + top
+        ));
     }
     (200, vec![], out)
 }
 
 fn quoted(s: &str) -> String {
-    s.trim().trim_start_matches('\'').trim_end_matches('\'').replace("''", "'")
+    s.trim()
+        .trim_start_matches('\'')
+        .trim_end_matches('\'')
+        .replace("''", "'")
 }
 
 fn with_type(v: &Value, t: &str) -> Value {
@@ -345,13 +504,15 @@ fn with_type(v: &Value, t: &str) -> Value {
     v
 }
 
-fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bool) -> (u16, Vec<(String, String)>, Value) {
+fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bool) -> Answer {
     if let Some(f) = fault_for(m, method, rel, inner) {
         return f;
     }
     let mut d = m.data.lock().unwrap();
     let parts: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
-    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     match (method, parts.as_slice()) {
         ("GET", ["servicePrincipals"]) => {
             let filter = q.get("$filter").cloned().unwrap_or_default();
@@ -363,8 +524,15 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
                         sp["displayName"] == quoted(v).as_str()
                     } else if let Some(v) = filter.strip_prefix("appId eq ") {
                         sp["appId"] == quoted(v).as_str()
-                    } else if let Some(v) = filter.strip_prefix("startswith(displayName,").and_then(|v| v.strip_suffix(')')) {
-                        sp["displayName"].as_str().unwrap_or("").to_lowercase().starts_with(&quoted(v).to_lowercase())
+                    } else if let Some(v) = filter
+                        .strip_prefix("startswith(displayName,")
+                        .and_then(|v| v.strip_suffix(')'))
+                    {
+                        sp["displayName"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_lowercase()
+                            .starts_with(&quoted(v).to_lowercase())
                     } else {
                         filter.is_empty()
                     }
@@ -374,19 +542,32 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
             drop(d);
             page(m, rel, query, items)
         }
-        ("GET", ["servicePrincipals", id]) => match d.service_principals.iter().find(|sp| sp["id"] == *id) {
-            Some(sp) => (200, vec![], sp.clone()),
-            None => not_found(id),
-        },
+        ("GET", ["servicePrincipals", id]) => {
+            match d.service_principals.iter().find(|sp| sp["id"] == *id) {
+                Some(sp) => (200, vec![], sp.clone()),
+                None => not_found(id),
+            }
+        }
         ("GET", ["servicePrincipals", sp, "synchronization", "jobs"]) => {
-            let jobs: Vec<Value> = d.jobs.get(*sp).cloned().unwrap_or_default().into_iter().map(|mut j| {
-                j.as_object_mut().unwrap().remove("schema");
-                j
-            }).collect();
+            let jobs: Vec<Value> = d
+                .jobs
+                .get(*sp)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|mut j| {
+                    j.as_object_mut().unwrap().remove("schema");
+                    j
+                })
+                .collect();
             (200, vec![], json!({"value": jobs}))
         }
         ("GET", ["servicePrincipals", sp, "synchronization", "jobs", job]) => {
-            match d.jobs.get(*sp).and_then(|js| js.iter().find(|j| j["id"] == *job)) {
+            match d
+                .jobs
+                .get(*sp)
+                .and_then(|js| js.iter().find(|j| j["id"] == *job))
+            {
                 Some(j) => {
                     let mut j = j.clone();
                     j.as_object_mut().unwrap().remove("schema");
@@ -395,16 +576,43 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
                 None => not_found(job),
             }
         }
-        ("GET", ["servicePrincipals", sp, "synchronization", "jobs", job, "schema"]) => {
-            match d.jobs.get(*sp).and_then(|js| js.iter().find(|j| j["id"] == *job)) {
+        (
+            "GET",
+            [
+                "servicePrincipals",
+                sp,
+                "synchronization",
+                "jobs",
+                job,
+                "schema",
+            ],
+        ) => {
+            match d
+                .jobs
+                .get(*sp)
+                .and_then(|js| js.iter().find(|j| j["id"] == *job))
+            {
                 Some(j) => (200, vec![], j["schema"].clone()),
                 None => not_found(job),
             }
         }
-        ("GET", ["servicePrincipals", sp, "synchronization", "templates"]) => (200, vec![], json!({"value": d.templates.get(*sp).cloned().unwrap_or_default()})),
-        ("GET", ["servicePrincipals", sp, "synchronization", "secrets"]) => (200, vec![], json!({"value": d.secrets.get(*sp).cloned().unwrap_or_default()})),
+        ("GET", ["servicePrincipals", sp, "synchronization", "templates"]) => (
+            200,
+            vec![],
+            json!({"value": d.templates.get(*sp).cloned().unwrap_or_default()}),
+        ),
+        ("GET", ["servicePrincipals", sp, "synchronization", "secrets"]) => (
+            200,
+            vec![],
+            json!({"value": d.secrets.get(*sp).cloned().unwrap_or_default()}),
+        ),
         ("GET", ["servicePrincipals", sp, "appRoleAssignedTo"]) => {
-            let items: Vec<Value> = d.assignments.iter().filter(|a| a["resourceId"] == *sp).cloned().collect();
+            let items: Vec<Value> = d
+                .assignments
+                .iter()
+                .filter(|a| a["resourceId"] == *sp)
+                .cloned()
+                .collect();
             drop(d);
             page(m, rel, query, items)
         }
@@ -418,14 +626,19 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
             None => not_found(id),
         },
         ("GET", ["groups", id, "members"]) => {
-            let Some(g) = d.groups.get(*id) else { return not_found(id) };
+            let Some(g) = d.groups.get(*id) else {
+                return not_found(id);
+            };
             let items: Vec<Value> = g["members"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter_map(|mid| {
                     let mid = mid.as_str()?;
-                    d.users.get(mid).map(|u| with_type(u, "user")).or_else(|| d.groups.get(mid).map(|g| with_type(g, "group")))
+                    d.users
+                        .get(mid)
+                        .map(|u| with_type(u, "user"))
+                        .or_else(|| d.groups.get(mid).map(|g| with_type(g, "group")))
                 })
                 .collect();
             drop(d);
@@ -439,7 +652,12 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
             let mut stack = vec![id.to_string()];
             let mut items = Vec::new();
             while let Some(g) = stack.pop() {
-                for mid in d.groups[&g]["members"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                for mid in d.groups[&g]["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
                     if !seen.insert(mid.to_string()) {
                         continue;
                     }
@@ -455,11 +673,26 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
             page(m, rel, query, items)
         }
         ("POST", ["groups", id, "members", "$ref"]) => {
-            let member = body["@odata.id"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string();
-            let Some(g) = d.groups.get_mut(*id) else { return not_found(id) };
+            let member = body["@odata.id"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let Some(g) = d.groups.get_mut(*id) else {
+                return not_found(id);
+            };
             let members = g["members"].as_array_mut().unwrap();
             if members.iter().any(|x| x == &json!(member)) {
-                return (400, vec![], graph_error_body("Request_BadRequest", "One or more added object references already exist for the following modified properties: 'members'."));
+                return (
+                    400,
+                    vec![],
+                    graph_error_body(
+                        "Request_BadRequest",
+                        "One or more added object references already exist for the following modified properties: 'members'.",
+                    ),
+                );
             }
             members.push(json!(member));
             (204, vec![], Value::Null)
@@ -471,7 +704,14 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
         }
         ("POST", ["users"]) => {
             let Some(upn) = body.get("userPrincipalName").and_then(Value::as_str) else {
-                return (400, vec![], graph_error_body("Request_BadRequest", "Property 'userPrincipalName' is required."));
+                return (
+                    400,
+                    vec![],
+                    graph_error_body(
+                        "Request_BadRequest",
+                        "Property 'userPrincipalName' is required.",
+                    ),
+                );
             };
             let id = format!("new-user-{}", d.users.len());
             let u = json!({"id": id, "userPrincipalName": upn, "displayName": body["displayName"]});
@@ -482,7 +722,14 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
             Some(u) => (200, vec![], with_type(u, "user")),
             None => not_found(id),
         },
-        _ => (400, vec![], graph_error_body("BadRequest", &format!("Unsupported in the mock: {method} {rel}"))),
+        _ => (
+            400,
+            vec![],
+            graph_error_body(
+                "BadRequest",
+                &format!("Unsupported in the mock: {method} {rel}"),
+            ),
+        ),
     }
 }
 
@@ -490,7 +737,8 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
 
 pub const CODA_SP: &str = "c0da0000-0000-0000-0000-000000000001";
 pub const CODA_APP_ID: &str = "c0da0000-0000-0000-0000-0000000000a1";
-pub const CODA_JOB: &str = "coda.0f0e0d0c0b0a09080706050403020100.c0da0000-0000-0000-0000-000000000001";
+pub const CODA_JOB: &str =
+    "coda.0f0e0d0c0b0a09080706050403020100.c0da0000-0000-0000-0000-000000000001";
 pub const SECRET_TOKEN_VALUE: &str = "coda-scim-token-THAT-MUST-NOT-LEAK";
 pub const G_SALES: &str = "90000000-0000-0000-0000-00000000000a";
 pub const G_M365: &str = "90000000-0000-0000-0000-00000000000b";
@@ -560,9 +808,7 @@ pub fn coda_seed(users: usize) -> Data {
             json!({"key": "SyncNotificationSettings", "value": "{\"Enabled\":false,\"DeleteThresholdEnabled\":true,\"DeleteThresholdValue\":500}"}),
         ],
     );
-    let asg = |n: usize, principal: &str, ty: &str, name: &str| {
-        json!({"id": format!("asg-{n:03}"), "appRoleId": ROLE_USER, "principalId": principal, "principalType": ty, "principalDisplayName": name, "resourceId": CODA_SP, "resourceDisplayName": "Coda"})
-    };
+    let asg = |n: usize, principal: &str, ty: &str, name: &str| json!({"id": format!("asg-{n:03}"), "appRoleId": ROLE_USER, "principalId": principal, "principalType": ty, "principalDisplayName": name, "resourceId": CODA_SP, "resourceDisplayName": "Coda"});
     d.assignments.push(asg(1, &ids[0], "User", "User 0"));
     d.assignments.push(asg(2, &ids[1], "User", "User 1"));
     d.assignments.push(asg(3, &ids[2], "User", "User 2")); // also in Sales
