@@ -146,6 +146,21 @@ impl GraphClient {
     /// Run any number of requests through `$batch`, 20 per call. One answer per
     /// request, in request order. Requests with `dependsOn` must fit in one batch.
     pub async fn batch(&self, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>> {
+        let mut out = Vec::with_capacity(requests.len());
+        let mut stream = std::pin::pin!(self.batch_stream(requests)?);
+        while let Some(chunk) = stream.next().await {
+            out.extend(chunk?.into_iter().map(|(_, resp)| resp));
+        }
+        Ok(out)
+    }
+
+    /// Like [`GraphClient::batch`], but hands back each batch of up to 20
+    /// (request, answer) pairs as soon as it is done, in request order, so a
+    /// large read never holds every answer in memory at once.
+    pub fn batch_stream(
+        &self,
+        requests: Vec<BatchRequest>,
+    ) -> Result<impl futures::Stream<Item = Result<Vec<(BatchRequest, BatchResponse)>>> + '_> {
         let mut ids = HashSet::new();
         for r in &requests {
             if !ids.insert(r.id.as_str()) {
@@ -160,24 +175,22 @@ impl GraphClient {
                 "batch requests with dependsOn must fit in one batch of 20",
             ));
         }
-        let chunks: Vec<Vec<BatchRequest>> = requests
-            .chunks(MAX_BATCH)
-            .map(<[BatchRequest]>::to_vec)
-            .collect();
-        let results: Vec<Result<Vec<BatchResponse>>> =
-            futures::stream::iter(chunks.into_iter().map(|c| self.run_one_batch(c)))
-                .buffered(self.concurrency)
-                .collect()
-                .await;
-        let mut out = Vec::with_capacity(requests.len());
-        for r in results {
-            out.extend(r?);
+        let mut chunks: Vec<Vec<BatchRequest>> = Vec::new();
+        let mut it = requests.into_iter().peekable();
+        while it.peek().is_some() {
+            chunks.push(it.by_ref().take(MAX_BATCH).collect());
         }
-        Ok(out)
+        Ok(
+            futures::stream::iter(chunks.into_iter().map(|c| self.run_one_batch(c)))
+                .buffered(self.concurrency),
+        )
     }
 
     /// One `$batch` call (≤ 20 requests) with inner retries.
-    async fn run_one_batch(&self, chunk: Vec<BatchRequest>) -> Result<Vec<BatchResponse>> {
+    async fn run_one_batch(
+        &self,
+        chunk: Vec<BatchRequest>,
+    ) -> Result<Vec<(BatchRequest, BatchResponse)>> {
         let mut done: HashMap<String, BatchResponse> = HashMap::new();
         let mut pending: Vec<&BatchRequest> = chunk.iter().collect();
         let mut attempt = 1u32;
@@ -188,13 +201,13 @@ impl GraphClient {
             let reply = self
                 .request_paced(Method::POST, "/$batch", Some(&body), writes, &[])
                 .await?;
-            let answer = self.check(&Method::POST, "/$batch", reply)?;
-            let responses = answer
-                .get("responses")
-                .and_then(Value::as_array)
-                .ok_or_else(|| Error::remote("Graph answered $batch without `responses`"))?;
+            let mut answer = self.check(&Method::POST, "/$batch", reply)?;
+            let responses = match answer.get_mut("responses").map(Value::take) {
+                Some(Value::Array(a)) => a,
+                _ => return Err(Error::remote("Graph answered $batch without `responses`")),
+            };
             let mut got: HashMap<String, BatchResponse> = HashMap::new();
-            for r in responses {
+            for mut r in responses {
                 let id = match r.get("id") {
                     Some(Value::String(s)) => s.clone(),
                     Some(Value::Number(n)) => n.to_string(),
@@ -204,12 +217,11 @@ impl GraphClient {
                     .get("status")
                     .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
                     .unwrap_or(0) as u16;
-                let headers = r
-                    .get("headers")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                let body = r.get("body").cloned().unwrap_or(Value::Null);
+                let headers = match r.get_mut("headers").map(Value::take) {
+                    Some(Value::Object(m)) => m,
+                    _ => Map::new(),
+                };
+                let body = r.get_mut("body").map(Value::take).unwrap_or(Value::Null);
                 got.insert(
                     id.clone(),
                     BatchResponse {
@@ -263,8 +275,11 @@ impl GraphClient {
             attempt += 1;
         }
         Ok(chunk
-            .iter()
-            .map(|r| done.remove(&r.id).expect("every request answered"))
+            .into_iter()
+            .map(|r| {
+                let resp = done.remove(&r.id).expect("every request answered");
+                (r, resp)
+            })
             .collect())
     }
 }

@@ -19,9 +19,10 @@ use crate::error::{Error, Result};
 use crate::graph::client::{odata_string, query, seg};
 use crate::graph::{BatchRequest, GraphClient};
 use crate::scim::{Resource, ScimClient};
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Service principal properties a snapshot keeps.
 pub const SP_SELECT: &str = "id,appId,displayName,applicationTemplateId,appRoles,appRoleAssignmentRequired,tags,preferredSingleSignOnMode,accountEnabled,notificationEmailAddresses";
@@ -160,10 +161,12 @@ pub async fn capture(
     let mut users = UserIndex::default();
 
     // Assigned groups: the group, its direct members (users come with their attributes).
-    let group_ids: BTreeSet<&str> = assignments
+    let group_ids: Vec<String> = assignments
         .iter()
         .filter(|a| a.principal_type == "Group")
-        .map(|a| a.principal_id.as_str())
+        .map(|a| a.principal_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
     let member_select = format!("{user_select},groupTypes,securityEnabled,mailEnabled");
     let mut requests = Vec::new();
@@ -184,55 +187,38 @@ pub async fn capture(
     let bar = crate::output::progress_bar(group_ids.len() as u64, "reading assigned groups");
     let mut groups = Vec::new();
     let mut nested_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut answers = graph
-        .batch(requests.clone())
-        .await?
-        .into_iter()
-        .zip(requests.iter());
-    while let (Some((g_resp, g_req)), Some((m_resp, m_req))) = (answers.next(), answers.next()) {
-        let group = g_resp.into_result(g_req)?;
-        let members = graph
-            .rest_of_pages(m_resp.into_result(m_req)?, &m_req.url)
-            .await?;
-        let id = str_of(&group, "id").unwrap_or_default();
-        let mut refs = Vec::new();
-        let mut direct_users = BTreeSet::new();
-        let mut nested = Vec::new();
-        for m in members {
-            let kind = member_kind(&m);
-            let mid = str_of(&m, "id").unwrap_or_default();
-            match kind.as_str() {
-                "user" => {
-                    direct_users.insert(mid.clone());
-                    users.add(&mid, Some(&m), format!("group:{id}"));
+    let mut group_bodies: BTreeMap<String, Value> = BTreeMap::new();
+    {
+        let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
+        while let Some(chunk) = stream.next().await {
+            for (req, resp) in chunk? {
+                let key = req.id[1..].to_string();
+                if req.id.starts_with('g') {
+                    group_bodies.insert(key, resp.into_result(&req)?);
+                    continue;
                 }
-                "group" => nested.push(mid.clone()),
-                _ => {}
+                let group = group_bodies
+                    .remove(&key)
+                    .ok_or_else(|| Error::internal("a group's members arrived before the group"))?;
+                let first = resp.into_result(&req)?;
+                let members = graph.rest_of_pages(first, &req.url).await?;
+                let (g, direct_users, nested) = read_group(group, members, &mut users);
+                nested_of.insert(g.id.clone(), nested);
+                groups.push((g, direct_users));
+                bar.inc(1);
             }
-            refs.push(MemberRef {
-                id: mid,
-                kind,
-                display_name: str_of(&m, "displayName"),
-            });
         }
-        refs.sort_by(|a, b| a.id.cmp(&b.id));
-        nested_of.insert(id.clone(), nested);
-        groups.push((
-            GroupSnapshot {
-                id,
-                display_name: str_of(&group, "displayName").unwrap_or_default(),
-                kind: group_kind(&group),
-                members: refs,
-                transitive_user_count: 0,
-            },
-            direct_users,
-        ));
-        bar.inc(1);
     }
     bar.finish_and_clear();
 
     // Nested groups: their transitive users, flagged `nested:<nested group id>`.
-    let nested_ids: BTreeSet<String> = nested_of.values().flatten().cloned().collect();
+    let nested_ids: Vec<String> = nested_of
+        .values()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut nested_users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     if !nested_ids.is_empty() {
         let requests: Vec<BatchRequest> = nested_ids
@@ -250,51 +236,49 @@ pub async fn capture(
             })
             .collect();
         let bar = crate::output::progress_bar(nested_ids.len() as u64, "reading nested groups");
-        for ((resp, req), n) in graph
-            .batch(requests.clone())
-            .await?
-            .into_iter()
-            .zip(requests.iter())
-            .zip(nested_ids.iter())
-        {
-            let members = graph
-                .rest_of_pages(resp.into_result(req)?, &req.url)
-                .await?;
-            let set = nested_users.entry(n.clone()).or_default();
-            for m in members.iter().filter(|m| member_kind(m) == "user") {
-                let mid = str_of(m, "id").unwrap_or_default();
-                users.add(&mid, Some(m), format!("nested:{n}"));
-                set.insert(mid);
+        let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
+        while let Some(chunk) = stream.next().await {
+            for (req, resp) in chunk? {
+                let n = &nested_ids[req.id[1..].parse::<usize>().unwrap_or(0)];
+                let first = resp.into_result(&req)?;
+                let members = graph.rest_of_pages(first, &req.url).await?;
+                let set = nested_users.entry(n.clone()).or_default();
+                for m in members.into_iter().filter(|m| member_kind(m) == "user") {
+                    let mid = str_of(&m, "id").unwrap_or_default();
+                    set.insert(mid.clone());
+                    users.add(&mid, Some(m), format!("nested:{n}"));
+                }
+                bar.inc(1);
             }
-            bar.inc(1);
         }
         bar.finish_and_clear();
     }
     let groups: Vec<GroupSnapshot> = groups
         .into_iter()
-        .map(|(mut g, mut all)| {
-            for n in nested_of.get(&g.id).into_iter().flatten() {
-                all.extend(nested_users.get(n).into_iter().flatten().cloned());
+        .map(|(mut g, direct)| {
+            if let Some(mut all) = direct {
+                for n in nested_of.get(&g.id).into_iter().flatten() {
+                    all.extend(nested_users.get(n).into_iter().flatten().cloned());
+                }
+                g.transitive_user_count = all.len();
             }
-            g.transitive_user_count = all.len();
             g
         })
         .collect();
 
     // Directly assigned users (their attributes, unless a group read already brought them).
-    let direct: Vec<&str> = assignments
+    let direct: Vec<String> = assignments
         .iter()
         .filter(|a| a.principal_type == "User")
-        .map(|a| a.principal_id.as_str())
+        .map(|a| a.principal_id.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     for id in &direct {
         users.add(id, None, "direct".into());
     }
-    let unread: Vec<&str> = direct
+    let unread: Vec<&String> = direct
         .iter()
-        .copied()
         .filter(|id| !users.has_attributes(id))
         .collect();
     if !unread.is_empty() {
@@ -309,27 +293,21 @@ pub async fn capture(
             })
             .collect();
         let bar = crate::output::progress_bar(unread.len() as u64, "reading assigned users");
-        for (resp, req) in graph
-            .batch(requests.clone())
-            .await?
-            .into_iter()
-            .zip(requests.iter())
-        {
-            let id = req
-                .url
-                .trim_start_matches("/users/")
-                .split('?')
-                .next()
-                .unwrap_or("")
-                .to_string();
-            if resp.status == 404 {
-                tracing::warn!("user {id} is assigned to the app but no longer exists; left out");
-                users.remove(&id);
-                continue;
+        let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
+        while let Some(chunk) = stream.next().await {
+            for (req, resp) in chunk? {
+                let id = unread[req.id[1..].parse::<usize>().unwrap_or(0)];
+                bar.inc(1);
+                if resp.status == 404 {
+                    tracing::warn!(
+                        "user {id} is assigned to the app but no longer exists; left out"
+                    );
+                    users.remove(id);
+                    continue;
+                }
+                let u = resp.into_result(&req)?;
+                users.add(id, Some(u), "direct".into());
             }
-            let u = resp.into_result(req)?;
-            users.add(&id, Some(&u), "direct".into());
-            bar.inc(1);
         }
         bar.finish_and_clear();
     }
@@ -344,7 +322,7 @@ pub async fn capture(
                     spin.inc(page.len() as u64);
                     for u in page {
                         let id = str_of(&u, "id").unwrap_or_default();
-                        users.add(&id, Some(&u), "all".into());
+                        users.add(&id, Some(u), "all".into());
                     }
                     Ok(())
                 },
@@ -511,6 +489,51 @@ fn candidates(found: &[Value]) -> String {
     v.join(", ")
 }
 
+/// One assigned group and its direct members: the snapshot entry, its direct
+/// user ids, and its nested group ids. Member users go into `users`.
+fn read_group(
+    group: Value,
+    members: Vec<Value>,
+    users: &mut UserIndex,
+) -> (GroupSnapshot, Option<BTreeSet<String>>, Vec<String>) {
+    let id = str_of(&group, "id").unwrap_or_default();
+    let mut refs = Vec::with_capacity(members.len());
+    let mut direct_users = Vec::new();
+    let mut nested = Vec::new();
+    for m in members {
+        let kind = member_kind(&m);
+        let mid = str_of(&m, "id").unwrap_or_default();
+        let display_name = str_of(&m, "displayName");
+        match kind.as_str() {
+            "user" => {
+                users.add(&mid, Some(m), format!("group:{id}"));
+                direct_users.push(mid.clone());
+            }
+            "group" => nested.push(mid.clone()),
+            _ => {}
+        }
+        refs.push(MemberRef {
+            id: mid,
+            kind,
+            display_name,
+        });
+    }
+    refs.sort_by(|a, b| a.id.cmp(&b.id));
+    direct_users.sort_unstable();
+    direct_users.dedup();
+    let mut g = GroupSnapshot {
+        display_name: str_of(&group, "displayName").unwrap_or_default(),
+        kind: group_kind(&group),
+        id,
+        members: refs,
+        transitive_user_count: direct_users.len(),
+    };
+    g.members.shrink_to_fit();
+    // The user ids are only needed to count the union with nested groups' users.
+    let direct = (!nested.is_empty()).then(|| direct_users.into_iter().collect());
+    (g, direct, nested)
+}
+
 /// Settings and the names of the credential keys that are set.
 pub fn split_secrets(secrets: &[Value]) -> (Vec<KeyValue>, Vec<String>) {
     let mut settings = Vec::new();
@@ -606,51 +629,90 @@ fn group_kind(g: &Value) -> GroupKind {
     }
 }
 
-/// Users keyed by id, with how each reaches the app.
+/// Users keyed by id, with how each reaches the app. A hash index into one
+/// vector (sorted by id at the end): for 100,000 users this is tens of MB
+/// less than a tree of entries.
 #[derive(Default)]
 struct UserIndex {
-    users: BTreeMap<String, (Option<Value>, BTreeSet<String>)>,
+    pos: HashMap<String, usize>,
+    /// (id, attributes, via); a removed user keeps its slot with an empty id.
+    /// `via` is a short Vec (usually one entry), sorted at the end.
+    users: Vec<(String, Option<Value>, Vec<String>)>,
 }
 
 impl UserIndex {
-    fn add(&mut self, id: &str, attrs: Option<&Value>, via: String) {
+    fn add(&mut self, id: &str, attrs: Option<Value>, via: String) {
         if id.is_empty() {
             return;
         }
-        let e = self.users.entry(id.to_string()).or_default();
-        if e.0.is_none()
+        let i = match self.pos.get(id) {
+            Some(i) => *i,
+            None => {
+                self.users
+                    .push((id.to_string(), None, Vec::with_capacity(1)));
+                self.pos.insert(id.to_string(), self.users.len() - 1);
+                self.users.len() - 1
+            }
+        };
+        let e = &mut self.users[i];
+        if e.1.is_none()
             && let Some(a) = attrs
         {
-            e.0 = Some(user_attributes(a));
+            e.1 = Some(user_attributes(a));
         }
-        e.1.insert(via);
+        if !e.2.contains(&via) {
+            e.2.push(via);
+        }
     }
     fn has_attributes(&self, id: &str) -> bool {
-        self.users.get(id).is_some_and(|e| e.0.is_some())
+        self.pos.get(id).is_some_and(|i| self.users[*i].1.is_some())
     }
     fn remove(&mut self, id: &str) {
-        self.users.remove(id);
+        if let Some(i) = self.pos.remove(id) {
+            self.users[i] = (String::new(), None, Vec::new());
+        }
     }
     fn into_sorted(self) -> Vec<UserSnapshot> {
-        self.users
+        drop(self.pos);
+        let mut out: Vec<UserSnapshot> = self
+            .users
             .into_iter()
-            .map(|(id, (attrs, via))| UserSnapshot {
-                attributes: attrs.unwrap_or_else(|| serde_json::json!({ "id": id })),
-                id,
-                via: via.into_iter().collect(),
+            .filter(|(id, _, _)| !id.is_empty())
+            .map(|(id, attrs, mut via)| {
+                via.sort();
+                UserSnapshot {
+                    attributes: attrs.unwrap_or_else(|| serde_json::json!({ "id": id })),
+                    id,
+                    via,
+                }
             })
-            .collect()
+            .collect();
+        out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        out
     }
 }
 
-/// A user's attributes without OData annotations or group-only properties.
-fn user_attributes(u: &Value) -> Value {
-    let mut m: Map<String, Value> = u.as_object().cloned().unwrap_or_default();
-    m.retain(|k, _| {
-        !k.starts_with("@odata")
-            && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled")
-    });
-    Value::Object(m)
+/// A user's attributes without OData annotations, group-only properties or
+/// nulls (Graph answers every `$select`ed property; unset ones are null, and a
+/// mapping reads a missing attribute as null anyway).
+fn user_attributes(u: Value) -> Value {
+    let Value::Object(m) = u else {
+        return Value::Object(Map::new());
+    };
+    let kept: Vec<(String, Value)> = m
+        .into_iter()
+        .filter(|(k, v)| {
+            !v.is_null()
+                && !k.starts_with("@odata")
+                && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled")
+        })
+        .collect();
+    // A fresh map of exactly the right size: a parsed map reserves room to
+    // match its hash table (28 entries for 15), which for 100,000 users is
+    // about 150 MB of empty slots.
+    let mut out = Map::with_capacity(kept.len());
+    out.extend(kept);
+    Value::Object(out)
 }
 
 fn strip_odata(v: Value) -> Value {
@@ -987,7 +1049,7 @@ pub async fn run(ctx: &Context, args: &SnapshotArgs) -> Result<i32> {
         None => None,
     };
     let snap = capture(&graph, app, scim.as_ref()).await?;
-    crate::output::write_private_file(out, &snap.to_bytes())?;
+    crate::output::write_private_file_with(out, |f| snap.write_to(f))?;
     let summary = Summary::of(&snap, Some(out));
     if ctx.json() {
         crate::output::print_json(&summary);

@@ -816,3 +816,32 @@ pub fn coda_seed(users: usize) -> Data {
     d.assignments.push(asg(5, G_M365, "Group", "All Company"));
     d
 }
+
+/// A large tenant like the twin's `synthetic:users=N,groups=M`: every group
+/// assigned to Coda, users spread over the groups, 100 users assigned directly.
+pub fn synthetic_seed(users: usize, groups: usize) -> Data {
+    let mut d = coda_seed(20);
+    d.users.clear();
+    d.groups.clear();
+    d.assignments.clear();
+    for i in 0..users {
+        let id = user_id(i);
+        d.users.insert(
+            id.clone(),
+            json!({"id": id, "userPrincipalName": format!("user{i}@contoso.com"), "mail": format!("user{i}@contoso.com"), "mailNickname": format!("user{i}"),
+                   "displayName": format!("User {i}"), "givenName": "User", "surname": format!("N{i}"), "department": "Sales", "jobTitle": "Engineer",
+                   "employeeId": format!("E{i:06}"), "city": "Paris", "country": "FR", "accountEnabled": true, "userType": "Member"}),
+        );
+    }
+    let per = users.div_ceil(groups.max(1));
+    for g in 0..groups {
+        let gid = format!("90000000-0000-0000-0001-{g:012}");
+        let members: Vec<String> = (g * per..((g + 1) * per).min(users)).map(user_id).collect();
+        d.groups.insert(gid.clone(), json!({"id": gid, "displayName": format!("Group {g}"), "groupTypes": [], "securityEnabled": true, "mailEnabled": false, "members": members}));
+        d.assignments.push(json!({"id": format!("asg-g{g:06}"), "appRoleId": ROLE_USER, "principalId": gid, "principalType": "Group", "principalDisplayName": format!("Group {g}"), "resourceId": CODA_SP}));
+    }
+    for i in 0..100.min(users) {
+        d.assignments.push(json!({"id": format!("asg-u{i:06}"), "appRoleId": ROLE_USER, "principalId": user_id(i), "principalType": "User", "principalDisplayName": format!("User {i}"), "resourceId": CODA_SP}));
+    }
+    d
+}
