@@ -7,10 +7,19 @@
 //! server; the Graph side (handlers, auth, throttling, faults, request log,
 //! seeds) lives in the other modules; `serve` is the command.
 
+pub mod auth;
 pub mod engine;
+pub mod faults;
+pub mod graph_api;
+pub mod odata;
+pub mod request_log;
+pub mod schemas;
 pub mod scim_store;
+pub mod seed;
 pub mod serve;
+pub mod server;
 pub mod state;
+pub mod throttle;
 
 use crate::secret::Secret;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,9 +1,80 @@
-//! `scimshift twin serve`: run the twin until SIGINT/SIGTERM.
+//! `scimshift twin serve`: start a twin from the command line, print one JSON
+//! line with its URLs and credentials on stdout, serve until SIGINT/SIGTERM.
 
+use super::faults::{Faults, parse_duration};
+use super::seed::SeedSpec;
+use super::server::{self, TwinOptions};
 use crate::cli::TwinServeArgs;
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
+use crate::secret::Secret;
+use std::io::Write;
 
-pub async fn run(_ctx: &Context, _args: &TwinServeArgs) -> Result<i32> {
-    Err(Error::internal("twin serve is not built yet"))
+/// Turn the parsed flags into validated options (the token of `--scim-target` comes from `SCIM_TOKEN`).
+pub fn options(args: &TwinServeArgs, scim_token_env: Option<String>) -> Result<TwinOptions> {
+    let faults = match &args.faults {
+        Some(spec) => Some(Faults::parse(spec)?),
+        None => None,
+    };
+    let replication_delay = parse_duration(&args.replication_delay)
+        .map_err(|e| Error::usage(format!("--replication-delay: {e}")))?;
+    let scim_target = match &args.scim_target {
+        Some(url) => {
+            let token = scim_token_env.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+                Error::usage("--scim-target needs the target's bearer token in the SCIM_TOKEN environment variable")
+            })?;
+            Some((url.clone(), Secret::new(token.trim().to_string())))
+        }
+        None => None,
+    };
+    Ok(TwinOptions {
+        listen: args.listen.clone(),
+        seed: SeedSpec::parse(&args.seed)?,
+        scim_target,
+        faults,
+        replication_delay,
+        request_log: args.request_log.clone(),
+        quota_scale: args.quota_scale,
+        ..TwinOptions::default()
+    })
+}
+
+pub async fn run(_ctx: &Context, args: &TwinServeArgs) -> Result<i32> {
+    let opts = options(args, std::env::var("SCIM_TOKEN").ok())?;
+    let twin = server::start(opts).await?;
+    for w in &twin.warnings {
+        eprintln!("warning: {w}");
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", twin.ready_line())
+            .map_err(|e| Error::io(format!("could not write to stdout: {e}")))?;
+        out.flush()
+            .map_err(|e| Error::io(format!("could not write to stdout: {e}")))?;
+    }
+    wait_for_signal().await;
+    twin.shutdown().await;
+    Ok(exit::OK)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

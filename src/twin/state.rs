@@ -158,8 +158,9 @@ pub struct SyncJob {
     pub group_links: BTreeMap<String, String>,
 }
 
-/// One service principal's synchronization container.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+/// One service principal's synchronization container. `Debug` shows secret
+/// keys only, never their values.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Synchronization {
     /// Secrets as written (`BaseAddress`, `SecretToken`, `SyncAll`, …), in key order.
@@ -170,6 +171,16 @@ pub struct Synchronization {
     /// synchronizationTemplate JSON objects.
     #[serde(default)]
     pub templates: Vec<Value>,
+}
+
+impl std::fmt::Debug for Synchronization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Synchronization")
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("jobs", &self.jobs)
+            .field("templates", &self.templates.len())
+            .finish()
+    }
 }
 
 /// The whole tenant.

@@ -1,0 +1,380 @@
+//! Graph handlers for the directory (users, groups, group members and
+//! transitive members, creating users and adding members) and for the
+//! provisioning log (`/auditLogs/provisioning`).
+
+use super::{Call, GErr, GResult, created, entity, no_content, ok};
+use crate::twin::odata;
+use crate::twin::state::{DirGroup, DirUser, Tenant};
+use serde_json::{Map, Value, json};
+
+pub fn user_json(u: &DirUser) -> Value {
+    let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("managerId");
+        m.entry("businessPhones").or_insert(json!([]));
+        m.entry("userType").or_insert(json!("Member"));
+        // Graph answers every user property, null when unset.
+        for k in [
+            "employeeType",
+            "companyName",
+            "officeLocation",
+            "streetAddress",
+            "state",
+            "postalCode",
+            "usageLocation",
+            "preferredLanguage",
+            "mobilePhone",
+            "onPremisesImmutableId",
+            "onPremisesSamAccountName",
+        ] {
+            m.entry(k).or_insert(Value::Null);
+        }
+    }
+    v
+}
+
+pub fn group_json(g: &DirGroup) -> Value {
+    let mut v = serde_json::to_value(g).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("members");
+        m.insert(
+            "mailNickname".into(),
+            json!(
+                g.display_name
+                    .to_lowercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+            ),
+        );
+    }
+    v
+}
+
+fn typed(mut v: Value, ty: &str) -> Value {
+    if let Value::Object(m) = &mut v {
+        let mut out = Map::new();
+        out.insert("@odata.type".into(), json!(ty));
+        out.append(m);
+        return Value::Object(out);
+    }
+    v
+}
+
+/// A user by object id or userPrincipalName.
+fn find_user<'a>(t: &'a Tenant, key: &str) -> Option<&'a DirUser> {
+    t.users.get(key).or_else(|| {
+        t.users
+            .values()
+            .find(|u| u.user_principal_name.eq_ignore_ascii_case(key))
+    })
+}
+
+pub fn list_users(c: &Call) -> GResult {
+    c.query.check_filter(
+        &[
+            "userPrincipalName",
+            "mail",
+            "displayName",
+            "id",
+            "mailNickname",
+            "accountEnabled",
+            "department",
+            "employeeId",
+        ],
+        "user",
+    )?;
+    let t = c.twin().tenant();
+    let (url, ctx) = (c.self_url(), c.context("users"));
+    // Fast path for the lookups an importer makes: `userPrincipalName eq '…'`.
+    let items: Vec<Value> = match c
+        .query
+        .filter
+        .as_ref()
+        .and_then(|f| f.eq_value("userPrincipalName"))
+    {
+        Some(upn) => find_user(&t, upn).map(user_json).into_iter().collect(),
+        None if c.query.filter.is_none() => {
+            return ok(odata::page_lazy(
+                t.users.len(),
+                t.users.values(),
+                user_json,
+                &c.query,
+                &url,
+                &ctx,
+                100,
+            ));
+        }
+        None => t.users.values().map(user_json).collect(),
+    };
+    let items = c.query.apply_filter(items, true);
+    ok(odata::page(items, &c.query, &url, &ctx, 100))
+}
+
+pub fn get_user(c: &Call) -> GResult {
+    let id = c.param("user");
+    let t = c.twin().tenant();
+    let u = find_user(&t, id).ok_or_else(|| GErr::not_found(id))?;
+    let mut v = user_json(u);
+    if let Some(f) = &c.query.select {
+        v = odata::select(v, f);
+    }
+    ok(entity(v, c.context("users/$entity")))
+}
+
+/// `POST /users` with Graph's required properties.
+pub fn create_user(c: &Call) -> GResult {
+    let body = c.json()?;
+    let s = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    for k in [
+        "accountEnabled",
+        "displayName",
+        "mailNickname",
+        "userPrincipalName",
+        "passwordProfile",
+    ] {
+        if body.get(k).is_none_or(Value::is_null) {
+            return Err(GErr::bad_request(format!(
+                "Invalid value specified for property '{k}' of resource 'User'."
+            )));
+        }
+    }
+    let upn = s("userPrincipalName").unwrap_or_default();
+    if !upn.contains('@') {
+        return Err(GErr::bad_request(
+            "Invalid value specified for property 'userPrincipalName' of resource 'User'.",
+        ));
+    }
+    let mut t = c.twin().tenant();
+    if find_user(&t, &upn).is_some() {
+        return Err(GErr::bad_request(
+            "Another object with the same value for property userPrincipalName already exists.",
+        ));
+    }
+    let known = [
+        "accountEnabled",
+        "displayName",
+        "mailNickname",
+        "userPrincipalName",
+        "passwordProfile",
+        "mail",
+        "givenName",
+        "surname",
+        "department",
+        "jobTitle",
+        "employeeId",
+        "city",
+        "country",
+    ];
+    let extra: Map<String, Value> = body
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !known.contains(&k.as_str()) && *k != "id")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let user = DirUser {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_principal_name: upn,
+        mail: s("mail"),
+        mail_nickname: s("mailNickname"),
+        display_name: s("displayName"),
+        given_name: s("givenName"),
+        surname: s("surname"),
+        department: s("department"),
+        job_title: s("jobTitle"),
+        employee_id: s("employeeId"),
+        city: s("city"),
+        country: s("country"),
+        manager_id: None,
+        account_enabled: body
+            .get("accountEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        extra,
+    };
+    t.users.insert(user.id.clone(), user.clone());
+    created(entity(user_json(&user), c.context("users/$entity")))
+}
+
+pub fn list_groups(c: &Call) -> GResult {
+    c.query.check_filter(
+        &[
+            "displayName",
+            "id",
+            "mailNickname",
+            "securityEnabled",
+            "mailEnabled",
+        ],
+        "group",
+    )?;
+    let t = c.twin().tenant();
+    let (url, ctx) = (c.self_url(), c.context("groups"));
+    if c.query.filter.is_none() {
+        return ok(odata::page_lazy(
+            t.groups.len(),
+            t.groups.values(),
+            group_json,
+            &c.query,
+            &url,
+            &ctx,
+            100,
+        ));
+    }
+    let items = c
+        .query
+        .apply_filter(t.groups.values().map(group_json).collect(), true);
+    ok(odata::page(items, &c.query, &url, &ctx, 100))
+}
+
+pub fn get_group(c: &Call) -> GResult {
+    let id = c.param("group");
+    let t = c.twin().tenant();
+    let g = t.groups.get(id).ok_or_else(|| GErr::missing_object(id))?;
+    let mut v = group_json(g);
+    if let Some(f) = &c.query.select {
+        v = odata::select(v, f);
+    }
+    ok(entity(v, c.context("groups/$entity")))
+}
+
+fn member_json(t: &Tenant, id: &str) -> Option<Value> {
+    if let Some(u) = t.users.get(id) {
+        Some(typed(user_json(u), "#microsoft.graph.user"))
+    } else if let Some(g) = t.groups.get(id) {
+        Some(typed(group_json(g), "#microsoft.graph.group"))
+    } else {
+        t.service_principals.get(id).map(|sp| {
+            typed(
+                super::apps::sp_json(sp),
+                "#microsoft.graph.servicePrincipal",
+            )
+        })
+    }
+}
+
+pub fn members(c: &Call) -> GResult {
+    let id = c.param("group");
+    let items: Vec<Value> = {
+        let t = c.twin().tenant();
+        let g = t.groups.get(id).ok_or_else(|| GErr::missing_object(id))?;
+        g.members
+            .iter()
+            .filter_map(|m| member_json(&t, m))
+            .collect()
+    };
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("directoryObjects"),
+        100,
+    ))
+}
+
+pub fn transitive_members(c: &Call) -> GResult {
+    let id = c.param("group");
+    let items: Vec<Value> = {
+        let t = c.twin().tenant();
+        if !t.groups.contains_key(id) {
+            return Err(GErr::missing_object(id));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut order = Vec::new();
+        let mut stack = vec![id.to_string()];
+        let mut visited_groups = std::collections::BTreeSet::new();
+        while let Some(gid) = stack.pop() {
+            if !visited_groups.insert(gid.clone()) {
+                continue;
+            }
+            if let Some(g) = t.groups.get(&gid) {
+                for m in &g.members {
+                    if seen.insert(m.clone()) {
+                        order.push(m.clone());
+                    }
+                    if t.groups.contains_key(m) {
+                        stack.push(m.clone());
+                    }
+                }
+            }
+        }
+        order.iter().filter_map(|m| member_json(&t, m)).collect()
+    };
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("directoryObjects"),
+        100,
+    ))
+}
+
+/// `POST /groups/{id}/members/$ref` with `{"@odata.id": ".../directoryObjects/{id}"}`.
+pub fn add_member(c: &Call) -> GResult {
+    let body = c.json()?;
+    let reference = body.get("@odata.id").and_then(Value::as_str).unwrap_or("");
+    let member = reference
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .trim_matches(|c| c == '{' || c == '}')
+        .to_string();
+    if member.is_empty() {
+        return Err(GErr::bad_request(
+            "Invalid URL format specified in @odata.id",
+        ));
+    }
+    let id = c.param("group");
+    let mut t = c.twin().tenant();
+    if !t.users.contains_key(&member) && !t.groups.contains_key(&member) {
+        return Err(GErr::not_found(&member));
+    }
+    let g = t
+        .groups
+        .get_mut(id)
+        .ok_or_else(|| GErr::missing_object(id))?;
+    if g.members.contains(&member) {
+        return Err(GErr::bad_request(
+            "One or more added object references already exist for the following modified properties: 'members'.",
+        ));
+    }
+    g.members.push(member);
+    no_content()
+}
+
+/// `GET /auditLogs/provisioning` (filters are case sensitive, as in Graph).
+pub fn provisioning_logs(c: &Call) -> GResult {
+    c.query.check_filter(
+        &[
+            "jobId",
+            "servicePrincipal/id",
+            "cycleId",
+            "changeId",
+            "provisioningAction",
+            "id",
+        ],
+        "provisioningObjectSummary",
+    )?;
+    let items: Vec<Value> = c
+        .twin()
+        .tenant()
+        .provisioning_log
+        .iter()
+        .rev()
+        .cloned()
+        .collect();
+    let items = c.query.apply_filter(items, false);
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("auditLogs/provisioning"),
+        100,
+    ))
+}

@@ -1,0 +1,479 @@
+//! Starting a twin in-process: bind a loopback port, build the tenant from a
+//! seed, serve Graph (`/v1.0`), the token endpoints (`/{tenant}/oauth2/v2.0/…`)
+//! and the embedded SCIM store (`/scim/v2`) on it, run the seed's initial
+//! provisioning cycles, and hand back a [`RunningTwin`] with its URLs and
+//! credentials. Tests, `scimshift demo` and `twin serve` all start it here.
+//!
+//! The request log and fault injection wrap the whole router, so they see
+//! Graph, token and SCIM requests alike (faults: Graph and SCIM only). Both
+//! start when the twin is ready: the seed's start-up provisioning is neither
+//! faulted nor logged.
+
+use super::auth::{Auth, ClientApp};
+use super::faults::{Fault, Faults};
+use super::graph_api::{self, GErr, GraphState};
+use super::request_log::RequestLog;
+use super::seed::{SCIM_TOKEN_PLACEHOLDER, SCIM_URL_PLACEHOLDER, Seed, SeedSpec};
+use super::throttle::Throttle;
+use super::{Twin, engine, scim_store};
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How to start a twin.
+#[derive(Debug, Clone)]
+pub struct TwinOptions {
+    /// Address to bind, e.g. `127.0.0.1:0`.
+    pub listen: String,
+    pub seed: SeedSpec,
+    /// Provision into this SCIM server (URL, bearer token) instead of the embedded store.
+    pub scim_target: Option<(String, Secret)>,
+    pub faults: Option<Faults>,
+    /// How long objects created through Graph answer 404.
+    pub replication_delay: Duration,
+    pub request_log: Option<PathBuf>,
+    /// Multiplies Graph's throttling quotas; 0 turns throttling off.
+    pub quota_scale: f64,
+    /// Token polls answered `authorization_pending` before a device code succeeds.
+    pub device_code_pending_polls: u32,
+    /// Run the seed's `runJobs` cycles and create its hand-made target objects at start.
+    pub provision_at_start: bool,
+}
+
+impl Default for TwinOptions {
+    fn default() -> Self {
+        TwinOptions {
+            listen: "127.0.0.1:0".into(),
+            seed: SeedSpec::Demo,
+            scim_target: None,
+            faults: None,
+            replication_delay: Duration::ZERO,
+            request_log: None,
+            quota_scale: 1.0,
+            device_code_pending_polls: 2,
+            provision_at_start: true,
+        }
+    }
+}
+
+/// A twin serving on loopback. Dropping it stops the server.
+pub struct RunningTwin {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:P/v1.0`
+    pub graph_url: String,
+    /// `http://127.0.0.1:P` (token endpoint: `{authority}/{tenant}/oauth2/v2.0/token`)
+    pub authority_url: String,
+    pub tenant_id: String,
+    /// The admin client (every permission scimshift needs).
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Every registered client; with a seed that defines none, `[admin, reader]`
+    /// where the reader has only Application.Read.All and Directory.Read.All.
+    pub clients: Vec<ClientApp>,
+    /// The SCIM target the engine provisions into, and its token.
+    pub scim_url: String,
+    pub scim_token: Secret,
+    pub twin: Arc<Twin>,
+    /// Problems met while seeding the target (the twin still serves).
+    pub warnings: Vec<String>,
+    graph: Arc<GraphState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningTwin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningTwin")
+            .field("graph_url", &self.graph_url)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("scim_url", &self.scim_url)
+            .field("scim_token", &self.scim_token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningTwin {
+    /// The one JSON line `twin serve` prints when ready (it holds the secrets, by design).
+    pub fn ready_line(&self) -> String {
+        json!({
+            "graph_url": self.graph_url,
+            "authority_url": self.authority_url,
+            "tenant_id": self.tenant_id,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.expose(),
+            "scim_url": self.scim_url,
+            "scim_token": self.scim_token.expose(),
+        })
+        .to_string()
+    }
+
+    /// The token endpoint URL.
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.authority_url, self.tenant_id
+        )
+    }
+
+    /// A bearer token for a registered client, without going through the token endpoint.
+    pub fn token_for(&self, client_id: &str) -> Option<Secret> {
+        let c = self.clients.iter().find(|c| c.client_id == client_id)?;
+        Some(Secret::new(self.graph.auth.issue(c)))
+    }
+
+    /// A bearer token for the admin client.
+    pub fn admin_token(&self) -> Secret {
+        self.token_for(&self.client_id)
+            .expect("the admin client is registered")
+    }
+
+    /// Stop serving and wait for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for RunningTwin {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Shared by the outer middleware (request log, faults).
+struct Outer {
+    log: Option<Arc<RequestLog>>,
+    faults: Option<Faults>,
+    /// Set once seeding is done: the start-up provisioning is neither faulted nor logged.
+    ready: AtomicBool,
+}
+
+fn random_token() -> String {
+    use base64::Engine as _;
+    let raw: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// Build the twin from `opts.seed`, serve it, and run its initial provisioning.
+pub async fn start(opts: TwinOptions) -> Result<RunningTwin> {
+    let seed = opts.seed.load()?;
+    start_with_seed(opts, seed).await
+}
+
+async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
+    if let Some((url, _)) = &opts.scim_target {
+        crate::net::checked_url(url, "--scim-target")?;
+    }
+    if !opts.quota_scale.is_finite() || opts.quota_scale < 0.0 {
+        return Err(Error::usage(
+            "--quota-scale must be a number ≥ 0 (0 turns throttling off)",
+        ));
+    }
+    let log = match &opts.request_log {
+        Some(p) => Some(Arc::new(RequestLog::open(p)?)),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(opts.listen.as_str())
+        .await
+        .map_err(|e| Error::usage(format!("could not listen on {}: {e}", opts.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io(format!("could not read the bound address: {e}")))?;
+    let authority_url = format!("http://{addr}");
+    let graph_url = format!("{authority_url}/v1.0");
+    let embedded_url = format!("{authority_url}/scim/v2");
+
+    let mut tenant = seed.tenant;
+    if tenant.tenant_id.trim().is_empty() {
+        tenant.tenant_id = uuid::Uuid::new_v4().to_string();
+    }
+    let embedded_token = Secret::new(random_token());
+    let (scim_url, scim_token) = match &opts.scim_target {
+        Some((u, t)) => (u.trim_end_matches('/').to_string(), t.clone()),
+        None => (embedded_url.clone(), embedded_token.clone()),
+    };
+    for sync in tenant.synchronization.values_mut() {
+        for v in sync.secrets.values_mut() {
+            if v == SCIM_URL_PLACEHOLDER {
+                *v = scim_url.clone();
+            } else if v == SCIM_TOKEN_PLACEHOLDER {
+                *v = scim_token.expose().to_string();
+            }
+        }
+    }
+    let clients = if seed.clients.is_empty() {
+        let admin = ClientApp::random_admin();
+        let reader = ClientApp {
+            client_id: uuid::Uuid::new_v4().to_string(),
+            client_secret: super::auth::random_secret(),
+            display_name: "scimshift-reader".into(),
+            roles: vec!["Application.Read.All".into(), "Directory.Read.All".into()],
+        };
+        vec![admin, reader]
+    } else {
+        seed.clients.clone()
+    };
+    let tenant_id = tenant.tenant_id.clone();
+    let tenant_users = tenant.users.len();
+    let twin = Arc::new(Twin {
+        tenant: Mutex::new(tenant),
+        http: crate::net::http_client(),
+        scim_store: Arc::new(scim_store::ScimStore::default()),
+        embedded_scim_url: OnceLock::new(),
+        embedded_scim_token: embedded_token.clone(),
+        replication_delay: opts.replication_delay,
+        engine: engine::EngineState::default(),
+    });
+    let _ = twin.embedded_scim_url.set(embedded_url);
+    let auth = Arc::new(Auth::new(
+        tenant_id.clone(),
+        clients.clone(),
+        opts.device_code_pending_polls,
+    ));
+    let graph = Arc::new(GraphState {
+        twin: twin.clone(),
+        auth: auth.clone(),
+        throttle: Throttle::new(opts.quota_scale, tenant_users),
+        graph_url: graph_url.clone(),
+        replicating: Mutex::new(HashMap::new()),
+        router: OnceLock::new(),
+        request_log: log.clone(),
+        instantiate_404: opts.faults.as_ref().map_or(0.0, |f| f.instantiate_404),
+    });
+    let graph_router = graph_api::router(graph.clone());
+    let _ = graph.router.set(graph_router.clone());
+    let outer = Arc::new(Outer {
+        log,
+        faults: opts.faults.clone(),
+        ready: AtomicBool::new(false),
+    });
+    let app = Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
+        .with_state(auth)
+        .nest("/v1.0", graph_router)
+        .nest(
+            "/scim/v2",
+            scim_store::router(twin.scim_store.clone(), embedded_token),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "not_found"})),
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            outer.clone(),
+            outer_layer,
+        ));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+
+    let admin = clients[0].clone();
+    let mut running = RunningTwin {
+        addr,
+        graph_url,
+        authority_url,
+        tenant_id,
+        client_id: admin.client_id.clone(),
+        client_secret: admin.secret(),
+        clients,
+        scim_url,
+        scim_token,
+        twin: twin.clone(),
+        warnings: vec![],
+        graph,
+        shutdown: Some(tx),
+        task: Some(task),
+    };
+    if opts.provision_at_start {
+        for j in &seed.run_jobs {
+            if let Err(e) = engine::run_cycle(&twin, &j.service_principal_id, &j.job_id).await {
+                running.warnings.push(format!(
+                    "the initial cycle of job {} failed: {}",
+                    j.job_id, e.message
+                ));
+            }
+        }
+        let w = create_hand_made(
+            &twin.http,
+            &running.scim_url,
+            &running.scim_token,
+            &seed.target,
+        )
+        .await;
+        running.warnings.extend(w);
+    }
+    outer.ready.store(true, Ordering::SeqCst);
+    Ok(running)
+}
+
+/// POST the seed's hand-made users and groups to the target; 409 (already there) is fine.
+async fn create_hand_made(
+    http: &reqwest::Client,
+    base: &str,
+    token: &Secret,
+    target: &super::seed::SeedTarget,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (kind, items) in [("Users", &target.users), ("Groups", &target.groups)] {
+        for item in items {
+            let res = http
+                .post(format!("{base}/{kind}"))
+                .bearer_auth(token.expose())
+                .header("content-type", "application/scim+json")
+                .body(item.to_string())
+                .send()
+                .await;
+            match res {
+                Ok(r) if r.status().is_success() || r.status() == reqwest::StatusCode::CONFLICT => {
+                }
+                Ok(r) => warnings.push(format!(
+                    "the target answered {} to creating a hand-made {kind} entry",
+                    r.status().as_u16()
+                )),
+                Err(e) => warnings.push(crate::net::describe_transport_error(base, &e)),
+            }
+        }
+    }
+    warnings
+}
+
+fn parse_form(body: &Bytes) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+async fn token(State(auth): State<Arc<Auth>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    auth.token_endpoint(&tenant, &parse_form(&body))
+}
+
+async fn devicecode(
+    State(auth): State<Arc<Auth>>,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Response {
+    auth.devicecode_endpoint(&tenant, &parse_form(&body))
+}
+
+/// A response whose body fails at once: hyper drops the connection.
+fn reset_response() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault injected: connection reset",
+        ))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .body(Body::from_stream(stream))
+        .expect("static response")
+}
+
+async fn outer_layer(State(o): State<Arc<Outer>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let is_scim = path.starts_with("/scim/v2");
+    let faultable = is_scim || path.starts_with("/v1.0");
+    let mut status_override = None;
+    let resp = match (&o.faults, faultable && o.ready.load(Ordering::SeqCst)) {
+        (Some(f), true) => {
+            if !f.latency.is_zero() {
+                tokio::time::sleep(f.latency).await;
+            }
+            match f.draw() {
+                Fault::None => next.run(req).await,
+                Fault::Throttle => {
+                    let mut r = fault_response(
+                        is_scim,
+                        429,
+                        "TooManyRequests",
+                        "Too many requests (injected fault).",
+                        req.headers(),
+                    );
+                    r.headers_mut()
+                        .insert("retry-after", HeaderValue::from_static("1"));
+                    r
+                }
+                Fault::Unavailable => fault_response(
+                    is_scim,
+                    503,
+                    "ServiceUnavailable",
+                    "The service is temporarily unavailable (injected fault).",
+                    req.headers(),
+                ),
+                Fault::Reset => {
+                    status_override = Some(0);
+                    reset_response()
+                }
+            }
+        }
+        _ => next.run(req).await,
+    };
+    if let Some(log) = o.log.as_ref().filter(|_| o.ready.load(Ordering::SeqCst)) {
+        let status = status_override.unwrap_or(resp.status().as_u16());
+        log.record(
+            &method,
+            &path,
+            query.as_deref(),
+            status,
+            started.elapsed().as_millis(),
+            None,
+        );
+    }
+    resp
+}
+
+fn fault_response(
+    scim: bool,
+    status: u16,
+    code: &str,
+    message: &str,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    if scim {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": status.to_string(), "detail": message});
+        let mut r = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            axum::Json(body),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/scim+json"),
+        );
+        r
+    } else {
+        graph_api::error_response(&GErr::new(status, code, message), headers)
+    }
+}

@@ -1,0 +1,138 @@
+//! `scimshift twin serve` as a process: prints one JSON line when ready,
+//! serves Graph, and refuses bad flags with one sentence.
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+struct Kill(std::process::Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_prints_the_ready_line_and_answers_graph() {
+    let child = Command::cargo_bin("scimshift")
+        .unwrap()
+        .args([
+            "twin",
+            "serve",
+            "--seed",
+            "synthetic:users=40,groups=4",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).expect("one JSON line");
+    let graph = ready["graph_url"].as_str().unwrap().to_string();
+    assert!(graph.starts_with("http://127.0.0.1:") && graph.ends_with("/v1.0"));
+    assert_eq!(
+        ready["scim_url"].as_str().unwrap(),
+        graph.replace("/v1.0", "/scim/v2")
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let tok: Value = http
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                ready["authority_url"].as_str().unwrap(),
+                ready["tenant_id"].as_str().unwrap()
+            ))
+            .form(&[
+                ("client_id", ready["client_id"].as_str().unwrap()),
+                ("client_secret", ready["client_secret"].as_str().unwrap()),
+                ("scope", "https://graph.microsoft.com/.default"),
+                ("grant_type", "client_credentials"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let users: Value = http
+            .get(format!("{graph}/users?$top=999"))
+            .bearer_auth(tok["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(users["value"].as_array().unwrap().len(), 40);
+    });
+    #[cfg(unix)]
+    {
+        // SIGTERM ends it cleanly.
+        let pid = child.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = child.0.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+#[test]
+fn bad_flags_fail_with_one_sentence() {
+    for (args, needle) in [
+        (vec!["--faults", "teapot:0.1"], "--faults"),
+        (
+            vec!["--seed", "/nonexistent/seed.json"],
+            "/nonexistent/seed.json",
+        ),
+        (vec!["--replication-delay", "soon"], "--replication-delay"),
+        (vec!["--quota-scale=-1"], "--quota-scale"),
+        (
+            vec!["--scim-target", "http://example.com/scim"],
+            "SCIM_TOKEN",
+        ),
+    ] {
+        let out = Command::cargo_bin("scimshift")
+            .unwrap()
+            .args(["twin", "serve"])
+            .args(&args)
+            .env_remove("SCIM_TOKEN")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// The example seed file in tests/data/twin loads through `--seed PATH`.
+#[test]
+fn serve_loads_a_seed_file() {
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/twin/minimal-seed.json"
+    );
+    let child = Command::cargo_bin("scimshift")
+        .unwrap()
+        .args(["twin", "serve", "--seed", seed])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(ready["tenant_id"], "0c0ffee0-1111-4222-8333-444444444444");
+}
