@@ -360,10 +360,11 @@ async fn cli_contract_dry_run_yes_refusal_results_and_updates() {
     assert!(text(&o).contains("pass --yes"), "{}", text(&o));
     assert!(users(&server).await.is_empty());
 
-    // --to entra is not there yet, and says so.
+    // --to entra and a SCIM URL together are refused before anything is read.
     let o = import(&server, &file, &["--to", "entra"]);
+    assert_eq!(o.status.code(), Some(64));
     assert!(
-        text(&o).contains("--to entra is not available yet"),
+        text(&o).contains("--to entra and --scim-url cannot be combined"),
         "{}",
         text(&o)
     );

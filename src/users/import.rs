@@ -57,13 +57,14 @@ fn print_diags(file: &str, diags: &[Diag]) {
 }
 
 pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
-    if args.to.as_deref() == Some("entra") {
+    let forced = Format::parse_input(&args.format)?;
+    let to_entra = args.to.as_deref() == Some("entra");
+    if to_entra && args.scim.scim_url.is_some() {
         return Err(Error::usage(
-            "--to entra is not available yet (it needs the Graph client that is still being built); import into a SCIM target with --scim-url for now",
+            "--to entra and --scim-url cannot be combined: pick one target",
         ));
     }
-    let forced = Format::parse_input(&args.format)?;
-    if args.scim.scim_url.is_none() {
+    if !to_entra && args.scim.scim_url.is_none() {
         return Err(Error::usage(
             "--scim-url is required (the SCIM target to import into)",
         ));
@@ -109,6 +110,9 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         )));
     }
 
+    if to_entra {
+        return super::entra::run(ctx, args, &file, &v.rows, &v.invalid).await;
+    }
     let client = crate::scim::client_from_args(ctx, &args.scim)?;
     let spinner = crate::output::spinner("Reading the target's users");
     let cfg = match client.service_provider_config().await {

@@ -6,6 +6,7 @@
 //! goes the other way through `mapping` and `formats::Writer`.
 
 pub mod apply;
+pub mod entra;
 pub mod export;
 pub mod formats;
 pub mod import;
