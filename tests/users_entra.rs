@@ -143,4 +143,37 @@ async fn jumpcloud_file_into_entra_with_groups_and_app() {
     )
     .await;
     assert_eq!(zoe["value"].as_array().unwrap().len(), 1);
+
+    // With --skip-invalid the valid row is created and the invalid one lands in the failed file.
+    std::fs::write(
+        &file,
+        "FirstName,LastName,Username,Password,Email,Group1\n\
+         New,Person,new.person,pw-Secret-1,new.person@example.com,No Such Group\n\
+         Ok,Person,ok.person,pw-Secret-2,ok.person@example.com,Coda Engineering\n",
+    )
+    .unwrap();
+    let o = tokio::task::block_in_place(|| {
+        cmd(&t)
+            .args(args)
+            .args([
+                "--yes",
+                "--skip-invalid",
+                "--results",
+                results.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    });
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let ok = get(
+        &t,
+        "/users?$filter=userPrincipalName eq 'ok.person@example.com'",
+    )
+    .await;
+    assert_eq!(ok["value"].as_array().unwrap().len(), 1);
+    let failed = std::fs::read_to_string(dir.path().join("res.failed.csv")).unwrap();
+    assert_eq!(
+        failed,
+        "FirstName,LastName,Username,Password,Email,Group1\r\nNew,Person,new.person,,new.person@example.com,No Such Group\r\n"
+    );
 }

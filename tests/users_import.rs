@@ -439,4 +439,19 @@ async fn cli_contract_dry_run_yes_refusal_results_and_updates() {
     assert_eq!(by_name(&us, "ada")["active"], true);
     let o = import(&server, &file, &["--dry-run", "--deactivate-missing"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // --deactivate-missing with no valid row would deactivate everyone: refused.
+    std::fs::write(&file, "Username,Email\nbroken,not-an-email\n").unwrap();
+    let o = import(
+        &server,
+        &file,
+        &["--yes", "--deactivate-missing", "--skip-invalid"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("would deactivate all 2 users of the target; refusing"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(by_name(&users(&server).await, "ada")["active"], true);
 }

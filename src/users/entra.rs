@@ -205,9 +205,11 @@ pub async fn run(
     ctx: &crate::context::Context,
     args: &crate::cli::UsersImportArgs,
     file: &str,
-    rows: &[UserRow],
-    invalid: &[bool],
+    table: &super::read::RawTable,
+    validated: &super::validate::Validated,
 ) -> Result<i32> {
+    let rows: &[UserRow] = &validated.rows;
+    let invalid: &[bool] = &validated.invalid;
     let g = crate::graph::client_from_args(&args.graph)?;
     let mut diags: Vec<Diag> = Vec::new();
     // Existing users by UPN.
@@ -490,6 +492,22 @@ pub async fn run(
             .into_inner()
             .map_err(|e| Error::io(format!("could not write CSV: {e}")))?;
         crate::output::write_private_file(path, &bytes)?;
+        let failed_rows: Vec<usize> = plan
+            .iter()
+            .zip(&errors)
+            .zip(rows)
+            .filter(|((p, e), _)| p.action == "invalid" || e.is_some())
+            .map(|(_, r)| r.record)
+            .collect();
+        let fpath = super::results::failed_path(path);
+        if !failed_rows.is_empty() {
+            super::results::write_failed(&fpath, table, &failed_rows, &validated.password_columns)?;
+            eprintln!(
+                "{} row(s) to fix and import again: {}",
+                failed_rows.len(),
+                fpath.display()
+            );
+        }
     }
     for (p, e) in plan.iter().zip(&errors) {
         if let Some(e) = e {

@@ -111,7 +111,7 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     }
 
     if to_entra {
-        return super::entra::run(ctx, args, &file, &v.rows, &v.invalid).await;
+        return super::entra::run(ctx, args, &file, &table, &v).await;
     }
     let client = crate::scim::client_from_args(ctx, &args.scim)?;
     let spinner = crate::output::spinner("Reading the target's users");
@@ -138,6 +138,17 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     };
     let plan = plan::build(&v.rows, &v.invalid, &target, opts);
     print_diags(&file, &plan.diags);
+    let importable = plan
+        .rows
+        .iter()
+        .filter(|p| p.action != Action::Invalid)
+        .count();
+    if args.deactivate_missing && importable == 0 && !target.is_empty() {
+        return Err(Error::input(format!(
+            "--deactivate-missing with no valid row in {file} would deactivate all {} users of the target; refusing (nothing was sent)",
+            target.len()
+        )));
+    }
     if !plan.diags.is_empty() && !args.skip_invalid {
         return Err(Error::input(format!(
             "{} problem(s) in {file} found against the target; nothing was sent (fix them, or pass --skip-invalid)",
