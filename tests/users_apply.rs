@@ -313,3 +313,71 @@ fn random_input_never_panics() {
         let _ = read::decode(&bytes, "f");
     }
 }
+
+/// Throttling (429 with Retry-After) is retried, and /Bulk requests stay within
+/// the advertised maxOperations and maxPayloadSize.
+#[test]
+fn throttled_and_size_limited_targets_still_get_every_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.csv");
+    let mut csv = String::from("Username,FirstName,LastName,Email,jobTitle,department,manager\n");
+    for i in 0..300 {
+        let mgr = if i % 3 == 0 {
+            String::new()
+        } else {
+            format!("u{}", i - i % 3)
+        };
+        csv.push_str(&format!(
+            "u{i},Given{i},Family{i},u{i}@example.com,Title {i},Dept {},{mgr}\n",
+            i % 7
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    for bulk in [true, false] {
+        let mock = mock_scim::start_with(mock_scim::Store {
+            bulk,
+            throttle_every: 7,
+            max_ops: 25,
+            max_payload: 8000,
+            ..Default::default()
+        });
+        let o = run(
+            &mock,
+            &[
+                "users",
+                "import",
+                file.to_str().unwrap(),
+                "--scim-url",
+                &mock.base_url,
+                "--yes",
+            ],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "bulk={bulk}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(mock.store.user_count(), 300, "bulk={bulk}");
+        assert!(
+            mock.store
+                .throttled
+                .load(std::sync::atomic::Ordering::SeqCst)
+                > 0
+        );
+        let largest = mock
+            .store
+            .largest_bulk
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if bulk {
+            assert!(largest > 1 && largest <= 25, "largest bulk {largest}");
+        } else {
+            assert_eq!(largest, 0);
+        }
+        let us = mock.store.users.lock().unwrap().clone();
+        assert_eq!(
+            user(&us, "u299")[ENT]["manager"]["value"],
+            user(&us, "u297")["id"]
+        );
+    }
+}

@@ -22,6 +22,14 @@ pub struct Store {
     pub writes: AtomicUsize,
     pub next: AtomicUsize,
     pub bulk: bool,
+    /// Answer every Nth write with 429 (Retry-After: 0); 0 = never.
+    pub throttle_every: usize,
+    /// Advertised /Bulk limits (0 = 1000 ops, 1 MiB).
+    pub max_ops: usize,
+    pub max_payload: usize,
+    /// The most operations seen in one /Bulk request, and 429s sent.
+    pub largest_bulk: AtomicUsize,
+    pub throttled: AtomicUsize,
 }
 
 impl Store {
@@ -82,12 +90,31 @@ fn authed(h: &HeaderMap) -> bool {
 
 type S = Arc<Store>;
 
+/// Count a write; `Some(429)` when this one is to be throttled.
+fn write_gate(s: &Store) -> Option<Response> {
+    let n = s.writes.fetch_add(1, Ordering::SeqCst) + 1;
+    if s.throttle_every > 0 && n % s.throttle_every == 0 {
+        s.throttled.fetch_add(1, Ordering::SeqCst);
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(err(429, None, "slow down")),
+        )
+            .into_response();
+        r.headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("0"));
+        return Some(r);
+    }
+    None
+}
+
 async fn spc(State(s): State<S>) -> Json<Value> {
     s.reads.fetch_add(1, Ordering::SeqCst);
     Json(json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "patch": {"supported": true},
-        "bulk": {"supported": s.bulk, "maxOperations": 1000, "maxPayloadSize": 1048576},
+        "bulk": {"supported": s.bulk,
+                 "maxOperations": if s.max_ops == 0 { 1000 } else { s.max_ops },
+                 "maxPayloadSize": if s.max_payload == 0 { 1048576 } else { s.max_payload }},
         "filter": {"supported": true, "maxResults": 1000}
     }))
 }
@@ -128,7 +155,9 @@ async fn groups(State(s): State<S>) -> Json<Value> {
 }
 
 async fn create(State(s): State<S>, h: HeaderMap, Json(body): Json<Value>) -> Response {
-    s.writes.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = write_gate(&s) {
+        return r;
+    }
     if !authed(&h) {
         return (StatusCode::UNAUTHORIZED, Json(err(401, None, "bad token"))).into_response();
     }
@@ -155,7 +184,9 @@ async fn patch(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    s.writes.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = write_gate(&s) {
+        return r;
+    }
     if !authed(&h) {
         return (StatusCode::UNAUTHORIZED, Json(err(401, None, "bad token"))).into_response();
     }
@@ -172,7 +203,20 @@ async fn patch(
 }
 
 async fn bulk_ops(State(s): State<S>, h: HeaderMap, Json(body): Json<Value>) -> Response {
-    s.writes.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = write_gate(&s) {
+        return r;
+    }
+    let ops = body["Operations"].as_array().map(Vec::len).unwrap_or(0);
+    s.largest_bulk.fetch_max(ops, Ordering::SeqCst);
+    let limit = if s.max_ops == 0 { 1000 } else { s.max_ops };
+    let too_big = s.max_payload > 0 && body.to_string().len() > s.max_payload;
+    if ops > limit || too_big {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(err(413, Some("tooMany"), "too many operations")),
+        )
+            .into_response();
+    }
     if !authed(&h) {
         return (StatusCode::UNAUTHORIZED, Json(err(401, None, "bad token"))).into_response();
     }
@@ -196,10 +240,15 @@ pub struct Mock {
 
 /// Start the mock on its own thread and runtime (usable from sync tests).
 pub fn start(bulk: bool) -> Mock {
-    let store = Arc::new(Store {
+    start_with(Store {
         bulk,
         ..Default::default()
-    });
+    })
+}
+
+/// Start a mock configured by `store` (throttling, Bulk limits).
+pub fn start_with(store: Store) -> Mock {
+    let store = Arc::new(store);
     let app = Router::new()
         .route("/v2/ServiceProviderConfig", get(spc))
         .route("/v2/Users", get(list).post(create))
