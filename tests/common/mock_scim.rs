@@ -93,7 +93,7 @@ type S = Arc<Store>;
 /// Count a write; `Some(429)` when this one is to be throttled.
 fn write_gate(s: &Store) -> Option<Response> {
     let n = s.writes.fetch_add(1, Ordering::SeqCst) + 1;
-    if s.throttle_every > 0 && n % s.throttle_every == 0 {
+    if s.throttle_every > 0 && n.is_multiple_of(s.throttle_every) {
         s.throttled.fetch_add(1, Ordering::SeqCst);
         let mut r = (
             StatusCode::TOO_MANY_REQUESTS,
