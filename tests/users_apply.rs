@@ -381,3 +381,32 @@ fn throttled_and_size_limited_targets_still_get_every_user() {
         );
     }
 }
+
+#[test]
+fn json_output_is_one_document_with_plan_and_result() {
+    let mock = mock_scim::start(true);
+    let o = run(
+        &mock,
+        &[
+            "--output",
+            "json",
+            "users",
+            "import",
+            &data("other/okta_import.csv"),
+            "--scim-url",
+            &mock.base_url,
+            "--yes",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is one JSON document");
+    assert_eq!(v["plan"]["summary"]["create"], 2);
+    assert_eq!(v["result"]["created"], 2);
+    assert_eq!(v["result"]["failed"], 0);
+    assert_eq!(v["format"], "okta");
+}

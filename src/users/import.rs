@@ -173,14 +173,21 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         }
     }
 
-    if ctx.json() {
-        crate::output::print_json(&json!({
+    // JSON mode prints one document: the plan alone when nothing is applied,
+    // else the plan and the result together at the end.
+    let plan_json = || {
+        json!({
             "file": file,
             "format": v.format,
             "target": client.base_url(),
             "dryRun": args.dry_run,
             "plan": plan,
-        }));
+        })
+    };
+    if ctx.json() {
+        if args.dry_run || !plan.has_changes() {
+            crate::output::print_json(&plan_json());
+        }
     } else {
         print!("{}", plan::render_text(&plan, 500));
     }
@@ -298,7 +305,10 @@ pub async fn run(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         "seconds": started.elapsed().as_secs_f64(),
     });
     if ctx.json() {
-        crate::output::print_json(&json!({ "result": summary, "results": args.results }));
+        let mut doc = plan_json();
+        doc["result"] = summary.clone();
+        doc["results"] = json!(args.results);
+        crate::output::print_json(&doc);
     } else {
         for (p, o) in plan
             .rows
