@@ -361,10 +361,13 @@ pub async fn run(
     let creates = plan.iter().filter(|p| p.action == "create").count();
     let adds: usize = plan.iter().map(|p| p.groups.len()).sum();
     let assigns = plan.iter().filter(|p| p.assign).count();
+    let changes = creates + adds + assigns > 0;
     if ctx.json() {
-        crate::output::print_json(
-            &json!({"to": "entra", "graph": g.base_url(), "rows": plan, "dryRun": args.dry_run}),
-        );
+        if args.dry_run || !changes {
+            crate::output::print_json(
+                &json!({"to": "entra", "graph": g.base_url(), "rows": plan, "dryRun": args.dry_run}),
+            );
+        }
     } else {
         for p in &plan {
             match p.action {
@@ -388,7 +391,6 @@ pub async fn run(
             plan.iter().filter(|p| p.action == "exists").count()
         );
     }
-    let changes = creates + adds + assigns > 0;
     if args.dry_run || !changes {
         return Ok(if changes { exit::CHANGES } else { exit::OK });
     }
@@ -514,14 +516,19 @@ pub async fn run(
             eprintln!("{file}:{}:1: {}: {e}", p.line, p.upn);
         }
     }
-    println!(
-        "Done (Entra): {} created, {} failed.",
-        plan.iter()
-            .zip(&errors)
-            .filter(|(p, e)| p.action == "create" && e.is_none() && p.id.is_some())
-            .count(),
-        failed
-    );
+    let created = plan
+        .iter()
+        .zip(&errors)
+        .filter(|(p, e)| p.action == "create" && e.is_none() && p.id.is_some())
+        .count();
+    if ctx.json() {
+        crate::output::print_json(&json!({
+            "to": "entra", "graph": g.base_url(), "rows": plan, "dryRun": false,
+            "result": {"created": created, "failed": failed}, "results": args.results,
+        }));
+    } else {
+        println!("Done (Entra): {created} created, {failed} failed.");
+    }
     Ok(if failed > 0 { exit::ERROR } else { exit::OK })
 }
 
