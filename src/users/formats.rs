@@ -161,7 +161,9 @@ pub fn detect(header: &[String], version_line: bool) -> Result<Format, String> {
     if has("login") && has("email") {
         return Ok(Format::Okta);
     }
-    if has("username") && (has("_id") || has("state")) {
+    // An export has `_id`, or `state` without a password column (our own
+    // JumpCloud-template export adds `state` but keeps `Password`).
+    if has("username") && (has("_id") || (has("state") && !has("password"))) {
         return Ok(Format::JumpcloudExport);
     }
     if has("username") {
