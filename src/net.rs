@@ -107,6 +107,9 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
+/// Attempts in total when the connection itself fails.
+pub const TRANSPORT_ATTEMPTS: u32 = 3;
+
 /// Send a request built by `build` until it gets a non-retryable answer or the
 /// policy runs out. Connection errors are retried too (a reset is transient).
 /// `build` is called once per attempt because a `RequestBuilder` is consumed.
@@ -132,9 +135,11 @@ where
                 tokio::time::sleep(wait).await;
             }
             Ok(resp) => return Ok(resp),
+            // A refused or reset connection is retried, but only a couple of
+            // times: an unreachable host should get its sentence in seconds.
             Err(e)
                 if (e.is_connect() || e.is_request() || e.is_timeout())
-                    && attempt < policy.max_attempts =>
+                    && attempt < policy.max_attempts.min(TRANSPORT_ATTEMPTS) =>
             {
                 let wait = policy.delay(attempt, None);
                 tracing::debug!(error = %e, ?wait, "retrying after a transport error");

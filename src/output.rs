@@ -67,8 +67,16 @@ pub fn print_json(value: &impl serde::Serialize) {
 /// Write a file with mode 0600 (it holds people's data), atomically: a temp file
 /// beside it, then a rename, so a crash never leaves half a file.
 pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> crate::error::Result<()> {
+    write_private_file_with(path, |f| std::io::Write::write_all(f, bytes))
+}
+
+/// [`write_private_file`] for content written by `fill` (a large snapshot is
+/// streamed to disk instead of being built in memory first).
+pub fn write_private_file_with(
+    path: &std::path::Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> crate::error::Result<()> {
     use crate::error::Error;
-    use std::io::Write;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -90,7 +98,7 @@ pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> crate::error:
     }
     let result = (|| {
         let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

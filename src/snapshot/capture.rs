@@ -1,9 +1,1113 @@
-//! Reads the gallery app and the target and writes a snapshot file.
+//! `scimshift snapshot`: read the gallery app from Graph (service principal,
+//! jobs with status and schema, templates, non-credential settings,
+//! assignments, assigned groups and their members, the users in scope) and,
+//! with `--scim-url`, the target over SCIM; build a sealed [`Snapshot`] and
+//! write it (mode 0600, atomic).
+//!
+//! [`capture`] is the library entry point (the demo and tests call it);
+//! [`run`] is the command. Per-group and per-user reads go through `$batch`.
+//! No credential value ever reaches the snapshot: credential keys are
+//! recorded as present only.
 
+use super::model::{
+    AppSnapshot, Assignment, CREDENTIAL_KEYS, FORMAT, GroupKind, GroupSnapshot, JobSnapshot,
+    KeyValue, MemberRef, Snapshot, Source, TargetSnapshot, UserSnapshot,
+};
 use crate::cli::SnapshotArgs;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::graph::client::{odata_string, query, seg};
+use crate::graph::{BatchRequest, GraphClient};
+use crate::scim::{Resource, ScimClient};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-pub async fn run(_ctx: &Context, _args: &SnapshotArgs) -> Result<i32> {
-    Err(Error::internal("snapshot is not built yet"))
+/// Service principal properties a snapshot keeps.
+pub const SP_SELECT: &str = "id,appId,displayName,applicationTemplateId,appRoles,appRoleAssignmentRequired,tags,preferredSingleSignOnMode,accountEnabled,notificationEmailAddresses";
+
+/// User properties read for every user in scope: what attribute mappings use.
+pub const USER_ATTRIBUTES: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "mail",
+    "mailNickname",
+    "displayName",
+    "givenName",
+    "surname",
+    "department",
+    "jobTitle",
+    "employeeId",
+    "employeeType",
+    "companyName",
+    "officeLocation",
+    "streetAddress",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "usageLocation",
+    "preferredLanguage",
+    "mobilePhone",
+    "businessPhones",
+    "accountEnabled",
+    "userType",
+    "onPremisesImmutableId",
+    "onPremisesSamAccountName",
+];
+
+const GROUP_SELECT: &str = "id,displayName,groupTypes,securityEnabled,mailEnabled";
+
+/// Capture the app `app` (display name, appId or object id) and, optionally, the SCIM target.
+pub async fn capture(
+    graph: &GraphClient,
+    app: &str,
+    scim: Option<&ScimClient>,
+) -> Result<Snapshot> {
+    // Fail fast on a target that is unreachable or not SCIM, before minutes of Graph reads.
+    if let Some(s) = scim {
+        s.service_provider_config().await?;
+    }
+    let sp = find_service_principal(graph, app).await?;
+    let sp_id = str_of(&sp, "id")
+        .ok_or_else(|| Error::remote("Graph answered a service principal without an id"))?;
+    let base = format!("/servicePrincipals/{}", seg(&sp_id));
+
+    // Jobs, each with its status and full schema (syncfabric calls: never batched).
+    let spin = crate::output::spinner("reading provisioning jobs");
+    let mut jobs = Vec::new();
+    for j in graph.list(&format!("{base}/synchronization/jobs")).await? {
+        let id = str_of(&j, "id")
+            .ok_or_else(|| Error::remote("Graph answered a synchronization job without an id"))?;
+        let job = graph
+            .get(&format!("{base}/synchronization/jobs/{}", seg(&id)))
+            .await?;
+        let schema = graph
+            .get(&format!("{base}/synchronization/jobs/{}/schema", seg(&id)))
+            .await?;
+        let template_id = str_of(&job, "templateId")
+            .or_else(|| str_of(&j, "templateId"))
+            .unwrap_or_default();
+        // Verbatim but for OData annotations (`@odata.context` names the host).
+        jobs.push(JobSnapshot {
+            id,
+            template_id,
+            job: strip_odata(job),
+            schema: strip_odata(schema),
+        });
+        spin.inc(1);
+    }
+    jobs.sort_by(|a, b| a.id.cmp(&b.id));
+
+    // Templates (without their embedded schema: large, and the planner uses the new app's).
+    let mut templates: Vec<Value> = match graph
+        .get_opt(&format!("{base}/synchronization/templates"))
+        .await?
+    {
+        Some(v) => v
+            .get("value")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    for t in &mut templates {
+        if let Some(o) = t.as_object_mut() {
+            o.remove("schema");
+            o.retain(|k, _| !k.starts_with("@odata"));
+        }
+    }
+    templates.sort_by_key(|t| str_of(t, "id").unwrap_or_default());
+
+    // Secrets: settings kept, credentials noted as present only.
+    let secrets = match graph
+        .get_opt(&format!("{base}/synchronization/secrets"))
+        .await?
+    {
+        Some(v) => v
+            .get("value")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let (settings, credential_keys_present) = split_secrets(&secrets);
+    let sync_all = settings.iter().any(|kv| {
+        kv.key.eq_ignore_ascii_case("SyncAll") && kv.value.trim().eq_ignore_ascii_case("true")
+    });
+    spin.finish_and_clear();
+
+    // Assignments.
+    let spin = crate::output::spinner("reading assignments");
+    let mut assignments = Vec::new();
+    graph
+        .for_each_page(&format!("{base}/appRoleAssignedTo?$top=999"), |page| {
+            spin.inc(page.len() as u64);
+            for a in page {
+                assignments.push(Assignment {
+                    id: str_of(&a, "id").unwrap_or_default(),
+                    app_role_id: str_of(&a, "appRoleId").unwrap_or_default(),
+                    principal_id: str_of(&a, "principalId").unwrap_or_default(),
+                    principal_type: str_of(&a, "principalType").unwrap_or_default(),
+                    principal_display_name: str_of(&a, "principalDisplayName"),
+                });
+            }
+            Ok(())
+        })
+        .await?;
+    spin.finish_and_clear();
+    assignments.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let user_select = user_select(&jobs);
+    let mut users = UserIndex::default();
+
+    // Assigned groups: the group, its direct members (users come with their attributes).
+    let group_ids: Vec<String> = assignments
+        .iter()
+        .filter(|a| a.principal_type == "Group")
+        .map(|a| a.principal_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let member_select = format!("{user_select},groupTypes,securityEnabled,mailEnabled");
+    let mut requests = Vec::new();
+    for (i, g) in group_ids.iter().enumerate() {
+        requests.push(BatchRequest::get(
+            format!("g{i}"),
+            format!("/groups/{}?$select={GROUP_SELECT}", seg(g)),
+        ));
+        requests.push(BatchRequest::get(
+            format!("m{i}"),
+            format!(
+                "/groups/{}/members?$select={}&$top=999",
+                seg(g),
+                query(&member_select)
+            ),
+        ));
+    }
+    let bar = crate::output::progress_bar(group_ids.len() as u64, "reading assigned groups");
+    let mut groups = Vec::new();
+    let mut nested_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut group_bodies: BTreeMap<String, Value> = BTreeMap::new();
+    {
+        let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
+        while let Some(chunk) = stream.next().await {
+            for (req, resp) in chunk? {
+                let key = req.id[1..].to_string();
+                if req.id.starts_with('g') {
+                    group_bodies.insert(key, resp.into_result(&req)?);
+                    continue;
+                }
+                let group = group_bodies
+                    .remove(&key)
+                    .ok_or_else(|| Error::internal("a group's members arrived before the group"))?;
+                let first = resp.into_result(&req)?;
+                let members = graph.rest_of_pages(first, &req.url).await?;
+                let (g, direct_users, nested) = read_group(group, members, &mut users);
+                nested_of.insert(g.id.clone(), nested);
+                groups.push((g, direct_users));
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    // Nested groups: their transitive users, flagged `nested:<nested group id>`.
+    let nested_ids: Vec<String> = nested_of
+        .values()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut nested_users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    if !nested_ids.is_empty() {
+        let requests: Vec<BatchRequest> = nested_ids
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                BatchRequest::get(
+                    format!("n{i}"),
+                    format!(
+                        "/groups/{}/transitiveMembers?$select={}&$top=999",
+                        seg(n),
+                        query(&user_select)
+                    ),
+                )
+            })
+            .collect();
+        let bar = crate::output::progress_bar(nested_ids.len() as u64, "reading nested groups");
+        let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
+        while let Some(chunk) = stream.next().await {
+            for (req, resp) in chunk? {
+                let n = &nested_ids[req.id[1..].parse::<usize>().unwrap_or(0)];
+                let first = resp.into_result(&req)?;
+                let members = graph.rest_of_pages(first, &req.url).await?;
+                let set = nested_users.entry(n.clone()).or_default();
+                for m in members.into_iter().filter(|m| member_kind(m) == "user") {
+                    let mid = str_of(&m, "id").unwrap_or_default();
+                    set.insert(mid.clone());
+                    users.add(&mid, Some(m), format!("nested:{n}"));
+                }
+                bar.inc(1);
+            }
+        }
+        bar.finish_and_clear();
+    }
+    let groups: Vec<GroupSnapshot> = groups
+        .into_iter()
+        .map(|(mut g, direct)| {
+            if let Some(mut all) = direct {
+                for n in nested_of.get(&g.id).into_iter().flatten() {
+                    all.extend(nested_users.get(n).into_iter().flatten().cloned());
+                }
+                g.transitive_user_count = all.len();
+            }
+            g
+        })
+        .collect();
+
+    // Directly assigned users (their attributes, unless a group read already brought them).
+    let direct: Vec<String> = assignments
+        .iter()
+        .filter(|a| a.principal_type == "User")
+        .map(|a| a.principal_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for id in &direct {
+        users.add(id, None, "direct".into());
+    }
+    let unread: Vec<&String> = direct
+        .iter()
+        .filter(|id| !users.has_attributes(id))
+        .collect();
+    if !unread.is_empty() {
+        let requests: Vec<BatchRequest> = unread
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                BatchRequest::get(
+                    format!("u{i}"),
+                    format!("/users/{}?$select={}", seg(id), query(&user_select)),
+                )
+            })
+            .collect();
+        let bar = crate::output::progress_bar(unread.len() as u64, "reading assigned users");
+        let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
+        while let Some(chunk) = stream.next().await {
+            for (req, resp) in chunk? {
+                let id = unread[req.id[1..].parse::<usize>().unwrap_or(0)];
+                bar.inc(1);
+                if resp.status == 404 {
+                    tracing::warn!(
+                        "user {id} is assigned to the app but no longer exists; left out"
+                    );
+                    users.remove(id);
+                    continue;
+                }
+                let u = resp.into_result(&req)?;
+                users.add(id, Some(u), "direct".into());
+            }
+        }
+        bar.finish_and_clear();
+    }
+
+    // Sync all: every user.
+    if sync_all {
+        let spin = crate::output::spinner("reading all users (SyncAll)");
+        graph
+            .for_each_page(
+                &format!("/users?$select={}&$top=999", query(&user_select)),
+                |page| {
+                    spin.inc(page.len() as u64);
+                    for u in page {
+                        let id = str_of(&u, "id").unwrap_or_default();
+                        users.add(&id, Some(u), "all".into());
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        spin.finish_and_clear();
+    }
+
+    let target = match scim {
+        Some(s) => Some(capture_target(s).await?),
+        None => None,
+    };
+
+    let mut app_roles = sp
+        .get("appRoles")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    app_roles.sort_by_key(|r| str_of(r, "id").unwrap_or_default());
+    let mut snap = Snapshot {
+        format: FORMAT.to_string(),
+        digest: String::new(),
+        taken_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        source: Source {
+            graph_url: graph.base_url().to_string(),
+            cloud: graph.endpoints().cloud_name.clone(),
+            tenant_id: tenant_of(graph).await,
+        },
+        app: AppSnapshot {
+            service_principal_id: sp_id,
+            app_id: str_of(&sp, "appId").unwrap_or_default(),
+            display_name: str_of(&sp, "displayName").unwrap_or_default(),
+            application_template_id: str_of(&sp, "applicationTemplateId"),
+            service_principal: strip_odata(sp),
+            app_roles,
+            jobs,
+            settings,
+            credential_keys_present,
+            templates,
+            assignments,
+        },
+        groups,
+        users: users.into_sorted(),
+        target,
+    };
+    snap.seal();
+    Ok(snap)
+}
+
+/// The target side: provider config, every user and group (with members), sorted by id.
+pub async fn capture_target(scim: &ScimClient) -> Result<TargetSnapshot> {
+    let spc = scim.service_provider_config().await?;
+    let page = spc.filter_max_results.clamp(100, 1000);
+    let mut out = Vec::new();
+    for resource in [Resource::Users, Resource::Groups] {
+        let spin = crate::output::spinner(&format!("reading target {}", resource.path()));
+        let mut all = Vec::new();
+        scim.for_each_page(resource, None, &[], page, |items, _| {
+            spin.inc(items.len() as u64);
+            all.extend(items);
+            Ok(())
+        })
+        .await?;
+        spin.finish_and_clear();
+        all.sort_by_key(|r| str_of(r, "id").unwrap_or_default());
+        out.push(all);
+    }
+    let groups = out.pop().unwrap_or_default();
+    let users = out.pop().unwrap_or_default();
+    Ok(TargetSnapshot {
+        base_url: scim.base_url().to_string(),
+        service_provider_config: spc.raw,
+        users,
+        groups,
+    })
+}
+
+/// Find exactly one service principal by object id, appId or display name.
+pub async fn find_service_principal(graph: &GraphClient, app: &str) -> Result<Value> {
+    let app = app.trim();
+    if app.is_empty() {
+        return Err(Error::usage(
+            "--app is empty: give the gallery app's display name, appId or object id",
+        ));
+    }
+    if uuid::Uuid::parse_str(app).is_ok() {
+        if let Some(sp) = graph
+            .get_opt(&format!(
+                "/servicePrincipals/{}?$select={SP_SELECT}",
+                seg(app)
+            ))
+            .await?
+        {
+            return Ok(sp);
+        }
+        let by_app_id = graph
+            .list(&format!(
+                "/servicePrincipals?$filter={}&$select={SP_SELECT}",
+                query(&format!("appId eq {}", odata_string(app)))
+            ))
+            .await?;
+        return match by_app_id.len() {
+            1 => Ok(by_app_id.into_iter().next().expect("one")),
+            0 => Err(Error::input(format!(
+                "no enterprise app (service principal) has the object id or appId {app} in this tenant"
+            ))),
+            _ => Err(ambiguous(app, &by_app_id)),
+        };
+    }
+    let found = graph
+        .list(&format!(
+            "/servicePrincipals?$filter={}&$select={SP_SELECT}",
+            query(&format!("displayName eq {}", odata_string(app)))
+        ))
+        .await?;
+    match found.len() {
+        1 => Ok(found.into_iter().next().expect("one")),
+        0 => {
+            let near = graph
+                .get(&format!(
+                    "/servicePrincipals?$filter={}&$select=id,appId,displayName&$top=10",
+                    query(&format!("startswith(displayName,{})", odata_string(app)))
+                ))
+                .await
+                .ok()
+                .and_then(|v| v.get("value").and_then(Value::as_array).cloned())
+                .unwrap_or_default();
+            if near.is_empty() {
+                Err(Error::input(format!(
+                    "no enterprise app (service principal) is named \"{app}\": check the name under Enterprise applications, or pass its appId or object id"
+                )))
+            } else {
+                Err(Error::input(format!(
+                    "no enterprise app is named exactly \"{app}\"; did you mean {}?",
+                    candidates(&near)
+                )))
+            }
+        }
+        _ => Err(ambiguous(app, &found)),
+    }
+}
+
+fn ambiguous(app: &str, found: &[Value]) -> Error {
+    Error::input(format!(
+        "{} enterprise apps are named \"{app}\": {} — pass the object id with --app to pick one",
+        found.len(),
+        candidates(found)
+    ))
+}
+
+fn candidates(found: &[Value]) -> String {
+    let mut v: Vec<String> = found
+        .iter()
+        .map(|s| {
+            format!(
+                "\"{}\" (id {}, appId {})",
+                str_of(s, "displayName").unwrap_or_default(),
+                str_of(s, "id").unwrap_or_default(),
+                str_of(s, "appId").unwrap_or_default()
+            )
+        })
+        .collect();
+    v.sort();
+    v.join(", ")
+}
+
+/// One assigned group and its direct members: the snapshot entry, its direct
+/// user ids, and its nested group ids. Member users go into `users`.
+fn read_group(
+    group: Value,
+    members: Vec<Value>,
+    users: &mut UserIndex,
+) -> (GroupSnapshot, Option<BTreeSet<String>>, Vec<String>) {
+    let id = str_of(&group, "id").unwrap_or_default();
+    let mut refs = Vec::with_capacity(members.len());
+    let mut direct_users = Vec::new();
+    let mut nested = Vec::new();
+    for m in members {
+        let kind = member_kind(&m);
+        let mid = str_of(&m, "id").unwrap_or_default();
+        let display_name = str_of(&m, "displayName");
+        match kind.as_str() {
+            "user" => {
+                users.add(&mid, Some(m), format!("group:{id}"));
+                direct_users.push(mid.clone());
+            }
+            "group" => nested.push(mid.clone()),
+            _ => {}
+        }
+        refs.push(MemberRef {
+            id: mid,
+            kind,
+            display_name,
+        });
+    }
+    refs.sort_by(|a, b| a.id.cmp(&b.id));
+    direct_users.sort_unstable();
+    direct_users.dedup();
+    let mut g = GroupSnapshot {
+        display_name: str_of(&group, "displayName").unwrap_or_default(),
+        kind: group_kind(&group),
+        id,
+        members: refs,
+        transitive_user_count: direct_users.len(),
+    };
+    g.members.shrink_to_fit();
+    // The user ids are only needed to count the union with nested groups' users.
+    let direct = (!nested.is_empty()).then(|| direct_users.into_iter().collect());
+    (g, direct, nested)
+}
+
+/// Settings and the names of the credential keys that are set.
+pub fn split_secrets(secrets: &[Value]) -> (Vec<KeyValue>, Vec<String>) {
+    let mut settings = Vec::new();
+    let mut creds = BTreeSet::new();
+    for s in secrets {
+        let Some(key) = str_of(s, "key") else {
+            continue;
+        };
+        let value = match s.get("value") {
+            Some(Value::String(v)) => v.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        let masked = !value.is_empty() && value.chars().all(|c| c == '*');
+        if is_credential_key(&key) || masked {
+            if !value.is_empty() {
+                creds.insert(key);
+            }
+        } else {
+            settings.push(KeyValue { key, value });
+        }
+    }
+    settings.sort_by(|a, b| a.key.cmp(&b.key));
+    (settings, creds.into_iter().collect())
+}
+
+/// Whether a secret key holds a credential (its value never stored).
+pub fn is_credential_key(key: &str) -> bool {
+    CREDENTIAL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+        || ["password", "secret", "token", "key"]
+            .iter()
+            .any(|w| key.to_ascii_lowercase().ends_with(w))
+            && !key.eq_ignore_ascii_case("SyncNotificationSettings")
+}
+
+/// The `$select` for users: the fixed list plus directory extensions the schemas read.
+fn user_select(jobs: &[JobSnapshot]) -> String {
+    let mut names: Vec<String> = USER_ATTRIBUTES.iter().map(|s| s.to_string()).collect();
+    let mut ext = BTreeSet::new();
+    for j in jobs {
+        collect_extensions(&j.schema, &mut ext);
+    }
+    names.extend(ext);
+    names.join(",")
+}
+
+fn collect_extensions(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("type").and_then(Value::as_str) == Some("Attribute")
+                && let Some(name) = m.get("name").and_then(Value::as_str)
+                && name.starts_with("extension_")
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                out.insert(name.to_string());
+            }
+            m.values().for_each(|x| collect_extensions(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_extensions(x, out)),
+        _ => {}
+    }
+}
+
+fn member_kind(m: &Value) -> String {
+    match m.get("@odata.type").and_then(Value::as_str) {
+        Some(t) => t.trim_start_matches("#microsoft.graph.").to_string(),
+        None if m.get("userPrincipalName").is_some() => "user".into(),
+        None if m.get("groupTypes").is_some() || m.get("securityEnabled").is_some() => {
+            "group".into()
+        }
+        None => "unknown".into(),
+    }
+}
+
+fn group_kind(g: &Value) -> GroupKind {
+    let unified = g
+        .get("groupTypes")
+        .and_then(Value::as_array)
+        .is_some_and(|t| t.iter().any(|x| x.as_str() == Some("Unified")));
+    let sec = g
+        .get("securityEnabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let mail = g
+        .get("mailEnabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    match (unified, sec, mail) {
+        (true, _, _) => GroupKind::Microsoft365,
+        (false, true, true) => GroupKind::MailEnabledSecurity,
+        (false, true, false) => GroupKind::Security,
+        (false, false, _) => GroupKind::Distribution,
+    }
+}
+
+/// Users keyed by id, with how each reaches the app. A hash index into one
+/// vector (sorted by id at the end): for 100,000 users this is tens of MB
+/// less than a tree of entries.
+#[derive(Default)]
+struct UserIndex {
+    pos: HashMap<String, usize>,
+    /// (id, attributes, via); a removed user keeps its slot with an empty id.
+    /// `via` is a short Vec (usually one entry), sorted at the end.
+    users: Vec<(String, Option<Value>, Vec<String>)>,
+}
+
+impl UserIndex {
+    fn add(&mut self, id: &str, attrs: Option<Value>, via: String) {
+        if id.is_empty() {
+            return;
+        }
+        let i = match self.pos.get(id) {
+            Some(i) => *i,
+            None => {
+                self.users
+                    .push((id.to_string(), None, Vec::with_capacity(1)));
+                self.pos.insert(id.to_string(), self.users.len() - 1);
+                self.users.len() - 1
+            }
+        };
+        let e = &mut self.users[i];
+        if e.1.is_none()
+            && let Some(a) = attrs
+        {
+            e.1 = Some(user_attributes(a));
+        }
+        if !e.2.contains(&via) {
+            e.2.push(via);
+        }
+    }
+    fn has_attributes(&self, id: &str) -> bool {
+        self.pos.get(id).is_some_and(|i| self.users[*i].1.is_some())
+    }
+    fn remove(&mut self, id: &str) {
+        if let Some(i) = self.pos.remove(id) {
+            self.users[i] = (String::new(), None, Vec::new());
+        }
+    }
+    fn into_sorted(self) -> Vec<UserSnapshot> {
+        drop(self.pos);
+        let mut out: Vec<UserSnapshot> = self
+            .users
+            .into_iter()
+            .filter(|(id, _, _)| !id.is_empty())
+            .map(|(id, attrs, mut via)| {
+                via.sort();
+                UserSnapshot {
+                    attributes: attrs.unwrap_or_else(|| serde_json::json!({ "id": id })),
+                    id,
+                    via,
+                }
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+}
+
+/// A user's attributes without OData annotations, group-only properties or
+/// nulls (Graph answers every `$select`ed property; unset ones are null, and a
+/// mapping reads a missing attribute as null anyway).
+fn user_attributes(u: Value) -> Value {
+    let Value::Object(m) = u else {
+        return Value::Object(Map::new());
+    };
+    let kept: Vec<(String, Value)> = m
+        .into_iter()
+        .filter(|(k, v)| {
+            !v.is_null()
+                && !k.starts_with("@odata")
+                && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled")
+        })
+        .collect();
+    // A fresh map of exactly the right size: a parsed map reserves room to
+    // match its hash table (28 entries for 15), which for 100,000 users is
+    // about 150 MB of empty slots.
+    let mut out = Map::with_capacity(kept.len());
+    out.extend(kept);
+    Value::Object(out)
+}
+
+fn strip_odata(v: Value) -> Value {
+    match v {
+        Value::Object(mut m) => {
+            m.retain(|k, _| !k.starts_with("@odata"));
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+
+fn str_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The tenant: from the credential, else the token's `tid` claim (read, not verified).
+async fn tenant_of(graph: &GraphClient) -> Option<String> {
+    use crate::graph::Credential;
+    match graph.auth().credential() {
+        Credential::ClientSecret { tenant, .. } => return Some(tenant.clone()),
+        Credential::DeviceCode { tenant, .. }
+            if tenant != "organizations" && tenant != "common" =>
+        {
+            return Some(tenant.clone());
+        }
+        _ => {}
+    }
+    let token = graph.auth().token().await.ok()?;
+    use base64::Engine;
+    let payload = token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims
+        .get("tid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+// ---- the command ------------------------------------------------------------
+
+/// What `snapshot` prints (`--output json`), and what the text view shows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub file: Option<String>,
+    pub digest: String,
+    pub app: AppSummary,
+    pub jobs: Vec<JobSummary>,
+    pub settings: BTreeMap<String, String>,
+    pub credential_keys_present: Vec<String>,
+    pub assignments: AssignmentCounts,
+    pub groups: GroupCounts,
+    pub users: UserCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetCounts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppSummary {
+    pub display_name: String,
+    pub service_principal_id: String,
+    pub app_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSummary {
+    pub id: String,
+    pub template_id: String,
+    /// schedule.state: Active, Disabled, Paused.
+    pub schedule_state: String,
+    /// status.code: NotConfigured, NotRun, Active, Paused, Quarantine.
+    pub status: String,
+    /// `userName <- [mail]`, in matching order.
+    pub matching: Vec<String>,
+    /// The user scoping filter, or `none`.
+    pub scoping: String,
+    pub pushes_groups: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssignmentCounts {
+    pub total: usize,
+    pub users: usize,
+    pub groups: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupCounts {
+    pub total: usize,
+    pub security: usize,
+    pub microsoft365: usize,
+    pub other: usize,
+    pub with_nested_groups: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserCounts {
+    pub in_scope: usize,
+    pub direct: usize,
+    pub via_groups: usize,
+    pub only_via_nested_groups: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCounts {
+    pub url: String,
+    pub users: usize,
+    pub groups: usize,
+}
+
+impl Summary {
+    pub fn of(snap: &Snapshot, file: Option<&std::path::Path>) -> Summary {
+        let jobs = snap
+            .app
+            .jobs
+            .iter()
+            .map(|j| {
+                let mappings = crate::mapping::schema::Mappings::from_schema(&j.schema).ok();
+                let user = mappings.as_ref().and_then(|m| m.user.as_ref());
+                JobSummary {
+                    id: j.id.clone(),
+                    template_id: j.template_id.clone(),
+                    schedule_state: j
+                        .job
+                        .pointer("/schedule/state")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_string(),
+                    status: j
+                        .job
+                        .pointer("/status/code")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_string(),
+                    matching: user
+                        .map(|u| {
+                            u.matching()
+                                .iter()
+                                .map(|a| format!("{} <- {}", a.target, a.expr))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    scoping: user
+                        .map(|u| describe_scope(&u.scope))
+                        .unwrap_or_else(|| "none".into()),
+                    pushes_groups: mappings.as_ref().is_some_and(|m| m.pushes_groups()),
+                }
+            })
+            .collect();
+        let users_direct = snap
+            .users
+            .iter()
+            .filter(|u| u.via.iter().any(|v| v == "direct"))
+            .count();
+        let via_groups = snap
+            .users
+            .iter()
+            .filter(|u| u.via.iter().any(|v| v.starts_with("group:")))
+            .count();
+        let nested_only = snap
+            .users
+            .iter()
+            .filter(|u| u.via.iter().all(|v| v.starts_with("nested:")))
+            .count();
+        let kind = |k: GroupKind| snap.groups.iter().filter(|g| g.kind == k).count();
+        Summary {
+            file: file.map(|f| f.display().to_string()),
+            digest: snap.digest.clone(),
+            app: AppSummary {
+                display_name: snap.app.display_name.clone(),
+                service_principal_id: snap.app.service_principal_id.clone(),
+                app_id: snap.app.app_id.clone(),
+            },
+            jobs,
+            settings: snap
+                .app
+                .settings
+                .iter()
+                .map(|kv| (kv.key.clone(), kv.value.clone()))
+                .collect(),
+            credential_keys_present: snap.app.credential_keys_present.clone(),
+            assignments: AssignmentCounts {
+                total: snap.app.assignments.len(),
+                users: snap
+                    .app
+                    .assignments
+                    .iter()
+                    .filter(|a| a.principal_type == "User")
+                    .count(),
+                groups: snap
+                    .app
+                    .assignments
+                    .iter()
+                    .filter(|a| a.principal_type == "Group")
+                    .count(),
+            },
+            groups: GroupCounts {
+                total: snap.groups.len(),
+                security: kind(GroupKind::Security),
+                microsoft365: kind(GroupKind::Microsoft365),
+                other: kind(GroupKind::MailEnabledSecurity) + kind(GroupKind::Distribution),
+                with_nested_groups: snap
+                    .groups
+                    .iter()
+                    .filter(|g| g.members.iter().any(|m| m.kind == "group"))
+                    .count(),
+            },
+            users: UserCounts {
+                in_scope: snap.users.len(),
+                direct: users_direct,
+                via_groups,
+                only_via_nested_groups: nested_only,
+            },
+            target: snap.target.as_ref().map(|t| TargetCounts {
+                url: t.base_url.clone(),
+                users: t.users.len(),
+                groups: t.groups.len(),
+            }),
+        }
+    }
+
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        let a = &self.app;
+        s.push_str(&format!(
+            "Snapshot of \"{}\" (service principal {}, appId {})\n",
+            a.display_name, a.service_principal_id, a.app_id
+        ));
+        if let Some(f) = &self.file {
+            s.push_str(&format!("  written to {f} ({})\n", self.digest));
+        }
+        if self.jobs.is_empty() {
+            s.push_str("  provisioning: no job (this app has no provisioning configured)\n");
+        }
+        for j in &self.jobs {
+            s.push_str(&format!(
+                "  job {} (template {}): schedule {}, status {}\n",
+                j.id, j.template_id, j.schedule_state, j.status
+            ));
+            s.push_str(&format!(
+                "    matching: {}\n",
+                if j.matching.is_empty() {
+                    "none".to_string()
+                } else {
+                    j.matching.join(", then ")
+                }
+            ));
+            s.push_str(&format!("    scoping filter: {}\n", j.scoping));
+            s.push_str(&format!(
+                "    pushes groups: {}\n",
+                if j.pushes_groups { "yes" } else { "no" }
+            ));
+        }
+        if !self.settings.is_empty() {
+            let kv: Vec<String> = self
+                .settings
+                .iter()
+                .map(|(k, v)| format!("{k}={}", short(v)))
+                .collect();
+            s.push_str(&format!("  settings: {}\n", kv.join(", ")));
+        }
+        if !self.credential_keys_present.is_empty() {
+            s.push_str(&format!(
+                "  credentials set (values not stored): {}\n",
+                self.credential_keys_present.join(", ")
+            ));
+        }
+        let c = &self.assignments;
+        s.push_str(&format!(
+            "  assignments: {} ({} users, {} groups)\n",
+            c.total, c.users, c.groups
+        ));
+        let g = &self.groups;
+        s.push_str(&format!(
+            "  groups: {} ({} security, {} Microsoft 365, {} other; {} with nested groups)\n",
+            g.total, g.security, g.microsoft365, g.other, g.with_nested_groups
+        ));
+        let u = &self.users;
+        s.push_str(&format!(
+            "  users in scope: {} ({} assigned directly, {} through groups, {} only through nested groups)\n",
+            u.in_scope, u.direct, u.via_groups, u.only_via_nested_groups
+        ));
+        if let Some(t) = &self.target {
+            s.push_str(&format!(
+                "  target {}: {} users, {} groups\n",
+                t.url, t.users, t.groups
+            ));
+        }
+        s
+    }
+}
+
+fn short(v: &str) -> String {
+    if v.chars().count() > 60 {
+        format!("{}…", v.chars().take(60).collect::<String>())
+    } else {
+        v.to_string()
+    }
+}
+
+/// `department EQUALS "Sales" AND …` groups joined by OR; `none` when empty.
+pub fn describe_scope(scope: &[Vec<crate::mapping::schema::Clause>]) -> String {
+    if scope.is_empty() {
+        return "none".into();
+    }
+    scope
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        })
+        .map(|g| if scope.len() > 1 { format!("({g})") } else { g })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// `scimshift snapshot --app … --out …`.
+pub async fn run(ctx: &Context, args: &SnapshotArgs) -> Result<i32> {
+    let app = crate::cli::required(&args.app, "--app")?;
+    let out = crate::cli::required(&args.out, "--out")?;
+    // Check every URL and read every credential before the first request.
+    let graph = crate::graph::client_from_args(&args.graph)?;
+    let scim = match &args.scim.scim_url {
+        Some(_) => Some(crate::scim::client_from_args(ctx, &args.scim)?),
+        None => None,
+    };
+    let snap = capture(&graph, app, scim.as_ref()).await?;
+    crate::output::write_private_file_with(out, |f| snap.write_to(f))?;
+    let summary = Summary::of(&snap, Some(out));
+    if ctx.json() {
+        crate::output::print_json(&summary);
+    } else {
+        print!("{}", summary.render_text());
+    }
+    Ok(crate::error::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn credentials_are_only_noted() {
+        let secrets = vec![
+            json!({"key":"BaseAddress","value":"https://x/scim"}),
+            json!({"key":"SecretToken","value":"s3cr3t-real-value"}),
+            json!({"key":"Password","value":""}),
+            json!({"key":"SomeFutureKey","value":"****"}),
+            json!({"key":"SyncAll","value":"false"}),
+            json!({"key":"SyncNotificationSettings","value":"{\"Enabled\":false}"}),
+        ];
+        let (settings, creds) = split_secrets(&secrets);
+        assert_eq!(
+            creds,
+            vec!["SecretToken".to_string(), "SomeFutureKey".to_string()]
+        );
+        let keys: Vec<&str> = settings.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["BaseAddress", "SyncAll", "SyncNotificationSettings"]
+        );
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn group_kinds() {
+        assert_eq!(
+            group_kind(
+                &json!({"groupTypes":["Unified"],"securityEnabled":false,"mailEnabled":true})
+            ),
+            GroupKind::Microsoft365
+        );
+        assert_eq!(
+            group_kind(&json!({"groupTypes":[],"securityEnabled":true,"mailEnabled":false})),
+            GroupKind::Security
+        );
+        assert_eq!(
+            group_kind(&json!({"groupTypes":[],"securityEnabled":true,"mailEnabled":true})),
+            GroupKind::MailEnabledSecurity
+        );
+        assert_eq!(
+            group_kind(&json!({"groupTypes":[],"securityEnabled":false,"mailEnabled":true})),
+            GroupKind::Distribution
+        );
+    }
 }

@@ -179,10 +179,45 @@ pub struct TargetSnapshot {
 impl Snapshot {
     /// Compute the digest over the canonical JSON (this struct with `digest` = "").
     pub fn compute_digest(&self) -> String {
-        let mut copy = self.clone();
-        copy.digest = String::new();
-        let bytes = serde_json::to_vec(&copy).expect("snapshot serialises");
-        format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+        // Hash a borrowed view with `digest` empty, streamed into the hasher:
+        // the same bytes as serialising a copy, without copying a snapshot
+        // that can hold 100,000 users.
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct View<'a> {
+            format: &'a str,
+            digest: &'a str,
+            taken_at: &'a str,
+            source: &'a Source,
+            app: &'a AppSnapshot,
+            groups: &'a [GroupSnapshot],
+            users: &'a [UserSnapshot],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            target: Option<&'a TargetSnapshot>,
+        }
+        struct HashWriter(Sha256);
+        impl std::io::Write for HashWriter {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let view = View {
+            format: &self.format,
+            digest: "",
+            taken_at: &self.taken_at,
+            source: &self.source,
+            app: &self.app,
+            groups: &self.groups,
+            users: &self.users,
+            target: self.target.as_ref(),
+        };
+        let mut w = HashWriter(Sha256::new());
+        serde_json::to_writer(&mut w, &view).expect("snapshot serialises");
+        format!("sha256:{}", hex::encode(w.0.finalize()))
     }
 
     /// Set `digest` from the content.
@@ -215,10 +250,87 @@ impl Snapshot {
         Ok(snap)
     }
 
+    /// Write the file form (the bytes of [`Snapshot::to_bytes`]) to `w`, without
+    /// building it in memory first.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut buf = std::io::BufWriter::with_capacity(1 << 16, w);
+        serde_json::to_writer_pretty(&mut buf, self).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut buf, b"\n")?;
+        std::io::Write::flush(&mut buf)
+    }
+
     /// Serialise deterministically (pretty, sorted as built).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).expect("snapshot serialises");
         v.push(b'\n');
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            format: FORMAT.into(),
+            digest: "sha256:old".into(),
+            taken_at: "2026-11-23T21:00:00Z".into(),
+            source: Source {
+                graph_url: "https://graph.microsoft.com/v1.0".into(),
+                cloud: "global".into(),
+                tenant_id: None,
+            },
+            app: AppSnapshot {
+                service_principal: json!({"id": "sp"}),
+                service_principal_id: "sp".into(),
+                app_id: "app".into(),
+                display_name: "Coda".into(),
+                application_template_id: None,
+                app_roles: vec![],
+                jobs: vec![],
+                settings: vec![KeyValue {
+                    key: "SyncAll".into(),
+                    value: "false".into(),
+                }],
+                credential_keys_present: vec!["SecretToken".into()],
+                templates: vec![],
+                assignments: vec![],
+            },
+            groups: vec![],
+            users: vec![UserSnapshot {
+                id: "u1".into(),
+                attributes: json!({"id": "u1", "mail": "a@b"}),
+                via: vec!["direct".into()],
+            }],
+            target: None,
+        }
+    }
+
+    #[test]
+    fn digest_is_the_hash_of_the_copy_with_an_empty_digest() {
+        for target in [
+            None,
+            Some(TargetSnapshot {
+                base_url: "x".into(),
+                service_provider_config: json!({}),
+                users: vec![],
+                groups: vec![],
+            }),
+        ] {
+            let mut s = sample();
+            s.target = target;
+            let mut copy = s.clone();
+            copy.digest = String::new();
+            let expected = format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest(serde_json::to_vec(&copy).unwrap()))
+            );
+            assert_eq!(s.compute_digest(), expected);
+            let mut out = Vec::new();
+            s.write_to(&mut out).unwrap();
+            assert_eq!(out, s.to_bytes());
+        }
     }
 }

@@ -1,0 +1,285 @@
+//! JSON batching (`POST /$batch`, GRAPH-API.md §2.4): up to 20 requests per
+//! call, answers in any order, each inner request throttled on its own.
+//!
+//! [`GraphClient::batch`] splits any number of requests into batches of 20,
+//! runs a few batches at a time, retries inner 429/503/504 answers after their
+//! own `Retry-After` (and the 424s that depended on them), and hands back one
+//! [`BatchResponse`] per request, in request order. It never hides an inner
+//! failure: callers check each status (or use [`BatchResponse::into_result`]).
+
+use super::client::GraphClient;
+use super::error::GraphError;
+use crate::error::{Error, Result};
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// Graph's limit.
+pub const MAX_BATCH: usize = 20;
+
+/// One request inside a batch. `url` is relative to the version root (`/users/{id}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRequest {
+    pub id: String,
+    pub method: Method,
+    pub url: String,
+    pub body: Option<Value>,
+    pub depends_on: Vec<String>,
+}
+
+impl BatchRequest {
+    pub fn new(
+        id: impl Into<String>,
+        method: Method,
+        url: impl Into<String>,
+        body: Option<Value>,
+    ) -> Self {
+        BatchRequest {
+            id: id.into(),
+            method,
+            url: url.into(),
+            body,
+            depends_on: Vec::new(),
+        }
+    }
+    pub fn get(id: impl Into<String>, url: impl Into<String>) -> Self {
+        Self::new(id, Method::GET, url, None)
+    }
+    pub fn post(id: impl Into<String>, url: impl Into<String>, body: Value) -> Self {
+        Self::new(id, Method::POST, url, Some(body))
+    }
+    pub fn delete(id: impl Into<String>, url: impl Into<String>) -> Self {
+        Self::new(id, Method::DELETE, url, None)
+    }
+    pub fn depends_on(mut self, ids: &[&str]) -> Self {
+        self.depends_on = ids.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        let url = if self.url.starts_with('/') {
+            self.url.clone()
+        } else {
+            format!("/{}", self.url)
+        };
+        let mut r = json!({ "id": self.id, "method": self.method.as_str(), "url": url });
+        if let Some(b) = &self.body {
+            r["body"] = b.clone();
+            r["headers"] = json!({ "Content-Type": "application/json" });
+        }
+        if !self.depends_on.is_empty() {
+            r["dependsOn"] = json!(self.depends_on);
+        }
+        r
+    }
+}
+
+/// One inner answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchResponse {
+    pub id: String,
+    pub status: u16,
+    pub headers: Map<String, Value>,
+    pub body: Value,
+}
+
+impl BatchResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+    }
+
+    /// The inner `Retry-After`, in seconds.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.header("Retry-After")?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+    }
+
+    /// The body of a 2xx, else one sentence (Graph's code, request id, advice).
+    pub fn into_result(self, request: &BatchRequest) -> Result<Value> {
+        if self.is_success() {
+            return Ok(self.body);
+        }
+        if self.status == 424 {
+            return Err(Error::remote(format!(
+                "{} {} was not run because a request it depends on ({}) failed (HTTP 424)",
+                request.method,
+                request.url.split('?').next().unwrap_or(""),
+                request.depends_on.join(", ")
+            )));
+        }
+        Err(self.graph_error(request).into_error())
+    }
+
+    pub fn graph_error(&self, request: &BatchRequest) -> GraphError {
+        GraphError::parse(
+            self.status,
+            request.method.as_str(),
+            &request.url,
+            &self.body,
+            self.header("request-id").as_deref(),
+        )
+    }
+}
+
+fn is_retryable(status: u16) -> bool {
+    matches!(status, 429 | 503 | 504)
+}
+
+impl GraphClient {
+    /// Run any number of requests through `$batch`, 20 per call. One answer per
+    /// request, in request order. Requests with `dependsOn` must fit in one batch.
+    pub async fn batch(&self, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>> {
+        let mut out = Vec::with_capacity(requests.len());
+        let mut stream = std::pin::pin!(self.batch_stream(requests)?);
+        while let Some(chunk) = stream.next().await {
+            out.extend(chunk?.into_iter().map(|(_, resp)| resp));
+        }
+        Ok(out)
+    }
+
+    /// Like [`GraphClient::batch`], but hands back each batch of up to 20
+    /// (request, answer) pairs as soon as it is done, in request order, so a
+    /// large read never holds every answer in memory at once.
+    pub fn batch_stream(
+        &self,
+        requests: Vec<BatchRequest>,
+    ) -> Result<impl futures::Stream<Item = Result<Vec<(BatchRequest, BatchResponse)>>> + '_> {
+        let mut ids = HashSet::new();
+        for r in &requests {
+            if !ids.insert(r.id.as_str()) {
+                return Err(Error::internal(format!(
+                    "batch request id `{}` is used twice",
+                    r.id
+                )));
+            }
+        }
+        if requests.len() > MAX_BATCH && requests.iter().any(|r| !r.depends_on.is_empty()) {
+            return Err(Error::internal(
+                "batch requests with dependsOn must fit in one batch of 20",
+            ));
+        }
+        let mut chunks: Vec<Vec<BatchRequest>> = Vec::new();
+        let mut it = requests.into_iter().peekable();
+        while it.peek().is_some() {
+            chunks.push(it.by_ref().take(MAX_BATCH).collect());
+        }
+        Ok(
+            futures::stream::iter(chunks.into_iter().map(|c| self.run_one_batch(c)))
+                .buffered(self.concurrency),
+        )
+    }
+
+    /// One `$batch` call (≤ 20 requests) with inner retries.
+    async fn run_one_batch(
+        &self,
+        chunk: Vec<BatchRequest>,
+    ) -> Result<Vec<(BatchRequest, BatchResponse)>> {
+        let mut done: HashMap<String, BatchResponse> = HashMap::new();
+        let mut pending: Vec<&BatchRequest> = chunk.iter().collect();
+        let mut attempt = 1u32;
+        loop {
+            let writes = pending.iter().filter(|r| r.method != Method::GET).count();
+            let body =
+                json!({ "requests": pending.iter().map(|r| r.to_json()).collect::<Vec<_>>() });
+            let reply = self
+                .request_paced(Method::POST, "/$batch", Some(&body), writes, &[])
+                .await?;
+            let mut answer = self.check(&Method::POST, "/$batch", reply)?;
+            let responses = match answer.get_mut("responses").map(Value::take) {
+                Some(Value::Array(a)) => a,
+                _ => return Err(Error::remote("Graph answered $batch without `responses`")),
+            };
+            let mut got: HashMap<String, BatchResponse> = HashMap::new();
+            for mut r in responses {
+                let id = match r.get("id") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => continue,
+                };
+                let status = r
+                    .get("status")
+                    .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
+                    .unwrap_or(0) as u16;
+                let headers = match r.get_mut("headers").map(Value::take) {
+                    Some(Value::Object(m)) => m,
+                    _ => Map::new(),
+                };
+                let body = r.get_mut("body").map(Value::take).unwrap_or(Value::Null);
+                got.insert(
+                    id.clone(),
+                    BatchResponse {
+                        id,
+                        status,
+                        headers,
+                        body,
+                    },
+                );
+            }
+            // Which to send again: throttled ones, and 424s that waited on one of them.
+            let throttled: HashSet<String> = got
+                .values()
+                .filter(|r| is_retryable(r.status))
+                .map(|r| r.id.clone())
+                .collect();
+            let can_retry = attempt < self.retry.max_attempts && !throttled.is_empty();
+            let mut again = Vec::new();
+            let mut wait: Option<Duration> = None;
+            for req in pending {
+                let Some(resp) = got.remove(&req.id) else {
+                    return Err(Error::remote(format!(
+                        "Graph's $batch answer has no response for request `{}`",
+                        req.id
+                    )));
+                };
+                let retry = can_retry
+                    && (throttled.contains(&req.id)
+                        || (resp.status == 424
+                            && req.depends_on.iter().any(|d| throttled.contains(d))));
+                if retry {
+                    if let Some(d) = resp.retry_after() {
+                        wait = Some(wait.map_or(d, |w| w.max(d)));
+                    }
+                    again.push(req);
+                } else {
+                    done.insert(req.id.clone(), resp);
+                }
+            }
+            if again.is_empty() {
+                break;
+            }
+            let d = self.retry.delay(attempt, wait);
+            tracing::debug!(
+                n = again.len(),
+                ?d,
+                "retrying throttled requests inside $batch"
+            );
+            tokio::time::sleep(d).await;
+            pending = again;
+            attempt += 1;
+        }
+        Ok(chunk
+            .into_iter()
+            .map(|r| {
+                let resp = done.remove(&r.id).expect("every request answered");
+                (r, resp)
+            })
+            .collect())
+    }
+}

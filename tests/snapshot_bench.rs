@@ -1,0 +1,119 @@
+//! Benchmark (not a timed test): `scimshift snapshot` of a 100,000-user,
+//! 5,000-group tenant; the target is under 20 s and 300 MB.
+//!
+//! Run with `cargo test --release --test snapshot_bench -- --ignored --nocapture`.
+//! Against the twin: start `scimshift twin serve --seed synthetic:users=100000,groups=5000`
+//! and set SCIMSHIFT_BENCH_GRAPH_URL (its Graph root, …/v1.0), SCIMSHIFT_BENCH_AUTHORITY_URL
+//! and AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET from its ready line, plus
+//! SCIMSHIFT_BENCH_APP (the gallery app's name). Without them the mock Graph of
+//! `tests/mock_graph` serves the same shape in-process. Wall time and peak RSS
+//! of the snapshot process come from /usr/bin/time.
+
+mod mock_graph;
+
+use std::time::Instant;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run explicitly with --ignored"]
+async fn snapshot_of_100k_users_5k_groups() {
+    let users: usize = std::env::var("BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let groups: usize = std::env::var("BENCH_GROUPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let (graph_url, authority, app, creds, _mock) = match std::env::var("SCIMSHIFT_BENCH_GRAPH_URL")
+    {
+        Ok(url) => {
+            let authority = std::env::var("SCIMSHIFT_BENCH_AUTHORITY_URL")
+                .expect("SCIMSHIFT_BENCH_AUTHORITY_URL");
+            let app = std::env::var("SCIMSHIFT_BENCH_APP").unwrap_or_else(|_| "Coda".into());
+            let creds: Vec<(String, String)> =
+                ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]
+                    .iter()
+                    .map(|k| (k.to_string(), std::env::var(k).unwrap_or_default()))
+                    .collect();
+            (url, authority, app, creds, None)
+        }
+        Err(_) => {
+            let t = Instant::now();
+            let (mock, base) = mock_graph::start(mock_graph::synthetic_seed(users, groups)).await;
+            eprintln!(
+                "mock Graph seeded with {users} users / {groups} groups in {:?}",
+                t.elapsed()
+            );
+            let creds = vec![
+                (
+                    "AZURE_TENANT_ID".to_string(),
+                    mock_graph::TENANT.to_string(),
+                ),
+                (
+                    "AZURE_CLIENT_ID".to_string(),
+                    mock_graph::CLIENT_ID.to_string(),
+                ),
+                (
+                    "AZURE_CLIENT_SECRET".to_string(),
+                    mock_graph::CLIENT_SECRET.to_string(),
+                ),
+            ];
+            (
+                format!("{base}/v1.0"),
+                base,
+                "Coda".to_string(),
+                creds,
+                Some(mock),
+            )
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench.json");
+    let bin = assert_cmd::cargo::cargo_bin("scimshift");
+    let mut cmd = std::process::Command::new("/usr/bin/time");
+    cmd.args(["-f", "BENCH wall=%e s maxrss=%M KB"]);
+    // e.g. BENCH_WRAPPER="heaptrack -o /tmp/snap" to profile the heap.
+    if let Ok(w) = std::env::var("BENCH_WRAPPER") {
+        cmd.args(w.split_whitespace());
+    }
+    cmd.arg(&bin)
+        .args([
+            "--output",
+            "json",
+            "snapshot",
+            "--app",
+            &app,
+            "--graph-url",
+            &graph_url,
+            "--authority-url",
+            &authority,
+            "--out",
+        ])
+        .arg(&out)
+        .env_remove("SCIMSHIFT_GRAPH_TOKEN");
+    if let Ok(v) = std::env::var("BENCH_MALLOC_ARENA_MAX") {
+        cmd.env("MALLOC_ARENA_MAX", v);
+    }
+    for (k, v) in creds {
+        cmd.env(k, v);
+    }
+    let t = Instant::now();
+    let output = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let wall = t.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let size = std::fs::metadata(&out).unwrap().len();
+    eprintln!(
+        "snapshot: {} users in scope, {} groups, file {:.1} MB, {wall:?} wall (incl. the mock's share of the 2 cores)\n{}",
+        summary["users"]["inScope"],
+        summary["groups"]["total"],
+        size as f64 / 1e6,
+        stderr
+            .lines()
+            .find(|l| l.starts_with("BENCH"))
+            .unwrap_or("")
+    );
+}
