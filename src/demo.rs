@@ -22,7 +22,10 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
         ));
     }
     let dir = demo_dir()?;
-    let story = Story { text: !ctx.json(), interactive: args.interactive };
+    let story = Story {
+        text: !ctx.json(),
+        interactive: args.interactive,
+    };
 
     story.chapter(
         1,
@@ -74,7 +77,11 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
 
     // What the same plan would have predicted with Entra's default mapping.
     let mut upn = profile.clone();
-    for m in upn.user_mappings.iter_mut().filter(|m| m.target == "userName") {
+    for m in upn
+        .user_mappings
+        .iter_mut()
+        .filter(|m| m.target == "userName")
+    {
         m.source = "userPrincipalName".into();
         m.copy_from_gallery = false;
     }
@@ -119,7 +126,6 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
-
 fn describe_tenant(twin: &RunningTwin) -> String {
     let t = twin.twin.tenant();
     let gallery = t
@@ -145,14 +151,7 @@ fn describe_tenant(twin: &RunningTwin) -> String {
         "{} users and {} groups in Entra. The Coda gallery app has {} users in its assignment scope \
          ({} groups assigned); its provisioning {}.\nThe Coda side (SCIM at {}) holds {} users and {} \
          group(s): the gallery app pushes users only, which is why the admin wants a custom app.",
-        users,
-        dir_groups,
-        in_scope,
-        groups,
-        job_state,
-        twin.scim_url,
-        target_users,
-        target_groups,
+        users, dir_groups, in_scope, groups, job_state, twin.scim_url, target_users, target_groups,
     )
 }
 
@@ -165,7 +164,11 @@ struct Story {
 impl Story {
     fn chapter(&self, n: u32, title: &str, intro: &str) {
         if self.text {
-            println!("\n{} {}\n", style(format!("{n}.")).bold().cyan(), style(title).bold());
+            println!(
+                "\n{} {}\n",
+                style(format!("{n}.")).bold().cyan(),
+                style(title).bold()
+            );
             println!("{intro}\n");
         }
     }
