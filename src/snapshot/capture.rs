@@ -89,11 +89,12 @@ pub async fn capture(
         let template_id = str_of(&job, "templateId")
             .or_else(|| str_of(&j, "templateId"))
             .unwrap_or_default();
+        // Verbatim but for OData annotations (`@odata.context` names the host).
         jobs.push(JobSnapshot {
             id,
             template_id,
-            job,
-            schema,
+            job: strip_odata(job),
+            schema: strip_odata(schema),
         });
         spin.inc(1);
     }
@@ -114,6 +115,7 @@ pub async fn capture(
     for t in &mut templates {
         if let Some(o) = t.as_object_mut() {
             o.remove("schema");
+            o.retain(|k, _| !k.starts_with("@odata"));
         }
     }
     templates.sort_by_key(|t| str_of(t, "id").unwrap_or_default());

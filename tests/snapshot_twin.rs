@@ -1,0 +1,297 @@
+//! End to end: `snapshot` against the twin (demo seed) over real HTTP — the
+//! library call, the binary, device-code sign-in, a reader without
+//! Synchronization.Read.All — checked against the twin's own tenant model.
+//!
+//! The target side uses scim2-server: the twin's embedded SCIM store and its
+//! engine (branch twin-engine) were not on main when this was written. Once
+//! they are, the target can be the twin's own `scim_url` and the demo's
+//! hand-made target users can be asserted too.
+
+mod common;
+
+use scimshift::graph::{Credential, GraphClient};
+use scimshift::scim::ScimClient;
+use scimshift::secret::Secret;
+use scimshift::snapshot::model::GroupKind;
+use scimshift::snapshot::{capture, diff};
+use scimshift::twin::seed::SeedSpec;
+use scimshift::twin::server::{RunningTwin, TwinOptions, start};
+use std::collections::BTreeSet;
+
+async fn demo_twin(pending_polls: u32) -> RunningTwin {
+    start(TwinOptions {
+        seed: SeedSpec::Demo,
+        device_code_pending_polls: pending_polls,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn admin_graph(t: &RunningTwin) -> GraphClient {
+    GraphClient::from_urls(
+        &t.graph_url,
+        &t.authority_url,
+        Credential::ClientSecret {
+            tenant: t.tenant_id.clone(),
+            client_id: t.client_id.clone(),
+            secret: t.client_secret.clone(),
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_of_the_demo_tenant_matches_the_twin() {
+    let t = demo_twin(1).await;
+    let g = admin_graph(&t);
+    let server = common::start_scim2_server();
+    let scim = ScimClient::new(&server.base_url, Secret::new(server.token.clone())).unwrap();
+    let hand_made = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "coda.admin@northwind.example", "active": true});
+    scim.create(scimshift::scim::Resource::Users, &hand_made)
+        .await
+        .unwrap();
+    let snap = capture::capture(&g, "Coda", Some(&scim)).await.unwrap();
+
+    let tenant = t.twin.tenant().clone();
+    let sp = tenant
+        .service_principals
+        .values()
+        .find(|s| s.display_name == "Coda")
+        .unwrap();
+    assert_eq!(snap.app.service_principal_id, sp.id);
+    assert_eq!(snap.source.tenant_id.as_deref(), Some(t.tenant_id.as_str()));
+
+    // The job and its schema, verbatim.
+    let sync = &tenant.synchronization[&sp.id];
+    let job = sync.jobs.values().next().unwrap();
+    assert_eq!(snap.app.jobs.len(), 1);
+    assert_eq!(snap.app.jobs[0].id, job.id);
+    assert_eq!(snap.app.jobs[0].schema, job.schema);
+    let summary = capture::Summary::of(&snap, None);
+    assert_eq!(summary.jobs[0].matching, ["userName <- [mail]"]);
+    assert_eq!(
+        summary.jobs[0].scoping,
+        "department NOT EQUALS \"Contractors\""
+    );
+    assert!(!summary.jobs[0].pushes_groups);
+
+    // Settings without credentials.
+    assert!(
+        snap.app
+            .settings
+            .iter()
+            .any(|kv| kv.key == "SyncAll" && kv.value == "false")
+    );
+    assert!(
+        snap.app
+            .credential_keys_present
+            .contains(&"SecretToken".to_string())
+    );
+    assert!(snap.app.settings.iter().all(|kv| kv.key != "SecretToken"));
+
+    // Assignments and groups as the twin holds them.
+    let assigned: BTreeSet<&str> = tenant
+        .assignments
+        .values()
+        .filter(|a| a.resource_id == sp.id)
+        .map(|a| a.id.as_str())
+        .collect();
+    assert_eq!(
+        snap.app
+            .assignments
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect::<BTreeSet<_>>(),
+        assigned
+    );
+    let groups: Vec<&str> = tenant
+        .assigned_groups(&sp.id)
+        .iter()
+        .map(|g| g.id.as_str())
+        .collect();
+    assert_eq!(
+        snap.groups
+            .iter()
+            .map(|g| g.id.as_str())
+            .collect::<Vec<_>>(),
+        groups
+    );
+    let launch = snap
+        .groups
+        .iter()
+        .find(|g| g.display_name == "Product Launch 2026")
+        .unwrap();
+    assert_eq!(launch.kind, GroupKind::Microsoft365);
+    let eng = snap
+        .groups
+        .iter()
+        .find(|g| g.display_name == "Coda Engineering")
+        .unwrap();
+    let guild = eng
+        .members
+        .iter()
+        .find(|m| m.kind == "group")
+        .expect("nested Platform Guild");
+    assert_eq!(guild.display_name.as_deref(), Some("Platform Guild"));
+    assert_eq!(eng.transitive_user_count, 68);
+
+    // Users: those the twin's engine would consider (before scoping) are exactly
+    // the ones reached directly or through a direct group membership; the 8
+    // Platform Guild members are flagged nested.
+    let expected: BTreeSet<String> = tenant
+        .users_in_assignment_scope(&sp.id)
+        .iter()
+        .map(|u| u.id.clone())
+        .collect();
+    let reachable: BTreeSet<String> = snap
+        .users
+        .iter()
+        .filter(|u| u.via.iter().any(|v| !v.starts_with("nested:")))
+        .map(|u| u.id.clone())
+        .collect();
+    assert_eq!(reachable, expected);
+    let nested_only: Vec<_> = snap
+        .users
+        .iter()
+        .filter(|u| u.via.iter().all(|v| v.starts_with("nested:")))
+        .collect();
+    assert_eq!(nested_only.len(), 8);
+    assert!(
+        nested_only
+            .iter()
+            .all(|u| u.via == [format!("nested:{}", guild.id)])
+    );
+    assert!(
+        snap.users
+            .iter()
+            .any(|u| u.attributes["userPrincipalName"] == "siobhan.o'brien@northwind.example")
+    );
+
+    // Target.
+    let target = snap.target.as_ref().unwrap();
+    assert_eq!(target.users.len(), 1);
+    assert_eq!(target.users[0]["userName"], "coda.admin@northwind.example");
+
+    // No secret in the file.
+    let text = String::from_utf8(snap.to_bytes()).unwrap();
+    assert!(!text.contains(&server.token));
+    assert!(!text.contains(t.client_secret.expose()));
+
+    // Same tenant, same content.
+    let mut again = capture::capture(&g, &sp.app_id, Some(&scim)).await.unwrap();
+    again.taken_at = snap.taken_at.clone();
+    again.seal();
+    assert!(
+        diff::diff(&snap, &again).identical,
+        "{:#?}",
+        diff::diff(&snap, &again)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reader_without_sync_permission_and_device_code() {
+    let t = demo_twin(1).await;
+    let reader = t
+        .clients
+        .iter()
+        .find(|c| c.display_name == "scimshift-reader")
+        .unwrap();
+    let g = GraphClient::from_urls(
+        &t.graph_url,
+        &t.authority_url,
+        Credential::ClientSecret {
+            tenant: t.tenant_id.clone(),
+            client_id: reader.client_id.clone(),
+            secret: Secret::new(reader.client_secret.clone()),
+        },
+    )
+    .unwrap();
+    let e = capture::capture(&g, "Coda", None).await.unwrap_err();
+    assert!(
+        e.message.contains("grant Synchronization.Read.All"),
+        "{}",
+        e.message
+    );
+
+    let wrong = GraphClient::from_urls(
+        &t.graph_url,
+        &t.authority_url,
+        Credential::ClientSecret {
+            tenant: t.tenant_id.clone(),
+            client_id: t.client_id.clone(),
+            secret: Secret::new("not-the-secret"),
+        },
+    )
+    .unwrap();
+    let e = capture::capture(&wrong, "Coda", None).await.unwrap_err();
+    assert!(
+        e.message.contains("the client secret is wrong or expired"),
+        "{}",
+        e.message
+    );
+
+    let endpoints = scimshift::graph::Endpoints::resolve(
+        scimshift::graph::Cloud::Global,
+        Some(&t.graph_url),
+        Some(&t.authority_url),
+    )
+    .unwrap();
+    let provider = scimshift::graph::TokenProvider::new(
+        Credential::DeviceCode {
+            tenant: t.tenant_id.clone(),
+            client_id: t.client_id.clone(),
+        },
+        endpoints.clone(),
+        reqwest::Client::new(),
+    )
+    .with_prompt(std::sync::Arc::new(|_: &str| {}));
+    let dc = GraphClient::with_provider(endpoints, provider).unwrap();
+    let snap = capture::capture(&dc, "Coda", None).await.unwrap();
+    assert_eq!(snap.app.display_name, "Coda");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_snapshots_the_twin() {
+    let t = demo_twin(1).await;
+    let server = common::start_scim2_server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.json");
+    let mut c = assert_cmd::Command::cargo_bin("scimshift").unwrap();
+    c.env_remove("SCIMSHIFT_GRAPH_TOKEN")
+        .env("AZURE_TENANT_ID", &t.tenant_id)
+        .env("AZURE_CLIENT_ID", &t.client_id)
+        .env("AZURE_CLIENT_SECRET", t.client_secret.expose())
+        .env("SCIM_TOKEN", &server.token)
+        .args([
+            "snapshot",
+            "--app",
+            "Coda",
+            "--graph-url",
+            &t.graph_url,
+            "--authority-url",
+            &t.authority_url,
+            "--scim-url",
+            &server.base_url,
+            "--out",
+        ])
+        .arg(&out);
+    let output = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("matching: userName <- [mail]"), "{stdout}");
+    assert!(stdout.contains("only through nested groups"), "{stdout}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let loaded = scimshift::snapshot::Snapshot::load(&out).unwrap();
+    assert_eq!(loaded.app.display_name, "Coda");
+}
