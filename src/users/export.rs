@@ -67,27 +67,7 @@ pub fn write_csv(
 ) -> Result<()> {
     let groups = rows.iter().map(|r| r.groups.len()).max().unwrap_or(0);
     let w = Writer::new(format, groups);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let result = (|| -> std::io::Result<()> {
-        let f = opts.open(&tmp)?;
+    crate::output::write_private_file_with(path, |f| {
         let mut out = std::io::BufWriter::new(f);
         if let Some(p) = w.preamble() {
             out.write_all(p.as_bytes())?;
@@ -101,17 +81,9 @@ pub fn write_csv(
             cw.write_record(w.row(r)).map_err(std::io::Error::other)?;
             pb.inc(1);
         }
-        let out = cw
-            .into_inner()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        out.into_inner()
+        cw.into_inner()
             .map_err(|e| std::io::Error::other(e.to_string()))?
-            .sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io_at(path, e)
+            .flush()
     })
 }
 
