@@ -636,24 +636,37 @@ fn group_kind(g: &Value) -> GroupKind {
 /// less than a tree of entries.
 #[derive(Default)]
 struct UserIndex {
-    pos: HashMap<String, usize>,
+    /// Object ids are GUIDs: indexed by their 128-bit value (no second copy
+    /// of the string); anything else by the string.
+    by_guid: HashMap<u128, usize>,
+    by_name: HashMap<String, usize>,
     /// (id, attributes, via); a removed user keeps its slot with an empty id.
     /// `via` is a short Vec (usually one entry), sorted at the end.
     users: Vec<(String, Option<Value>, Vec<String>)>,
 }
 
 impl UserIndex {
+    fn find(&self, id: &str) -> Option<usize> {
+        match uuid::Uuid::try_parse(id) {
+            Ok(u) => self.by_guid.get(&u.as_u128()).copied(),
+            Err(_) => self.by_name.get(id).copied(),
+        }
+    }
     fn add(&mut self, id: &str, attrs: Option<Value>, via: String) {
         if id.is_empty() {
             return;
         }
-        let i = match self.pos.get(id) {
-            Some(i) => *i,
+        let i = match self.find(id) {
+            Some(i) => i,
             None => {
+                let i = self.users.len();
                 self.users
                     .push((id.to_string(), None, Vec::with_capacity(1)));
-                self.pos.insert(id.to_string(), self.users.len() - 1);
-                self.users.len() - 1
+                match uuid::Uuid::try_parse(id) {
+                    Ok(u) => self.by_guid.insert(u.as_u128(), i),
+                    Err(_) => self.by_name.insert(id.to_string(), i),
+                };
+                i
             }
         };
         let e = &mut self.users[i];
@@ -667,15 +680,20 @@ impl UserIndex {
         }
     }
     fn has_attributes(&self, id: &str) -> bool {
-        self.pos.get(id).is_some_and(|i| self.users[*i].1.is_some())
+        self.find(id).is_some_and(|i| self.users[i].1.is_some())
     }
     fn remove(&mut self, id: &str) {
-        if let Some(i) = self.pos.remove(id) {
+        let i = match uuid::Uuid::try_parse(id) {
+            Ok(u) => self.by_guid.remove(&u.as_u128()),
+            Err(_) => self.by_name.remove(id),
+        };
+        if let Some(i) = i {
             self.users[i] = (String::new(), None, Vec::new());
         }
     }
     fn into_sorted(self) -> Vec<UserSnapshot> {
-        drop(self.pos);
+        drop(self.by_guid);
+        drop(self.by_name);
         let mut out: Vec<UserSnapshot> = self
             .users
             .into_iter()
@@ -694,9 +712,9 @@ impl UserIndex {
     }
 }
 
-/// A user's attributes without OData annotations, group-only properties or
-/// nulls (Graph answers every `$select`ed property; unset ones are null, and a
-/// mapping reads a missing attribute as null anyway).
+/// A user's attributes without OData annotations, group-only properties,
+/// nulls or empty lists (Graph answers every `$select`ed property; unset ones
+/// are null or `[]`, and a mapping reads a missing attribute as null anyway).
 fn user_attributes(u: Value) -> Value {
     let Value::Object(m) = u else {
         return Value::Object(Map::new());
@@ -705,6 +723,7 @@ fn user_attributes(u: Value) -> Value {
         .into_iter()
         .filter(|(k, v)| {
             !v.is_null()
+                && !v.as_array().is_some_and(Vec::is_empty)
                 && !k.starts_with("@odata")
                 && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled")
         })
