@@ -1106,6 +1106,30 @@ mod tests {
             vec!["BaseAddress", "SyncAll", "SyncNotificationSettings"]
         );
         assert!(!format!("{settings:?}").contains("s3cr3t"));
+        // Every credential-like key of Graph's synchronizationSecret enum.
+        for k in [
+            "ConsumerKey",
+            "ConsumerSecret",
+            "TokenKey",
+            "Oauth2AccessToken",
+            "Oauth2ClientSecret",
+            "Oauth2RefreshToken",
+            "ConnectionString",
+        ] {
+            assert!(is_credential_key(k), "{k}");
+        }
+        for k in [
+            "BaseAddress",
+            "SyncAll",
+            "SyncNotificationSettings",
+            "SkipOutOfScopeDeletions",
+            "Oauth2AccessTokenCreationTime",
+            "UpdateKeyOnSoftDelete",
+            "Domain",
+            "UserName",
+        ] {
+            assert!(!is_credential_key(k), "{k}");
+        }
     }
 
     #[test]
