@@ -250,6 +250,9 @@ pub struct UsersImportArgs {
     /// Concurrent writes
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Create users one POST at a time even when the target supports /Bulk
+    #[arg(long)]
+    pub no_bulk: bool,
 }
 
 #[derive(Debug, Args)]

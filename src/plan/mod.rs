@@ -1,13 +1,171 @@
-//! `scimshift plan` and `show`: snapshot + profile + options -> an ordered, reviewable plan.
+//! `scimshift plan` and `show`: snapshot + app profile + options → an ordered,
+//! reviewable migration plan (steps with exact requests, diffs, done-checks
+//! and undos; findings; per-user impact), rendered as text, JSON and Markdown.
+//!
+//! Rooms: `profile` (app profiles, `plans/*.toml`), `custom_schema` (the
+//! custom job's schema from the gallery's), `impact` (per-user prediction),
+//! `findings` (what would break, and notes), `build` (the pure planner: steps), `model` (the `scimshift.plan/v1` data),
+//! `render` (text and Markdown). This file does the I/O around them: read the
+//! snapshot, profile and group map; write the plan and report; exit codes.
 
-use crate::cli::{PlanArgs, ShowArgs};
+pub mod build;
+pub mod custom_schema;
+pub mod findings;
+pub mod impact;
+pub mod model;
+pub mod profile;
+pub mod render;
+#[doc(hidden)]
+pub mod testkit;
+
+pub use build::{PlanOptions, Scope, build};
+pub use model::{Action, Finding, Plan, Severity, Step, UserAction, UserImpact};
+pub use profile::Profile;
+pub use render::{render_markdown, render_text};
+
+use crate::cli::{PlanArgs, ScopeArg, ShowArgs};
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
+use crate::snapshot::model::Snapshot;
+use std::path::Path;
 
-pub fn run(_ctx: &Context, _args: &PlanArgs) -> Result<i32> {
-    Err(Error::internal("plan is not built yet"))
+/// Read `--group-map` (CSV with a `from,to` header); errors name file and line.
+pub fn read_group_map(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io_at(path, e))?;
+    parse_group_map(&text, &path.display().to_string())
 }
 
-pub fn show(_ctx: &Context, _args: &ShowArgs) -> Result<i32> {
-    Err(Error::internal("show is not built yet"))
+pub fn parse_group_map(text: &str, origin: &str) -> Result<Vec<(String, String)>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| Error::input(format!("{origin}: {e}")))?
+        .clone();
+    let col = |n: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(n))
+    };
+    let (Some(fi), Some(ti)) = (col("from"), col("to")) else {
+        return Err(Error::input(format!(
+            "{origin} line 1: the header must name the columns `from` and `to`"
+        )));
+    };
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| Error::input(format!("{origin} line {line}: {e}")))?;
+        let from = rec.get(fi).unwrap_or("").to_string();
+        let to = rec.get(ti).unwrap_or("").to_string();
+        if from.is_empty() || to.is_empty() {
+            return Err(Error::input(format!(
+                "{origin} line {line}: both `from` and `to` need a group name"
+            )));
+        }
+        out.push((from, to));
+    }
+    Ok(out)
 }
+
+/// Choose the profile: `--profile NAME|PATH`, else the one recognising the app.
+pub fn choose_profile(snap: &Snapshot, spec: Option<&str>) -> Result<(Profile, bool)> {
+    match spec {
+        Some(s) => Ok((Profile::load(s)?, true)),
+        None => {
+            let jobs: Vec<&str> = snap
+                .app
+                .jobs
+                .iter()
+                .map(|j| j.template_id.as_str())
+                .collect();
+            Ok(Profile::detect(
+                &snap.app.display_name,
+                snap.app.application_template_id.as_deref(),
+                &jobs,
+            ))
+        }
+    }
+}
+
+pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32> {
+    let snap = Snapshot::load(&args.snapshot)?;
+    let (profile, detected) = choose_profile(&snap, args.profile.as_deref())?;
+    if !detected {
+        eprintln!(
+            "warning: no app profile recognises \"{}\"; using generic-scim (pass --profile to choose one)",
+            snap.app.display_name
+        );
+    }
+    let group_map = match &args.group_map {
+        Some(p) => read_group_map(p)?,
+        None => Vec::new(),
+    };
+    let opts = PlanOptions {
+        custom_app_name: args.custom_app_name.clone(),
+        keep_gallery_sso: args.keep_gallery_sso,
+        pilot_group: args.pilot_group.clone(),
+        group_map,
+        scope: match args.scope {
+            ScopeArg::Assigned => Scope::Assigned,
+            ScopeArg::All => Scope::All,
+        },
+        profile_detected: detected,
+    };
+    let plan = build(&snap, &profile, &opts)?;
+    if let Some(out) = &args.out {
+        crate::output::write_private_file(out, &plan.to_bytes())?;
+    }
+    if let Some(report) = &args.report {
+        write_report(&plan, report)?;
+    }
+    if ctx.json() {
+        crate::output::print_json(&plan);
+    } else {
+        print!("{}", render_text(&plan));
+        if let Some(out) = &args.out {
+            println!(
+                "Saved the plan to {}; review it with `scimshift show {}`.",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(if plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+/// Write the Markdown report, with the impact as a CSV beside it when large.
+pub fn write_report(plan: &Plan, path: &Path) -> Result<()> {
+    let csv_name = if plan.impact.len() > render::MAX_REPORT_USERS {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "plan".into());
+        let name = format!("{stem}.impact.csv");
+        let csv_path = path.with_file_name(&name);
+        crate::output::write_private_file(&csv_path, render::impact_csv(plan).as_bytes())?;
+        Some(name)
+    } else {
+        None
+    };
+    crate::output::write_private_file(path, render_markdown(plan, csv_name.as_deref()).as_bytes())
+}
+
+pub fn show(ctx: &Context, args: &ShowArgs) -> Result<i32> {
+    let plan = Plan::load(&args.plan)?;
+    if ctx.json() {
+        crate::output::print_json(&plan);
+    } else {
+        print!("{}", render_text(&plan));
+    }
+    Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,613 @@
+//! Findings: what the migration would break or what the admin must know,
+//! each with a severity, a stable code, one sentence and the objects it is
+//! about. Computed from the snapshot, the prediction (`impact`) and the
+//! custom schema; the planner (`build`) only collects them.
+
+use super::build::{PlanOptions, pred_members};
+use super::custom_schema::CustomSchema;
+use super::impact::{self, Prediction};
+use super::model::*;
+use super::profile::Profile;
+use crate::snapshot::model::{GroupKind, GroupSnapshot, Snapshot};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Objects listed in one finding before "…and N more".
+pub(super) const MAX_OBJECTS: usize = 200;
+
+pub(super) struct Findings(pub(super) Vec<Finding>);
+
+impl Findings {
+    pub(super) fn add(
+        &mut self,
+        severity: Severity,
+        code: &str,
+        message: String,
+        objects: Vec<ObjectRef>,
+    ) {
+        self.0.push(Finding {
+            severity,
+            code: code.into(),
+            message,
+            objects,
+        });
+    }
+}
+
+pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// At most [`MAX_OBJECTS`] objects of `total`, built lazily, and the sentence tail saying how many more.
+pub(super) fn cap<I: IntoIterator<Item = ObjectRef>>(
+    total: usize,
+    objects: I,
+) -> (Vec<ObjectRef>, String) {
+    let listed: Vec<ObjectRef> = objects.into_iter().take(MAX_OBJECTS).collect();
+    if total > MAX_OBJECTS {
+        (
+            listed,
+            format!(
+                " (the first {MAX_OBJECTS} are listed; {} more in the impact table)",
+                total - MAX_OBJECTS
+            ),
+        )
+    } else {
+        (listed, String::new())
+    }
+}
+
+pub(super) fn expr_text(e: &crate::mapping::expr::Expr) -> String {
+    use crate::mapping::expr::Expr;
+    match e {
+        Expr::Attr(a) => format!("[{a}]"),
+        Expr::Lit(s) => format!("\"{s}\""),
+        Expr::Empty => String::new(),
+        Expr::Call(n, args) => format!(
+            "{n}({})",
+            args.iter().map(expr_text).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+pub(super) fn pred_count(p: &Prediction, a: UserAction) -> String {
+    let n = p.impact.iter().filter(|u| u.action == a).count();
+    plural(n, "user", "users")
+}
+
+pub(super) fn user_ref(u: &UserImpact) -> ObjectRef {
+    ObjectRef::new("user", &u.id, &u.user_principal_name)
+}
+
+pub(super) fn user_findings(
+    snap: &Snapshot,
+    pred: &Prediction,
+    f: &mut Findings,
+    cs: &CustomSchema,
+    cu: &crate::mapping::schema::ObjectMapping,
+) {
+    let matching = cu
+        .matching()
+        .first()
+        .map(|m| format!("{} ← {}", m.target, expr_text(&m.expr)))
+        .unwrap_or_default();
+    // Duplicates.
+    let dups: Vec<&UserImpact> = pred.impact.iter().filter(|u| u.duplicate).collect();
+    if !dups.is_empty() {
+        let mut objs = Vec::new();
+        for u in &dups {
+            objs.push(user_ref(u));
+            objs.push(ObjectRef::new(
+                "targetUser",
+                u.target_id.clone().unwrap_or_default(),
+                u.target_user_name.clone().unwrap_or_default(),
+            ));
+        }
+        f.add(
+            Severity::Error,
+            "duplicate-on-create",
+            format!(
+                "{} would be created a second time: the custom app matches on {matching}, which finds nothing, while the target already holds them under another userName (map userName as the gallery did, e.g. with copy_from_gallery).",
+                plural(dups.len(), "user", "users")
+            ),
+            objs,
+        );
+    }
+    let creates: Vec<&UserImpact> = pred
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Create && !u.duplicate)
+        .collect();
+    if !creates.is_empty() {
+        let (objs, more) = cap(creates.len(), creates.iter().map(|u| user_ref(u)));
+        f.add(
+            Severity::Info,
+            "user-created",
+            format!(
+                "{} not in the target yet will be created by the first cycle{more}.",
+                plural(creates.len(), "user", "users")
+            ),
+            objs,
+        );
+    }
+    let matched = pred
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Match)
+        .count();
+    f.add(
+        Severity::Info,
+        "user-matched",
+        format!("{} will be matched to the target user the gallery app provisioned (on {matching}) and updated, never created again.", plural(matched, "user", "users")),
+        vec![],
+    );
+    // The trap a custom app with default mappings falls into.
+    let upn_matching = cu.matching().first().is_some_and(|m| {
+        m.target.eq_ignore_ascii_case("userName")
+            && m.expr
+                .attributes()
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("userPrincipalName"))
+    });
+    if !upn_matching && !pred.default_mapping_misses.is_empty() {
+        let tu = snap.target.as_ref().map(|t| &t.users[..]).unwrap_or(&[]);
+        let mut objs = Vec::new();
+        for &(ui, ti) in &pred.default_mapping_misses {
+            objs.push(user_ref(&pred.impact[ui]));
+            if let Some(ti) = ti {
+                objs.push(ObjectRef::new(
+                    "targetUser",
+                    tu[ti].get("id").and_then(Value::as_str).unwrap_or_default(),
+                    tu[ti]
+                        .get("userName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        let n = pred.default_mapping_misses.len();
+        f.add(
+            Severity::Warning,
+            "default-mapping-would-duplicate",
+            format!(
+                "{} a userName {} that is not their UPN (the gallery maps userName ← {}): a custom app with Entra's default mapping (userName ← userPrincipalName) would create {} again; this plan keeps the gallery's mapping, so {} — do not change it by hand.",
+                plural(n, "user has", "users have"),
+                if pred.assumed_without_target { "from the gallery job" } else { "in the target" },
+                matching.split(" ← ").nth(1).unwrap_or("?"),
+                if n == 1 { "them" } else { "them all" },
+                if pred.assumed_without_target {
+                    "they will be matched as the gallery wrote them"
+                } else {
+                    "they are matched"
+                },
+            ),
+            objs,
+        );
+    }
+    for (ui, hits) in &pred.ambiguous {
+        let u = &pred.impact[*ui];
+        let mut objs = vec![user_ref(u)];
+        let tu = &snap.target.as_ref().map(|t| &t.users[..]).unwrap_or(&[]);
+        for &h in hits {
+            objs.push(ObjectRef::new(
+                "targetUser",
+                tu[h].get("id").and_then(Value::as_str).unwrap_or_default(),
+                tu[h]
+                    .get("userName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ));
+        }
+        f.add(
+            Severity::Error,
+            "ambiguous-match",
+            format!(
+                "{} matches {} target users on {}: Entra stops with DuplicateTargetEntries.",
+                u.user_principal_name,
+                hits.len(),
+                u.matched_on.clone().unwrap_or_default()
+            ),
+            objs,
+        );
+    }
+    // Orphans.
+    if let Some(t) = &snap.target
+        && !pred.orphans.is_empty()
+    {
+        let (objs, more) = cap(
+            pred.orphans.len(),
+            pred.orphans.iter().map(|&i| {
+                ObjectRef::new(
+                    "targetUser",
+                    t.users[i]
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    t.users[i]
+                        .get("userName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                )
+            }),
+        );
+        f.add(
+            Severity::Warning,
+            "orphan-target-user",
+            format!(
+                "{} in the target {} not assigned to any Entra user: neither app will update or deactivate them; review them by hand{more}.",
+                plural(pred.orphans.len(), "user", "users"),
+                if pred.orphans.len() == 1 { "is" } else { "are" }
+            ),
+            objs,
+        );
+    }
+    // Gallery deactivation on unassignment.
+    if !pred.gallery_would_deactivate.is_empty() {
+        let (objs, more) = cap(
+            pred.gallery_would_deactivate.len(),
+            pred.gallery_would_deactivate
+                .iter()
+                .map(|&i| user_ref(&pred.impact[i])),
+        );
+        f.add(
+            Severity::Warning,
+            "gallery-would-deactivate",
+            format!(
+                "If the gallery app's assignments were removed while its job runs, it would deactivate {} in the target{}; the plan pauses the gallery job first and removes no assignment{more}.",
+                plural(pred.gallery_would_deactivate.len(), "user", "users"),
+                if pred.assumed_without_target { " (every user in its scope: the snapshot holds no target contents)" } else { "" }
+            ),
+            objs,
+        );
+    }
+    // userNames needing filter quoting: the userName the custom job sends, the
+    // target userName it matches, and the UPN/mail it is looked up by.
+    let quoted: Vec<(&UserImpact, String)> = pred
+        .impact
+        .iter()
+        .filter_map(|u| {
+            [
+                u.user_name.as_deref(),
+                u.target_user_name.as_deref(),
+                Some(u.user_principal_name.as_str()),
+                u.mail.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|v| impact::needs_quoting(v))
+            .map(|v| (u, v.to_string()))
+        })
+        .collect();
+    if !quoted.is_empty() {
+        f.add(
+            Severity::Warning,
+            "username-needs-quoting",
+            format!(
+                "{} a userName or UPN with an apostrophe, quote or backslash ({}): every filter on it must escape it (SCIM `\\\"`, Graph `''`); include one of them in the pilot.",
+                plural(quoted.len(), "user has", "users have"),
+                quoted.iter().take(3).map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            quoted.iter().map(|(u, v)| ObjectRef::new("user", &u.id, v)).collect(),
+        );
+    }
+    // Scoping filter carried over.
+    if cs.scope_carried {
+        let text = cu
+            .scope
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|c| c.describe())
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let (objs, more) = cap(
+            pred.out_of_scope.len(),
+            pred.out_of_scope.iter().map(|&i| user_ref(&pred.impact[i])),
+        );
+        f.add(
+            Severity::Info,
+            "scoping-filter-carried",
+            format!(
+                "The gallery job's scoping filter ({text}) is carried over to the custom job; it keeps {} out of scope{more}.",
+                plural(pred.out_of_scope.len(), "assigned user", "assigned users")
+            ),
+            objs,
+        );
+    }
+    let disabled: Vec<&UserImpact> = pred
+        .impact
+        .iter()
+        .filter(|u| u.reason.as_deref() == Some("disabled"))
+        .collect();
+    if !disabled.is_empty() {
+        let (objs, more) = cap(disabled.len(), disabled.iter().map(|u| user_ref(u)));
+        f.add(
+            Severity::Info,
+            "disabled-user",
+            format!(
+                "{} disabled in Entra and will not be created{more}.",
+                plural(disabled.len(), "assigned user is", "assigned users are")
+            ),
+            objs,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn group_findings(
+    snap: &Snapshot,
+    groups: &[&GroupSnapshot],
+    by_id: &HashMap<&str, &GroupSnapshot>,
+    pred: &Prediction,
+    profile: &Profile,
+    pushed_name: &dyn Fn(&GroupSnapshot) -> String,
+    f: &mut Findings,
+) {
+    let _ = by_id;
+    let users_by_id: HashMap<&str, &UserImpact> =
+        pred.impact.iter().map(|u| (u.id.as_str(), u)).collect();
+    for g in groups {
+        let nested: Vec<_> = g.members.iter().filter(|m| m.kind == "group").collect();
+        if nested.is_empty() {
+            continue;
+        }
+        let mut objs = vec![ObjectRef::new("group", &g.id, &g.display_name)];
+        for n in &nested {
+            objs.push(ObjectRef::new(
+                "group",
+                &n.id,
+                n.display_name.clone().unwrap_or_default(),
+            ));
+        }
+        // `nested:<id>` may name the nested group or the assigned group it sits in.
+        let mut nested_ids: Vec<String> =
+            nested.iter().map(|n| format!("nested:{}", n.id)).collect();
+        nested_ids.push(format!("nested:{}", g.id));
+        let lost: Vec<&UserImpact> = snap
+            .users
+            .iter()
+            .filter(|u| u.via.iter().any(|v| nested_ids.contains(v)))
+            .filter_map(|u| users_by_id.get(u.id.as_str()).copied())
+            .filter(|u| u.reason.as_deref() == Some("nested-only"))
+            .collect();
+        objs.extend(lost.iter().map(|u| user_ref(u)));
+        f.add(
+            Severity::Warning,
+            "nested-group",
+            format!(
+                "Assigned group \"{}\" contains nested group{} {}: Entra does not provision members of nested groups, so {} only through {} will not be provisioned (assign the nested group itself, or flatten it).",
+                g.display_name,
+                if nested.len() == 1 { "" } else { "s" },
+                nested.iter().map(|n| format!("\"{}\"", n.display_name.clone().unwrap_or_else(|| n.id.clone()))).collect::<Vec<_>>().join(", "),
+                plural(lost.len(), "user who reaches the app", "users who reach the app"),
+                if nested.len() == 1 { "it" } else { "them" }
+            ),
+            objs,
+        );
+    }
+    let pred_ids: std::collections::HashSet<&str> = pred
+        .impact
+        .iter()
+        .filter(|u| u.action != UserAction::Skip)
+        .map(|u| u.id.as_str())
+        .collect();
+    for g in groups.iter().filter(|g| g.kind == GroupKind::Microsoft365) {
+        let members = pred_members(g, &pred_ids);
+        let (sev, what) = if profile.m365_group_members_sync {
+            (
+                Severity::Info,
+                format!(
+                    "its {} are provisioned as users and its membership is pushed; check that {} supports it",
+                    plural(members, "member", "members"),
+                    profile.display_name
+                ),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!(
+                    "{} cannot sync members of Microsoft 365 groups, so its {} are provisioned as users but their membership of it will not reach {} (use a security group for sharing)",
+                    profile.display_name,
+                    plural(members, "member", "members"),
+                    profile.display_name
+                ),
+            )
+        };
+        f.add(
+            sev,
+            "m365-group",
+            format!(
+                "Assigned group \"{}\" is a Microsoft 365 group: {what}.",
+                g.display_name
+            ),
+            vec![ObjectRef::new("group", &g.id, &g.display_name)],
+        );
+    }
+    if let Some(t) = &snap.target {
+        let mut by_name: HashMap<String, Vec<&Value>> = HashMap::new();
+        for tg in &t.groups {
+            if let Some(n) = tg.get("displayName").and_then(Value::as_str) {
+                by_name.entry(n.to_lowercase()).or_default().push(tg);
+            }
+        }
+        for g in groups {
+            let name = pushed_name(g);
+            if let Some(hits) = by_name.get(&name.to_lowercase()) {
+                let mut objs = vec![ObjectRef::new("group", &g.id, &g.display_name)];
+                for tg in hits {
+                    objs.push(ObjectRef::new(
+                        "targetGroup",
+                        tg.get("id").and_then(Value::as_str).unwrap_or_default(),
+                        tg.get("displayName")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                    ));
+                }
+                let external = hits
+                    .iter()
+                    .any(|tg| tg.get("externalId").and_then(Value::as_str) == Some(g.id.as_str()));
+                f.add(
+                    if external { Severity::Info } else { Severity::Warning },
+                    "target-group-name-collision",
+                    format!(
+                        "The target already has a group named \"{name}\"{}: the custom job matches groups on displayName, takes it over and replaces its members with those of Entra group \"{}\" (rename with --group-map to keep them apart).",
+                        if external { " pushed earlier from this Entra group" } else { " that Entra did not create" },
+                        g.display_name
+                    ),
+                    objs,
+                );
+            }
+        }
+    }
+    let group_assignments: Vec<&crate::snapshot::model::Assignment> = snap
+        .app
+        .assignments
+        .iter()
+        .filter(|a| a.principal_type == "Group")
+        .collect();
+    if !group_assignments.is_empty() {
+        f.add(
+            Severity::Info,
+            "group-assignment-licence",
+            format!(
+                "{} assigned to the app: assigning groups to the custom app needs Entra ID P1 or P2.",
+                plural(group_assignments.len(), "group is", "groups are")
+            ),
+            group_assignments
+                .iter()
+                .map(|a| ObjectRef::new("group", &a.principal_id, a.principal_display_name.clone().unwrap_or_default()))
+                .collect(),
+        );
+    }
+}
+
+pub(super) fn setting_findings(
+    snap: &Snapshot,
+    profile: &Profile,
+    opts: &PlanOptions,
+    setting: &dyn Fn(&str) -> Option<String>,
+    f: &mut Findings,
+    scope_all: bool,
+) {
+    let app = &snap.app;
+    let sp = ObjectRef::new("app", &app.service_principal_id, &app.display_name);
+    if !opts.profile_detected {
+        f.add(
+            Severity::Warning,
+            "generic-profile",
+            format!("No app profile recognises \"{}\": the generic-scim profile is used (pass --profile to choose one).", app.display_name),
+            vec![sp.clone()],
+        );
+    }
+    if profile.one_token_at_a_time {
+        f.add(
+            Severity::Warning,
+            "one-token-at-a-time",
+            format!(
+                "{} allows one SCIM token at a time: generating a new token breaks the gallery app at once, so give the custom app the gallery app's token, or generate a new one only at cutover.",
+                profile.display_name
+            ),
+            vec![sp.clone()],
+        );
+    }
+    match setting("BaseAddress") {
+        None => f.add(
+            Severity::Warning,
+            "base-url-missing",
+            format!("The snapshot has no BaseAddress for the gallery app; give the SCIM base URL at apply ({}).", profile.scim_base_url),
+            vec![sp.clone()],
+        ),
+        Some(b) => {
+            if let Some(re) = profile.scim_base_url_match.as_deref().and_then(|r| regex::Regex::new(r).ok()) && !re.is_match(&b) {
+                f.add(
+                    Severity::Warning,
+                    "base-url-unexpected",
+                    format!("The gallery app's BaseAddress {b} does not look like a {} SCIM URL ({}).", profile.display_name, profile.scim_base_url),
+                    vec![sp.clone()],
+                );
+            }
+            if !profile.scim_base_url_verified {
+                f.add(
+                    Severity::Info,
+                    "base-url-unverified",
+                    format!(
+                        "The custom app reuses the gallery app's BaseAddress {b}; the profile's pattern {} is not confirmed by a public source, so check it against {}'s admin console.",
+                        profile.scim_base_url, profile.display_name
+                    ),
+                    vec![sp.clone()],
+                );
+            }
+        }
+    }
+    if opts.keep_gallery_sso {
+        f.add(
+            Severity::Info,
+            "gallery-sso-kept",
+            format!("SAML SSO stays on the gallery app \"{}\"; only its provisioning job is paused, never deleted.", app.display_name),
+            vec![sp.clone()],
+        );
+    } else {
+        f.add(
+            Severity::Warning,
+            "gallery-sso-not-kept",
+            format!(
+                "--keep-gallery-sso=false: move SAML SSO to the custom app by hand after verify; this plan does not delete the gallery app \"{}\".",
+                app.display_name
+            ),
+            vec![sp.clone()],
+        );
+    }
+    if scope_all {
+        f.add(
+            Severity::Warning,
+            "sync-all",
+            "--scope all: the custom job provisions every user in the directory, not only assigned ones.".into(),
+            vec![],
+        );
+    }
+    if setting("SyncAll").is_some_and(|v| v.eq_ignore_ascii_case("true")) && !scope_all {
+        f.add(
+            Severity::Warning,
+            "gallery-sync-all",
+            "The gallery job syncs all users (SyncAll=true) but the custom app will sync only assigned ones: users not assigned will not be provisioned by it.".into(),
+            vec![sp.clone()],
+        );
+    }
+    if snap.target.is_none() {
+        f.add(
+            Severity::Warning,
+            "no-target-snapshot",
+            "The snapshot holds no target contents (take it with --scim-url): matches, duplicates and orphans cannot be predicted, every user shows as a create.".into(),
+            vec![],
+        );
+    }
+    if app.jobs.len() > 1 {
+        f.add(
+            Severity::Info,
+            "multiple-jobs",
+            format!(
+                "The gallery app has {} provisioning jobs; the plan migrates the first one.",
+                app.jobs.len()
+            ),
+            app.jobs
+                .iter()
+                .map(|j| ObjectRef::new("job", &j.id, &j.template_id))
+                .collect(),
+        );
+    }
+    if !profile.notes.trim().is_empty() {
+        f.add(
+            Severity::Info,
+            "profile-notes",
+            profile.notes.trim().replace('\n', " "),
+            vec![],
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! `scimshift plan` and `show` through the binary: exit codes (0 nothing to
+//! do, 2 changes, 1 error), files written, byte-identical JSON, JSON on
+//! stdout, profiles from files, and no secret in any output.
+
+use assert_cmd::Command;
+use scimshift::plan::testkit;
+use std::path::{Path, PathBuf};
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("scimshift").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn write_snapshot(dir: &Path, snap: &scimshift::snapshot::model::Snapshot) -> PathBuf {
+    let p = dir.join("snap.json");
+    std::fs::write(&p, snap.to_bytes()).unwrap();
+    p
+}
+
+#[test]
+fn plan_exits_2_writes_identical_json_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = write_snapshot(dir.path(), &testkit::demo_like());
+    let run = |out: &str| {
+        let a = bin()
+            .args(["plan", "--snapshot"])
+            .arg(&snap)
+            .args(["--pilot-group", "Engineering", "--out"])
+            .arg(dir.path().join(out))
+            .arg("--report")
+            .arg(dir.path().join("plan.md"))
+            .assert()
+            .code(2);
+        String::from_utf8(a.get_output().stdout.clone()).unwrap()
+    };
+    let text = run("a.json");
+    run("b.json");
+    assert!(text.contains("Plan: 1 app to create"), "{text}");
+    let a = std::fs::read(dir.path().join("a.json")).unwrap();
+    assert_eq!(
+        a,
+        std::fs::read(dir.path().join("b.json")).unwrap(),
+        "same input, same bytes"
+    );
+    let json = String::from_utf8(a).unwrap();
+    assert!(json.contains("\"format\": \"scimshift.plan/v1\""));
+    let md = std::fs::read_to_string(dir.path().join("plan.md")).unwrap();
+    assert!(md.contains("## Rollback"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(dir.path().join("a.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    for out in [&json, &md, &text] {
+        assert!(!out.contains("Bearer"));
+        assert!(!out.contains("sk-"), "no token-looking value");
+    }
+
+    // show re-renders it and exits 0.
+    let shown = bin()
+        .arg("show")
+        .arg(dir.path().join("a.json"))
+        .assert()
+        .code(0);
+    let shown = String::from_utf8(shown.get_output().stdout.clone()).unwrap();
+    assert!(shown.contains("Plan: 1 app to create"));
+}
+
+#[test]
+fn json_output_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = write_snapshot(dir.path(), &testkit::demo_like());
+    let a = bin()
+        .args(["--output", "json", "plan", "--snapshot"])
+        .arg(&snap)
+        .assert()
+        .code(2);
+    let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(v["format"], "scimshift.plan/v1");
+    assert_eq!(v["steps"][0]["action"], "+");
+    assert_eq!(v["summary"]["duplicates"], 0);
+}
+
+#[test]
+fn nothing_to_do_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut schema = testkit::gallery_schema("customappsso", "mail", None);
+    schema["synchronizationRules"][0]["objectMappings"][1]["enabled"] = serde_json::json!(true);
+    let mut s = testkit::SnapBuilder::new("Coda (SCIM custom)", schema).build();
+    s.app.application_template_id = Some("8adf8e6e-67b2-4cf2-a259-e3dc5476c621".into());
+    s.app.jobs[0].template_id = "scim".into();
+    s.seal();
+    let snap = write_snapshot(dir.path(), &s);
+    let a = bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .assert()
+        .code(0);
+    assert!(String::from_utf8_lossy(&a.get_output().stdout).contains("No changes"));
+}
+
+#[test]
+fn errors_exit_1_with_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = write_snapshot(dir.path(), &testkit::demo_like());
+    // Pilot group not assigned.
+    let a = bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .args(["--pilot-group", "Platform"])
+        .assert()
+        .code(1);
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("not a group assigned") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    // Bad profile TOML names file and line.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\ndisplay_name = \"X\"\nuser_mappings = [ { target = 1 } ]\n",
+    )
+    .unwrap();
+    let a = bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .arg("--profile")
+        .arg(&bad)
+        .assert()
+        .code(1);
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("bad.toml line 3"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // show on a file that is not a plan.
+    let a = bin().arg("show").arg(&snap).assert().code(1);
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("is not a scimshift plan"), "{err}");
+    // A snapshot edited after it was taken.
+    let edited = dir.path().join("edited.json");
+    std::fs::write(
+        &edited,
+        std::fs::read_to_string(&snap)
+            .unwrap()
+            .replace("ada.lovelace6", "ada.lovelace7"),
+    )
+    .unwrap();
+    bin()
+        .args(["plan", "--snapshot"])
+        .arg(&edited)
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn profile_file_forcing_upn_predicts_twelve_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = write_snapshot(dir.path(), &testkit::demo_like());
+    // The shipped example profile: Entra's default userName <- userPrincipalName, not copied.
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/examples/coda-userName-from-upn.toml");
+    let a = bin()
+        .args(["--output", "json", "plan", "--snapshot"])
+        .arg(&snap)
+        .arg("--profile")
+        .arg(&p)
+        .assert()
+        .code(2);
+    let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(v["summary"]["duplicates"], 12);
+    // The built-in profile (detected from the app name) predicts none.
+    let a = bin()
+        .args(["--output", "json", "plan", "--snapshot"])
+        .arg(&snap)
+        .assert()
+        .code(2);
+    let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(v["summary"]["duplicates"], 0);
+    assert_eq!(v["app"]["profile"], "coda");
+}
+
+#[test]
+fn unknown_app_falls_back_to_generic_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = testkit::SnapBuilder::new("Slack", testkit::gallery_schema("Slack", "mail", None));
+    b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"])
+        .assign_user("u1", "a@x.com");
+    b.target_user("t1", "a@x.com", None);
+    let snap = write_snapshot(dir.path(), &b.build());
+    let a = bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .assert()
+        .code(2);
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("generic-scim"), "{err}");
+}
+
+#[test]
+fn large_report_puts_impact_in_a_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = write_snapshot(dir.path(), &testkit::synthetic(300));
+    bin()
+        .args(["plan", "--snapshot"])
+        .arg(&snap)
+        .arg("--report")
+        .arg(dir.path().join("r.md"))
+        .assert()
+        .code(2);
+    let md = std::fs::read_to_string(dir.path().join("r.md")).unwrap();
+    assert!(md.contains("r.impact.csv"));
+    let csv = std::fs::read_to_string(dir.path().join("r.impact.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 301);
+}
