@@ -255,7 +255,7 @@ pub async fn capture(
         }
         bar.finish_and_clear();
     }
-    let groups: Vec<GroupSnapshot> = groups
+    let mut groups: Vec<GroupSnapshot> = groups
         .into_iter()
         .map(|(mut g, direct)| {
             if let Some(mut all) = direct {
@@ -267,6 +267,7 @@ pub async fn capture(
             g
         })
         .collect();
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
 
     // Directly assigned users (their attributes, unless a group read already brought them).
     let direct: Vec<String> = assignments
