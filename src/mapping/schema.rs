@@ -139,6 +139,36 @@ impl ObjectMapping {
     }
 }
 
+impl ObjectMapping {
+    /// The typed value each attribute mapping yields for `src`, in mapping
+    /// order (what [`ObjectMapping::build_resource`] writes, one entry per
+    /// target path). Same rules: nulls left out, `members` left out,
+    /// `ObjectAddOnly` and default values only `for_create`.
+    pub fn values<'m>(
+        &'m self,
+        src: &dyn Source,
+        for_create: bool,
+    ) -> Vec<(&'m AttrMapping, Value)> {
+        let mut out = Vec::new();
+        for a in &self.attributes {
+            if !for_create && a.flow_type.eq_ignore_ascii_case("ObjectAddOnly") {
+                continue;
+            }
+            if a.target == "members" {
+                continue;
+            }
+            let mut value = a.expr.eval(src).ok().flatten();
+            if value.is_none() && for_create {
+                value = a.default_value.clone();
+            }
+            if let Some(value) = value {
+                out.push((a, typed(&a.target, value)));
+            }
+        }
+        out
+    }
+}
+
 impl Clause {
     pub fn eval(&self, src: &dyn Source) -> bool {
         let v = src.get(&self.attribute);
@@ -344,8 +374,8 @@ pub fn set_path(out: &mut Map<String, Value>, target: &str, value: Value) {
         let close = target[open..]
             .find(']')
             .map(|c| c + open)
-            .unwrap_or(target.len() - 1);
-        let filter = &target[open + 1..close];
+            .unwrap_or(target.len());
+        let filter = target.get(open + 1..close).unwrap_or_default();
         let sub = target.get(close + 2..).unwrap_or("value");
         let kind = filter.split('"').nth(1).unwrap_or("work").to_string();
         let list = out.entry(attr.to_string()).or_insert_with(|| json!([]));
@@ -495,6 +525,19 @@ mod tests {
             get_path(&body, "emails[type eq \"work\"].value").unwrap(),
             "alice@x.com"
         );
+        // A malformed target path never panics.
+        let mut m = Map::new();
+        for t in [
+            "[",
+            "emails[",
+            "emails[type eq \"work\"",
+            "urn:",
+            "a.",
+            "[x].",
+        ] {
+            set_path(&mut m, t, json!("v"));
+            let _ = get_path(&Value::Object(m.clone()), t);
+        }
         assert_eq!(
             get_path(&body, &format!("{ENTERPRISE_URN}:department")).unwrap(),
             "Sales"
