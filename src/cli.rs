@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
-Credentials (Azure SDK names): AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
+Credentials (Azure SDK names): AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET
+(or AZURE_CLIENT_CERTIFICATE_PATH: a PEM with certificate and RSA key, mode 0600),
 or a ready token in SCIMSHIFT_GRAPH_TOKEN; --device-code or --az-cli for a person.
 The SCIM token comes from SCIM_TOKEN, --scim-token-file (mode 0600) or a hidden prompt.
 

@@ -514,3 +514,108 @@ async fn refuses_plain_http_and_foreign_next_links() {
     );
     let _ = Method::GET;
 }
+
+/// `openssl req` a self-signed RSA certificate + key into one PEM (mode 0600).
+fn make_certificate(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    let key = dir.join(format!("{name}.key"));
+    let crt = dir.join(format!("{name}.crt"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=scimshift-test",
+            "-days",
+            "2",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?
+        .success();
+    if !ok {
+        return None;
+    }
+    let pem = dir.join(format!("{name}.pem"));
+    let text = std::fs::read_to_string(&crt).unwrap() + &std::fs::read_to_string(&key).unwrap();
+    std::fs::write(&pem, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pem, std::fs::Permissions::from_mode(0o600)).unwrap();
+    Some(pem)
+}
+
+#[tokio::test]
+async fn certificate_sign_in_with_a_signed_assertion() {
+    use scimshift::graph::cert::ClientCertificate;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(pem) = make_certificate(dir.path(), "app") else {
+        eprintln!("openssl is not installed: certificate sign-in not exercised");
+        return;
+    };
+    let (mock, base) = mock_graph::start(mock_graph::coda_seed(3)).await;
+    let cert = ClientCertificate::load(&pem).unwrap();
+    assert!(!format!("{cert:?}").contains("PRIVATE"));
+    *mock.certificate.lock().unwrap() = Some((cert.public_key_der(), cert.thumbprint_s256.clone()));
+    let cred = |c: ClientCertificate| Credential::ClientCertificate {
+        tenant: TENANT.into(),
+        client_id: CLIENT_ID.into(),
+        certificate: Arc::new(c),
+    };
+    let c = client(&base, cred(cert));
+    assert_eq!(
+        c.get("/users").await.unwrap()["value"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+
+    // A certificate the app does not know: Entra's AADSTS700027, as advice.
+    let other = make_certificate(dir.path(), "other").unwrap();
+    let e = client(&base, cred(ClientCertificate::load(&other).unwrap()))
+        .get("/users")
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.contains("certificate is not registered"),
+        "{}",
+        e.message
+    );
+
+    // Files it refuses, with a sentence.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(
+        ClientCertificate::load(&other)
+            .unwrap_err()
+            .message
+            .contains("chmod 600")
+    );
+    let e = ClientCertificate::from_pem(&[0x30, 0x82, 0xff, 0xfe, 0x00], "cert.pfx").unwrap_err();
+    assert!(
+        e.message.contains("PKCS#12 is not supported yet"),
+        "{}",
+        e.message
+    );
+    let only_cert = std::fs::read_to_string(dir.path().join("app.crt")).unwrap();
+    assert!(
+        ClientCertificate::from_pem(only_cert.as_bytes(), "c.pem")
+            .unwrap_err()
+            .message
+            .contains("no private key")
+    );
+    let enc =
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBAA==\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    assert!(
+        ClientCertificate::from_pem(format!("{only_cert}{enc}").as_bytes(), "k.pem")
+            .unwrap_err()
+            .message
+            .contains("password-protected")
+    );
+}

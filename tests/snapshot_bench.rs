@@ -2,12 +2,12 @@
 //! 5,000-group tenant; the target is under 20 s and 300 MB.
 //!
 //! Run with `cargo test --release --test snapshot_bench -- --ignored --nocapture`.
-//! Against the twin: start `scimshift twin serve --seed synthetic:users=100000,groups=5000`
-//! and set SCIMSHIFT_BENCH_GRAPH_URL (its Graph root, …/v1.0), SCIMSHIFT_BENCH_AUTHORITY_URL
-//! and AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET from its ready line, plus
-//! SCIMSHIFT_BENCH_APP (the gallery app's name). Without them the mock Graph of
-//! `tests/mock_graph` serves the same shape in-process. Wall time and peak RSS
-//! of the snapshot process come from /usr/bin/time.
+//! By default the twin is started in-process with `synthetic:users=N,groups=M`
+//! (BENCH_USERS, BENCH_GROUPS; Graph's real quotas unless BENCH_QUOTA_SCALE);
+//! BENCH_SOURCE=mock uses the mock Graph of `tests/mock_graph` instead; or point
+//! SCIMSHIFT_BENCH_GRAPH_URL / SCIMSHIFT_BENCH_AUTHORITY_URL / AZURE_* at a
+//! running `scimshift twin serve`. The snapshot runs as the `scimshift`
+//! binary; wall time and peak RSS of that process come from /usr/bin/time.
 
 mod mock_graph;
 
@@ -35,7 +35,46 @@ async fn snapshot_of_100k_users_5k_groups() {
                     .iter()
                     .map(|k| (k.to_string(), std::env::var(k).unwrap_or_default()))
                     .collect();
-            (url, authority, app, creds, None)
+            (
+                url,
+                authority,
+                app,
+                creds,
+                None::<Box<dyn std::any::Any + Send>>,
+            )
+        }
+        Err(_) if std::env::var("BENCH_SOURCE").as_deref() != Ok("mock") => {
+            let t = Instant::now();
+            let quota_scale = std::env::var("BENCH_QUOTA_SCALE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1.0);
+            let twin = scimshift::twin::server::start(scimshift::twin::server::TwinOptions {
+                seed: scimshift::twin::seed::SeedSpec::Synthetic { users, groups },
+                quota_scale,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            eprintln!(
+                "twin seeded with synthetic:users={users},groups={groups} in {:?} (quota scale {quota_scale})",
+                t.elapsed()
+            );
+            let creds = vec![
+                ("AZURE_TENANT_ID".to_string(), twin.tenant_id.clone()),
+                ("AZURE_CLIENT_ID".to_string(), twin.client_id.clone()),
+                (
+                    "AZURE_CLIENT_SECRET".to_string(),
+                    twin.client_secret.expose().to_string(),
+                ),
+            ];
+            (
+                twin.graph_url.clone(),
+                twin.authority_url.clone(),
+                "Coda".to_string(),
+                creds,
+                Some(Box::new(twin) as Box<dyn std::any::Any + Send>),
+            )
         }
         Err(_) => {
             let t = Instant::now();
@@ -63,7 +102,7 @@ async fn snapshot_of_100k_users_5k_groups() {
                 base,
                 "Coda".to_string(),
                 creds,
-                Some(mock),
+                Some(Box::new(mock) as Box<dyn std::any::Any + Send>),
             )
         }
     };
@@ -107,7 +146,7 @@ async fn snapshot_of_100k_users_5k_groups() {
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let size = std::fs::metadata(&out).unwrap().len();
     eprintln!(
-        "snapshot: {} users in scope, {} groups, file {:.1} MB, {wall:?} wall (incl. the mock's share of the 2 cores)\n{}",
+        "snapshot: {} users in scope, {} groups, file {:.1} MB, {wall:?} wall (the Graph server shares the 2 cores)\n{}",
         summary["users"]["inScope"],
         summary["groups"]["total"],
         size as f64 / 1e6,

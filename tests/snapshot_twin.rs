@@ -2,10 +2,9 @@
 //! library call, the binary, device-code sign-in, a reader without
 //! Synchronization.Read.All — checked against the twin's own tenant model.
 //!
-//! The target side uses scim2-server: the twin's embedded SCIM store and its
-//! engine (branch twin-engine) were not on main when this was written. Once
-//! they are, the target can be the twin's own `scim_url` and the demo's
-//! hand-made target users can be asserted too.
+//! The first test reads the twin's own SCIM target (the embedded store the
+//! demo's initial cycle provisioned into); the binary test uses the
+//! independent scim2-server as the target.
 
 mod common;
 
@@ -45,12 +44,7 @@ fn admin_graph(t: &RunningTwin) -> GraphClient {
 async fn snapshot_of_the_demo_tenant_matches_the_twin() {
     let t = demo_twin(1).await;
     let g = admin_graph(&t);
-    let server = common::start_scim2_server();
-    let scim = ScimClient::new(&server.base_url, Secret::new(server.token.clone())).unwrap();
-    let hand_made = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "coda.admin@northwind.example", "active": true});
-    scim.create(scimshift::scim::Resource::Users, &hand_made)
-        .await
-        .unwrap();
+    let scim = ScimClient::new(&t.scim_url, t.scim_token.clone()).unwrap();
     let snap = capture::capture(&g, "Coda", Some(&scim)).await.unwrap();
 
     let tenant = t.twin.tenant().clone();
@@ -168,14 +162,40 @@ async fn snapshot_of_the_demo_tenant_matches_the_twin() {
             .any(|u| u.attributes["userPrincipalName"] == "siobhan.o'brien@northwind.example")
     );
 
-    // Target.
+    // Target: what the gallery's initial cycle provisioned, plus the seed's
+    // hand-made users and its `Coda Finance` group.
     let target = snap.target.as_ref().unwrap();
-    assert_eq!(target.users.len(), 1);
-    assert_eq!(target.users[0]["userName"], "coda.admin@northwind.example");
+    for hand_made in [
+        "coda.admin@northwind.example",
+        "auditor@kpmg-partner.example",
+        "former.intern@northwind.example",
+    ] {
+        assert!(
+            target.users.iter().any(|u| u["userName"] == hand_made),
+            "{hand_made}"
+        );
+    }
+    assert!(
+        target
+            .groups
+            .iter()
+            .any(|g| g["displayName"] == "Coda Finance")
+    );
+    assert_eq!(
+        target.users.len(),
+        155 + 3,
+        "155 in scope provisioned + 3 hand-made"
+    );
+    assert!(
+        target
+            .users
+            .windows(2)
+            .all(|w| w[0]["id"].as_str() < w[1]["id"].as_str())
+    );
 
     // No secret in the file.
     let text = String::from_utf8(snap.to_bytes()).unwrap();
-    assert!(!text.contains(&server.token));
+    assert!(!text.contains(t.scim_token.expose()));
     assert!(!text.contains(t.client_secret.expose()));
 
     // Same tenant, same content.

@@ -2,15 +2,16 @@
 //!
 //! Sources, in order of precedence (the Azure SDK's environment names):
 //! a ready token in `SCIMSHIFT_GRAPH_TOKEN`; client credentials from
-//! `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`; `--device-code`
-//! (a person signs in on another device); `--az-cli` (reuse `az login`).
-//! Certificates (`AZURE_CLIENT_CERTIFICATE_PATH`) are refused with a sentence:
-//! not supported yet.
+//! `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`, or with
+//! `AZURE_CLIENT_CERTIFICATE_PATH` instead of the secret (a PEM certificate +
+//! key, see `cert`); `--device-code` (a person signs in on another device);
+//! `--az-cli` (reuse `az login`).
 //!
 //! Tokens are cached in memory and fetched again shortly before they expire.
 //! Every token, secret and refresh token is a [`Secret`]; nothing here logs or
 //! formats one. This module stops at the token: Graph calls are in `client`.
 
+use super::cert::ClientCertificate;
 use super::cloud::Endpoints;
 use super::error::oauth_error;
 use crate::cli::GraphArgs;
@@ -35,6 +36,12 @@ pub enum Credential {
     },
     /// Delegated sign-in with a device code (a public-client app registration).
     DeviceCode { tenant: String, client_id: String },
+    /// App-only sign-in with a certificate (signed client assertion).
+    ClientCertificate {
+        tenant: String,
+        client_id: String,
+        certificate: Arc<ClientCertificate>,
+    },
     /// `az account get-access-token`.
     AzCli,
 }
@@ -45,6 +52,7 @@ impl Credential {
         match self {
             Credential::StaticToken(_) => "SCIMSHIFT_GRAPH_TOKEN",
             Credential::ClientSecret { .. } => "client credentials",
+            Credential::ClientCertificate { .. } => "client certificate",
             Credential::DeviceCode { .. } => "device code",
             Credential::AzCli => "Azure CLI",
         }
@@ -103,6 +111,27 @@ impl Credential {
                 overridden("AZURE_CLIENT_SECRET"),
             ));
         }
+        if let Some(path) = get("AZURE_CLIENT_CERTIFICATE_PATH") {
+            if get("AZURE_CLIENT_CERTIFICATE_PASSWORD").is_some() {
+                return Err(Error::auth(
+                    "password-protected certificates (AZURE_CLIENT_CERTIFICATE_PASSWORD) are not supported yet: export the key without a password into a PEM file of mode 0600",
+                ));
+            }
+            let (Some(tenant), Some(client_id)) = (tenant.clone(), client_id.clone()) else {
+                return Err(Error::auth(
+                    "AZURE_CLIENT_CERTIFICATE_PATH needs AZURE_TENANT_ID and AZURE_CLIENT_ID too",
+                ));
+            };
+            let certificate = Arc::new(ClientCertificate::load(std::path::Path::new(&path))?);
+            return Ok((
+                Credential::ClientCertificate {
+                    tenant,
+                    client_id,
+                    certificate,
+                },
+                overridden("AZURE_CLIENT_CERTIFICATE_PATH"),
+            ));
+        }
         if device_code {
             let Some(client_id) = client_id else {
                 return Err(Error::auth(
@@ -119,11 +148,6 @@ impl Credential {
         }
         if az_cli {
             return Ok((Credential::AzCli, None));
-        }
-        if get("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
-            return Err(Error::auth(
-                "certificate sign-in (AZURE_CLIENT_CERTIFICATE_PATH) is not supported yet: set AZURE_CLIENT_SECRET, or use --device-code or --az-cli",
-            ));
         }
         Err(Error::auth(
             "no Graph credentials: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or use --device-code (or --az-cli, or a token in SCIMSHIFT_GRAPH_TOKEN)",
@@ -316,6 +340,29 @@ impl TokenProvider {
                 let (status, body) = self.post_form(&self.token_url(tenant), &form).await?;
                 if status != 200 {
                     return Err(oauth_error(status, &body, "client credentials"));
+                }
+                Ok(self.cached(parse_answer(body, &self.endpoints.authority)?))
+            }
+            Credential::ClientCertificate {
+                tenant,
+                client_id,
+                certificate,
+            } => {
+                let url = self.token_url(tenant);
+                let assertion = certificate.assertion(client_id, &url)?;
+                let form = [
+                    ("client_id", client_id.as_str()),
+                    ("scope", self.endpoints.scope.as_str()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                    ("grant_type", "client_credentials"),
+                ];
+                let (status, body) = self.post_form(&url, &form).await?;
+                if status != 200 {
+                    return Err(oauth_error(status, &body, "client certificate"));
                 }
                 Ok(self.cached(parse_answer(body, &self.endpoints.authority)?))
             }
@@ -575,6 +622,36 @@ mod tests {
             vars(&[("AZURE_CLIENT_CERTIFICATE_PATH", "/x.pem")]),
         )
         .unwrap_err();
-        assert!(e.message.contains("not supported yet"));
+        assert!(
+            e.message
+                .contains("needs AZURE_TENANT_ID and AZURE_CLIENT_ID"),
+            "{}",
+            e.message
+        );
+        let e = Credential::choose(
+            false,
+            false,
+            vars(&[
+                ("AZURE_TENANT_ID", "t"),
+                ("AZURE_CLIENT_ID", "c"),
+                ("AZURE_CLIENT_CERTIFICATE_PATH", "/nonexistent/x.pem"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("/nonexistent/x.pem: no such file"),
+            "{}",
+            e.message
+        );
+        let e = Credential::choose(
+            false,
+            false,
+            vars(&[
+                ("AZURE_CLIENT_CERTIFICATE_PATH", "/x.pem"),
+                ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "pw"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("not supported yet"), "{}", e.message);
     }
 }

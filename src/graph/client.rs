@@ -157,14 +157,15 @@ impl GraphClient {
     }
 
     /// Send one request; any HTTP status comes back as a [`Reply`]. Throttling
-    /// and transient failures are retried; a 401 is retried once with a new token.
-    /// Writes (anything but GET) are paced; `paced_writes` overrides the count
-    /// (a `$batch` counts its inner writes, not itself).
+    /// and transient failures are retried; a 401 is retried once with a new
+    /// token. A write (anything but GET) first waits for the write pacer.
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply> {
         let writes = usize::from(method != Method::GET);
         self.request_paced(method, path, body, writes, &[]).await
     }
 
+    /// [`GraphClient::request`] counting `writes` against the pacer (a `$batch`
+    /// counts its inner writes, not itself) and with extra headers.
     pub(crate) async fn request_paced(
         &self,
         method: Method,

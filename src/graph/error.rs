@@ -209,6 +209,12 @@ pub fn oauth_error(status: u16, body: &Value, flow: &str) -> Error {
             "the app registration does not allow public client flows: enable \"Allow public client flows\" for device code sign-in"
         }
         Some(50126) => "the user name or password is wrong",
+        Some(700027) => {
+            "the certificate is not registered on the app registration, or the key does not belong to it: upload the certificate (public part) under Certificates & secrets"
+        }
+        Some(700024) => {
+            "the client assertion is outside its validity window: check this machine's clock"
+        }
         _ => match error.as_str() {
             "invalid_client" => {
                 "the client id or secret was not accepted: check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"

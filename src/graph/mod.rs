@@ -1,4 +1,5 @@
-//! Microsoft Graph client: clouds and endpoints (`cloud`), tokens (`auth`),
+//! Microsoft Graph client: clouds and endpoints (`cloud`), tokens (`auth`,
+//! certificate assertions in `cert`),
 //! requests with retries and paging (`client`), `$batch` (`batch`), the write
 //! pacer (`pacer`), replication waits (`replication`) and error sentences
 //! (`error`). It knows Graph's protocol, not what scimshift does with it: the
@@ -6,6 +7,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod cert;
 pub mod client;
 pub mod cloud;
 pub mod error;

@@ -255,7 +255,7 @@ pub async fn capture(
         }
         bar.finish_and_clear();
     }
-    let groups: Vec<GroupSnapshot> = groups
+    let mut groups: Vec<GroupSnapshot> = groups
         .into_iter()
         .map(|(mut g, direct)| {
             if let Some(mut all) = direct {
@@ -267,6 +267,7 @@ pub async fn capture(
             g
         })
         .collect();
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
 
     // Directly assigned users (their attributes, unless a group read already brought them).
     let direct: Vec<String> = assignments
@@ -636,24 +637,37 @@ fn group_kind(g: &Value) -> GroupKind {
 /// less than a tree of entries.
 #[derive(Default)]
 struct UserIndex {
-    pos: HashMap<String, usize>,
+    /// Object ids are GUIDs: indexed by their 128-bit value (no second copy
+    /// of the string); anything else by the string.
+    by_guid: HashMap<u128, usize>,
+    by_name: HashMap<String, usize>,
     /// (id, attributes, via); a removed user keeps its slot with an empty id.
     /// `via` is a short Vec (usually one entry), sorted at the end.
     users: Vec<(String, Option<Value>, Vec<String>)>,
 }
 
 impl UserIndex {
+    fn find(&self, id: &str) -> Option<usize> {
+        match uuid::Uuid::try_parse(id) {
+            Ok(u) => self.by_guid.get(&u.as_u128()).copied(),
+            Err(_) => self.by_name.get(id).copied(),
+        }
+    }
     fn add(&mut self, id: &str, attrs: Option<Value>, via: String) {
         if id.is_empty() {
             return;
         }
-        let i = match self.pos.get(id) {
-            Some(i) => *i,
+        let i = match self.find(id) {
+            Some(i) => i,
             None => {
+                let i = self.users.len();
                 self.users
                     .push((id.to_string(), None, Vec::with_capacity(1)));
-                self.pos.insert(id.to_string(), self.users.len() - 1);
-                self.users.len() - 1
+                match uuid::Uuid::try_parse(id) {
+                    Ok(u) => self.by_guid.insert(u.as_u128(), i),
+                    Err(_) => self.by_name.insert(id.to_string(), i),
+                };
+                i
             }
         };
         let e = &mut self.users[i];
@@ -667,15 +681,20 @@ impl UserIndex {
         }
     }
     fn has_attributes(&self, id: &str) -> bool {
-        self.pos.get(id).is_some_and(|i| self.users[*i].1.is_some())
+        self.find(id).is_some_and(|i| self.users[i].1.is_some())
     }
     fn remove(&mut self, id: &str) {
-        if let Some(i) = self.pos.remove(id) {
+        let i = match uuid::Uuid::try_parse(id) {
+            Ok(u) => self.by_guid.remove(&u.as_u128()),
+            Err(_) => self.by_name.remove(id),
+        };
+        if let Some(i) = i {
             self.users[i] = (String::new(), None, Vec::new());
         }
     }
     fn into_sorted(self) -> Vec<UserSnapshot> {
-        drop(self.pos);
+        drop(self.by_guid);
+        drop(self.by_name);
         let mut out: Vec<UserSnapshot> = self
             .users
             .into_iter()
@@ -694,9 +713,9 @@ impl UserIndex {
     }
 }
 
-/// A user's attributes without OData annotations, group-only properties or
-/// nulls (Graph answers every `$select`ed property; unset ones are null, and a
-/// mapping reads a missing attribute as null anyway).
+/// A user's attributes without OData annotations, group-only properties,
+/// nulls or empty lists (Graph answers every `$select`ed property; unset ones
+/// are null or `[]`, and a mapping reads a missing attribute as null anyway).
 fn user_attributes(u: Value) -> Value {
     let Value::Object(m) = u else {
         return Value::Object(Map::new());
@@ -705,6 +724,7 @@ fn user_attributes(u: Value) -> Value {
         .into_iter()
         .filter(|(k, v)| {
             !v.is_null()
+                && !v.as_array().is_some_and(Vec::is_empty)
                 && !k.starts_with("@odata")
                 && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled")
         })
@@ -1087,6 +1107,30 @@ mod tests {
             vec!["BaseAddress", "SyncAll", "SyncNotificationSettings"]
         );
         assert!(!format!("{settings:?}").contains("s3cr3t"));
+        // Every credential-like key of Graph's synchronizationSecret enum.
+        for k in [
+            "ConsumerKey",
+            "ConsumerSecret",
+            "TokenKey",
+            "Oauth2AccessToken",
+            "Oauth2ClientSecret",
+            "Oauth2RefreshToken",
+            "ConnectionString",
+        ] {
+            assert!(is_credential_key(k), "{k}");
+        }
+        for k in [
+            "BaseAddress",
+            "SyncAll",
+            "SyncNotificationSettings",
+            "SkipOutOfScopeDeletions",
+            "Oauth2AccessTokenCreationTime",
+            "UpdateKeyOnSoftDelete",
+            "Domain",
+            "UserName",
+        ] {
+            assert!(!is_credential_key(k), "{k}");
+        }
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub struct Mock {
     pub base: Mutex<String>,
     /// Host used in nextLinks (default: the mock's own).
     pub next_link_base: Mutex<Option<String>>,
+    /// The registered certificate: (DER RSAPublicKey, x5t#S256).
+    pub certificate: Mutex<Option<(Vec<u8>, String)>>,
     counter: Mutex<u64>,
 }
 
@@ -168,6 +170,7 @@ pub async fn start(data: Data) -> (Arc<Mock>, String) {
         device_script: Mutex::new(VecDeque::new()),
         base: Mutex::new(String::new()),
         next_link_base: Mutex::new(None),
+        certificate: Mutex::new(None),
         counter: Mutex::new(0),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -281,6 +284,22 @@ fn token(m: &Mock, tenant_path: &str, body: &[u8]) -> Response {
             if f.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
                 return Json(400, json!({"error": "unauthorized_client", "error_description": "AADSTS700016: Application not found in the directory.", "error_codes": [700016]}), vec![]).into_response();
             }
+            if let Some(assertion) = f.get("client_assertion") {
+                let expected_aud = format!("{}/{tenant}/oauth2/v2.0/token", m.base.lock().unwrap());
+                if f.get("client_assertion_type").map(String::as_str)
+                    != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                    || !assertion_ok(m, assertion, &expected_aud)
+                {
+                    return Json(401, json!({"error": "invalid_client", "error_description": "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.", "error_codes": [700027]}), vec![]).into_response();
+                }
+                let life = *m.token_lifetime.lock().unwrap();
+                return Json(
+                    200,
+                    json!({"token_type": "Bearer", "expires_in": life, "access_token": m.issue()}),
+                    vec![],
+                )
+                .into_response();
+            }
             if f.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
                 return Json(401, json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", "error_codes": [7000215], "trace_id": "trace-1"}), vec![]).into_response();
             }
@@ -318,6 +337,48 @@ fn token(m: &Mock, tenant_path: &str, body: &[u8]) -> Response {
         }
         _ => Json(400, json!({"error": "unsupported_grant_type"}), vec![]).into_response(),
     }
+}
+
+/// Check an RS256 client assertion against the registered certificate.
+fn assertion_ok(m: &Mock, assertion: &str, aud: &str) -> bool {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let Some((public_key, x5t)) = m.certificate.lock().unwrap().clone() else {
+        return false;
+    };
+    let parts: Vec<&str> = assertion.split('.').collect();
+    if parts.len() != 3 {
+        return false;
+    }
+    let (Ok(h), Ok(c), Ok(sig)) = (
+        b64.decode(parts[0]),
+        b64.decode(parts[1]),
+        b64.decode(parts[2]),
+    ) else {
+        return false;
+    };
+    let (Ok(h), Ok(c)) = (
+        serde_json::from_slice::<Value>(&h),
+        serde_json::from_slice::<Value>(&c),
+    ) else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    let key = aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        public_key,
+    );
+    h["alg"] == "RS256"
+        && h["x5t#S256"] == x5t.as_str()
+        && c["aud"] == aud
+        && c["iss"] == CLIENT_ID
+        && c["sub"] == CLIENT_ID
+        && c["exp"].as_u64().is_some_and(|e| e > now)
+        && key.verify(signed.as_bytes(), &sig).is_ok()
 }
 
 fn fault_for(m: &Mock, method: &str, rel: &str, inner: bool) -> Option<Answer> {
