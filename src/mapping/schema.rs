@@ -270,9 +270,23 @@ fn object_mapping(om: &Value, rule_id: &str) -> Result<ObjectMapping, ExprError>
                 .map(str::to_string),
         });
     }
+    let scope = om.get("scope").map(scope_from_json).unwrap_or_default();
+    Ok(ObjectMapping {
+        name: s("name"),
+        enabled: om.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+        source_object: s("sourceObjectName"),
+        target_object: s("targetObjectName"),
+        attributes,
+        scope,
+        rule_id: rule_id.to_string(),
+    })
+}
+
+/// Read a scoping filter (`objectMapping.scope`): groups of clauses.
+pub fn scope_from_json(json: &Value) -> Vec<Vec<Clause>> {
     let mut scope = Vec::new();
-    for g in om
-        .pointer("/scope/groups")
+    for g in json
+        .get("groups")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -306,15 +320,31 @@ fn object_mapping(om: &Value, rule_id: &str) -> Result<ObjectMapping, ExprError>
         }
         scope.push(clauses);
     }
-    Ok(ObjectMapping {
-        name: s("name"),
-        enabled: om.get("enabled").and_then(Value::as_bool).unwrap_or(true),
-        source_object: s("sourceObjectName"),
-        target_object: s("targetObjectName"),
-        attributes,
-        scope,
-        rule_id: rule_id.to_string(),
-    })
+    scope
+}
+
+/// `department EQUALS "Sales" AND …`, groups joined by OR (parenthesised when
+/// there are several); `none` when there is no filter.
+pub fn describe_scope(scope: &[Vec<Clause>]) -> String {
+    if scope.is_empty() {
+        return "none".into();
+    }
+    scope
+        .iter()
+        .map(|g| {
+            let all = g
+                .iter()
+                .map(Clause::describe)
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            if scope.len() > 1 {
+                format!("({all})")
+            } else {
+                all
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }
 
 /// The expression of an attributeMappingSource: `expression` when present,

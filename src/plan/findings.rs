@@ -296,17 +296,7 @@ pub(super) fn user_findings(
     }
     // Scoping filter carried over.
     if cs.scope_carried {
-        let text = cu
-            .scope
-            .iter()
-            .map(|g| {
-                g.iter()
-                    .map(|c| c.describe())
-                    .collect::<Vec<_>>()
-                    .join(" AND ")
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ");
+        let text = crate::mapping::schema::describe_scope(&cu.scope);
         let (objs, more) = cap(
             pred.out_of_scope.len(),
             pred.out_of_scope.iter().map(|&i| user_ref(&pred.impact[i])),

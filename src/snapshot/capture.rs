@@ -885,7 +885,7 @@ impl Summary {
                         })
                         .unwrap_or_default(),
                     scoping: user
-                        .map(|u| describe_scope(&u.scope))
+                        .map(|u| crate::mapping::schema::describe_scope(&u.scope))
                         .unwrap_or_else(|| "none".into()),
                     pushes_groups: mappings.as_ref().is_some_and(|m| m.pushes_groups()),
                 }
@@ -1040,24 +1040,6 @@ fn short(v: &str) -> String {
     } else {
         v.to_string()
     }
-}
-
-/// `department EQUALS "Sales" AND …` groups joined by OR; `none` when empty.
-pub fn describe_scope(scope: &[Vec<crate::mapping::schema::Clause>]) -> String {
-    if scope.is_empty() {
-        return "none".into();
-    }
-    scope
-        .iter()
-        .map(|g| {
-            g.iter()
-                .map(|c| c.describe())
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        })
-        .map(|g| if scope.len() > 1 { format!("({g})") } else { g })
-        .collect::<Vec<_>>()
-        .join(" OR ")
 }
 
 /// `scimshift snapshot --app … --out …`.

@@ -608,47 +608,10 @@ fn matching_note(m: &Value) -> String {
 }
 
 fn describe_scope_json(scope: Option<&Value>) -> String {
-    let groups: Vec<String> = scope
-        .and_then(|s| s.get("groups"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|g| {
-            g.get("clauses")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|c| {
-                    let values: Vec<String> = c
-                        .pointer("/targetOperand/values")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(|v| format!("\"{v}\""))
-                        .collect();
-                    format!(
-                        "{} {} {}",
-                        s(c, "sourceOperandName"),
-                        s(c, "operatorName"),
-                        values.join(", ")
-                    )
-                    .trim()
-                    .to_string()
-                })
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        })
-        .collect();
-    match groups.len() {
-        0 => "none".into(),
-        1 => groups.into_iter().next().expect("one"),
-        _ => groups
-            .iter()
-            .map(|g| format!("({g})"))
-            .collect::<Vec<_>>()
-            .join(" OR "),
-    }
+    let scope = scope
+        .map(crate::mapping::schema::scope_from_json)
+        .unwrap_or_default();
+    crate::mapping::schema::describe_scope(&scope)
 }
 
 fn change(kind: ChangeKind, id: &str, subject: &str, details: Vec<String>) -> Change {

@@ -1045,7 +1045,7 @@ pub(super) async fn run(
                 if enabled {
                     format!(
                         "The scoping filter excludes the user ({})",
-                        describe_scope(&cycle.users_map)
+                        crate::mapping::schema::describe_scope(&cycle.users_map.scope)
                     )
                 } else {
                     "The user is disabled in Microsoft Entra ID and is not provisioned".into()
@@ -1328,17 +1328,4 @@ pub(super) async fn run(
         }
     }
     Ok(report)
-}
-
-fn describe_scope(m: &ObjectMapping) -> String {
-    m.scope
-        .iter()
-        .map(|g| {
-            g.iter()
-                .map(|c| c.describe())
-                .collect::<Vec<_>>()
-                .join(" AND ")
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ")
 }
