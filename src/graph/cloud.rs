@@ -17,7 +17,21 @@ pub enum Cloud {
     China,
 }
 
+/// The non-gallery ("custom") application template in the global cloud.
+pub const GLOBAL_NON_GALLERY_TEMPLATE_ID: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
+
 impl Cloud {
+    /// The cloud named in a snapshot (`global`, `usgov`, …); `custom` (URL
+    /// overrides, e.g. the twin) and unknown names count as global.
+    pub fn from_name(name: &str) -> Cloud {
+        match name {
+            "usgov" => Cloud::Usgov,
+            "usgov-dod" => Cloud::UsgovDod,
+            "china" => Cloud::China,
+            _ => Cloud::Global,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Cloud::Global => "global",
@@ -51,7 +65,7 @@ impl Cloud {
     /// (ANCHORS.md §4: US Gov and 21Vianet have their own).
     pub fn non_gallery_template_id(self) -> &'static str {
         match self {
-            Cloud::Global => crate::twin::state::NON_GALLERY_TEMPLATE_ID,
+            Cloud::Global => GLOBAL_NON_GALLERY_TEMPLATE_ID,
             Cloud::Usgov | Cloud::UsgovDod => "4602d0b4-76bb-404b-bca9-2652e1a39c6d",
             Cloud::China => "5a532e38-1581-4918-9658-008dc27c1d68",
         }

@@ -16,8 +16,8 @@ use crate::snapshot::model::{GroupSnapshot, JobSnapshot, Snapshot};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 
-/// The non-gallery ("custom") application template, the same in every cloud.
-pub const NON_GALLERY_TEMPLATE_ID: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
+/// The non-gallery template in the global cloud (US Gov and China have their own; see `template_id`).
+pub use crate::graph::cloud::GLOBAL_NON_GALLERY_TEMPLATE_ID as NON_GALLERY_TEMPLATE_ID;
 /// Graph allows 20 requests per `$batch`.
 pub const BATCH_SIZE: usize = 20;
 /// provisionOnDemand takes one group with at most 5 members per call.
@@ -86,6 +86,9 @@ fn gallery_job(snap: &Snapshot) -> Option<&JobSnapshot> {
 
 /// Build the plan.
 pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<Plan> {
+    // The non-gallery template differs per cloud (US Gov and China have their own).
+    let template_id =
+        crate::graph::cloud::Cloud::from_name(&snap.source.cloud).non_gallery_template_id();
     let app = &snap.app;
     let job = gallery_job(snap).ok_or_else(|| {
         Error::input(format!(
@@ -129,7 +132,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     };
 
     // Already on a custom app that pushes groups: nothing to do.
-    if app.application_template_id.as_deref() == Some(NON_GALLERY_TEMPLATE_ID)
+    if app.application_template_id.as_deref() == Some(template_id)
         && job.template_id.starts_with("scim")
         && gallery_maps.pushes_groups()
     {
@@ -277,12 +280,12 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         object: "app".into(),
         requests: vec![Request::graph(
             "POST",
-            format!("/applicationTemplates/{NON_GALLERY_TEMPLATE_ID}/instantiate"),
+            format!("/applicationTemplates/{template_id}/instantiate"),
             Some(json!({"displayName": custom_name})),
         )],
         diff: vec![
             DiffLine { op: "+".into(), path: "app.displayName".into(), before: None, after: Some(json!(custom_name)) },
-            DiffLine { op: "+".into(), path: "app.applicationTemplateId".into(), before: None, after: Some(json!(NON_GALLERY_TEMPLATE_ID)) },
+            DiffLine { op: "+".into(), path: "app.applicationTemplateId".into(), before: None, after: Some(json!(template_id)) },
         ],
         done_when: DoneWhen {
             request: get(&format!(
@@ -291,7 +294,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             )),
             expect: vec![
                 expect("/value", "countAtLeast", Some(json!(1))),
-                expect("/value/0/applicationTemplateId", "equals", Some(json!(NON_GALLERY_TEMPLATE_ID))),
+                expect("/value/0/applicationTemplateId", "equals", Some(json!(template_id))),
             ],
             consecutive: None,
             poll_seconds: None,
@@ -300,7 +303,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             requests: vec![Request::graph("DELETE", "/applications/{customAppObjectId}", None)],
             note: "Deletes the custom app and its service principal (soft-deleted, restorable for 30 days).".into(),
         },
-        details: json!({"templateId": NON_GALLERY_TEMPLATE_ID, "placeholders": {
+        details: json!({"templateId": template_id, "placeholders": {
             "{customAppObjectId}": "application.id of the instantiate response",
             "{customSpId}": "servicePrincipal.id of the instantiate response"}}),
     });

@@ -628,3 +628,19 @@ fn without_target_contents_the_default_mapping_trap_is_still_named() {
             .contains("no target contents")
     );
 }
+
+#[test]
+fn the_custom_app_template_follows_the_snapshot_cloud() {
+    let template_of = |cloud: &str| {
+        let mut s = testkit::demo_like();
+        s.source.cloud = cloud.into();
+        s.seal();
+        let p = plan_of(&s, &coda(), &PlanOptions::default());
+        let step = p.steps.iter().find(|s| s.id == "create-app").unwrap();
+        step.requests[0].url.clone()
+    };
+    assert!(template_of("global").contains("8adf8e6e-67b2-4cf2-a259-e3dc5476c621"));
+    assert!(template_of("custom").contains("8adf8e6e-67b2-4cf2-a259-e3dc5476c621"));
+    assert!(template_of("usgov").contains("4602d0b4-76bb-404b-bca9-2652e1a39c6d"));
+    assert!(template_of("china").contains("5a532e38-1581-4918-9658-008dc27c1d68"));
+}

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// The non-gallery ("custom") application template, the same in every cloud.
-pub const NON_GALLERY_TEMPLATE_ID: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
+/// The non-gallery ("custom") application template the twin serves (it plays the global cloud).
+pub use crate::graph::cloud::GLOBAL_NON_GALLERY_TEMPLATE_ID as NON_GALLERY_TEMPLATE_ID;
 
 /// A directory user (`GET /users`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
