@@ -84,13 +84,16 @@ pub struct ScimArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Tell the migration story on a built-in simulated tenant (no credentials needed)
+    #[command(after_help = DEMO_HELP)]
     Demo(DemoArgs),
     /// Run the simulated tenant (Graph + SCIM target) on loopback
     #[command(subcommand)]
     Twin(TwinCommand),
     /// Capture what the gallery app provisions and what the target holds, or compare two captures
+    #[command(after_help = SNAPSHOT_HELP)]
     Snapshot(SnapshotArgs),
     /// Plan the migration from a snapshot: ordered steps, exact requests, and findings
+    #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
     /// Re-render a saved plan
     Show(ShowArgs),
@@ -98,6 +101,39 @@ pub enum Command {
     #[command(subcommand)]
     Users(UsersCommand),
 }
+
+/// Examples shown under each command's --help.
+const DEMO_HELP: &str = "\
+Example:
+  scimshift demo                    # four chapters: tenant, snapshot, plan, next
+  scimshift demo --output json      # the same run, summarised for scripts";
+const TWIN_HELP: &str = "\
+Examples:
+  scimshift twin serve --seed demo --request-log requests.jsonl
+  scimshift twin serve --seed synthetic:users=100000,groups=5000 --quota-scale 0
+  SCIM_TOKEN=… scimshift twin serve --scim-target http://127.0.0.1:8080/v2
+The ready line holds the twin's made-up client secret and SCIM token: test values, not yours.";
+const SNAPSHOT_HELP: &str = "\
+Examples:
+  export AZURE_TENANT_ID=… AZURE_CLIENT_ID=… AZURE_CLIENT_SECRET=…   SCIM_TOKEN=…
+  scimshift snapshot --app Coda --scim-url https://coda.io/scim/v2/… --out coda.snapshot.json
+  scimshift snapshot diff before.json after.json      # exit 2 when they differ
+Needs Application.Read.All and Synchronization.Read.All (app-only or delegated).
+The file is created with mode 0600: it lists people. It never holds a secret.";
+const PLAN_HELP: &str = "\
+Examples:
+  scimshift plan --snapshot coda.snapshot.json --profile coda --out plan.json --report plan.md
+  scimshift plan --snapshot coda.snapshot.json --pilot-group \"IT Pilot\" --output json
+Planning sends no request. Exit 0 when nothing is to be done, 2 when the plan has changes.";
+const IMPORT_HELP: &str = "\
+Examples:
+  SCIM_TOKEN=… scimshift users import people.csv --scim-url https://… --dry-run
+  SCIM_TOKEN=… scimshift users import people.csv --scim-url https://… --yes --results out.csv
+The whole file is validated first (FILE:LINE:COLUMN messages); nothing is sent if a row is invalid.";
+const EXPORT_HELP: &str = "\
+Examples:
+  SCIM_TOKEN=… scimshift users export --scim-url https://… --format jumpcloud --out users.csv
+  scimshift users export --snapshot coda.snapshot.json --format scim --out users.csv";
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -109,6 +145,7 @@ pub struct DemoArgs {
 #[derive(Debug, Subcommand)]
 pub enum TwinCommand {
     /// Serve the twin until SIGINT/SIGTERM; prints one line of JSON with its URLs and credentials when ready
+    #[command(after_help = TWIN_HELP)]
     Serve(TwinServeArgs),
 }
 
@@ -213,8 +250,10 @@ pub struct ShowArgs {
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
     /// Validate a CSV, plan creates/updates/deactivations, confirm, apply, and write a results CSV
+    #[command(after_help = IMPORT_HELP)]
     Import(UsersImportArgs),
     /// Write all users (with group memberships) of a SCIM target or a snapshot to CSV
+    #[command(after_help = EXPORT_HELP)]
     Export(UsersExportArgs),
 }
 
