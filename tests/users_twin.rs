@@ -1,0 +1,193 @@
+//! CSV import and export against the twin's own SCIM target, with the twin's
+//! request log as the witness: a rejected file sends zero writes, the 50-row
+//! JumpCloud file lands exactly 50 users, and export → import is a no-op.
+
+use assert_cmd::Command;
+use scimshift::twin::server::{RunningTwin, TwinOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn data(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/csv")
+        .join(rel)
+}
+
+fn log_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn writes(path: &Path) -> usize {
+    log_lines(path)
+        .iter()
+        .filter(|l| l["write"] == true)
+        .count()
+}
+
+fn import(twin: &RunningTwin, file: &Path, extra: &[&str]) -> std::process::Output {
+    Command::cargo_bin("scimshift")
+        .unwrap()
+        .env("SCIM_TOKEN", twin.scim_token.expose())
+        .args(["users", "import"])
+        .arg(file)
+        .args(["--scim-url", &twin.scim_url])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+async fn twin_with_log(dir: &Path) -> (RunningTwin, PathBuf) {
+    let log = dir.join("requests.jsonl");
+    let twin = scimshift::twin::server::start(TwinOptions {
+        request_log: Some(log.clone()),
+        ..TwinOptions::default()
+    })
+    .await
+    .unwrap();
+    (twin, log)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_files_send_no_write_to_the_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (twin, log) = twin_with_log(dir.path()).await;
+    let mut rejected = 0;
+    for entry in std::fs::read_dir(data("malformed")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("csv") {
+            continue;
+        }
+        let before = writes(&log);
+        let out = import(&twin, &path, &["--yes"]);
+        if out.status.code() == Some(1) {
+            rejected += 1;
+            assert_eq!(
+                writes(&log),
+                before,
+                "{} was rejected but sent a write",
+                path.display()
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(&format!("{}:", path.display())), "{stderr}");
+        }
+    }
+    assert!(rejected >= 25, "only {rejected} files were rejected");
+    // The log itself never holds the token.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(twin.scim_token.expose()));
+    twin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_users_land_and_export_then_import_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let (twin, log) = twin_with_log(dir.path()).await;
+    let before_users = twin.twin.scim_store.users().len();
+
+    // Dry run first: a plan, exit 2, and not one write.
+    let out = import(
+        &twin,
+        &data("synthetic/jumpcloud_import_50.csv"),
+        &["--dry-run"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(writes(&log), 0);
+
+    let results = dir.path().join("results.csv");
+    let out = import(
+        &twin,
+        &data("synthetic/jumpcloud_import_50.csv"),
+        &["--yes", "--results", results.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(twin.twin.scim_store.users().len(), before_users + 50);
+    let rows = std::fs::read_to_string(&results).unwrap();
+    assert_eq!(rows.lines().count(), 51, "one result row per input row");
+
+    // Export everything the target holds, then import it back: nothing to do.
+    let export = dir.path().join("export.csv");
+    Command::cargo_bin("scimshift")
+        .unwrap()
+        .env("SCIM_TOKEN", twin.scim_token.expose())
+        .args([
+            "users",
+            "export",
+            "--scim-url",
+            &twin.scim_url,
+            "--format",
+            "jumpcloud",
+            "--out",
+        ])
+        .arg(&export)
+        .assert()
+        .success();
+    let writes_before = writes(&log);
+    let out = import(&twin, &export, &["--dry-run"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "export -> import must be a no-op plan:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(writes(&log), writes_before);
+    twin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_real_sample_imports_into_the_twin_or_is_rejected_without_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (twin, log) = twin_with_log(dir.path()).await;
+    let mut imported = 0;
+    for sub in ["jumpcloud", "entra", "other"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(data(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for path in files {
+            let before = writes(&log);
+            let out = import(&twin, &path, &["--yes"]);
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            match out.status.code() {
+                Some(0) => {
+                    imported += 1;
+                    // Importing it again is a no-op.
+                    let again = import(&twin, &path, &["--dry-run"]);
+                    assert_eq!(
+                        again.status.code(),
+                        Some(0),
+                        "{}: {}",
+                        path.display(),
+                        String::from_utf8_lossy(&again.stdout)
+                    );
+                }
+                Some(1) => {
+                    assert!(stderr.contains(&format!("{}:", path.display())), "{stderr}");
+                    assert_eq!(
+                        writes(&log),
+                        before,
+                        "{}: rejected but wrote",
+                        path.display()
+                    );
+                }
+                other => panic!("{}: exit {other:?}\n{stderr}", path.display()),
+            }
+        }
+    }
+    assert!(imported >= 19, "only {imported} samples imported");
+    twin.shutdown().await;
+}
