@@ -174,6 +174,31 @@ async fn main() {
         );
     }
 
+    // 2b. The twin's embedded SCIM store (what `twin serve` and the demo use), 10k users.
+    for bulk in [true, false] {
+        let store = std::sync::Arc::new(scimshift::twin::scim_store::ScimStore::default());
+        let token = Secret::new("bench-token");
+        let (url, _task) =
+            scimshift::twin::scim_store::serve_loopback(store.clone(), token.clone())
+                .await
+                .unwrap();
+        let client = ScimClient::new(&url, token).unwrap();
+        let (n, secs) = import_into(
+            &client,
+            f10k.path(),
+            apply::ApplyOptions {
+                concurrency: 4,
+                use_bulk: bulk,
+            },
+        )
+        .await;
+        assert_eq!(store.users().len(), 10_000);
+        println!(
+            "twin's embedded SCIM store, {} : {n} users in {secs:.2} s = {:.0} users/s",
+            if bulk { "Bulk" } else { "POST" },
+            n as f64 / secs
+        );
+    }
     // 3. scim2-server: plain POST loop vs our import, each on a fresh server,
     //    interleaved over two rounds because the machine is shared.
     let fs = csv_file(n_scim2, "s2u");
