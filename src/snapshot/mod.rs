@@ -1,6 +1,7 @@
 //! `scimshift snapshot`: capture the gallery app and the target into one file, and compare two.
 
 pub mod capture;
+pub mod compact;
 pub mod diff;
 pub mod model;
 
