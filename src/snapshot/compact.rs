@@ -10,8 +10,8 @@
 //! The result is the same `Value` (same keys, same order, same numbers), so
 //! the snapshot serialises to the same bytes and the digest is unchanged.
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
