@@ -1,11 +1,8 @@
 //! Phases of the whole `plan` command on a snapshot file (load, build, write),
-//! each with its wall and CPU time and the process's peak RSS after it, using
-//! the binary's allocator: `cargo run --release --example plan_phases -- PATH`.
+//! each with its wall and CPU time and the process's peak RSS after it:
+//! `cargo run --release --example plan_phases -- PATH [slice|reader]`.
 
 use std::time::Instant;
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn proc_field(file: &str, key: &str) -> String {
     std::fs::read_to_string(file)

@@ -8,7 +8,7 @@
 use super::model::{UserAction, UserImpact};
 use crate::mapping::expr::Source;
 use crate::mapping::schema::{GraphUserSource, ObjectMapping, get_path};
-use crate::snapshot::model::Snapshot;
+use crate::snapshot::model::{AttrValue, Snapshot};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -217,10 +217,12 @@ pub fn predict(
         let enabled = u
             .attributes
             .get("accountEnabled")
-            .and_then(Value::as_bool)
+            .and_then(AttrValue::as_bool)
             .unwrap_or(true);
+        // The mapping evaluator reads a `Value`: one per user, dropped after it.
+        let user = u.attributes.to_value();
         let src = GraphUserSource {
-            user: &u.attributes,
+            user: &user,
             soft_deleted: !enabled,
         };
         let upn = src.get("userPrincipalName").unwrap_or_default();
