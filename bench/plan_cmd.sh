@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times the whole `scimshift plan` command on synthetic snapshots (see bench/PLAN.md).
-# Usage: bench/plan_cmd.sh [BIN] [DIR] [SIZES...]; the snapshots are made by
+# Usage: [OUTPUT=json] bench/plan_cmd.sh [BIN] [DIR] [SIZES...]; the snapshots are made by
 # `cargo run --release --example plan_bench_snapshot -- N DIR/snap-N.json` when missing.
 set -euo pipefail
 bin=${1:-target/release/scimshift}
@@ -14,7 +14,7 @@ for n in $sizes; do
   [ -f "$snap" ] || cargo run -q --release --example plan_bench_snapshot -- "$n" "$snap" >/dev/null
   load=$(cut -d' ' -f1 /proc/loadavg)
   set +e
-  /usr/bin/time -f '%e %U %S %M' -o "$dir/time.txt" "$bin" plan --snapshot "$snap" \
+  /usr/bin/time -f '%e %U %S %M' -o "$dir/time.txt" "$bin" --output "${OUTPUT:-text}" plan --snapshot "$snap" \
     --pilot-group "Team 0" --out "$dir/plan-$n.json" >/dev/null 2>"$dir/stderr.txt"
   rc=$?
   set -e
