@@ -110,7 +110,7 @@ async fn snapshot_of_100k_users_5k_groups() {
     let out = dir.path().join("bench.json");
     let bin = assert_cmd::cargo::cargo_bin("scimshift");
     let mut cmd = std::process::Command::new("/usr/bin/time");
-    cmd.args(["-f", "BENCH wall=%e s maxrss=%M KB"]);
+    cmd.args(["-f", "BENCH wall=%e s user=%U s sys=%S s maxrss=%M KB"]);
     // e.g. BENCH_WRAPPER="heaptrack -o /tmp/snap" to profile the heap.
     if let Ok(w) = std::env::var("BENCH_WRAPPER") {
         cmd.args(w.split_whitespace());

@@ -8,7 +8,7 @@
 use super::model::{UserAction, UserImpact};
 use crate::mapping::expr::Source;
 use crate::mapping::schema::{GraphUserSource, ObjectMapping, get_path};
-use crate::snapshot::model::Snapshot;
+use crate::snapshot::model::{AttrValue, Snapshot};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -36,18 +36,50 @@ fn str_value(v: &Value) -> Option<String> {
     }
 }
 
+/// The target users holding one value: nearly always one, kept inline (no
+/// allocation per value: 100,000 target users have several values each).
+#[derive(Debug)]
+enum Hits {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Hits {
+    fn push(&mut self, i: usize) {
+        match self {
+            Hits::One(first) => *self = Hits::Many(vec![*first, i]),
+            Hits::Many(v) => v.push(i),
+        }
+    }
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Hits::One(i) => std::slice::from_ref(i),
+            Hits::Many(v) => v,
+        }
+    }
+}
+
+fn add_hit(map: &mut HashMap<String, Hits>, k: String, i: usize) {
+    match map.entry(k) {
+        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(i),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(Hits::One(i));
+        }
+    }
+}
+
 /// Target users indexed by each matching attribute and by every identity
 /// value (userName, externalId, emails) for duplicate detection.
 pub struct TargetIndex<'a> {
     pub users: &'a [Value],
-    by_attr: HashMap<String, HashMap<String, Vec<usize>>>,
-    identities: HashMap<String, Vec<usize>>,
+    by_attr: HashMap<String, HashMap<String, Hits>>,
+    identities: HashMap<String, Hits>,
 }
 
 impl<'a> TargetIndex<'a> {
     pub fn new(users: &'a [Value], matching_targets: &[String]) -> Self {
-        let mut by_attr: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
-        let mut identities: HashMap<String, Vec<usize>> = HashMap::with_capacity(users.len() * 2);
+        let mut by_attr: HashMap<String, HashMap<String, Hits>> = HashMap::new();
+        let mut identities: HashMap<String, Hits> = HashMap::with_capacity(users.len() * 2);
         for t in matching_targets {
             by_attr
                 .entry(t.to_ascii_lowercase())
@@ -56,7 +88,7 @@ impl<'a> TargetIndex<'a> {
         for (i, u) in users.iter().enumerate() {
             for (t, idx) in by_attr.iter_mut() {
                 if let Some(v) = get_path(u, t).and_then(str_value) {
-                    idx.entry(key(t, &v)).or_default().push(i);
+                    add_hit(idx, key(t, &v), i);
                 }
             }
             let mut ids: Vec<String> = Vec::new();
@@ -78,7 +110,7 @@ impl<'a> TargetIndex<'a> {
             ids.sort();
             ids.dedup();
             for v in ids {
-                identities.entry(v).or_default().push(i);
+                add_hit(&mut identities, v, i);
             }
         }
         TargetIndex {
@@ -92,14 +124,14 @@ impl<'a> TargetIndex<'a> {
         self.by_attr
             .get(&target.to_ascii_lowercase())
             .and_then(|m| m.get(&key(target, value)))
-            .map(Vec::as_slice)
+            .map(Hits::as_slice)
             .unwrap_or(&[])
     }
 
     pub fn identity(&self, value: &str) -> &[usize] {
         self.identities
             .get(&value.to_lowercase())
-            .map(Vec::as_slice)
+            .map(Hits::as_slice)
             .unwrap_or(&[])
     }
 
@@ -185,10 +217,12 @@ pub fn predict(
         let enabled = u
             .attributes
             .get("accountEnabled")
-            .and_then(Value::as_bool)
+            .and_then(AttrValue::as_bool)
             .unwrap_or(true);
+        // The mapping evaluator reads a `Value`: one per user, dropped after it.
+        let user = u.attributes.to_value();
         let src = GraphUserSource {
-            user: &u.attributes,
+            user: &user,
             soft_deleted: !enabled,
         };
         let upn = src.get("userPrincipalName").unwrap_or_default();

@@ -116,7 +116,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32> {
     };
     let plan = build(&snap, &profile, &opts)?;
     if let Some(out) = &args.out {
-        crate::output::write_private_file(out, &plan.to_bytes())?;
+        crate::output::write_private_file_with(out, |f| plan.write_to(f))?;
     }
     if let Some(report) = &args.report {
         write_report(&plan, report)?;

@@ -341,6 +341,14 @@ impl Plan {
         v
     }
 
+    /// Write the bytes of [`Plan::to_bytes`] to `w` without building them in memory.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut buf = std::io::BufWriter::with_capacity(1 << 16, w);
+        serde_json::to_writer_pretty(&mut buf, self).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut buf, b"\n")?;
+        std::io::Write::flush(&mut buf)
+    }
+
     /// Read a plan file, checking its format; any problem is one sentence.
     pub fn load(path: &std::path::Path) -> crate::error::Result<Plan> {
         use crate::error::Error;

@@ -140,7 +140,7 @@ impl SnapBuilder {
         self.snap.users.push(UserSnapshot {
             id: id.into(),
             attributes: json!({"id": id, "userPrincipalName": upn, "mail": mail, "givenName": given, "surname": sur,
-                "displayName": format!("{given} {sur}"), "department": department, "accountEnabled": enabled}),
+                "displayName": format!("{given} {sur}"), "department": department, "accountEnabled": enabled}).into(),
             via: via.iter().map(|s| s.to_string()).collect(),
         });
         self

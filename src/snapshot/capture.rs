@@ -10,8 +10,8 @@
 //! recorded as present only.
 
 use super::model::{
-    AppSnapshot, Assignment, CREDENTIAL_KEYS, FORMAT, GroupKind, GroupSnapshot, JobSnapshot,
-    KeyValue, MemberRef, Snapshot, Source, TargetSnapshot, UserSnapshot,
+    AppSnapshot, Assignment, Attributes, CREDENTIAL_KEYS, FORMAT, GroupKind, GroupSnapshot,
+    JobSnapshot, KeyValue, MemberRef, Snapshot, Source, TargetSnapshot, UserSnapshot,
 };
 use crate::cli::SnapshotArgs;
 use crate::context::Context;
@@ -21,7 +21,7 @@ use crate::graph::{BatchRequest, GraphClient};
 use crate::scim::{Resource, ScimClient};
 use futures::StreamExt;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Service principal properties a snapshot keeps.
@@ -643,7 +643,7 @@ struct UserIndex {
     by_name: HashMap<String, usize>,
     /// (id, attributes, via); a removed user keeps its slot with an empty id.
     /// `via` is a short Vec (usually one entry), sorted at the end.
-    users: Vec<(String, Option<Value>, Vec<String>)>,
+    users: Vec<(String, Option<Attributes>, Vec<String>)>,
 }
 
 impl UserIndex {
@@ -702,7 +702,8 @@ impl UserIndex {
             .map(|(id, attrs, mut via)| {
                 via.sort();
                 UserSnapshot {
-                    attributes: attrs.unwrap_or_else(|| serde_json::json!({ "id": id })),
+                    attributes: attrs
+                        .unwrap_or_else(|| Attributes::from(serde_json::json!({ "id": id }))),
                     id,
                     via,
                 }
@@ -716,25 +717,18 @@ impl UserIndex {
 /// A user's attributes without OData annotations, group-only properties,
 /// nulls or empty lists (Graph answers every `$select`ed property; unset ones
 /// are null or `[]`, and a mapping reads a missing attribute as null anyway).
-fn user_attributes(u: Value) -> Value {
+fn user_attributes(u: Value) -> Attributes {
     let Value::Object(m) = u else {
-        return Value::Object(Map::new());
+        return Attributes::default();
     };
-    let kept: Vec<(String, Value)> = m
-        .into_iter()
-        .filter(|(k, v)| {
-            !v.is_null()
-                && !v.as_array().is_some_and(Vec::is_empty)
-                && !k.starts_with("@odata")
-                && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled")
-        })
-        .collect();
-    // A fresh map of exactly the right size: a parsed map reserves room to
-    // match its hash table (28 entries for 15), which for 100,000 users is
-    // about 150 MB of empty slots.
-    let mut out = Map::with_capacity(kept.len());
-    out.extend(kept);
-    Value::Object(out)
+    // The compact form (model::Attributes): for 100,000 users a map per user
+    // would be well over 100 MB of hash-map entries.
+    Attributes::from_pairs(m.into_iter().filter(|(k, v)| {
+        !v.is_null()
+            && !v.as_array().is_some_and(Vec::is_empty)
+            && !k.starts_with("@odata")
+            && !matches!(k.as_str(), "groupTypes" | "securityEnabled" | "mailEnabled")
+    }))
 }
 
 fn strip_odata(v: Value) -> Value {

@@ -330,7 +330,7 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
     let upn = |u: &super::model::UserSnapshot| {
         u.attributes
             .get("userPrincipalName")
-            .and_then(Value::as_str)
+            .and_then(super::model::AttrValue::as_str)
             .unwrap_or("")
             .to_string()
     };
@@ -349,7 +349,8 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
                 vec![format!("via {}", u.via.join(", "))],
             )),
             (Some(x), Some(y)) => {
-                let mut details = field_changes(&x.attributes, &y.attributes, &[]);
+                let mut details =
+                    field_changes(&x.attributes.to_value(), &y.attributes.to_value(), &[]);
                 if x.via != y.via {
                     details.push(format!("via: {} -> {}", x.via.join(", "), y.via.join(", ")));
                 }

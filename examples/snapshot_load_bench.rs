@@ -1,0 +1,82 @@
+//! Where a snapshot's memory goes when it is loaded: heap held by the loaded
+//! snapshot (users, target) and the process's peak RSS, for `Snapshot::load`
+//! (`load`) or a `BufReader` parse (`reader`):
+//! `cargo run --release --example snapshot_load_bench -- PATH [load|reader]`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+struct Counting;
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            CURRENT.fetch_add(l.size(), Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        CURRENT.fetch_sub(l.size(), Relaxed);
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn status(key: &str) -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn mb(b: usize) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = std::path::PathBuf::from(args.next().expect("PATH"));
+    let mode = args.next().unwrap_or_else(|| "load".into());
+    let t = Instant::now();
+    let snap: scimshift::snapshot::Snapshot = match mode.as_str() {
+        "reader" => {
+            let f = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&path).unwrap());
+            let s: scimshift::snapshot::Snapshot = serde_json::from_reader(f).unwrap();
+            assert_eq!(s.compute_digest(), s.digest);
+            s
+        }
+        _ => scimshift::snapshot::Snapshot::load(&path).unwrap(),
+    };
+    let dt = t.elapsed();
+    let held = CURRENT.load(Relaxed);
+    let users: usize = {
+        let before = CURRENT.load(Relaxed);
+        let copy = snap.users.clone();
+        let n = CURRENT.load(Relaxed) - before;
+        drop(copy);
+        n
+    };
+    let target: usize = {
+        let before = CURRENT.load(Relaxed);
+        let copy = snap.target.clone();
+        let n = CURRENT.load(Relaxed) - before;
+        drop(copy);
+        n
+    };
+    println!(
+        "{mode}: {} users, {:?}; heap held {:.0} MB (users ≈ {:.0} MB, target ≈ {:.0} MB); VmHWM {} kB",
+        snap.users.len(),
+        dt,
+        mb(held),
+        mb(users),
+        mb(target),
+        status("VmHWM:")
+    );
+}

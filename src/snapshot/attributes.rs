@@ -1,0 +1,261 @@
+//! A user's Graph attributes in a snapshot, in a compact form.
+//!
+//! A snapshot holds one attribute object per user (100,000 or more). As a
+//! `serde_json::Value` (with the `preserve_order` feature) every attribute is a
+//! 112-byte `IndexMap` entry plus a hash table, and every key is its own heap
+//! string: about 1.4 KB of map per user before any value. Here an object is a
+//! boxed slice of `(key, value)` pairs in file order, 48 bytes each; the usual
+//! Graph property names are `&'static str` (no allocation), strings are boxed
+//! to their length, and anything else (arrays, objects) stays a `Value`.
+//!
+//! It serialises exactly as the `Value` object it was read from (same keys,
+//! order and numbers), so the file bytes and the digest do not change.
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Property names Graph returns for users (`capture::user_select` and more):
+/// held as `&'static str`, not one heap string per user.
+const KNOWN_KEYS: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "mail",
+    "mailNickname",
+    "displayName",
+    "givenName",
+    "surname",
+    "department",
+    "jobTitle",
+    "employeeId",
+    "employeeType",
+    "companyName",
+    "officeLocation",
+    "streetAddress",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "usageLocation",
+    "preferredLanguage",
+    "mobilePhone",
+    "businessPhones",
+    "accountEnabled",
+    "userType",
+    "onPremisesImmutableId",
+    "onPremisesSamAccountName",
+    "faxNumber",
+    "otherMails",
+    "proxyAddresses",
+    "employeeHireDate",
+    "manager",
+];
+
+fn key(k: String) -> Cow<'static, str> {
+    match KNOWN_KEYS.iter().find(|&&c| c == k) {
+        Some(c) => Cow::Borrowed(c),
+        None => Cow::Owned(k),
+    }
+}
+
+/// One attribute value: the scalar kinds inline, anything else as a `Value`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrValue {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Box<str>),
+    /// An array or object (e.g. `businessPhones`), as read.
+    Json(Box<Value>),
+}
+
+impl AttrValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            AttrValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            AttrValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, AttrValue::Null)
+    }
+    pub fn to_value(&self) -> Value {
+        match self {
+            AttrValue::Null => Value::Null,
+            AttrValue::Bool(b) => Value::Bool(*b),
+            AttrValue::Number(n) => Value::Number(n.clone()),
+            AttrValue::String(s) => Value::String(s.to_string()),
+            AttrValue::Json(v) => (**v).clone(),
+        }
+    }
+}
+
+impl From<Value> for AttrValue {
+    fn from(v: Value) -> Self {
+        match v {
+            Value::Null => AttrValue::Null,
+            Value::Bool(b) => AttrValue::Bool(b),
+            Value::Number(n) => AttrValue::Number(n),
+            Value::String(s) => AttrValue::String(s.into_boxed_str()),
+            other => AttrValue::Json(Box::new(other)),
+        }
+    }
+}
+
+impl PartialEq<&str> for AttrValue {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl PartialEq<bool> for AttrValue {
+    fn eq(&self, other: &bool) -> bool {
+        self.as_bool() == Some(*other)
+    }
+}
+
+impl Serialize for AttrValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // The same calls as `Value`'s own Serialize: the same bytes.
+        match self {
+            AttrValue::Null => s.serialize_unit(),
+            AttrValue::Bool(b) => s.serialize_bool(*b),
+            AttrValue::Number(n) => n.serialize(s),
+            AttrValue::String(v) => s.serialize_str(v),
+            AttrValue::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+/// A user's attributes: a JSON object, in order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Attributes(Box<[(Cow<'static, str>, AttrValue)]>);
+
+static NULL: AttrValue = AttrValue::Null;
+
+impl Attributes {
+    /// The value of `key` (exact case), if present.
+    pub fn get(&self, key: &str) -> Option<&AttrValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &AttrValue)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The object as a `Value` (for the mapping evaluator and diffs).
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::with_capacity(self.0.len());
+        for (k, v) in self.0.iter() {
+            m.insert(k.to_string(), v.to_value());
+        }
+        Value::Object(m)
+    }
+    /// From `(key, value)` pairs; a repeated key keeps its first position and
+    /// its last value, as a JSON object read by serde_json does.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Value)>) -> Self {
+        let mut out: Vec<(Cow<'static, str>, AttrValue)> = Vec::new();
+        for (k, v) in pairs {
+            match out.iter_mut().find(|(x, _)| *x == k) {
+                Some(slot) => slot.1 = v.into(),
+                None => out.push((key(k), v.into())),
+            }
+        }
+        Attributes(out.into_boxed_slice())
+    }
+}
+
+/// A JSON object's attributes; anything but an object gives none.
+impl From<Value> for Attributes {
+    fn from(v: Value) -> Self {
+        match v {
+            Value::Object(m) => Attributes::from_pairs(m),
+            _ => Attributes::default(),
+        }
+    }
+}
+
+impl std::ops::Index<&str> for Attributes {
+    type Output = AttrValue;
+    /// Like `Value`'s index: a missing key reads as null.
+    fn index(&self, key: &str) -> &AttrValue {
+        self.get(key).unwrap_or(&NULL)
+    }
+}
+
+impl Serialize for Attributes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0.iter() {
+            m.serialize_entry(k.as_ref(), v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Attributes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Obj;
+        impl<'de> Visitor<'de> for Obj {
+            type Value = Attributes;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object of user attributes")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes, A::Error> {
+                let mut pairs: Vec<(String, Value)> = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v = map.next_value_seed(super::compact::Compact)?;
+                    pairs.push((k, v));
+                }
+                Ok(Attributes::from_pairs(pairs))
+            }
+        }
+        d.deserialize_map(Obj)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_bytes_as_the_value_it_was_read_from() {
+        let text = r#"{"id":"u1","userPrincipalName":"a@b","accountEnabled":true,"x_ext":1.5,
+            "businessPhones":["+1 555"],"big":18446744073709551615,"neg":-3,"n":null,
+            "o":{"b":1,"a":[]},"id":"u2","e":"\u00e9\n"}"#;
+        let v: Value = serde_json::from_str(text).unwrap();
+        let a: Attributes = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&v).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string_pretty(&a).unwrap(),
+            serde_json::to_string_pretty(&v).unwrap()
+        );
+        assert_eq!(a.to_value(), v);
+        assert_eq!(Attributes::from(v.clone()), a);
+        assert_eq!(a["id"], "u2");
+        assert_eq!(a["accountEnabled"], true);
+        assert!(a["missing"].is_null());
+        assert_eq!(
+            a.get("businessPhones").map(AttrValue::to_value),
+            Some(v["businessPhones"].clone())
+        );
+        let empty: Attributes = serde_json::from_str("{}").unwrap();
+        assert_eq!(serde_json::to_string_pretty(&empty).unwrap(), "{}");
+    }
+}
