@@ -486,32 +486,50 @@ pub struct GraphUserSource<'a> {
 impl Source for GraphUserSource<'_> {
     fn get(&self, name: &str) -> Option<String> {
         if name.eq_ignore_ascii_case("IsSoftDeleted") {
-            return Some(if self.soft_deleted { "True" } else { "False" }.into());
+            return Some(bool_text(self.soft_deleted));
         }
-        let key = match name.to_ascii_lowercase().as_str() {
-            "objectid" => "id".to_string(),
-            "telephonenumber" => "businessPhones".to_string(),
-            "physicaldeliveryofficename" => "officeLocation".to_string(),
-            "facsimiletelephonenumber" => "faxNumber".to_string(),
-            "mobile" => "mobilePhone".to_string(),
-            _ => name.to_string(),
-        };
+        let key = graph_property(name);
         let obj = self.user.as_object()?;
-        let v = obj.get(&key).or_else(|| {
+        let v = obj.get(key.as_ref()).or_else(|| {
             obj.iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(&key))
                 .map(|(_, v)| v)
         })?;
-        match v {
-            Value::Null => None,
-            Value::String(s) if s.is_empty() => None,
-            Value::String(s) => Some(s.clone()),
-            Value::Bool(b) => Some(if *b { "True" } else { "False" }.into()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Array(a) => a.first().and_then(|x| x.as_str()).map(str::to_string),
-            Value::Object(_) => None,
-        }
+        source_text(v)
     }
+}
+
+/// The Graph user property that holds Entra's source attribute `name`
+/// (`objectId` → `id`, `mobile` → `mobilePhone`, …; most names are the same).
+pub fn graph_property(name: &str) -> std::borrow::Cow<'_, str> {
+    let mapped = match name.to_ascii_lowercase().as_str() {
+        "objectid" => "id",
+        "telephonenumber" => "businessPhones",
+        "physicaldeliveryofficename" => "officeLocation",
+        "facsimiletelephonenumber" => "faxNumber",
+        "mobile" => "mobilePhone",
+        _ => return std::borrow::Cow::Borrowed(name),
+    };
+    std::borrow::Cow::Borrowed(mapped)
+}
+
+/// A Graph property value as an expression sees it: strings as they are
+/// (empty = null), booleans as "True"/"False", the first entry of a list.
+pub fn source_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(bool_text(*b)),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Array(a) => a.first().and_then(|x| x.as_str()).map(str::to_string),
+        Value::Object(_) => None,
+    }
+}
+
+/// Entra's spelling of a boolean in expressions.
+pub fn bool_text(b: bool) -> String {
+    if b { "True" } else { "False" }.into()
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 
 use super::model::{UserAction, UserImpact};
 use crate::mapping::expr::Source;
-use crate::mapping::schema::{GraphUserSource, ObjectMapping, get_path};
-use crate::snapshot::model::{AttrValue, Snapshot};
+use crate::mapping::schema::{ObjectMapping, bool_text, get_path, graph_property, source_text};
+use crate::snapshot::model::{AttrValue, Attributes, Snapshot};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -219,10 +219,8 @@ pub fn predict(
             .get("accountEnabled")
             .and_then(AttrValue::as_bool)
             .unwrap_or(true);
-        // The mapping evaluator reads a `Value`: one per user, dropped after it.
-        let user = u.attributes.to_value();
-        let src = GraphUserSource {
-            user: &user,
+        let src = SnapshotUserSource {
+            attrs: &u.attributes,
             soft_deleted: !enabled,
         };
         let upn = src.get("userPrincipalName").unwrap_or_default();
@@ -379,4 +377,34 @@ pub fn needs_quoting(s: &str) -> bool {
 /// Set of ids, for quick membership.
 pub fn id_set<'a>(ids: impl IntoIterator<Item = &'a str>) -> HashSet<&'a str> {
     ids.into_iter().collect()
+}
+
+/// A snapshot user as an expression source: what `GraphUserSource` does for a
+/// Graph JSON object, read straight from the snapshot's compact attributes.
+struct SnapshotUserSource<'a> {
+    attrs: &'a Attributes,
+    soft_deleted: bool,
+}
+
+impl Source for SnapshotUserSource<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        if name.eq_ignore_ascii_case("IsSoftDeleted") {
+            return Some(bool_text(self.soft_deleted));
+        }
+        let key = graph_property(name);
+        let v = self.attrs.get(&key).or_else(|| {
+            self.attrs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+                .map(|(_, v)| v)
+        })?;
+        match v {
+            AttrValue::Null => None,
+            AttrValue::String(s) if s.is_empty() => None,
+            AttrValue::String(s) => Some(s.to_string()),
+            AttrValue::Bool(b) => Some(bool_text(*b)),
+            AttrValue::Number(n) => Some(n.to_string()),
+            AttrValue::Json(v) => source_text(v),
+        }
+    }
 }
