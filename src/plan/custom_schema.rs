@@ -260,25 +260,7 @@ pub fn build(
             a["matchingPriority"] = json!(0);
         }
     }
-    for a in &attrs {
-        let t = target_of(a);
-        let after = describe(a);
-        let before = gallery_attrs
-            .iter()
-            .find(|g| target_of(g).eq_ignore_ascii_case(t))
-            .map(describe);
-        let op = match &before {
-            None => "+",
-            Some(b) if *b == after => " ",
-            Some(_) => "~",
-        };
-        diff.push(DiffLine {
-            op: op.into(),
-            path: format!("user.{t}"),
-            before: before.map(Value::from),
-            after: Some(after.into()),
-        });
-    }
+    diff_mappings("user", &gallery_attrs, &attrs, &mut diff);
     oms[ui]["attributeMappings"] = Value::Array(attrs);
     retarget_object(&mut oms[ui], SCIM_USER_OBJECT, &mut transform);
     oms[ui]["enabled"] = json!(true);
@@ -380,25 +362,7 @@ pub fn build(
                 after: Some(true.into()),
             });
         }
-        for a in &gattrs {
-            let t = target_of(a);
-            let after = describe(a);
-            let before = before_attrs
-                .iter()
-                .find(|g| target_of(g).eq_ignore_ascii_case(t))
-                .map(describe);
-            let op = match &before {
-                None => "+",
-                Some(b) if *b == after => " ",
-                Some(_) => "~",
-            };
-            diff.push(DiffLine {
-                op: op.into(),
-                path: format!("group.{t}"),
-                before: before.map(Value::from),
-                after: Some(after.into()),
-            });
-        }
+        diff_mappings("group", &before_attrs, &gattrs, &mut diff);
         let group_om = json!({
             "name": "Provision Azure Active Directory Groups",
             "enabled": true,
@@ -424,4 +388,28 @@ pub fn build(
         diff,
         scope_carried,
     })
+}
+
+/// One diff line per attribute mapping of `after`: `+` new, `~` changed, ` ` the
+/// same as the mapping of that target in `before`.
+fn diff_mappings(object: &str, before: &[Value], after: &[Value], diff: &mut Vec<DiffLine>) {
+    for a in after {
+        let t = target_of(a);
+        let now = describe(a);
+        let was = before
+            .iter()
+            .find(|g| target_of(g).eq_ignore_ascii_case(t))
+            .map(describe);
+        let op = match &was {
+            None => "+",
+            Some(b) if *b == now => " ",
+            Some(_) => "~",
+        };
+        diff.push(DiffLine {
+            op: op.into(),
+            path: format!("{object}.{t}"),
+            before: was.map(Value::from),
+            after: Some(now.into()),
+        });
+    }
 }
