@@ -18,35 +18,10 @@ use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::fmt;
 
-/// Property names Graph returns for users (`capture::user_select` and more):
-/// held as `&'static str`, not one heap string per user.
-const KNOWN_KEYS: &[&str] = &[
-    "id",
-    "userPrincipalName",
-    "mail",
-    "mailNickname",
-    "displayName",
-    "givenName",
-    "surname",
-    "department",
-    "jobTitle",
-    "employeeId",
-    "employeeType",
-    "companyName",
-    "officeLocation",
-    "streetAddress",
-    "city",
-    "state",
-    "postalCode",
-    "country",
-    "usageLocation",
-    "preferredLanguage",
-    "mobilePhone",
-    "businessPhones",
-    "accountEnabled",
-    "userType",
-    "onPremisesImmutableId",
-    "onPremisesSamAccountName",
+/// Property names Graph returns for users beyond those the snapshot selects
+/// (`capture::USER_ATTRIBUTES`): together held as `&'static str`, not one heap
+/// string per user.
+const MORE_KNOWN_KEYS: &[&str] = &[
     "faxNumber",
     "otherMails",
     "proxyAddresses",
@@ -55,7 +30,10 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 fn key(k: String) -> Cow<'static, str> {
-    match KNOWN_KEYS.iter().find(|&&c| c == k) {
+    let known = super::capture::USER_ATTRIBUTES
+        .iter()
+        .chain(MORE_KNOWN_KEYS);
+    match known.into_iter().find(|&&c| c == k) {
         Some(c) => Cow::Borrowed(c),
         None => Cow::Owned(k),
     }
