@@ -341,6 +341,24 @@ impl Cycle<'_> {
         paused
     }
 
+    /// Record a failed match or export on `o`: several matches are
+    /// `DuplicateTargetEntries`; a fatal error (credentials…) stops the cycle.
+    fn record_failure(&self, o: &mut Outcome, e: TargetError) {
+        match e {
+            TargetError::Status(0, d) => {
+                o.status = "failure";
+                o.error = Some(("DuplicateTargetEntries".into(), d.clone()));
+                o.step("EntryMatching", "matching", "failure", d);
+            }
+            e => {
+                if e.is_fatal() {
+                    self.set_fatal(e.clone());
+                }
+                o.fail(&e, "EntryExport");
+            }
+        }
+    }
+
     fn set_fatal(&self, e: TargetError) {
         let mut f = self.fatal.lock().unwrap_or_else(|e| e.into_inner());
         if f.is_none() {
@@ -661,17 +679,7 @@ impl Cycle<'_> {
                 };
                 o.step("EntryExport", "export", "success", desc);
             }
-            Err(TargetError::Status(0, d)) => {
-                o.status = "failure";
-                o.error = Some(("DuplicateTargetEntries".into(), d.clone()));
-                o.step("EntryMatching", "matching", "failure", d);
-            }
-            Err(e) => {
-                if e.is_fatal() {
-                    self.set_fatal(e.clone());
-                }
-                o.fail(&e, "EntryExport");
-            }
+            Err(e) => self.record_failure(&mut o, e),
         }
         o
     }
@@ -843,17 +851,7 @@ impl Cycle<'_> {
                     }
                 ),
             ),
-            Err(TargetError::Status(0, d)) => {
-                o.status = "failure";
-                o.error = Some(("DuplicateTargetEntries".into(), d.clone()));
-                o.step("EntryMatching", "matching", "failure", d);
-            }
-            Err(e) => {
-                if e.is_fatal() {
-                    self.set_fatal(e.clone());
-                }
-                o.fail(&e, "EntryExport");
-            }
+            Err(e) => self.record_failure(&mut o, e),
         }
         o
     }

@@ -57,14 +57,7 @@ pub fn list_sps(c: &Call) -> GResult {
             .map(sp_json)
             .collect()
     };
-    let items = c.query.apply_filter(items, true);
-    ok(crate::twin::odata::page(
-        items,
-        &c.query,
-        &c.self_url(),
-        &c.context("servicePrincipals"),
-        100,
-    ))
+    c.filtered_page(items, "servicePrincipals")
 }
 
 pub fn get_sp(c: &Call) -> GResult {
@@ -90,14 +83,7 @@ pub fn list_apps(c: &Call) -> GResult {
             .map(app_json)
             .collect()
     };
-    let items = c.query.apply_filter(items, true);
-    ok(crate::twin::odata::page(
-        items,
-        &c.query,
-        &c.self_url(),
-        &c.context("applications"),
-        100,
-    ))
+    c.filtered_page(items, "applications")
 }
 
 pub fn get_app(c: &Call) -> GResult {
@@ -253,18 +239,8 @@ pub fn list_assignments(c: &Call) -> GResult {
             .map(assignment_json)
             .collect()
     };
-    let items = c.query.apply_filter(items, true);
-    let ctx = c.context(&format!(
-        "servicePrincipals('{}')/appRoleAssignedTo",
-        c.param("sp")
-    ));
-    ok(crate::twin::odata::page(
-        items,
-        &c.query,
-        &c.self_url(),
-        &ctx,
-        100,
-    ))
+    let ctx = format!("servicePrincipals('{}')/appRoleAssignedTo", c.param("sp"));
+    c.filtered_page(items, &ctx)
 }
 
 pub fn create_assignment(c: &Call) -> GResult {

@@ -157,6 +157,18 @@ impl Call {
     pub fn context(&self, what: &str) -> String {
         format!("{}/$metadata#{what}", self.st.graph_url)
     }
+    /// Filter a directory collection with this call's `$filter` and answer one
+    /// page of it (default page 100, `$top`, nextLink), as Graph does.
+    pub fn filtered_page(&self, items: Vec<serde_json::Value>, context: &str) -> GResult {
+        let items = self.query.apply_filter(items, true);
+        ok(crate::twin::odata::page(
+            items,
+            &self.query,
+            &self.self_url(),
+            &self.context(context),
+            100,
+        ))
+    }
 }
 
 pub type SyncHandler = fn(&Call) -> GResult;
