@@ -386,18 +386,31 @@ struct SnapshotUserSource<'a> {
     soft_deleted: bool,
 }
 
-impl Source for SnapshotUserSource<'_> {
-    fn get(&self, name: &str) -> Option<String> {
-        if name.eq_ignore_ascii_case("IsSoftDeleted") {
-            return Some(bool_text(self.soft_deleted));
-        }
+impl SnapshotUserSource<'_> {
+    fn raw(&self, name: &str) -> Option<&AttrValue> {
         let key = graph_property(name);
-        let v = self.attrs.get(&key).or_else(|| {
+        self.attrs.get(&key).or_else(|| {
             self.attrs
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(&key))
                 .map(|(_, v)| v)
-        })?;
+        })
+    }
+}
+
+impl Source for SnapshotUserSource<'_> {
+    fn count(&self, name: &str) -> usize {
+        match self.raw(name) {
+            Some(AttrValue::Json(v)) if v.is_array() => v.as_array().map_or(0, Vec::len),
+            _ => usize::from(self.get(name).is_some()),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        if name.eq_ignore_ascii_case("IsSoftDeleted") {
+            return Some(bool_text(self.soft_deleted));
+        }
+        let v = self.raw(name)?;
         match v {
             AttrValue::Null => None,
             AttrValue::String(s) if s.is_empty() => None,
