@@ -153,7 +153,21 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     }
 
     // Groups: assigned, by id and name; --group-map; --pilot-group.
-    let assigned_groups: Vec<&GroupSnapshot> = snap.groups.iter().collect();
+    // The groups the custom job pushes: the assigned ones, or, with "Sync all
+    // users and groups", every group the snapshot read (it reads all of them
+    // when the gallery job syncs all).
+    let assigned_ids: std::collections::HashSet<&str> = snap
+        .app
+        .assignments
+        .iter()
+        .filter(|a| a.principal_type == "Group")
+        .map(|a| a.principal_id.as_str())
+        .collect();
+    let assigned_groups: Vec<&GroupSnapshot> = snap
+        .groups
+        .iter()
+        .filter(|g| opts.scope == Scope::All || assigned_ids.contains(g.id.as_str()))
+        .collect();
     let group_by_id: HashMap<&str, &GroupSnapshot> =
         snap.groups.iter().map(|g| (g.id.as_str(), g)).collect();
     let pilot = match &opts.pilot_group {
@@ -578,7 +592,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
     let expected_users = pred
         .impact
         .iter()
-        .filter(|u| u.action != UserAction::Skip)
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .count();
     let pushed: Vec<String> = if custom_maps.pushes_groups() {
         by_pushed.values().map(|v| pushed_name(v[0])).collect()
@@ -795,7 +809,7 @@ fn pilot_step(g: &GroupSnapshot, pred: &Prediction, pushed: &str) -> Step {
     let provisioned: std::collections::HashSet<&str> = pred
         .impact
         .iter()
-        .filter(|u| u.action != UserAction::Skip)
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .map(|u| u.id.as_str())
         .collect();
     let members: Vec<&str> = g
@@ -889,7 +903,7 @@ fn estimate(
     let provisioned: std::collections::HashSet<&str> = pred
         .impact
         .iter()
-        .filter(|u| u.action != UserAction::Skip)
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .map(|u| u.id.as_str())
         .collect();
     let (n_groups, memberships) = if pushes {
@@ -955,6 +969,7 @@ fn finish(
         users_match: count(UserAction::Match),
         users_create: count(UserAction::Create),
         users_skip: count(UserAction::Skip),
+        users_fail: count(UserAction::Fail),
         duplicates: impact.iter().filter(|u| u.duplicate).count(),
         errors: findings
             .iter()

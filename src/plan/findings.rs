@@ -107,12 +107,71 @@ pub(super) fn user_findings(
                 u.target_user_name.clone().unwrap_or_default(),
             ));
         }
+        // How the duplicates are tied to their target accounts, most common first.
+        let mut kinds: Vec<(String, usize)> = Vec::new();
+        for u in &dups {
+            let k = u
+                .tie
+                .as_deref()
+                .unwrap_or("an identifier")
+                .split(" = ")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            match kinds.iter_mut().find(|(x, _)| *x == k) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((k, 1)),
+            }
+        }
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let how = kinds
+            .iter()
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ");
         f.add(
             Severity::Error,
             "duplicate-on-create",
             format!(
-                "{} would be created a second time: the custom app matches on {matching}, which finds nothing, while the target already holds them under another userName (map userName as the gallery did, e.g. with copy_from_gallery).",
+                "{} would be created a second time: the custom app matches on {matching}, which finds nothing, while the target already holds an account tied to them by {how} (each user's `tie` in the impact says which; map the matching attribute as the gallery did, e.g. with copy_from_gallery, or fix the target's values first).",
                 plural(dups.len(), "user", "users")
+            ),
+            objs,
+        );
+    }
+    let fails: Vec<&UserImpact> = pred
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Fail)
+        .collect();
+    if !fails.is_empty() {
+        let mut kinds: Vec<(String, usize)> = Vec::new();
+        for u in &fails {
+            let k = u
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            match kinds.iter_mut().find(|(x, _)| *x == k) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((k, 1)),
+            }
+        }
+        let how = kinds
+            .iter()
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (objs, more) = cap(fails.len(), fails.iter().map(|u| user_ref(u)));
+        f.add(
+            Severity::Error,
+            "user-create-fails",
+            format!(
+                "{} in scope cannot be provisioned by the first cycle and will be escrowed: {how} (each user's `reason` in the impact says why; fix their data or the mappings before cutover){more}.",
+                plural(fails.len(), "user", "users")
             ),
             objs,
         );
