@@ -118,7 +118,7 @@ fn world(seed: u64) -> World {
     let ext_matches = r.pct(30);
     let user_name_src = *r.pick(&["mail", "userPrincipalName"]);
     let external_id = if ext_matches {
-        Some("objectId")
+        *r.pick(&[Some("objectId"), Some("objectId"), Some("mailNickname")])
     } else {
         *r.pick(&[Some("objectId"), Some("mailNickname"), None])
     };
@@ -161,7 +161,8 @@ fn world(seed: u64) -> World {
             _ => json!("sales"),
         };
         let enabled = !r.pct(10);
-        let graph = json!({"id": id, "userPrincipalName": upn, "mail": mail, "mailNickname": base,
+        let nickname = if r.pct(10) { None } else { Some(*base) };
+        let graph = json!({"id": id, "userPrincipalName": upn, "mail": mail, "mailNickname": nickname,
             "givenName": base, "surname": "Test", "displayName": format!("{base} Test"),
             "department": dept, "accountEnabled": enabled});
         // What the gallery job had provisioned for them, from their values back then.
@@ -541,6 +542,7 @@ name = "entra-default"
 display_name = "SCIM app"
 user_mappings = [
   { target = "userName", source = "userPrincipalName", match = 1 },
+  { target = "externalId", source = "mailNickname" },
   { target = "active", source = 'Switch([IsSoftDeleted], , "False", "True", "True", "False")' },
 ]
 group_mappings = [
@@ -758,4 +760,388 @@ fn schema_of(p: &scimshift::plan::Plan) -> Value {
         .and_then(|s| s.requests.iter().find(|r| r.method == "PUT"))
         .and_then(|r| r.body.clone())
         .expect("a put-schema step")
+}
+
+// ---------------------------------------------------------------- regressions
+//
+// The four defects of the prediction-truth issue, each on a small tenant of
+// its own, planned and run in the twin. Each fails on the code before the fix.
+
+fn person(id: &str, upn: &str, mail: Option<&str>, dept: Option<&str>) -> Person {
+    Person {
+        id: id.into(),
+        graph: json!({"id": id, "userPrincipalName": upn, "mail": mail, "mailNickname": upn.split('@').next(),
+            "givenName": "x", "surname": "y", "department": dept, "accountEnabled": true}),
+    }
+}
+
+fn record(owner: &str, user_name: &str, external_id: Option<&str>, email: Option<&str>) -> Record {
+    let mut body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name, "active": true});
+    if let Some(x) = external_id {
+        body["externalId"] = json!(x);
+    }
+    if let Some(e) = email {
+        body["emails"] = json!([{"type": "work", "primary": true, "value": e}]);
+    }
+    Record {
+        owner: Some(owner.into()),
+        body,
+    }
+}
+
+struct Run {
+    plan: scimshift::plan::Plan,
+    engine: BTreeMap<String, Act>,
+}
+
+async fn plan_and_run(w: &World, profile: &Profile, job: &str) -> Run {
+    let twin = Arc::new(engine::new_twin(Tenant::default()));
+    twin.engine.set_interval(None);
+    twin.engine.set_concurrency(1);
+    let base = engine::serve_embedded_store(&twin).await.unwrap();
+    let token = twin.embedded_scim_token.expose().to_string();
+    let opts = PlanOptions::default();
+    let schema = schema_of(&plan::build(&snapshot(w, &[]), profile, &opts).unwrap());
+    let (target, acted) = engine_run(&twin, &base, &token, w, job, &schema).await;
+    Run {
+        plan: plan::build(&snapshot(w, &target), profile, &opts).unwrap(),
+        engine: acted,
+    }
+}
+
+fn row<'a>(p: &'a scimshift::plan::Plan, id: &str) -> &'a scimshift::plan::UserImpact {
+    p.impact.iter().find(|u| u.id == id).unwrap()
+}
+
+/// Defect 1: the gallery matched on externalId ← objectId, mails changed or
+/// emptied since; planned with Entra's default mapping. Every user the engine
+/// creates again is predicted a duplicate, tied by their object id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_duplicates_tied_by_object_id_and_old_values() {
+    let w = World {
+        seed: 1,
+        gallery_schema: gallery_schema("mail", Some("objectId"), true, Value::Null),
+        people: vec![
+            person(
+                "u1",
+                "amy@contoso.onmicrosoft.com",
+                Some("amy@contoso.com"),
+                None,
+            ),
+            person(
+                "u2",
+                "ben@contoso.onmicrosoft.com",
+                Some("ben.new@contoso.com"),
+                None,
+            ),
+            person("u3", "cat@contoso.onmicrosoft.com", None, None),
+            person(
+                "u4",
+                "dan@contoso.onmicrosoft.com",
+                Some("dan.new@contoso.com"),
+                None,
+            ),
+        ],
+        records: vec![
+            record("u1", "amy@contoso.com", Some("u1"), Some("amy@contoso.com")),
+            record("u2", "ben@contoso.com", Some("u2"), Some("ben@contoso.com")),
+            record("u3", "cat@contoso.com", Some("u3"), Some("cat@contoso.com")),
+            record("u4", "dan@contoso.com", Some("u4"), Some("dan@contoso.com")),
+        ],
+    };
+    let r = plan_and_run(&w, &default_mapping_profile(), "scim.reg1").await;
+    let created: Vec<&String> = r
+        .engine
+        .iter()
+        .filter(|(_, a)| **a == Act::Create)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        created.len(),
+        4,
+        "the engine creates everyone again: {:?}",
+        r.engine
+    );
+    for id in created {
+        let u = row(&r.plan, id);
+        assert!(
+            u.duplicate,
+            "{id} is created again but the plan calls them safe: {u:?}"
+        );
+        assert_eq!(
+            u.tie.as_deref(),
+            Some("objectId = target externalId"),
+            "{u:?}"
+        );
+    }
+    assert_eq!(r.plan.summary.duplicates, 4);
+    let f = r
+        .plan
+        .findings
+        .iter()
+        .find(|f| f.code == "duplicate-on-create")
+        .unwrap();
+    assert!(f.message.contains("objectId (4)"), "{}", f.message);
+}
+
+/// Defect 2: users without a department passed `department NOT EQUALS
+/// "Contractors"`; Microsoft: "Scoping filters will return "false" if the
+/// value is null / empty". Neither planned nor created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_null_department_is_out_of_scope() {
+    let scope = json!({"groups": [{"clauses": [{"sourceOperandName": "department", "operatorName": "NOT EQUALS",
+                       "targetOperand": {"values": ["Contractors"]}}]}]});
+    let w = World {
+        seed: 2,
+        gallery_schema: gallery_schema("userPrincipalName", None, false, scope),
+        people: vec![
+            person(
+                "u1",
+                "amy@contoso.com",
+                Some("amy@contoso.com"),
+                Some("Sales"),
+            ),
+            person("u2", "ben@contoso.com", Some("ben@contoso.com"), None),
+            person("u3", "cat@contoso.com", Some("cat@contoso.com"), Some("")),
+            person(
+                "u4",
+                "dan@contoso.com",
+                Some("dan@contoso.com"),
+                Some("Contractors"),
+            ),
+        ],
+        records: vec![],
+    };
+    let r = plan_and_run(&w, &Profile::builtin("generic-scim").unwrap(), "scim.reg2").await;
+    assert_eq!(row(&r.plan, "u1").action, UserAction::Create);
+    for id in ["u2", "u3", "u4"] {
+        let u = row(&r.plan, id);
+        assert_eq!(u.action, UserAction::Skip, "{u:?}");
+        assert_eq!(u.reason.as_deref(), Some("scoping-filter"));
+        assert_eq!(r.engine[id], Act::Skip, "the engine provisioned {id}");
+    }
+}
+
+/// Defect 3: users with no value for any matching attribute and no userName
+/// were predicted `create`; the target answers 400 and they are escrowed.
+/// Now `fail`, counted and raised; the engine agrees. Also a userName another
+/// account already holds (409).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_creates_that_cannot_succeed_are_failures() {
+    // userName ← mail is the only matching attribute: no mail, no match, no userName.
+    let w = World {
+        seed: 3,
+        gallery_schema: gallery_schema("mail", None, false, Value::Null),
+        people: vec![
+            person("u1", "amy@contoso.com", Some("amy@contoso.com"), None),
+            person("u2", "ben@contoso.com", None, None),
+        ],
+        records: vec![],
+    };
+    let r = plan_and_run(&w, &Profile::builtin("generic-scim").unwrap(), "scim.reg3a").await;
+    let ben = row(&r.plan, "u2");
+    assert_eq!(ben.action, UserAction::Fail, "{ben:?}");
+    assert!(
+        ben.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("no-matching-value"),
+        "{ben:?}"
+    );
+    assert_eq!(r.engine["u2"], Act::Fail);
+    assert_eq!(r.plan.summary.users_fail, 1);
+    let f = r
+        .plan
+        .findings
+        .iter()
+        .find(|f| f.code == "user-create-fails")
+        .expect("a finding");
+    assert_eq!(f.objects[0].id, "u2");
+
+    // Matching on externalId ← objectId, userName ← mail: no mail is no userName (400);
+    // a mail another account holds as userName is a 409.
+    let w = World {
+        seed: 4,
+        gallery_schema: gallery_schema("mail", Some("objectId"), true, Value::Null),
+        people: vec![
+            person("u1", "amy@contoso.com", None, None),
+            person("u2", "ben@contoso.com", Some("old.owner@contoso.com"), None),
+            person("u3", "cat@contoso.com", Some("cat@contoso.com"), None),
+        ],
+        records: vec![Record {
+            owner: None,
+            body: json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "Old.Owner@contoso.com", "externalId": "someone-else"}),
+        }],
+    };
+    let r = plan_and_run(&w, &Profile::builtin("generic-scim").unwrap(), "scim.reg3b").await;
+    let amy = row(&r.plan, "u1");
+    assert_eq!(amy.action, UserAction::Fail, "{amy:?}");
+    assert!(
+        amy.reason.as_deref().unwrap().starts_with("no-user-name"),
+        "{amy:?}"
+    );
+    let ben = row(&r.plan, "u2");
+    assert_eq!(ben.action, UserAction::Fail, "{ben:?}");
+    assert!(
+        ben.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("user-name-taken"),
+        "{ben:?}"
+    );
+    assert_eq!(row(&r.plan, "u3").action, UserAction::Create);
+    assert_eq!(
+        (r.engine["u1"], r.engine["u2"], r.engine["u3"]),
+        (Act::Fail, Act::Fail, Act::Create)
+    );
+    assert_eq!(r.plan.summary.users_fail, 2);
+}
+
+/// Defect 4: with "Sync all users and groups" (SyncAll=true) the documented
+/// scope is every user and group ("Choose to sync all users and groups or only
+/// users that are assigned", *Managing user account provisioning for
+/// enterprise apps*; the initial cycle "Query all users and groups from the
+/// source system", *How Application Provisioning works*). The snapshot reads
+/// the unassigned group, the plan pushes it, and the engine creates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_sync_all_pushes_unassigned_groups() {
+    use scimshift::graph::{Credential, GraphClient};
+    use scimshift::scim::ScimClient;
+    use scimshift::snapshot::capture;
+    use scimshift::twin::seed::SeedSpec;
+    use scimshift::twin::server::{TwinOptions, start};
+    let t = start(TwinOptions {
+        seed: SeedSpec::Demo,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let gallery_sp = {
+        let mut tenant = t.twin.tenant();
+        let sp = tenant
+            .service_principals
+            .values()
+            .find(|s| s.display_name == "Coda")
+            .unwrap()
+            .id
+            .clone();
+        tenant
+            .synchronization
+            .get_mut(&sp)
+            .unwrap()
+            .secrets
+            .insert("SyncAll".into(), "true".into());
+        let member = tenant.users.keys().next().unwrap().clone();
+        let g: scimshift::twin::state::DirGroup = serde_json::from_value(
+            json!({"id": "g-unassigned", "displayName": "Unassigned Team", "members": [member]}),
+        )
+        .unwrap();
+        tenant.groups.insert(g.id.clone(), g);
+        sp
+    };
+    let graph = GraphClient::from_urls(
+        &t.graph_url,
+        &t.authority_url,
+        Credential::ClientSecret {
+            tenant: t.tenant_id.clone(),
+            client_id: t.client_id.clone(),
+            secret: t.client_secret.clone(),
+        },
+    )
+    .unwrap();
+    let scim = ScimClient::new(&t.scim_url, t.scim_token.clone()).unwrap();
+    let snap = capture::capture(&graph, "Coda", Some(&scim)).await.unwrap();
+    assert!(
+        snap.groups
+            .iter()
+            .any(|g| g.display_name == "Unassigned Team"),
+        "SyncAll: the snapshot reads every group"
+    );
+    let all_groups = t.twin.tenant().groups.len();
+    assert_eq!(snap.groups.len(), all_groups);
+
+    let pushed = |scope| {
+        let p = plan::build(
+            &snap,
+            &Profile::builtin("coda").unwrap(),
+            &PlanOptions {
+                scope,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let expected = p
+            .steps
+            .iter()
+            .flat_map(|s| &s.diff)
+            .find(|d| d.path == "target.groupsExpected")
+            .and_then(|d| d.after.clone())
+            .unwrap_or_default();
+        (p, expected)
+    };
+    let (p_all, groups_all) = pushed(plan::Scope::All);
+    assert!(
+        groups_all
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "Unassigned Team"),
+        "{groups_all}"
+    );
+    assert_eq!(p_all.estimate.groups, all_groups);
+    let (_, groups_assigned) = pushed(plan::Scope::Assigned);
+    assert!(
+        !groups_assigned
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "Unassigned Team"),
+        "assigned-only scope pushes assigned groups only: {groups_assigned}"
+    );
+
+    // The engine, with the plan's custom schema and SyncAll, creates it.
+    let schema = schema_of(&p_all);
+    {
+        let mut tenant = t.twin.tenant();
+        tenant.service_principals.insert(
+            SP.into(),
+            serde_json::from_value::<ServicePrincipal>(
+                json!({"id": SP, "appId": "app-custom", "displayName": "Coda (SCIM custom)"}),
+            )
+            .unwrap(),
+        );
+        let mut sync = Synchronization::default();
+        sync.secrets
+            .insert("BaseAddress".into(), t.scim_url.clone());
+        sync.secrets
+            .insert("SecretToken".into(), t.scim_token.expose().to_string());
+        sync.secrets.insert("SyncAll".into(), "true".into());
+        sync.jobs.insert(
+            "scim.syncall".into(),
+            SyncJob {
+                id: "scim.syncall".into(),
+                template_id: "scim".into(),
+                schedule_state: "Disabled".into(),
+                status: json!({"code": "NotRun"}),
+                schema,
+                user_links: Default::default(),
+                group_links: Default::default(),
+            },
+        );
+        tenant.synchronization.insert(SP.into(), sync);
+        assert!(tenant.assignments.values().all(|a| a.resource_id != SP));
+    }
+    let r = engine::run_cycle_report(&t.twin, SP, "scim.syncall")
+        .await
+        .unwrap();
+    assert_eq!(r.quarantined, None);
+    assert!(
+        t.twin
+            .scim_store
+            .groups()
+            .iter()
+            .any(|g| g["displayName"] == "Unassigned Team"),
+        "the engine pushes every group with SyncAll: {r:#?}"
+    );
+    let _ = gallery_sp;
 }
