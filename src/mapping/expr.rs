@@ -207,7 +207,7 @@ fn call(name: &str, args: &[Expr], src: &dyn Source) -> Result<Option<String>, E
             // Switch(source, defaultValue, key1, value1, key2, value2, …): keys
             // compare case-sensitively; a missing source matches the key "".
             need(4)?;
-            if args.len() % 2 != 0 {
+            if !args.len().is_multiple_of(2) {
                 return Err(ExprError(format!(
                     "Switch() takes its keys and values in pairs, but has {} arguments (an even number is needed)",
                     args.len()
