@@ -394,17 +394,27 @@ pub fn predict(
             };
             let on = format!("{} eq \"{}\"", m.target, v);
             if m.target.eq_ignore_ascii_case("userName") {
-                // userName as it stands at this point of the cycle.
-                match names.get(&v.to_lowercase()) {
-                    Some(Holder::Target(i)) => {
-                        outcome = Outcome::Found(on, vec![*i]);
-                        break;
-                    }
-                    Some(Holder::Cycle(o)) => {
+                // userName as it stands at this point of the cycle: the target
+                // users holding it (all of them: a target may hold case
+                // variants), else the account this cycle created with it.
+                let lv = v.to_lowercase();
+                let mut hits: Vec<usize> = index
+                    .lookup("userName", &v)
+                    .iter()
+                    .copied()
+                    .filter(|i| name_of.get(&Holder::Target(*i)) == Some(&lv))
+                    .collect();
+                match names.get(&lv) {
+                    Some(Holder::Target(j)) if !hits.contains(j) => hits.push(*j),
+                    Some(Holder::Cycle(o)) if hits.is_empty() => {
                         outcome = Outcome::FoundInCycle(on, *o);
                         break;
                     }
-                    None => {}
+                    _ => {}
+                }
+                if !hits.is_empty() {
+                    outcome = Outcome::Found(on, hits);
+                    break;
                 }
                 outcome = Outcome::NotFound;
                 continue;
