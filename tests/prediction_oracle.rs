@@ -22,14 +22,14 @@
 //! gallery's mappings carried over (generic-scim) and with Entra's default
 //! mapping (userName ← userPrincipalName).
 
+mod common;
+
 use scimshift::plan::{self, PlanOptions, Profile, UserAction};
 use scimshift::snapshot::model::{Snapshot, TargetSnapshot, UserSnapshot};
 use scimshift::twin::Twin;
 use scimshift::twin::engine;
 use scimshift::twin::scim_store::Kind;
-use scimshift::twin::state::{
-    AppRoleAssignment, DirUser, ServicePrincipal, SyncJob, Synchronization, Tenant,
-};
+use scimshift::twin::state::{AppRoleAssignment, DirUser, ServicePrincipal, SyncJob, Tenant};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -564,6 +564,44 @@ fn act_of(a: UserAction) -> Act {
     }
 }
 
+/// The custom app's service principal `SP` with a `scim` job running
+/// `schema` against `base` (SyncAll as given), in `t`.
+fn install_custom_job(
+    t: &mut Tenant,
+    base: &str,
+    token: &str,
+    job_id: &str,
+    schema: &Value,
+    sync_all: bool,
+) {
+    t.service_principals.insert(
+        SP.into(),
+        serde_json::from_value::<ServicePrincipal>(
+            json!({"id": SP, "appId": "app-custom", "displayName": "Custom"}),
+        )
+        .unwrap(),
+    );
+    let sync = t.synchronization.entry(SP.into()).or_default();
+    sync.secrets.insert("BaseAddress".into(), base.into());
+    sync.secrets.insert("SecretToken".into(), token.into());
+    sync.secrets.insert(
+        "SyncAll".into(),
+        if sync_all { "true" } else { "false" }.into(),
+    );
+    sync.jobs.insert(
+        job_id.into(),
+        SyncJob {
+            id: job_id.into(),
+            template_id: "scim".into(),
+            schedule_state: "Disabled".into(),
+            status: json!({"code": "NotRun"}),
+            schema: schema.clone(),
+            user_links: Default::default(),
+            group_links: Default::default(),
+        },
+    );
+}
+
 /// Run the custom job's first cycle in the twin: users in the directory,
 /// assigned directly, the store holding `w.records`. Returns each user's act.
 async fn engine_run(
@@ -606,29 +644,7 @@ async fn engine_run(
             .unwrap(),
         );
     }
-    t.service_principals.insert(
-        SP.into(),
-        serde_json::from_value::<ServicePrincipal>(
-            json!({"id": SP, "appId": "app-custom", "displayName": "Custom"}),
-        )
-        .unwrap(),
-    );
-    let mut sync = Synchronization::default();
-    sync.secrets.insert("BaseAddress".into(), base.into());
-    sync.secrets.insert("SecretToken".into(), token.into());
-    sync.jobs.insert(
-        job_id.into(),
-        SyncJob {
-            id: job_id.into(),
-            template_id: "scim".into(),
-            schedule_state: "Disabled".into(),
-            status: json!({"code": "NotRun"}),
-            schema: schema.clone(),
-            user_links: Default::default(),
-            group_links: Default::default(),
-        },
-    );
-    t.synchronization.insert(SP.into(), sync);
+    install_custom_job(&mut t, base, token, job_id, schema, false);
     *twin.tenant() = t;
     let r = engine::run_cycle_report(twin, SP, job_id).await.unwrap();
     assert_eq!(r.quarantined, None, "seed {:#x}: {r:#?}", w.seed);
@@ -1005,18 +1021,8 @@ async fn regression_creates_that_cannot_succeed_are_failures() {
 /// the unassigned group, the plan pushes it, and the engine creates it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_sync_all_pushes_unassigned_groups() {
-    use scimshift::graph::{Credential, GraphClient};
-    use scimshift::scim::ScimClient;
-    use scimshift::snapshot::capture;
-    use scimshift::twin::seed::SeedSpec;
-    use scimshift::twin::server::{TwinOptions, start};
-    let t = start(TwinOptions {
-        seed: SeedSpec::Demo,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let gallery_sp = {
+    let t = common::twin::demo().await;
+    {
         let mut tenant = t.twin.tenant();
         let sp = tenant
             .service_principals
@@ -1037,20 +1043,12 @@ async fn regression_sync_all_pushes_unassigned_groups() {
         )
         .unwrap();
         tenant.groups.insert(g.id.clone(), g);
-        sp
-    };
-    let graph = GraphClient::from_urls(
-        &t.graph_url,
-        &t.authority_url,
-        Credential::ClientSecret {
-            tenant: t.tenant_id.clone(),
-            client_id: t.client_id.clone(),
-            secret: t.client_secret.clone(),
-        },
-    )
-    .unwrap();
-    let scim = ScimClient::new(&t.scim_url, t.scim_token.clone()).unwrap();
-    let snap = capture::capture(&graph, "Coda", Some(&scim)).await.unwrap();
+    }
+    let graph = common::twin::admin_graph(&t);
+    let scim = common::twin::scim(&t);
+    let snap = scimshift::snapshot::capture::capture(&graph, "Coda", Some(&scim))
+        .await
+        .unwrap();
     assert!(
         snap.groups
             .iter()
@@ -1100,35 +1098,17 @@ async fn regression_sync_all_pushes_unassigned_groups() {
     );
 
     // The engine, with the plan's custom schema and SyncAll, creates it.
-    let schema = schema_of(&p_all);
     {
         let mut tenant = t.twin.tenant();
-        tenant.service_principals.insert(
-            SP.into(),
-            serde_json::from_value::<ServicePrincipal>(
-                json!({"id": SP, "appId": "app-custom", "displayName": "Coda (SCIM custom)"}),
-            )
-            .unwrap(),
+        let token = t.scim_token.expose().to_string();
+        install_custom_job(
+            &mut tenant,
+            &t.scim_url,
+            &token,
+            "scim.syncall",
+            &schema_of(&p_all),
+            true,
         );
-        let mut sync = Synchronization::default();
-        sync.secrets
-            .insert("BaseAddress".into(), t.scim_url.clone());
-        sync.secrets
-            .insert("SecretToken".into(), t.scim_token.expose().to_string());
-        sync.secrets.insert("SyncAll".into(), "true".into());
-        sync.jobs.insert(
-            "scim.syncall".into(),
-            SyncJob {
-                id: "scim.syncall".into(),
-                template_id: "scim".into(),
-                schedule_state: "Disabled".into(),
-                status: json!({"code": "NotRun"}),
-                schema,
-                user_links: Default::default(),
-                group_links: Default::default(),
-            },
-        );
-        tenant.synchronization.insert(SP.into(), sync);
         assert!(tenant.assignments.values().all(|a| a.resource_id != SP));
     }
     let r = engine::run_cycle_report(&t.twin, SP, "scim.syncall")
@@ -1143,5 +1123,4 @@ async fn regression_sync_all_pushes_unassigned_groups() {
             .any(|g| g["displayName"] == "Unassigned Team"),
         "the engine pushes every group with SyncAll: {r:#?}"
     );
-    let _ = gallery_sp;
 }

@@ -75,6 +75,23 @@ pub(super) fn expr_text(e: &crate::mapping::expr::Expr) -> String {
     }
 }
 
+/// `a (3), b (1)`: how often each kind occurs, most common first.
+fn tally<'a>(kinds: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for k in kinds {
+        match counts.iter_mut().find(|(x, _)| *x == k) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((k, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) fn pred_count(p: &Prediction, a: UserAction) -> String {
     let n = p.impact.iter().filter(|u| u.action == a).count();
     plural(n, "user", "users")
@@ -109,27 +126,14 @@ pub(super) fn user_findings(
             ));
         }
         // How the duplicates are tied to their target accounts, most common first.
-        let mut kinds: Vec<(String, usize)> = Vec::new();
-        for u in &dups {
-            let k = u
-                .tie
+        let how = tally(dups.iter().map(|u| {
+            u.tie
                 .as_deref()
                 .unwrap_or("an identifier")
                 .split(" = ")
                 .next()
                 .unwrap_or_default()
-                .to_string();
-            match kinds.iter_mut().find(|(x, _)| *x == k) {
-                Some((_, n)) => *n += 1,
-                None => kinds.push((k, 1)),
-            }
-        }
-        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let how = kinds
-            .iter()
-            .map(|(k, n)| format!("{k} ({n})"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        }));
         f.add(
             Severity::Error,
             "duplicate-on-create",
@@ -146,26 +150,14 @@ pub(super) fn user_findings(
         .filter(|u| u.action == UserAction::Fail)
         .collect();
     if !fails.is_empty() {
-        let mut kinds: Vec<(String, usize)> = Vec::new();
-        for u in &fails {
-            let k = u
-                .reason
+        let how = tally(fails.iter().map(|u| {
+            u.reason
                 .as_deref()
                 .unwrap_or_default()
                 .split(':')
                 .next()
                 .unwrap_or_default()
-                .to_string();
-            match kinds.iter_mut().find(|(x, _)| *x == k) {
-                Some((_, n)) => *n += 1,
-                None => kinds.push((k, 1)),
-            }
-        }
-        let how = kinds
-            .iter()
-            .map(|(k, n)| format!("{k} ({n})"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        }));
         let (objs, more) = cap(fails.len(), fails.iter().map(|u| user_ref(u)));
         f.add(
             Severity::Error,
