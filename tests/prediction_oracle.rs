@@ -825,6 +825,16 @@ async fn plan_and_run(w: &World, profile: &Profile, job: &str) -> Run {
     }
 }
 
+/// The user is predicted `fail` with a reason starting with `code`.
+fn assert_fails(p: &scimshift::plan::Plan, id: &str, code: &str) {
+    let u = row(p, id);
+    assert_eq!(u.action, UserAction::Fail, "{u:?}");
+    assert!(
+        u.reason.as_deref().is_some_and(|r| r.starts_with(code)),
+        "{u:?}"
+    );
+}
+
 fn row<'a>(p: &'a scimshift::plan::Plan, id: &str) -> &'a scimshift::plan::UserImpact {
     p.impact.iter().find(|u| u.id == id).unwrap()
 }
@@ -955,15 +965,7 @@ async fn regression_creates_that_cannot_succeed_are_failures() {
         records: vec![],
     };
     let r = plan_and_run(&w, &Profile::builtin("generic-scim").unwrap(), "scim.reg3a").await;
-    let ben = row(&r.plan, "u2");
-    assert_eq!(ben.action, UserAction::Fail, "{ben:?}");
-    assert!(
-        ben.reason
-            .as_deref()
-            .unwrap()
-            .starts_with("no-matching-value"),
-        "{ben:?}"
-    );
+    assert_fails(&r.plan, "u2", "no-matching-value");
     assert_eq!(r.engine["u2"], Act::Fail);
     assert_eq!(r.plan.summary.users_fail, 1);
     let f = r
@@ -990,21 +992,8 @@ async fn regression_creates_that_cannot_succeed_are_failures() {
         }],
     };
     let r = plan_and_run(&w, &Profile::builtin("generic-scim").unwrap(), "scim.reg3b").await;
-    let amy = row(&r.plan, "u1");
-    assert_eq!(amy.action, UserAction::Fail, "{amy:?}");
-    assert!(
-        amy.reason.as_deref().unwrap().starts_with("no-user-name"),
-        "{amy:?}"
-    );
-    let ben = row(&r.plan, "u2");
-    assert_eq!(ben.action, UserAction::Fail, "{ben:?}");
-    assert!(
-        ben.reason
-            .as_deref()
-            .unwrap()
-            .starts_with("user-name-taken"),
-        "{ben:?}"
-    );
+    assert_fails(&r.plan, "u1", "no-user-name");
+    assert_fails(&r.plan, "u2", "user-name-taken");
     assert_eq!(row(&r.plan, "u3").action, UserAction::Create);
     assert_eq!(
         (r.engine["u1"], r.engine["u2"], r.engine["u3"]),
