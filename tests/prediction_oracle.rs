@@ -825,6 +825,13 @@ async fn plan_and_run(w: &World, profile: &Profile, job: &str) -> Run {
     }
 }
 
+fn finding<'a>(p: &'a scimshift::plan::Plan, code: &str) -> &'a scimshift::plan::Finding {
+    p.findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no finding {code}"))
+}
+
 /// The user is predicted `fail` with a reason starting with `code`.
 fn assert_fails(p: &scimshift::plan::Plan, id: &str, code: &str) {
     let u = row(p, id);
@@ -901,12 +908,7 @@ async fn regression_duplicates_tied_by_object_id_and_old_values() {
         );
     }
     assert_eq!(r.plan.summary.duplicates, 4);
-    let f = r
-        .plan
-        .findings
-        .iter()
-        .find(|f| f.code == "duplicate-on-create")
-        .unwrap();
+    let f = finding(&r.plan, "duplicate-on-create");
     assert!(f.message.contains("objectId (4)"), "{}", f.message);
 }
 
@@ -968,12 +970,7 @@ async fn regression_creates_that_cannot_succeed_are_failures() {
     assert_fails(&r.plan, "u2", "no-matching-value");
     assert_eq!(r.engine["u2"], Act::Fail);
     assert_eq!(r.plan.summary.users_fail, 1);
-    let f = r
-        .plan
-        .findings
-        .iter()
-        .find(|f| f.code == "user-create-fails")
-        .expect("a finding");
+    let f = finding(&r.plan, "user-create-fails");
     assert_eq!(f.objects[0].id, "u2");
 
     // Matching on externalId ← objectId, userName ← mail: no mail is no userName (400);

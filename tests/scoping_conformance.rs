@@ -134,32 +134,35 @@ fn table() -> Vec<Row> {
         None,
         None,
     ));
-    let is_null = "IS NULL. Clause returns \"true\" if the evaluated attribute is empty.";
-    t.extend(six(
-        "IS NULL",
-        &[],
-        s("Sales"),
-        s("Marketing"),
-        s("sales"),
-        (false, false, false),
-        is_null,
-        is_null,
-        Some((true, is_null)),
-        Some((false, "IS NULL … is empty; a list of two values is not empty (SILENT on multi-valued attributes)")),
-    ));
-    let not_null = "IS NOT NULL. Clause returns \"true\" if the evaluated attribute isn't empty.";
-    t.extend(six(
-        "IS NOT NULL",
-        &[],
-        s("Sales"),
-        s("Marketing"),
-        s("sales"),
-        (true, true, true),
-        not_null,
-        not_null,
-        Some((false, not_null)),
-        Some((true, "IS NOT NULL … isn't empty; a list of two values is not empty (SILENT on multi-valued attributes)")),
-    ));
+    // IS NULL / IS NOT NULL: the only clauses that look at a null.
+    for (op, cite, present) in [
+        (
+            "IS NULL",
+            "IS NULL. Clause returns \"true\" if the evaluated attribute is empty.",
+            false,
+        ),
+        (
+            "IS NOT NULL",
+            "IS NOT NULL. Clause returns \"true\" if the evaluated attribute isn't empty.",
+            true,
+        ),
+    ] {
+        t.extend(six(
+            op,
+            &[],
+            s("Sales"),
+            s("Marketing"),
+            s("sales"),
+            (present, present, present),
+            cite,
+            cite,
+            Some((!present, cite)),
+            Some((
+                present,
+                "a list of two values is not empty (SILENT on multi-valued attributes)",
+            )),
+        ));
+    }
     let regex = "REGEX MATCH. Clause returns \"true\" if the evaluated attribute matches a regular expression pattern. … (case sensitive).";
     t.extend(six(
         "REGEX MATCH",
@@ -251,30 +254,20 @@ fn table() -> Vec<Row> {
         None,
     ));
     let not_includes = "SILENT: NOT INCLUDES / EXCLUDES is not on the page; read as the negation of Includes (case sensitive), false on null / empty by the Important box.";
-    t.extend(six(
-        "NOT INCLUDES",
-        &["Sal"],
-        s("Sales"),
-        s("Marketing"),
-        s("SALES"),
-        (false, true, true),
-        not_includes,
-        not_includes,
-        None,
-        None,
-    ));
-    t.extend(six(
-        "EXCLUDES",
-        &["Sal"],
-        s("Sales"),
-        s("Marketing"),
-        s("SALES"),
-        (false, true, true),
-        not_includes,
-        not_includes,
-        None,
-        None,
-    ));
+    for op in ["NOT INCLUDES", "EXCLUDES"] {
+        t.extend(six(
+            op,
+            &["Sal"],
+            s("Sales"),
+            s("Marketing"),
+            s("SALES"),
+            (false, true, true),
+            not_includes,
+            not_includes,
+            None,
+            None,
+        ));
+    }
     let amp =
         "&. Clause returns \"true\" if the evaluated attribute exists in the input string value.";
     let amp_case =
