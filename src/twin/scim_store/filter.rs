@@ -304,9 +304,7 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 /// and the resource's own URN keys are matched first; an unknown URN is split
 /// at its last colon (attribute names have none).
 pub fn split_urn<'a>(resource: &Value, path: &'a str) -> Option<(&'a str, &'a str)> {
-    if strip_prefix_ci(path, "urn:").is_none() {
-        return None;
-    }
+    strip_prefix_ci(path, "urn:")?;
     let keys = resource.as_object().into_iter().flat_map(|o| o.keys());
     for urn in EXTENSION_URNS
         .iter()
