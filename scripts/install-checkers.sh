@@ -25,3 +25,6 @@ install() {
 
 install scim2-tester "import scim2_tester, scim2_cli" \
     "scim2-tester==${SCIM2_TESTER_VERSION:-0.5.2}" "scim2-cli==${SCIM2_CLI_VERSION:-0.6.0}"
+
+install msgraph "import msgraph, kiota_serialization_json" \
+    "msgraph-sdk==${MSGRAPH_SDK_VERSION:-1.65.0}"
