@@ -604,7 +604,7 @@ async fn search_by_post_full_pages_and_password_never_returned() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
+#[ignore = "benchmark: 100k users in the embedded store; run explicitly with --ignored"]
 async fn hundred_thousand_users() {
     let t = serve().await;
     let n = 100_000;
