@@ -4,7 +4,9 @@
 //!
 //! Rooms: `profile` (app profiles, `plans/*.toml`), `custom_schema` (the
 //! custom job's schema from the gallery's), `impact` (per-user prediction),
-//! `findings` (what would break, and notes), `build` (the pure planner: steps), `model` (the `scimshift.plan/v1` data),
+//! `findings` (what would break, and notes), `build` (the pure planner), `steps` (one file per
+//! step family), `options`, `model` (the `scimshift.plan/v2` data), `placeholder` (names, binds,
+//! the binding check), `probe` (named probes, evaluating a done-check),
 //! `render` (text and Markdown). This file does the I/O around them: read the
 //! snapshot, profile and group map; write the plan and report; exit codes.
 
@@ -13,13 +15,18 @@ pub mod custom_schema;
 pub mod findings;
 pub mod impact;
 pub mod model;
+pub mod options;
+pub mod placeholder;
+pub mod probe;
 pub mod profile;
 pub mod render;
+pub mod steps;
 #[doc(hidden)]
 pub mod testkit;
 
-pub use build::{PlanOptions, Scope, build};
+pub use build::build;
 pub use model::{Action, Finding, Plan, Severity, Step, UserAction, UserImpact};
+pub use options::{PlanOptions, Scope};
 pub use profile::Profile;
 pub use render::{render_markdown, render_text};
 
@@ -167,5 +174,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
+#[cfg(test)]
+mod executable_tests;
 #[cfg(test)]
 mod tests;
