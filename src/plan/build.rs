@@ -155,6 +155,67 @@ fn custom_schema_of(
     Ok((cs, maps))
 }
 
+/// The plan's `app` block.
+fn plan_app(
+    snap: &Snapshot,
+    job: &JobSnapshot,
+    profile: &Profile,
+    opts: &PlanOptions,
+    custom_name: &str,
+) -> PlanApp {
+    PlanApp {
+        gallery_service_principal_id: snap.app.service_principal_id.clone(),
+        gallery_display_name: snap.app.display_name.clone(),
+        gallery_job_id: job.id.clone(),
+        custom_app_name: custom_name.to_string(),
+        profile: profile.name.clone(),
+        scope: if opts.scope == Scope::All {
+            "all"
+        } else {
+            "assigned"
+        }
+        .into(),
+        keep_gallery_sso: opts.keep_gallery_sso,
+        pilot_group: opts.pilot_group.clone(),
+    }
+}
+
+/// `groups-pushed`, the assignments' findings and `no-pilot-group`.
+fn cutover_findings(
+    snap: &Snapshot,
+    profile: &Profile,
+    gallery_maps: &Mappings,
+    custom_maps: &Mappings,
+    groups: &Groups,
+    f: &mut Findings,
+) {
+    if !gallery_maps.pushes_groups() && custom_maps.pushes_groups() && !groups.assigned.is_empty() {
+        f.add(
+            Severity::Info,
+            "groups-pushed",
+            format!(
+                "{}; the custom job will push {} (names after --group-map) with their direct members.",
+                if profile.gallery_pushes_groups {
+                    "The gallery job's group mapping is off".to_string()
+                } else {
+                    format!("The {} gallery connector cannot push groups", profile.display_name)
+                },
+                plural(groups.by_pushed.len(), "assigned group", "assigned groups")
+            ),
+            groups.assigned.iter().map(|g| ObjectRef::new("group", &g.id, &g.display_name)).collect(),
+        );
+    }
+    steps::assignments::findings(snap, f);
+    if groups.pilot.is_none() {
+        f.add(
+            Severity::Info,
+            "no-pilot-group",
+            "No --pilot-group was given: the custom job's first cycle is the first test; name a small assigned group to provision it on demand right after cutover.".into(),
+            vec![],
+        );
+    }
+}
+
 /// Build the plan.
 pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<Plan> {
     // The non-gallery template differs per cloud (US Gov and China have their own).
@@ -183,21 +244,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             "the gallery job's schema has an expression scimshift cannot read: {e}"
         ))
     })?;
-    let plan_app = PlanApp {
-        gallery_service_principal_id: app.service_principal_id.clone(),
-        gallery_display_name: app.display_name.clone(),
-        gallery_job_id: job.id.clone(),
-        custom_app_name: custom_name.clone(),
-        profile: profile.name.clone(),
-        scope: if opts.scope == Scope::All {
-            "all"
-        } else {
-            "assigned"
-        }
-        .into(),
-        keep_gallery_sso: opts.keep_gallery_sso,
-        pilot_group: opts.pilot_group.clone(),
-    };
+    let plan_app = plan_app(snap, job, profile, opts, &custom_name);
 
     // Already on a custom app that pushes groups: nothing to do.
     if app.application_template_id.as_deref() == Some(template_id)
@@ -240,31 +287,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         &mut f,
     );
     setting_findings(snap, profile, opts, &setting, &mut f, scope_all);
-    if !gallery_maps.pushes_groups() && custom_maps.pushes_groups() && !groups.assigned.is_empty() {
-        f.add(
-            Severity::Info,
-            "groups-pushed",
-            format!(
-                "{}; the custom job will push {} (names after --group-map) with their direct members.",
-                if profile.gallery_pushes_groups {
-                    "The gallery job's group mapping is off".to_string()
-                } else {
-                    format!("The {} gallery connector cannot push groups", profile.display_name)
-                },
-                plural(groups.by_pushed.len(), "assigned group", "assigned groups")
-            ),
-            groups.assigned.iter().map(|g| ObjectRef::new("group", &g.id, &g.display_name)).collect(),
-        );
-    }
-    steps::assignments::findings(snap, &mut f);
-    if groups.pilot.is_none() {
-        f.add(
-            Severity::Info,
-            "no-pilot-group",
-            "No --pilot-group was given: the custom job's first cycle is the first test; name a small assigned group to provision it on demand right after cutover.".into(),
-            vec![],
-        );
-    }
+    cutover_findings(snap, profile, &gallery_maps, &custom_maps, &groups, &mut f);
 
     let inputs = StepInputs {
         snap,
