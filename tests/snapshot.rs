@@ -5,7 +5,8 @@
 //! the binary's exit codes.
 
 mod common;
-mod mock_graph;
+
+use common::mock_graph;
 
 use mock_graph::{
     CLIENT_ID, CLIENT_SECRET, CODA_SP, Fault, G_M365, G_NESTED, G_SALES, SECRET_TOKEN_VALUE,

@@ -1,17 +1,20 @@
 //! A small mock of Microsoft Graph and the Entra token endpoint, for testing
-//! the Graph client and snapshot capture: the shapes of GRAPH-API.md
-//! (collections with absolute `@odata.nextLink`, Graph's error body with
-//! `innerError.request-id`, OAuth errors, `$batch` with `dependsOn` and inner
-//! statuses), plus scripted faults (429 + Retry-After, 403, 404 replication
-//! delay, any body) that can target direct requests, inner batch requests, or both.
+//! the Graph client and snapshot capture: the shapes of
+//! GRAPH-API.md (collections with absolute `@odata.nextLink`, Graph's error
+//! body with `innerError.request-id`, OAuth errors, `$batch` with `dependsOn`
+//! and inner statuses), plus scripted faults (429 + Retry-After, 403, 404
+//! replication delay) that can target direct requests, inner batch requests, or both.
 //!
-//! Why it stays beside the twin: the twin models a *correct* tenant, and its
-//! scripted faults (`scimshift::twin::faults::Scripted`, used by apply's
-//! tests and `tests/transport_idempotency.rs`) strike whole HTTP requests.
-//! This mock strikes single requests *inside* a `$batch`, answers with
-//! hand-written error bodies and token revocations, and counts requests by
-//! substring: the client's error sentences and batch retries are tested here.
-//! New end-to-end tests should use the twin.
+//! Why it stays beside the twin: the twin is our model of Graph, and the Graph
+//! client and snapshot tests need a second, independent one whose answers are
+//! literals (ids, `via`, Retry-After values) rather than the twin's state
+//! model, plus faults scripted per request ("the 2nd inner request matching X
+//! answers 429 once", an OAuth error body, a token that expires in 1.2 s) that
+//! the twin does not offer: the twin's own scripted faults
+//! (`scimshift::twin::faults::Scripted`, used by tests/transport_idempotency.rs
+//! and apply's resume tests) strike whole HTTP requests, not single requests
+//! inside a `$batch`. Used by tests/graph_client.rs, tests/snapshot.rs and
+//! tests/snapshot_bench.rs.
 #![allow(dead_code)]
 
 use axum::body::Bytes;
