@@ -6,12 +6,14 @@
 //! fault does reach the retry path), and a `$batch` of creates is not re-sent
 //! either.
 
+mod common;
+
 use reqwest::Method;
 use scimshift::graph::cloud::GLOBAL_NON_GALLERY_TEMPLATE_ID;
-use scimshift::graph::{BatchRequest, Credential, GraphClient};
+use scimshift::graph::{BatchRequest, GraphClient};
 use scimshift::twin::faults::{Faults, Scripted, Strike};
 use scimshift::twin::seed::SeedSpec;
-use scimshift::twin::server::{RunningTwin, TwinOptions, start};
+use scimshift::twin::server::{RunningTwin, TwinOptions};
 use serde_json::json;
 use std::time::Duration;
 
@@ -20,24 +22,17 @@ const HOLD: Duration = Duration::from_secs(20);
 const CLIENT_TIMEOUT: Duration = Duration::from_millis(800);
 
 async fn twin(faults: Faults) -> RunningTwin {
-    start(TwinOptions {
+    common::twin::with(TwinOptions {
         seed: SeedSpec::parse("synthetic:users=5,groups=1").unwrap(),
         faults: Some(faults),
         provision_at_start: false,
         ..TwinOptions::default()
     })
     .await
-    .unwrap()
 }
 
 fn client(twin: &RunningTwin) -> GraphClient {
-    GraphClient::from_urls(
-        &twin.graph_url,
-        &twin.authority_url,
-        Credential::StaticToken(twin.admin_token()),
-    )
-    .unwrap()
-    .with_timeout(CLIENT_TIMEOUT)
+    common::twin::admin_graph(twin).with_timeout(CLIENT_TIMEOUT)
 }
 
 fn apps_named(twin: &RunningTwin, name: &str) -> usize {
