@@ -773,7 +773,7 @@ fn schema_of(p: &scimshift::plan::Plan) -> Value {
     p.steps
         .iter()
         .find(|s| s.id == "put-schema")
-        .and_then(|s| s.requests.iter().find(|r| r.method == "PUT"))
+        .and_then(|s| s.requests.iter().find(|r| r.method.as_str() == "PUT"))
         .and_then(|r| r.body.clone())
         .expect("a put-schema step")
 }

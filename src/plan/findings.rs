@@ -3,10 +3,11 @@
 //! about. Computed from the snapshot, the prediction (`impact`) and the
 //! custom schema; the planner (`build`) only collects them.
 
-use super::build::{PlanOptions, pred_members};
 use super::custom_schema::CustomSchema;
+use super::impact::pred_members;
 use super::impact::{self, Prediction};
 use super::model::*;
+use super::options::PlanOptions;
 use super::profile::Profile;
 use crate::snapshot::model::{GroupKind, GroupSnapshot, Snapshot};
 use serde_json::Value;
@@ -437,7 +438,7 @@ pub(super) fn group_findings(
     let pred_ids: std::collections::HashSet<&str> = pred
         .impact
         .iter()
-        .filter(|u| u.action != UserAction::Skip)
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .map(|u| u.id.as_str())
         .collect();
     for g in groups.iter().filter(|g| g.kind == GroupKind::Microsoft365) {
