@@ -1,7 +1,10 @@
 //! `scimshift twin serve`: start a twin from the command line, print one JSON
 //! line with its URLs and credentials on stdout, serve until SIGINT/SIGTERM.
+//! Realism is on by default (5 s replication lag, 10 s assignment lag, time
+//! scale 1200); `--no-lag` and `--time-scale 0` turn it off.
 
 use super::faults::{Faults, parse_duration};
+use super::lag::Lag;
 use super::seed::SeedSpec;
 use super::server::{self, TwinOptions};
 use crate::cli::TwinServeArgs;
@@ -16,8 +19,35 @@ pub fn options(args: &TwinServeArgs, scim_token_env: Option<String>) -> Result<T
         Some(spec) => Some(Faults::parse(spec)?),
         None => None,
     };
-    let replication_delay = parse_duration(&args.replication_delay)
+    let replication = parse_duration(&args.replication_delay)
         .map_err(|e| Error::usage(format!("--replication-delay: {e}")))?;
+    let assignment = parse_duration(&args.assignment_lag)
+        .map_err(|e| Error::usage(format!("--assignment-lag: {e}")))?;
+    let lag = if args.no_lag {
+        Lag::off()
+    } else {
+        Lag {
+            replication,
+            assignment,
+            seed: args.lag_seed,
+        }
+    };
+    if !args.time_scale.is_finite() || args.time_scale < 0.0 {
+        return Err(Error::usage(
+            "--time-scale must be a number ≥ 0 (0 = cycles as fast as the target answers)",
+        ));
+    }
+    let time_scale = (args.time_scale > 0.0).then_some(args.time_scale);
+    let one_scim_token = match args.one_scim_token.trim().to_ascii_lowercase().as_str() {
+        "auto" => None,
+        "on" | "true" | "yes" => Some(true),
+        "off" | "false" | "no" => Some(false),
+        other => {
+            return Err(Error::usage(format!(
+                "--one-scim-token: `{other}` is not on, off or auto"
+            )));
+        }
+    };
     let scim_target = match &args.scim_target {
         Some(url) => {
             let token = scim_token_env.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
@@ -32,7 +62,9 @@ pub fn options(args: &TwinServeArgs, scim_token_env: Option<String>) -> Result<T
         seed: SeedSpec::parse(&args.seed)?,
         scim_target,
         faults,
-        replication_delay,
+        lag,
+        time_scale,
+        one_scim_token,
         request_log: args.request_log.clone(),
         quota_scale: args.quota_scale,
         ..TwinOptions::default()
