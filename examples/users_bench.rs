@@ -9,8 +9,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "../tests/common/mock_scim.rs"]
-mod mock_scim;
+use common::mock_scim;
 
 use futures::StreamExt;
 use scimshift::scim::{ProviderConfig, Resource, ScimClient};

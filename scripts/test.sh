@@ -28,8 +28,13 @@ step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --all-targets -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$log" || status=$?
+cargo test --all-targets -- --test-threads "${TEST_THREADS:-2}" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole suite (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\nscimshift: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# Every skipped test by name, with the reason its #[ignore = "..."] gives.
+if grep -q '^test .* \.\.\. ignored' "$log"; then
+    echo "skipped (not run by default; cargo test -- --ignored runs them):"
+    sed -n 's/^test \(.*\) \.\.\. ignored\(, \)\{0,1\}\(.*\)$/  \1: \3/p' "$log" | sed 's/: $/: (no reason given)/'
+fi
 exit "$status"

@@ -1,10 +1,10 @@
-//! The command line: clap structs that only parse, and the dispatch that hands
-//! each subcommand to the one library function that does its work.
+//! The command line: clap structs that only parse. `crate::cmd` turns them into
+//! validated options and calls the library; nothing else in the crate names
+//! this module (`tests/architecture.rs` checks that).
 //!
-//! Nothing here talks to the network or reads files; `context` turns the shared
-//! flags into a validated [`crate::context::Context`] first.
+//! Nothing here talks to the network, reads files or the environment (clap's
+//! `env = …` fallbacks aside).
 
-use crate::error::{Error, Result, exit};
 use crate::output::OutputMode;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -247,10 +247,7 @@ pub struct PlanArgs {
     pub report: Option<PathBuf>,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScopeArg {
     Assigned,
     All,
@@ -322,79 +319,4 @@ pub struct UsersExportArgs {
     /// Where to write the CSV (created with mode 0600)
     #[arg(long)]
     pub out: PathBuf,
-}
-
-/// Parse the process arguments, run the command, and return the exit code.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    exit::OK
-                }
-                _ => exit::USAGE,
-            };
-            let _ = e.print();
-            return code;
-        }
-    };
-    crate::output::init_colors(cli.global.no_color);
-    init_logging(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
-    }
-}
-
-fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMSHIFT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("scimshift={level}")));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
-}
-
-/// Dispatch one parsed command.
-pub async fn run(cli: Cli) -> Result<i32> {
-    let ctx = crate::context::Context::from_global(&cli.global);
-    match cli.command {
-        Command::Demo(args) => crate::demo::run(&ctx, &args).await,
-        Command::Twin(TwinCommand::Serve(args)) => crate::twin::serve::run(&ctx, &args).await,
-        Command::Snapshot(args) => match &args.diff {
-            Some(SnapshotSub::Diff { a, b }) => crate::snapshot::diff::run(&ctx, a, b),
-            None => crate::snapshot::capture::run(&ctx, &args).await,
-        },
-        Command::Plan(args) => crate::plan::run(&ctx, &args),
-        Command::Show(args) => crate::plan::show(&ctx, &args),
-        Command::Users(UsersCommand::Import(args)) => crate::users::import::run(&ctx, &args).await,
-        Command::Users(UsersCommand::Export(args)) => crate::users::export::run(&ctx, &args).await,
-    }
-}
-
-/// Refuse a missing required flag with one sentence.
-pub fn required<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T> {
-    value
-        .as_ref()
-        .ok_or_else(|| Error::usage(format!("{flag} is required")))
 }

@@ -1,7 +1,7 @@
 //! The validated context every command receives instead of raw flags: output
-//! mode, whether prompts may be shown, and the blanket `--yes`.
+//! mode, whether prompts may be shown, and the blanket `--yes`. Built by the
+//! command layer (`crate::cmd`) from the global flags.
 
-use crate::cli::GlobalArgs;
 use crate::error::{Error, Result};
 use crate::output::OutputMode;
 
@@ -15,10 +15,11 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn from_global(g: &GlobalArgs) -> Self {
+    /// The context of this process: `--output`, `--yes`, and whether stdin is a terminal.
+    pub fn new(output: OutputMode, assume_yes: bool) -> Self {
         Context {
-            output: g.output,
-            assume_yes: g.yes,
+            output,
+            assume_yes,
             interactive: crate::output::stdin_is_interactive(),
         }
     }

@@ -4,7 +4,6 @@
 //! does what an admin would: snapshot it over Graph and SCIM, and plan the move
 //! to a custom app. Nothing leaves this machine; files go to a temp folder.
 
-use crate::cli::DemoArgs;
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
 use crate::graph::GraphClient;
@@ -15,7 +14,14 @@ use console::style;
 use serde_json::json;
 use std::path::PathBuf;
 
-pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
+/// What `scimshift demo` was asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DemoOptions {
+    /// Pause between chapters and wait for Enter.
+    pub interactive: bool,
+}
+
+pub async fn run(ctx: &Context, args: DemoOptions) -> Result<i32> {
     if args.interactive && !ctx.interactive {
         return Err(Error::usage(
             "--interactive needs a terminal to wait for Enter; run `scimshift demo` without it here",
@@ -56,7 +62,7 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     let snap = crate::snapshot::capture::capture(&graph, "Coda", Some(&scim)).await?;
     let snap_path = dir.join("snapshot.json");
     crate::output::write_private_file(&snap_path, &snap.to_bytes())?;
-    let summary = crate::snapshot::capture::Summary::of(&snap, Some(&snap_path));
+    let summary = crate::snapshot::summary::Summary::of(&snap, Some(&snap_path));
     story.say(&summary.render_text());
     story.pause()?;
 

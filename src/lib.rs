@@ -1,10 +1,13 @@
 //! scimshift: move an Entra ID app's SCIM provisioning from its gallery app to a
 //! custom (non-gallery) app without duplicating, deactivating or losing anyone.
 //!
-//! The binary is a thin shell over this library: `cli` parses, `context`
-//! validates, and each command lives in the module named for its concern.
+//! The binary is a thin shell over this library: `cli` parses, `cmd` turns the
+//! flags into validated options and credentials and calls the module named for
+//! the concern (`snapshot`, `plan`, `users`, `twin`, `demo`), which never sees
+//! a clap struct. `context` is what every command receives.
 
 pub mod cli;
+pub mod cmd;
 pub mod context;
 pub mod demo;
 pub mod error;

@@ -14,11 +14,30 @@ pub enum OutputMode {
 
 /// Decide colour once per process: off for `NO_COLOR`, a pipe, or `--no-color`.
 pub fn init_colors(force_off: bool) {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let out = !force_off && !no_color && std::io::stdout().is_terminal();
-    let err = !force_off && !no_color && std::io::stderr().is_terminal();
-    console::set_colors_enabled(out);
-    console::set_colors_enabled_stderr(err);
+    let no_color = std::env::var_os("NO_COLOR");
+    let no_color = no_color.as_deref();
+    console::set_colors_enabled(colour_wanted(
+        no_color,
+        force_off,
+        std::io::stdout().is_terminal(),
+    ));
+    console::set_colors_enabled_stderr(colour_wanted(
+        no_color,
+        force_off,
+        std::io::stderr().is_terminal(),
+    ));
+}
+
+/// The whole colour rule for one stream: never with `--no-color` (`force_off`)
+/// or a non-empty `NO_COLOR` (no-color.org: an empty value does not count),
+/// otherwise only when the stream is a terminal.
+pub fn colour_wanted(
+    no_color_env: Option<&std::ffi::OsStr>,
+    force_off: bool,
+    is_terminal: bool,
+) -> bool {
+    let no_color = no_color_env.is_some_and(|v| !v.is_empty());
+    !force_off && !no_color && is_terminal
 }
 
 /// Whether stdin can answer a prompt.
@@ -106,4 +125,36 @@ pub fn write_private_file_with(
         let _ = std::fs::remove_file(&tmp);
         Error::io_at(path, e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_wanted;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color_or_the_flag() {
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        // (NO_COLOR, --no-color, terminal) -> colour
+        let table = [
+            (None, false, true, true),
+            (None, false, false, false),
+            (None, true, true, false),
+            (None, true, false, false),
+            (set, false, true, false),
+            (set, false, false, false),
+            (set, true, true, false),
+            (empty, false, true, true),
+            (empty, true, true, false),
+            (empty, false, false, false),
+        ];
+        for (env, flag, tty, want) in table {
+            assert_eq!(
+                colour_wanted(env, flag, tty),
+                want,
+                "NO_COLOR={env:?} --no-color={flag} terminal={tty}"
+            );
+        }
+    }
 }

@@ -6,11 +6,65 @@
 //! capture; the three hand-made users and the `Coda Finance` group come from
 //! the seed. Every one of the seed's seven traps must be a finding naming the
 //! right objects, and the duplicates must be 0 with the carried-over mapping
-//! and 12 with `userName ← userPrincipalName`.
+//! and 12 with `userName ← userPrincipalName`. The fixture's target was
+//! written with the assumption under test (userName = mail), so the counts
+//! alone would hold by construction: the expected names are literal lists
+//! (tests/common/data.rs, from the seed's `WINGTIP`), and every match is checked
+//! against the user's literal mail.
 
-use scimshift::plan::{self, Finding, PlanOptions, Profile, Severity};
+mod common;
+
+use common::data::{DEMO_ORPHANS, DEMO_WINGTIP};
+use scimshift::plan::{self, Finding, PlanOptions, Profile, Severity, UserAction};
 use scimshift::snapshot::model::Snapshot;
+use std::collections::BTreeSet;
 use std::path::Path;
+
+/// The 12 Wingtip users' UPNs and their target userNames (mail), literally.
+fn wingtip_upns() -> Vec<String> {
+    DEMO_WINGTIP.iter().map(|(u, _)| u.to_string()).collect()
+}
+fn wingtip_mails() -> Vec<String> {
+    DEMO_WINGTIP.iter().map(|(_, m)| m.to_string()).collect()
+}
+
+/// Every matched user must be matched to the target user whose userName is
+/// their mail, taken from the literal data: the snapshot's Graph attributes
+/// for the 143 whose mail is their UPN, the literal Wingtip list for the 12.
+fn assert_matches_are_by_literal_mail(snap: &Snapshot, p: &plan::Plan) {
+    let matched: Vec<_> = p
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Match)
+        .collect();
+    for u in &matched {
+        let want = DEMO_WINGTIP
+            .iter()
+            .find(|(upn, _)| *upn == u.user_principal_name)
+            .map_or(u.user_principal_name.as_str(), |(_, mail)| mail);
+        assert_eq!(
+            u.target_user_name.as_deref().map(str::to_lowercase),
+            Some(want.to_lowercase()),
+            "{} matched the wrong target user",
+            u.user_principal_name
+        );
+    }
+    // And every target user but the three orphans is someone's match.
+    let target: BTreeSet<String> = snap
+        .target
+        .as_ref()
+        .unwrap()
+        .users
+        .iter()
+        .map(|t| t["userName"].as_str().unwrap().to_lowercase())
+        .collect();
+    let got: BTreeSet<String> = matched
+        .iter()
+        .map(|u| u.target_user_name.clone().unwrap().to_lowercase())
+        .collect();
+    let orphans: BTreeSet<String> = DEMO_ORPHANS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(got, &target - &orphans);
+}
 
 fn fixture() -> Snapshot {
     Snapshot::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo-snapshot.json"))
@@ -45,25 +99,14 @@ fn all_seven_demo_traps_are_findings() {
 
     // 1. userName ← mail; 12 users whose mail (wingtip) is not their UPN.
     let f = find(&p, "default-mapping-would-duplicate");
-    let users: Vec<&str> = f
-        .objects
-        .iter()
-        .filter(|o| o.kind == "user")
-        .map(|o| o.id.as_str())
-        .collect();
-    assert_eq!(users.len(), 12);
-    for t in names(f, "targetUser") {
-        assert!(t.ends_with("@wingtip.example"), "{t}");
-    }
+    assert_eq!(names(f, "user"), wingtip_upns());
+    assert_eq!(names(f, "targetUser"), wingtip_mails());
     assert_eq!(p.summary.duplicates, 0);
+    assert!(p.impact.iter().all(|u| !u.duplicate));
     // 2. three target users nobody is assigned to.
     assert_eq!(
         names(find(&p, "orphan-target-user"), "targetUser"),
-        [
-            "auditor@kpmg-partner.example",
-            "coda.admin@northwind.example",
-            "former.intern@northwind.example"
-        ]
+        DEMO_ORPHANS
     );
     // 3. nested group.
     let f = find(&p, "nested-group");
@@ -89,6 +132,7 @@ fn all_seven_demo_traps_are_findings() {
     assert_eq!(names(f, "user").len(), 12);
 
     assert_eq!(p.summary.users_match, 155);
+    assert_matches_are_by_literal_mail(&snap, &p);
     assert_eq!(p.summary.errors, 0);
     assert!(
         p.findings
@@ -113,10 +157,17 @@ fn forcing_upn_on_the_demo_predicts_twelve_duplicates() {
     assert_eq!(p.summary.duplicates, 12);
     let f = find(&p, "duplicate-on-create");
     assert_eq!(f.severity, Severity::Error);
-    assert_eq!(names(f, "user").len(), 12);
-    assert!(
-        names(f, "targetUser")
+    assert_eq!(names(f, "user"), wingtip_upns());
+    assert_eq!(names(f, "targetUser"), wingtip_mails());
+    let dup: Vec<String> = {
+        let mut v: Vec<String> = p
+            .impact
             .iter()
-            .all(|t| t.ends_with("@wingtip.example"))
-    );
+            .filter(|u| u.duplicate)
+            .map(|u| u.user_principal_name.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(dup, wingtip_upns());
 }

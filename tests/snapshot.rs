@@ -5,7 +5,8 @@
 //! the binary's exit codes.
 
 mod common;
-mod mock_graph;
+
+use common::mock_graph;
 
 use mock_graph::{
     CLIENT_ID, CLIENT_SECRET, CODA_SP, Fault, G_M365, G_NESTED, G_SALES, SECRET_TOKEN_VALUE,
@@ -16,7 +17,7 @@ use scimshift::net::RetryPolicy;
 use scimshift::scim::{Resource, ScimClient};
 use scimshift::secret::Secret;
 use scimshift::snapshot::model::GroupKind;
-use scimshift::snapshot::{Snapshot, capture, diff};
+use scimshift::snapshot::{Snapshot, capture, diff, summary};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -207,7 +208,7 @@ async fn captures_the_gallery_app_and_the_target() {
     assert_eq!(d.render_text(50), "No differences.\n");
 
     // Text summary.
-    let s = capture::Summary::of(&snap, Some(&path)).render_text();
+    let s = summary::Summary::of(&snap, Some(&path)).render_text();
     assert!(s.contains("matching: userName <- [mail]"), "{s}");
     assert!(
         s.contains("scoping filter: department NOT EQUALS \"Contractors\""),

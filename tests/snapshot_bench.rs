@@ -9,7 +9,9 @@
 //! running `scimshift twin serve`. The snapshot runs as the `scimshift`
 //! binary; wall time and peak RSS of that process come from /usr/bin/time.
 
-mod mock_graph;
+mod common;
+
+use common::mock_graph;
 
 use std::time::Instant;
 

@@ -12,7 +12,7 @@ use scimshift::graph::{Credential, GraphClient};
 use scimshift::scim::ScimClient;
 use scimshift::secret::Secret;
 use scimshift::snapshot::model::GroupKind;
-use scimshift::snapshot::{capture, diff};
+use scimshift::snapshot::{capture, diff, summary};
 use scimshift::twin::seed::SeedSpec;
 use scimshift::twin::server::{RunningTwin, TwinOptions, start};
 use std::collections::BTreeSet;
@@ -62,7 +62,7 @@ async fn snapshot_of_the_demo_tenant_matches_the_twin() {
     assert_eq!(snap.app.jobs.len(), 1);
     assert_eq!(snap.app.jobs[0].id, job.id);
     assert_eq!(snap.app.jobs[0].schema, job.schema);
-    let summary = capture::Summary::of(&snap, None);
+    let summary = summary::Summary::of(&snap, None);
     assert_eq!(summary.jobs[0].matching, ["userName <- [mail]"]);
     assert_eq!(
         summary.jobs[0].scoping,

@@ -525,7 +525,7 @@ async fn patch_dialects_put_and_bulk() {
 
 /// `cargo test --release --test twin_scim_store -- --ignored --nocapture` for the 100k figures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
+#[ignore = "benchmark: 100k users in the embedded store; run explicitly with --ignored"]
 async fn hundred_thousand_users() {
     let t = serve().await;
     let n = 100_000;

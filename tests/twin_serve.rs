@@ -86,17 +86,24 @@ fn serve_prints_the_ready_line_and_answers_graph() {
 
 #[test]
 fn bad_flags_fail_with_one_sentence() {
-    for (args, needle) in [
-        (vec!["--faults", "teapot:0.1"], "--faults"),
+    // Bad usage exits 64; a seed file that cannot be read is an error (1).
+    for (args, needle, code) in [
+        (vec!["--faults", "teapot:0.1"], "--faults", 64),
         (
             vec!["--seed", "/nonexistent/seed.json"],
             "/nonexistent/seed.json",
+            1,
         ),
-        (vec!["--replication-delay", "soon"], "--replication-delay"),
-        (vec!["--quota-scale=-1"], "--quota-scale"),
+        (
+            vec!["--replication-delay", "soon"],
+            "--replication-delay",
+            64,
+        ),
+        (vec!["--quota-scale=-1"], "--quota-scale", 64),
         (
             vec!["--scim-target", "http://example.com/scim"],
             "SCIM_TOKEN",
+            64,
         ),
     ] {
         let out = Command::cargo_bin("scimshift")
@@ -106,7 +113,7 @@ fn bad_flags_fail_with_one_sentence() {
             .env_remove("SCIM_TOKEN")
             .output()
             .unwrap();
-        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");

@@ -3,8 +3,9 @@
 //! are linked after creation, POST and Bulk give the same result, and export
 //! from a snapshot writes the snapshot's target users.
 
-#[path = "common/mock_scim.rs"]
-mod mock_scim;
+mod common;
+
+use common::mock_scim;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};

@@ -31,6 +31,22 @@ async fn get(t: &RunningTwin, path: &str) -> Value {
         .unwrap()
 }
 
+/// What a write could change in the tenant: users, group memberships, app
+/// role assignments (read from the twin's state, not through the importer).
+fn census(t: &RunningTwin) -> (usize, usize, usize) {
+    let tenant = t.twin.tenant();
+    (
+        tenant.users.len(),
+        tenant.groups.values().map(|g| g.members.len()).sum(),
+        tenant.assignments.len(),
+    )
+}
+
+async fn exists(t: &RunningTwin, upn: &str) -> bool {
+    let v = get(t, &format!("/users?$filter=userPrincipalName eq '{upn}'")).await;
+    !v["value"].as_array().unwrap().is_empty()
+}
+
 fn out(o: &std::process::Output) -> String {
     format!(
         "{}{}",
@@ -154,6 +170,7 @@ async fn jumpcloud_file_into_entra_with_groups_and_app() {
 
     // An unknown group stops everything before a write.
     std::fs::write(&file, "FirstName,LastName,Username,Email,Group1\nNew,Person,new.person,new.person@example.com,No Such Group\n").unwrap();
+    let before = census(&t);
     let o = tokio::task::block_in_place(|| cmd(&t).args(args).arg("--yes").output().unwrap());
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(
@@ -161,12 +178,15 @@ async fn jumpcloud_file_into_entra_with_groups_and_app() {
         "{}",
         out(&o)
     );
-    let zoe = get(
-        &t,
-        "/users?$filter=userPrincipalName eq 'zoe.angstrom@example.com'",
-    )
-    .await;
-    assert_eq!(zoe["value"].as_array().unwrap().len(), 1);
+    assert!(
+        !exists(&t, "new.person@example.com").await,
+        "the refused row was not created"
+    );
+    assert_eq!(
+        census(&t),
+        before,
+        "no user, membership or assignment written"
+    );
 
     // With --skip-invalid the valid row is created and the invalid one lands in the failed file.
     std::fs::write(
@@ -195,6 +215,10 @@ async fn jumpcloud_file_into_entra_with_groups_and_app() {
     )
     .await;
     assert_eq!(ok["value"].as_array().unwrap().len(), 1);
+    assert!(
+        !exists(&t, "new.person@example.com").await,
+        "the invalid row was skipped, not created"
+    );
     let failed = std::fs::read_to_string(dir.path().join("res.failed.csv")).unwrap();
     assert_eq!(
         failed,

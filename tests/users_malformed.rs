@@ -3,8 +3,9 @@
 //! handled as documented, and a rejected file causes zero writes at the target
 //! (a counting in-process SCIM mock sees every request).
 
-#[path = "common/mock_scim.rs"]
-mod mock_scim;
+mod common;
+
+use common::mock_scim;
 
 use assert_cmd::Command;
 use std::path::PathBuf;

@@ -14,7 +14,6 @@
 use super::cert::ClientCertificate;
 use super::cloud::Endpoints;
 use super::error::oauth_error;
-use crate::cli::GraphArgs;
 use crate::error::{Error, Result};
 use crate::net;
 use crate::secret::Secret;
@@ -58,18 +57,10 @@ impl Credential {
         }
     }
 
-    /// Pick the credential from the process environment and the flags.
-    pub fn from_env(args: &GraphArgs) -> Result<Credential> {
-        let (cred, warning) =
-            Credential::choose(args.device_code, args.az_cli, |k| std::env::var(k).ok())?;
-        if let Some(w) = warning {
-            eprintln!("note: {w}");
-        }
-        Ok(cred)
-    }
-
-    /// The choice itself, over any variable lookup (testable). Returns a note
-    /// when a flag is overridden by a source of higher precedence.
+    /// Pick the credential from the flags and a variable lookup (the process
+    /// environment in `crate::cmd::credentials`; a map in tests). Returns a
+    /// note when a flag is overridden by a source of higher precedence: the
+    /// caller decides whether and how to show it.
     pub fn choose(
         device_code: bool,
         az_cli: bool,

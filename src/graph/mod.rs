@@ -22,17 +22,19 @@ pub use error::GraphError;
 pub use pacer::WritePacer;
 pub use replication::{Replicated, ReplicationPolicy};
 
-use crate::cli::GraphArgs;
 use crate::error::Result;
 
-/// The client for `--cloud`/`--graph-url`/`--authority-url` and the credential
-/// the environment and flags name. URLs are checked before any credential is read.
-pub fn client_from_args(args: &GraphArgs) -> Result<GraphClient> {
-    let endpoints = Endpoints::resolve(
-        args.cloud,
-        args.graph_url.as_deref(),
-        args.authority_url.as_deref(),
-    )?;
-    let credential = Credential::from_env(args)?;
-    GraphClient::new(endpoints, credential)
+/// Where Graph is and which credential signs in: validated, ready to make a
+/// client. The command layer builds it from flags and the environment
+/// (`crate::cmd::credentials`); tests and the demo build it directly.
+#[derive(Debug, Clone)]
+pub struct GraphSettings {
+    pub endpoints: Endpoints,
+    pub credential: Credential,
+}
+
+impl GraphSettings {
+    pub fn client(&self) -> Result<GraphClient> {
+        GraphClient::new(self.endpoints.clone(), self.credential.clone())
+    }
 }

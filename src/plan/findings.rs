@@ -71,6 +71,7 @@ pub(super) fn expr_text(e: &crate::mapping::expr::Expr) -> String {
             "{n}({})",
             args.iter().map(expr_text).collect::<Vec<_>>().join(", ")
         ),
+        Expr::Compare(l, op, r) => format!("{}{}{}", expr_text(l), op.as_str(), expr_text(r)),
     }
 }
 

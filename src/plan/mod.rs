@@ -5,8 +5,9 @@
 //! Rooms: `profile` (app profiles, `plans/*.toml`), `custom_schema` (the
 //! custom job's schema from the gallery's), `impact` (per-user prediction),
 //! `findings` (what would break, and notes), `build` (the pure planner: steps), `model` (the `scimshift.plan/v1` data),
-//! `render` (text and Markdown). This file does the I/O around them: read the
-//! snapshot, profile and group map; write the plan and report; exit codes.
+//! `render` (text and Markdown). This file has the file I/O around them: read
+//! the group map, choose the profile, write the report. The command (flags,
+//! printing, exit codes) is `crate::cmd::plan`.
 
 pub mod build;
 pub mod custom_schema;
@@ -23,9 +24,7 @@ pub use model::{Action, Finding, Plan, Severity, Step, UserAction, UserImpact};
 pub use profile::Profile;
 pub use render::{render_markdown, render_text};
 
-use crate::cli::{PlanArgs, ScopeArg, ShowArgs};
-use crate::context::Context;
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::snapshot::model::Snapshot;
 use std::path::Path;
 
@@ -90,56 +89,6 @@ pub fn choose_profile(snap: &Snapshot, spec: Option<&str>) -> Result<(Profile, b
     }
 }
 
-pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32> {
-    let snap = Snapshot::load(&args.snapshot)?;
-    let (profile, detected) = choose_profile(&snap, args.profile.as_deref())?;
-    if !detected {
-        eprintln!(
-            "warning: no app profile recognises \"{}\"; using generic-scim (pass --profile to choose one)",
-            snap.app.display_name
-        );
-    }
-    let group_map = match &args.group_map {
-        Some(p) => read_group_map(p)?,
-        None => Vec::new(),
-    };
-    let opts = PlanOptions {
-        custom_app_name: args.custom_app_name.clone(),
-        keep_gallery_sso: args.keep_gallery_sso,
-        pilot_group: args.pilot_group.clone(),
-        group_map,
-        scope: match args.scope {
-            ScopeArg::Assigned => Scope::Assigned,
-            ScopeArg::All => Scope::All,
-        },
-        profile_detected: detected,
-    };
-    let plan = build(&snap, &profile, &opts)?;
-    if let Some(out) = &args.out {
-        crate::output::write_private_file_with(out, |f| plan.write_to(f))?;
-    }
-    if let Some(report) = &args.report {
-        write_report(&plan, report)?;
-    }
-    if ctx.json() {
-        crate::output::print_json(&plan);
-    } else {
-        print!("{}", render_text(&plan));
-        if let Some(out) = &args.out {
-            println!(
-                "Saved the plan to {}; review it with `scimshift show {}`.",
-                out.display(),
-                out.display()
-            );
-        }
-    }
-    Ok(if plan.has_changes() {
-        exit::CHANGES
-    } else {
-        exit::OK
-    })
-}
-
 /// Write the Markdown report, with the impact as a CSV beside it when large.
 pub fn write_report(plan: &Plan, path: &Path) -> Result<()> {
     let csv_name = if plan.impact.len() > render::MAX_REPORT_USERS {
@@ -155,16 +104,6 @@ pub fn write_report(plan: &Plan, path: &Path) -> Result<()> {
         None
     };
     crate::output::write_private_file(path, render_markdown(plan, csv_name.as_deref()).as_bytes())
-}
-
-pub fn show(ctx: &Context, args: &ShowArgs) -> Result<i32> {
-    let plan = Plan::load(&args.plan)?;
-    if ctx.json() {
-        crate::output::print_json(&plan);
-    } else {
-        print!("{}", render_text(&plan));
-    }
-    Ok(exit::OK)
 }
 
 #[cfg(test)]

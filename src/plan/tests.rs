@@ -644,3 +644,150 @@ fn the_custom_app_template_follows_the_snapshot_cloud() {
     assert!(template_of("usgov").contains("4602d0b4-76bb-404b-bca9-2652e1a39c6d"));
     assert!(template_of("china").contains("5a532e38-1581-4918-9658-008dc27c1d68"));
 }
+
+/// The `put-schema` body as literal JSON and expression text, checked against
+/// Graph's documented shapes (synchronizationRule, objectMapping,
+/// attributeMapping, attributeMappingSource), not parsed back by our own
+/// mapping code: agreement with ourselves would prove nothing.
+#[test]
+fn put_schema_body_is_literal_entra_json() {
+    use serde_json::{Value, json};
+    let opts = PlanOptions {
+        group_map: vec![("Sales".into(), "Sales (Entra)".into())],
+        ..Default::default()
+    };
+    let p = plan_of(&testkit::demo_like(), &coda(), &opts);
+    let s = p.steps.iter().find(|s| s.id == "put-schema").unwrap();
+    // Read as the JSON the plan file holds, so the check does not depend on
+    // how the plan model types its fields.
+    let r = serde_json::to_value(&s.requests[1]).unwrap();
+    assert_eq!(r["method"], "PUT");
+    assert_eq!(
+        r["url"],
+        "/servicePrincipals/{customSpId}/synchronization/jobs/{customJobId}/schema"
+    );
+    let body = &r["body"];
+    let rule = &body["synchronizationRules"][0];
+    assert_eq!(rule["sourceDirectoryName"], "Azure Active Directory");
+    assert_eq!(rule["targetDirectoryName"], "customappsso");
+    let users = &rule["objectMappings"][0];
+    let groups = &rule["objectMappings"][1];
+    assert_eq!(users["sourceObjectName"], "User");
+    assert_eq!(users["enabled"], true);
+    assert_eq!(
+        users["attributeMappings"][0],
+        json!({"targetAttributeName": "userName", "matchingPriority": 1, "flowType": "Always",
+               "source": {"type": "Attribute", "name": "mail", "expression": "[mail]"}})
+    );
+    assert_eq!(
+        users["attributeMappings"][1]["source"]["expression"],
+        r#"Switch([IsSoftDeleted], , "False", "True", "True", "False")"#
+    );
+    assert_eq!(
+        users["scope"]["groups"][0]["clauses"][0],
+        json!({"sourceOperandName": "department", "operatorName": "NOT EQUALS",
+               "targetOperand": {"values": ["Contractors"]}})
+    );
+    assert_eq!(groups["name"], "Provision Azure Active Directory Groups");
+    assert_eq!(groups["enabled"], true, "groups turned on");
+    assert_eq!(groups["sourceObjectName"], "Group");
+    assert_eq!(
+        groups["targetObjectName"],
+        "urn:ietf:params:scim:schemas:core:2.0:Group"
+    );
+    assert_eq!(
+        groups["attributeMappings"][0],
+        json!({"targetAttributeName": "displayName", "matchingPriority": 1, "flowType": "Always",
+               "flowBehavior": "FlowWhenChanged", "defaultValue": null, "exportMissingReferences": false,
+               "source": {"type": "Function", "name": "Switch",
+                          "expression": r#"Switch([displayName], [displayName], "Sales", "Sales (Entra)")"#,
+                          "parameters": []}})
+    );
+
+    // Every object carries only properties Graph documents, with documented values.
+    let keys = |v: &Value, allowed: &[&str], what: &str| {
+        for k in v.as_object().unwrap().keys() {
+            assert!(
+                allowed.contains(&k.as_str()),
+                "{what} has undocumented `{k}`"
+            );
+        }
+    };
+    keys(
+        rule,
+        &[
+            "containerFilter",
+            "editable",
+            "groupFilter",
+            "id",
+            "metadata",
+            "name",
+            "objectMappings",
+            "priority",
+            "sourceDirectoryName",
+            "targetDirectoryName",
+        ],
+        "synchronizationRule",
+    );
+    for om in rule["objectMappings"].as_array().unwrap() {
+        keys(
+            om,
+            &[
+                "attributeMappings",
+                "enabled",
+                "flowTypes",
+                "metadata",
+                "name",
+                "scope",
+                "sourceObjectName",
+                "targetObjectName",
+            ],
+            "objectMapping",
+        );
+        for am in om["attributeMappings"].as_array().unwrap() {
+            keys(
+                am,
+                &[
+                    "defaultValue",
+                    "exportMissingReferences",
+                    "flowBehavior",
+                    "flowType",
+                    "matchingPriority",
+                    "source",
+                    "targetAttributeName",
+                ],
+                "attributeMapping",
+            );
+            assert!(
+                [
+                    "Always",
+                    "ObjectAddOnly",
+                    "MultiValueAddOnly",
+                    "ValueAddOnly",
+                    "AttributeAddOnly"
+                ]
+                .contains(&am["flowType"].as_str().unwrap_or("Always")),
+                "{am}"
+            );
+            assert!(
+                ["FlowWhenChanged", "FlowAlways"]
+                    .contains(&am["flowBehavior"].as_str().unwrap_or("FlowWhenChanged")),
+                "{am}"
+            );
+            let src = &am["source"];
+            keys(
+                src,
+                &["expression", "name", "parameters", "type"],
+                "attributeMappingSource",
+            );
+            let (ty, name) = (src["type"].as_str().unwrap(), src["name"].as_str().unwrap());
+            let expr = src["expression"].as_str().unwrap();
+            match ty {
+                "Attribute" => assert_eq!(expr, format!("[{name}]"), "{am}"),
+                "Constant" => assert_eq!(expr, format!("\"{name}\""), "{am}"),
+                "Function" => assert!(expr.starts_with(&format!("{name}(")), "{am}"),
+                other => panic!("source type {other} is not Attribute, Constant or Function"),
+            }
+        }
+    }
+}

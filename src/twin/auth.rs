@@ -231,6 +231,16 @@ impl Auth {
         token
     }
 
+    /// Every access token issued so far (tests scan a run's output for them).
+    pub fn issued(&self) -> Vec<crate::secret::Secret> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .map(|t| crate::secret::Secret::new(t.as_str()))
+            .collect()
+    }
+
     /// Check `Authorization: Bearer …`; Err is (message) for a 401 InvalidAuthenticationToken.
     pub fn check_bearer(&self, headers: &HeaderMap) -> Result<Caller, &'static str> {
         let raw = headers

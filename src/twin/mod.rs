@@ -5,7 +5,7 @@
 //! Ownership: `state` is the data model; `engine` runs provisioning jobs
 //! against a SCIM target over real HTTP; `scim_store` is the embedded SCIM 2.0
 //! server; the Graph side (handlers, auth, throttling, faults, request log,
-//! seeds) lives in the other modules; `serve` is the command.
+//! seeds) lives in the other modules; the `twin serve` command is `crate::cmd::twin`.
 
 pub mod auth;
 pub mod engine;
@@ -17,7 +17,6 @@ pub mod request_log;
 pub mod schemas;
 pub mod scim_store;
 pub mod seed;
-pub mod serve;
 pub mod server;
 pub mod state;
 pub mod throttle;

@@ -159,6 +159,12 @@ impl RunningTwin {
         self.twin.scim_store.issue_token()
     }
 
+    /// Every access token the twin has issued (through its token endpoint or
+    /// [`RunningTwin::token_for`]).
+    pub fn issued_tokens(&self) -> Vec<Secret> {
+        self.graph.auth.issued()
+    }
+
     /// A bearer token for the admin client.
     pub fn admin_token(&self) -> Secret {
         self.token_for(&self.client_id)

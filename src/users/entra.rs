@@ -203,14 +203,14 @@ async fn resolve_app(g: &GraphClient, app: &str) -> Result<AppTarget> {
 /// Plan and (unless dry run) apply. `rows`/`invalid` come from validation.
 pub async fn run(
     ctx: &crate::context::Context,
-    args: &crate::cli::UsersImportArgs,
+    g: &GraphClient,
+    args: &super::import::ImportOptions,
     file: &str,
     table: &super::read::RawTable,
     validated: &super::validate::Validated,
 ) -> Result<i32> {
     let rows: &[UserRow] = &validated.rows;
     let invalid: &[bool] = &validated.invalid;
-    let g = crate::graph::client_from_args(&args.graph)?;
     let mut diags: Vec<Diag> = Vec::new();
     // Existing users by UPN.
     let existing: HashMap<String, String> = g
@@ -292,7 +292,7 @@ pub async fn run(
         members.insert(gid.clone(), ids);
     }
     let app = match &args.assign_app {
-        Some(a) => Some(resolve_app(&g, a).await?),
+        Some(a) => Some(resolve_app(g, a).await?),
         None => None,
     };
     let mut plan: Vec<EntraRow> = Vec::new();

@@ -3,13 +3,12 @@
 //! JumpCloud, Entra or flat SCIM layout, so it can be re-imported elsewhere.
 //! Managers are written as the manager's userName; cells that a spreadsheet
 //! would run as formulas are prefixed with `'`. The file is created mode 0600.
+//! Reading the source and reporting are the command's (`crate::cmd::users`).
 
 use super::formats::{Format, Writer};
 use super::mapping;
 use super::model::{Field, UserRow};
-use crate::cli::UsersExportArgs;
-use crate::context::Context;
-use crate::error::{Error, Result, exit};
+use crate::error::Result;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Write;
@@ -85,58 +84,4 @@ pub fn write_csv(
             .map_err(|e| std::io::Error::other(e.to_string()))?
             .flush()
     })
-}
-
-pub async fn run(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
-    let format = Format::parse_output(&args.format)?;
-    let (users, groups, source) = match (&args.snapshot, &args.scim.scim_url) {
-        (Some(path), _) => {
-            let snap = crate::snapshot::model::Snapshot::load(path)?;
-            let t = snap.target.ok_or_else(|| {
-                Error::input(format!(
-                    "{} has no SCIM target contents (it was taken without --scim-url): export from the target with --scim-url instead",
-                    path.display()
-                ))
-            })?;
-            (t.users, t.groups, path.display().to_string())
-        }
-        (None, Some(_)) => {
-            let client = crate::scim::client_from_args(ctx, &args.scim)?;
-            let sp = crate::output::spinner("Reading users");
-            let mut users = Vec::new();
-            client
-                .for_each_page(crate::scim::Resource::Users, None, &[], 1000, |page, _| {
-                    sp.inc(page.len() as u64);
-                    users.extend(page);
-                    Ok(())
-                })
-                .await?;
-            sp.set_message("Reading groups");
-            let groups = client.list_all(crate::scim::Resource::Groups, 1000).await?;
-            sp.finish_and_clear();
-            (users, groups, client.base_url().to_string())
-        }
-        (None, None) => {
-            return Err(Error::usage(
-                "give --scim-url URL or --snapshot FILE to export from",
-            ));
-        }
-    };
-    let rows = rows_from_scim(&users, &groups);
-    let pb = crate::output::progress_bar(rows.len() as u64, "Writing users");
-    write_csv(&args.out, format, &rows, &pb)?;
-    pb.finish_and_clear();
-    if ctx.json() {
-        crate::output::print_json(&serde_json::json!({
-            "source": source, "format": format, "users": rows.len(), "out": args.out
-        }));
-    } else {
-        println!(
-            "Wrote {} users from {source} to {} ({}).",
-            rows.len(),
-            args.out.display(),
-            format.describe()
-        );
-    }
-    Ok(exit::OK)
 }

@@ -1,84 +1,19 @@
-//! Helpers shared by the integration tests: starting the independent SCIM
-//! server (`scim2-server`, installed by scripts/install-scim2-server.sh).
-#![allow(dead_code)]
+//! The one home for helpers the integration tests share. Each test binary
+//! says `mod common;` and uses what it needs:
+//! - [`scim2`]: the independent SCIM server scim2-server on loopback;
+//! - [`twin`]: the simulated tenant in-process, its admin Graph client and token;
+//! - [`cli`]: the `scimshift` binary with a clean environment;
+//! - [`data`]: paths of the committed test data (tests/data, tests/fixtures);
+//! - [`mock_scim`]: a counting in-process SCIM target;
+//! - [`mock_graph`]: a Graph mock with scripted faults (see its doc for why it
+//!   stays beside the twin).
+#![allow(dead_code, unused_imports)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+pub mod cli;
+pub mod data;
+pub mod mock_graph;
+pub mod mock_scim;
+pub mod scim2;
+pub mod twin;
 
-/// A running scim2-server; killed on drop.
-pub struct Scim2Server {
-    pub base_url: String,
-    pub token: String,
-    child: Child,
-}
-
-impl Drop for Scim2Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Path to the scim2-server executable: `SCIM2_SERVER_BIN`, else the project venv.
-pub fn scim2_server_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("SCIM2_SERVER_BIN") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/scim2-server/bin/scim2-server")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Start scim2-server on a free loopback port and wait until it answers.
-/// Panics with a pointed message when it is not installed: the test command
-/// (scripts/test.sh) installs it.
-pub fn start_scim2_server() -> Scim2Server {
-    let bin = scim2_server_bin();
-    assert!(
-        bin.exists(),
-        "scim2-server is not installed at {}: run scripts/install-scim2-server.sh (scripts/test.sh does)",
-        bin.display()
-    );
-    let token = format!("tok-{}", std::process::id());
-    for _ in 0..3 {
-        let port = free_port();
-        let child = Command::new(&bin)
-            .args([
-                "--hostname",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--bearer-token",
-                &token,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start scim2-server");
-        let mut server = Scim2Server {
-            base_url: format!("http://127.0.0.1:{port}/v2"),
-            token: token.clone(),
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            if let Ok(Some(_)) = server.child.try_wait() {
-                break; // port taken or crashed: try another port
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = server.child.kill();
-    }
-    panic!("scim2-server did not start on loopback");
-}
+pub use scim2::{Scim2Server, scim2_server_bin, start_scim2_server};

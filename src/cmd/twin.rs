@@ -1,20 +1,21 @@
-//! `scimshift twin serve`: start a twin from the command line, print one JSON
-//! line with its URLs and credentials on stdout, serve until SIGINT/SIGTERM.
-//! Realism is on by default (5 s replication lag, 10 s assignment lag, time
-//! scale 1200); `--no-lag` and `--time-scale 0` turn it off.
+//! `scimshift twin serve`: flags into [`TwinOptions`], start the twin, print
+//! one JSON line with its URLs and credentials on stdout, serve until
+//! SIGINT/SIGTERM. The twin itself is `crate::twin`. Realism is on by
+//! default (5 s replication lag, 10 s assignment lag, time scale 1200);
+//! `--no-lag` and `--time-scale 0` turn it off.
 
-use super::faults::{Faults, parse_duration};
-use super::lag::Lag;
-use super::seed::SeedSpec;
-use super::server::{self, TwinOptions};
 use crate::cli::TwinServeArgs;
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
 use crate::secret::Secret;
+use crate::twin::faults::{Faults, parse_duration};
+use crate::twin::lag::Lag;
+use crate::twin::seed::SeedSpec;
+use crate::twin::server::{self, TwinOptions};
 use std::io::Write;
 
 /// Turn the parsed flags into validated options (the token of `--scim-target` comes from `SCIM_TOKEN`).
-pub fn options(args: &TwinServeArgs, scim_token_env: Option<String>) -> Result<TwinOptions> {
+pub fn options(args: &TwinServeArgs, scim_token_env: Option<Secret>) -> Result<TwinOptions> {
     let faults = match &args.faults {
         Some(spec) => Some(Faults::parse(spec)?),
         None => None,
@@ -50,10 +51,10 @@ pub fn options(args: &TwinServeArgs, scim_token_env: Option<String>) -> Result<T
     };
     let scim_target = match &args.scim_target {
         Some(url) => {
-            let token = scim_token_env.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            let token = scim_token_env.ok_or_else(|| {
                 Error::usage("--scim-target needs the target's bearer token in the SCIM_TOKEN environment variable")
             })?;
-            Some((url.clone(), Secret::new(token.trim().to_string())))
+            Some((url.clone(), token))
         }
         None => None,
     };
@@ -71,8 +72,8 @@ pub fn options(args: &TwinServeArgs, scim_token_env: Option<String>) -> Result<T
     })
 }
 
-pub async fn run(_ctx: &Context, args: &TwinServeArgs) -> Result<i32> {
-    let opts = options(args, std::env::var("SCIM_TOKEN").ok())?;
+pub async fn serve(_ctx: &Context, args: &TwinServeArgs) -> Result<i32> {
+    let opts = options(args, super::credentials::scim_token_env())?;
     let twin = server::start(opts).await?;
     for w in &twin.warnings {
         eprintln!("warning: {w}");

@@ -4,6 +4,14 @@
 //! body with `innerError.request-id`, OAuth errors, `$batch` with `dependsOn`
 //! and inner statuses), plus scripted faults (429 + Retry-After, 403, 404
 //! replication delay) that can target direct requests, inner batch requests, or both.
+//!
+//! Why it stays beside the twin: the twin is our model of Graph, and the Graph
+//! client and snapshot tests need a second, independent one whose answers are
+//! literals (ids, `via`, Retry-After values) rather than the twin's state
+//! model, plus faults scripted per request ("the 2nd inner request matching X
+//! answers 429 once", an OAuth error body, a token that expires in 1.2 s) that
+//! the twin does not offer. Used by tests/graph_client.rs, tests/snapshot.rs and
+//! tests/snapshot_bench.rs.
 #![allow(dead_code)]
 
 use axum::body::Bytes;

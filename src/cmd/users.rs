@@ -1,0 +1,386 @@
+//! `scimshift users import|export`: flags into [`ImportOptions`], the target's
+//! credentials, and everything the admin sees (detected format, diagnostics,
+//! the plan, the confirmation, progress, results and exit codes). The work is
+//! in `crate::users` (read, validate, plan, write, results, export).
+
+use crate::cli::{UsersExportArgs, UsersImportArgs};
+use crate::context::Context;
+use crate::error::{Error, Result, exit};
+use crate::users::apply::{self, ApplyOptions, Outcome};
+use crate::users::export::{rows_from_scim, write_csv};
+use crate::users::formats::{Col, Format};
+use crate::users::import::{ImportOptions, column_of, load};
+use crate::users::model::Field;
+use crate::users::plan::{self, Action, PlanOptions};
+use crate::users::read::Diag;
+use crate::users::results;
+use serde_json::json;
+
+/// Most diagnostics printed to stderr; the rest are counted (all are in --results).
+const MAX_PRINTED: usize = 200;
+
+fn print_diags(file: &str, diags: &[Diag]) {
+    for d in diags.iter().take(MAX_PRINTED) {
+        eprintln!("{}", d.render(file));
+    }
+    if diags.len() > MAX_PRINTED {
+        eprintln!(
+            "… and {} more (every one is in the --results file)",
+            diags.len() - MAX_PRINTED
+        );
+    }
+}
+
+/// `users import FILE`: validate the flags and the whole file, then plan,
+/// confirm and write against the SCIM target (or Entra with `--to entra`).
+pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
+    let forced = Format::parse_input(&args.format)?;
+    let to_entra = args.to.as_deref() == Some("entra");
+    if to_entra && args.scim.scim_url.is_some() {
+        return Err(Error::usage(
+            "--to entra and --scim-url cannot be combined: pick one target",
+        ));
+    }
+    if !to_entra && args.scim.scim_url.is_none() {
+        return Err(Error::usage(
+            "--scim-url is required (the SCIM target to import into)",
+        ));
+    }
+    if args.concurrency == 0 || args.concurrency > 64 {
+        return Err(Error::usage("--concurrency must be between 1 and 64"));
+    }
+    let opts = ImportOptions {
+        file: args.file.clone(),
+        format: forced,
+        dry_run: args.dry_run,
+        results: args.results.clone(),
+        deactivate_missing: args.deactivate_missing,
+        skip_invalid: args.skip_invalid,
+        assign_app: args.assign_app.clone(),
+        concurrency: args.concurrency,
+        use_bulk: !args.no_bulk,
+    };
+    let file = opts.file.display().to_string();
+    let (table, v, diags) = load(&opts.file, opts.format)?;
+    if !ctx.json() {
+        eprintln!(
+            "Detected format: {} ({} rows, {}-delimited{})",
+            v.format.describe(),
+            table.records.len(),
+            match table.delimiter {
+                b'\t' => "TAB",
+                b';' => "semicolon",
+                _ => "comma",
+            },
+            if table.had_bom {
+                ", UTF-8 with BOM"
+            } else {
+                ", UTF-8"
+            }
+        );
+    }
+    print_diags(&file, &diags);
+    let errors = v.error_count();
+    if v.fatal || (errors > 0 && !opts.skip_invalid) {
+        return Err(Error::input(format!(
+            "{errors} problem(s) in {file}; nothing was sent{}",
+            if v.fatal {
+                ""
+            } else {
+                " (fix them, or pass --skip-invalid to import only the valid rows)"
+            }
+        )));
+    }
+    if table.records.is_empty() {
+        return Err(Error::input(format!(
+            "{file}:{}:1: the file has a header but no rows; nothing to import",
+            table.header_line
+        )));
+    }
+
+    if to_entra {
+        let (graph, notes) = super::credentials::graph(&args.graph)?;
+        super::print_notes(&notes);
+        let graph = graph.client()?;
+        return crate::users::entra::run(ctx, &graph, &opts, &file, &table, &v).await;
+    }
+    let client = super::credentials::scim(ctx, &args.scim)?.client()?;
+    let spinner = crate::output::spinner("Reading the target's users");
+    let cfg = match client.service_provider_config().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("could not read /ServiceProviderConfig ({e}); assuming no /Bulk");
+            Default::default()
+        }
+    };
+    let mut target = Vec::new();
+    client
+        .for_each_page(crate::scim::Resource::Users, None, &[], 1000, |page, _| {
+            spinner.inc(page.len() as u64);
+            target.extend(page);
+            Ok(())
+        })
+        .await?;
+    spinner.finish_and_clear();
+
+    let plan_opts = PlanOptions {
+        deactivate_missing: opts.deactivate_missing,
+        manager_column: column_of(&table, v.format, Col::Field(Field::Manager)),
+    };
+    let plan = plan::build(&v.rows, &v.invalid, &target, plan_opts);
+    print_diags(&file, &plan.diags);
+    let importable = plan
+        .rows
+        .iter()
+        .filter(|p| p.action != Action::Invalid)
+        .count();
+    if opts.deactivate_missing && importable == 0 && !target.is_empty() {
+        return Err(Error::input(format!(
+            "--deactivate-missing with no valid row in {file} would deactivate all {} users of the target; refusing (nothing was sent)",
+            target.len()
+        )));
+    }
+    if !plan.diags.is_empty() && !opts.skip_invalid {
+        return Err(Error::input(format!(
+            "{} problem(s) in {file} found against the target; nothing was sent (fix them, or pass --skip-invalid)",
+            plan.diags.len()
+        )));
+    }
+    // Messages per row for the results file.
+    let mut row_errors = vec![String::new(); v.rows.len()];
+    let line_to_row: std::collections::HashMap<usize, usize> = v
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.line, i))
+        .collect();
+    for d in diags.iter().chain(&plan.diags).filter(|d| d.error) {
+        if let Some(&i) = line_to_row.get(&d.line) {
+            let e = &mut row_errors[i];
+            if !e.is_empty() {
+                e.push_str("; ");
+            }
+            e.push_str(&d.render(&file));
+        }
+    }
+
+    // JSON mode prints one document: the plan alone when nothing is applied,
+    // else the plan and the result together at the end.
+    let plan_json = || {
+        json!({
+            "file": file,
+            "format": v.format,
+            "target": client.base_url(),
+            "dryRun": opts.dry_run,
+            "plan": plan,
+        })
+    };
+    if ctx.json() {
+        if opts.dry_run || !plan.has_changes() {
+            crate::output::print_json(&plan_json());
+        }
+    } else {
+        print!("{}", plan::render_text(&plan, 500));
+    }
+
+    let write_outputs = |outcomes: &[Outcome], deact: &[Outcome]| -> Result<()> {
+        let Some(path) = &opts.results else {
+            return Ok(());
+        };
+        results::write_results(path, &plan, outcomes, deact, &row_errors)?;
+        let failed: Vec<usize> = plan
+            .rows
+            .iter()
+            .zip(outcomes)
+            .filter(|(p, o)| p.action == Action::Invalid || o.status == "failed")
+            .map(|(p, _)| p.record)
+            .collect();
+        let fpath = results::failed_path(path);
+        if !failed.is_empty() {
+            results::write_failed(&fpath, &table, &failed, &v.password_columns)?;
+            if !ctx.json() {
+                eprintln!(
+                    "{} row(s) to fix and import again: {}",
+                    failed.len(),
+                    fpath.display()
+                );
+            }
+        } else if fpath.exists() {
+            // A stale file from an earlier run would be misleading.
+            let _ = std::fs::remove_file(&fpath);
+        }
+        Ok(())
+    };
+    let planned = |p: &plan::RowPlan| Outcome {
+        status: match p.action {
+            Action::Invalid => "invalid",
+            Action::Skip => "skipped",
+            Action::Unchanged => "ok",
+            _ => "planned",
+        },
+        id: p.target_id.clone(),
+        error: None,
+    };
+
+    if opts.dry_run || !plan.has_changes() {
+        let outs: Vec<Outcome> = plan.rows.iter().map(planned).collect();
+        let deact: Vec<Outcome> = plan
+            .deactivations
+            .iter()
+            .map(|_| Outcome {
+                status: "planned",
+                ..Default::default()
+            })
+            .collect();
+        write_outputs(&outs, &deact)?;
+        if !plan.has_changes() {
+            if !ctx.json() {
+                println!("Nothing to do: the target already matches the file.");
+            }
+            return Ok(exit::OK);
+        }
+        if !ctx.json() {
+            println!("Dry run: nothing was sent.");
+        }
+        return Ok(exit::CHANGES);
+    }
+
+    let s = &plan.summary;
+    let question = format!(
+        "Apply {} create(s), {} update(s) and {} deactivation(s) to {}?",
+        s.create,
+        s.update,
+        s.deactivate,
+        client.base_url()
+    );
+    if !ctx.confirm(&question)? {
+        eprintln!("Cancelled: nothing was sent.");
+        return Ok(exit::ERROR);
+    }
+    let pb = crate::output::progress_bar(
+        (s.create + s.update + s.deactivate) as u64,
+        "Importing users",
+    );
+    let started = std::time::Instant::now();
+    let applied = apply::apply(
+        &client,
+        &plan,
+        &v.rows,
+        &target,
+        &cfg,
+        ApplyOptions {
+            concurrency: opts.concurrency,
+            use_bulk: opts.use_bulk,
+        },
+        &pb,
+    )
+    .await;
+    pb.finish_and_clear();
+    write_outputs(&applied.rows, &applied.deactivations)?;
+    let failed = applied.failed();
+    let ok = |a: Action| {
+        plan.rows
+            .iter()
+            .zip(&applied.rows)
+            .filter(|(p, o)| p.action == a && o.status == "ok")
+            .count()
+    };
+    let summary = json!({
+        "created": ok(Action::Create),
+        "updated": ok(Action::Update),
+        "deactivated": applied.deactivations.iter().filter(|o| o.status == "ok").count(),
+        "unchanged": s.unchanged,
+        "skipped": s.skip,
+        "invalid": s.invalid,
+        "failed": failed,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    if ctx.json() {
+        let mut doc = plan_json();
+        doc["result"] = summary.clone();
+        doc["results"] = json!(opts.results);
+        crate::output::print_json(&doc);
+    } else {
+        for (p, o) in plan
+            .rows
+            .iter()
+            .zip(&applied.rows)
+            .filter(|(_, o)| o.status == "failed")
+            .take(50)
+        {
+            eprintln!(
+                "{file}:{}:1: {}: {}",
+                p.line,
+                p.user_name,
+                o.error.as_deref().unwrap_or("failed")
+            );
+        }
+        println!(
+            "Done: {} created, {} updated, {} deactivated, {} failed.{}",
+            summary["created"],
+            summary["updated"],
+            summary["deactivated"],
+            failed,
+            opts.results
+                .as_ref()
+                .map(|p| format!(" Results: {}", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(if failed > 0 { exit::ERROR } else { exit::OK })
+}
+
+/// `users export`: every user of a SCIM target or a snapshot's target, to CSV.
+pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
+    let format = Format::parse_output(&args.format)?;
+    let (users, groups, source) = match (&args.snapshot, &args.scim.scim_url) {
+        (Some(path), _) => {
+            let snap = crate::snapshot::model::Snapshot::load(path)?;
+            let t = snap.target.ok_or_else(|| {
+                Error::input(format!(
+                    "{} has no SCIM target contents (it was taken without --scim-url): export from the target with --scim-url instead",
+                    path.display()
+                ))
+            })?;
+            (t.users, t.groups, path.display().to_string())
+        }
+        (None, Some(_)) => {
+            let client = super::credentials::scim(ctx, &args.scim)?.client()?;
+            let sp = crate::output::spinner("Reading users");
+            let mut users = Vec::new();
+            client
+                .for_each_page(crate::scim::Resource::Users, None, &[], 1000, |page, _| {
+                    sp.inc(page.len() as u64);
+                    users.extend(page);
+                    Ok(())
+                })
+                .await?;
+            sp.set_message("Reading groups");
+            let groups = client.list_all(crate::scim::Resource::Groups, 1000).await?;
+            sp.finish_and_clear();
+            (users, groups, client.base_url().to_string())
+        }
+        (None, None) => {
+            return Err(Error::usage(
+                "give --scim-url URL or --snapshot FILE to export from",
+            ));
+        }
+    };
+    let rows = rows_from_scim(&users, &groups);
+    let pb = crate::output::progress_bar(rows.len() as u64, "Writing users");
+    write_csv(&args.out, format, &rows, &pb)?;
+    pb.finish_and_clear();
+    if ctx.json() {
+        crate::output::print_json(&serde_json::json!({
+            "source": source, "format": format, "users": rows.len(), "out": args.out
+        }));
+    } else {
+        println!(
+            "Wrote {} users from {source} to {} ({}).",
+            rows.len(),
+            args.out.display(),
+            format.describe()
+        );
+    }
+    Ok(exit::OK)
+}
