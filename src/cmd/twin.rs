@@ -111,3 +111,36 @@ async fn wait_for_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command, TwinCommand};
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn parse(extra: &[&str]) -> TwinOptions {
+        let cli = Cli::try_parse_from(["scimshift", "twin", "serve"].iter().chain(extra)).unwrap();
+        let Command::Twin(TwinCommand::Serve(args)) = cli.command else {
+            unreachable!()
+        };
+        options(&args, None).unwrap()
+    }
+
+    #[test]
+    fn realism_is_on_by_default_and_each_part_can_be_turned_off() {
+        let o = parse(&[]);
+        assert_eq!(
+            (o.lag.replication, o.lag.assignment),
+            (Duration::from_secs(5), Duration::from_secs(10))
+        );
+        assert_eq!(o.time_scale, Some(1200.0));
+        assert_eq!(o.one_scim_token, None);
+        let o = parse(&["--no-lag", "--time-scale", "0", "--one-scim-token", "off"]);
+        assert!(o.lag.is_off());
+        assert_eq!((o.time_scale, o.one_scim_token), (None, Some(false)));
+        let o = parse(&["--replication-delay", "2s", "--time-scale", "36000"]);
+        assert_eq!(o.lag.replication, Duration::from_secs(2));
+        assert_eq!(o.time_scale, Some(36000.0));
+    }
+}

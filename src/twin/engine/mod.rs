@@ -571,3 +571,56 @@ pub async fn serve_embedded_store(twin: &Arc<Twin>) -> std::io::Result<String> {
     let _ = twin.embedded_scim_url.set(url.clone());
     Ok(url)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_scale_divides_interval_per_object_time_and_back_offs_together() {
+        let e = EngineState::default();
+        assert_eq!(e.per_object(), None, "no pacing without a time scale");
+        e.set_time_scale(Some(1200.0));
+        assert_eq!(e.interval(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            e.per_object(),
+            Some((Duration::from_micros(500), Duration::from_millis(4)))
+        );
+        let backoffs: Vec<Duration> = (1..=4).map(|n| e.quarantine_backoff(n)).collect();
+        assert_eq!(
+            backoffs,
+            [18, 36, 72, 72].map(Duration::from_secs).to_vec(),
+            "6 h, 12 h, then daily, / 1200"
+        );
+        e.set_time_scale(None);
+        e.set_interval(Some(Duration::from_secs(4)));
+        assert_eq!(
+            e.quarantine_backoff(1),
+            Duration::from_secs(36),
+            "scale implied by the interval"
+        );
+    }
+
+    #[test]
+    fn delete_threshold_reads_sync_notification_settings() {
+        use cycle::delete_threshold;
+        let s = |v: serde_json::Value| Some(v.to_string());
+        assert_eq!(
+            delete_threshold(
+                s(serde_json::json!({"DeleteThresholdEnabled": true, "DeleteThresholdValue": 500}))
+                    .as_ref()
+            ),
+            Some(500)
+        );
+        assert_eq!(delete_threshold(s(serde_json::json!({"deleteThresholdEnabled": "True", "DeleteThresholdValue": "7"})).as_ref()), Some(7));
+        assert_eq!(
+            delete_threshold(
+                s(serde_json::json!({"DeleteThresholdEnabled": false, "DeleteThresholdValue": 5}))
+                    .as_ref()
+            ),
+            None
+        );
+        assert_eq!(delete_threshold(Some(&"not json".to_string())), None);
+        assert_eq!(delete_threshold(None), None);
+    }
+}
