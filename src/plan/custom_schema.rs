@@ -210,6 +210,9 @@ pub fn build(
         .cloned()
         .unwrap_or_default();
     let mut attrs = gallery_attrs.clone();
+    // Which attributes the profile wrote (overrode or added): their matching
+    // priority wins over a gallery attribute holding the same one.
+    let mut from_profile = vec![false; attrs.len()];
     for a in &gallery_attrs {
         let t = target_of(a);
         if !profile
@@ -241,21 +244,38 @@ pub fn build(
                     "from": describe(&attrs[i]), "source": describe(&new)}),
                 );
                 attrs[i] = new;
+                from_profile[i] = true;
             }
             None => {
                 let new = mapping_json(pm, source_json(&pm.source));
                 transform.push(json!({"object": "user", "target": pm.target, "op": "add", "source": describe(&new)}));
                 attrs.push(new);
+                from_profile.push(true);
             }
         }
     }
-    // Exactly one attribute per matching priority: a profile override wins.
+    // Exactly one attribute per matching priority: the profile's wins over the
+    // gallery's wherever either sits in the list; among equals, the last one.
+    let priority = |a: &Value| {
+        a.get("matchingPriority")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    };
+    let profile_priorities: std::collections::BTreeSet<i64> = attrs
+        .iter()
+        .zip(&from_profile)
+        .filter(|(_, p)| **p)
+        .map(|(a, _)| priority(a))
+        .filter(|p| *p > 0)
+        .collect();
+    for (a, p) in attrs.iter_mut().zip(&from_profile) {
+        if !p && profile_priorities.contains(&priority(a)) {
+            a["matchingPriority"] = json!(0);
+        }
+    }
     let mut seen = std::collections::BTreeSet::new();
     for a in attrs.iter_mut().rev() {
-        let p = a
-            .get("matchingPriority")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        let p = priority(a);
         if p > 0 && !seen.insert(p) {
             a["matchingPriority"] = json!(0);
         }
@@ -411,5 +431,59 @@ fn diff_mappings(object: &str, before: &[Value], after: &[Value], diff: &mut Vec
             before: was.map(Value::from),
             after: Some(now.into()),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::profile::ProfileMapping;
+
+    /// A profile that matches on `userName ← userPrincipalName` (priority 1)
+    /// must win over a gallery that matched on `externalId` (priority 1) even
+    /// when the gallery's attribute comes later in the list: Entra allows one
+    /// attribute per priority, and the plan promised the profile's.
+    #[test]
+    fn a_profile_matching_attribute_wins_wherever_the_gallery_one_sits() {
+        let mut gallery = crate::plan::testkit::gallery_schema("customappsso", "mail", None);
+        let attrs = gallery["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"]
+            .as_array_mut()
+            .unwrap();
+        attrs[0]["matchingPriority"] = json!(0);
+        attrs.push(json!({"targetAttributeName": "externalId", "matchingPriority": 1, "flowType": "Always",
+                          "source": {"type": "Attribute", "name": "objectId", "expression": "[objectId]"}}));
+        let mut profile = Profile::builtin("generic-scim").unwrap();
+        let mapping: ProfileMapping = toml::from_str(
+            r#"target = "userName"
+source = "userPrincipalName"
+match = 1"#,
+        )
+        .unwrap();
+        profile.user_mappings = vec![mapping];
+        let cs = build(&gallery, &profile, &[]).unwrap();
+        let body = cs.body;
+        let text = body.to_string();
+        let users = find_user_mappings(&body).expect("user mappings in the custom schema");
+        let priority_of = |t: &str| {
+            users
+                .iter()
+                .find(|a| a["targetAttributeName"] == t)
+                .map(|a| a["matchingPriority"].as_i64().unwrap_or(0))
+        };
+        assert_eq!(priority_of("userName"), Some(1), "{text}");
+        assert_eq!(priority_of("externalId"), Some(0), "{text}");
+    }
+
+    fn find_user_mappings(v: &Value) -> Option<Vec<Value>> {
+        match v {
+            Value::Object(m) => {
+                if m.get("sourceObjectName") == Some(&json!("User")) {
+                    return m.get("attributeMappings")?.as_array().cloned();
+                }
+                m.values().find_map(find_user_mappings)
+            }
+            Value::Array(a) => a.iter().find_map(find_user_mappings),
+            _ => None,
+        }
     }
 }
