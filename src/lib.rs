@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod net;
 pub mod output;
 pub mod plan;
+pub mod progress;
 pub mod scim;
 pub mod secret;
 pub mod snapshot;

@@ -10,6 +10,7 @@
 
 pub mod credentials;
 pub mod plan;
+pub mod progress;
 pub mod snapshot;
 pub mod twin;
 pub mod users;
