@@ -176,13 +176,26 @@ pub async fn capture_with(
     let mut users = UserIndex::default();
 
     // Assigned groups: the group, its direct members (users come with their attributes).
-    let group_ids: Vec<String> = assignments
+    let mut group_ids: BTreeSet<String> = assignments
         .iter()
         .filter(|a| a.principal_type == "Group")
         .map(|a| a.principal_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
+    // "Sync all users and groups": every group of the directory is in scope
+    // for a job that pushes groups (the custom one always does), so read them
+    // all, paged, with the same member reads as assigned ones.
+    if sync_all {
+        let spin = Task::start(progress, "listing all groups (SyncAll)", None);
+        graph
+            .for_each_page("/groups?$select=id&$top=999", |page| {
+                spin.inc(page.len() as u64);
+                group_ids.extend(page.iter().filter_map(|g| str_of(g, "id")));
+                Ok(())
+            })
+            .await?;
+        spin.finish();
+    }
+    let group_ids: Vec<String> = group_ids.into_iter().collect();
     let member_select = format!("{user_select},groupTypes,securityEnabled,mailEnabled");
     let mut requests = Vec::new();
     for (i, g) in group_ids.iter().enumerate() {
@@ -201,7 +214,11 @@ pub async fn capture_with(
     }
     let bar = Task::start(
         progress,
-        "reading assigned groups",
+        if sync_all {
+            "reading groups"
+        } else {
+            "reading assigned groups"
+        },
         Some(group_ids.len() as u64),
     );
     let mut groups = Vec::new();
