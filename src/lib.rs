@@ -18,6 +18,7 @@ pub mod net;
 pub mod output;
 pub mod permissions;
 pub mod plan;
+pub mod progress;
 pub mod scim;
 pub mod secret;
 pub mod snapshot;
