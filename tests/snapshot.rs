@@ -374,7 +374,8 @@ async fn bad_input_gets_one_sentence() {
         e.message
     );
 
-    let closed = ScimClient::new("http://127.0.0.1:9/v2", Secret::new("t"))
+    let refusing = common::net::refusing_port();
+    let closed = ScimClient::new(&refusing.url("/v2"), Secret::new("t"))
         .unwrap()
         .with_retry(RetryPolicy {
             max_attempts: 2,
