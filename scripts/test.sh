@@ -18,6 +18,9 @@ done
 step "independent SCIM server (scim2-server, PyPI) into .venv/"
 scripts/install-scim2-server.sh
 
+step "independent conformance checkers (scim2-tester, msgraph-sdk; PyPI) into .venv/"
+scripts/install-checkers.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

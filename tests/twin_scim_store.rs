@@ -524,6 +524,85 @@ async fn patch_dialects_put_and_bulk() {
 }
 
 /// `cargo test --release --test twin_scim_store -- --ignored --nocapture` for the 100k figures.
+/// RFC 7644 §3.4.3 search by POST, at the root and per type; a list without
+/// `count` is answered in full (up to `filter.maxResults`); a `password` is
+/// kept but never returned (RFC 7643 §4.1.1 `returned: never`).
+#[tokio::test]
+async fn search_by_post_full_pages_and_password_never_returned() {
+    let t = serve().await;
+    for i in 0..130 {
+        let (s, _) = t
+            .post(
+                "/Users",
+                user(
+                    &format!("u{i:03}@x"),
+                    &format!("e{i}"),
+                    &format!("w{i}@x"),
+                    "D",
+                ),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (s, g) = t
+        .post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G1"}))
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let (s, all) = t.get("/Users").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        all["Resources"].as_array().unwrap().len(),
+        130,
+        "no count: the whole list"
+    );
+
+    let search = |filter: &str, start: u64, count: u64| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+               "attributes": ["userName", "displayName"], "filter": filter, "startIndex": start, "count": count})
+    };
+    let (s, r) = t
+        .post("/Users/.search", search("userName sw \"u12\"", 1, 5))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["totalResults"], 10);
+    assert_eq!(r["Resources"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        r["Resources"][0],
+        json!({"schemas": user("a", "b", "c", "d")["schemas"], "id": r["Resources"][0]["id"], "userName": "u120@x"})
+    );
+    // Root search pages over Users then Groups as one list: 130 users + 1 group.
+    let (s, r) = t
+        .post("/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "startIndex": 129, "count": 10}))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["totalResults"], 131);
+    let names: Vec<&str> = r["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x["userName"]
+                .as_str()
+                .or(x["displayName"].as_str())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(names, ["u128@x", "u129@x", "G1"]);
+
+    let mut with_password = user("p@x", "ep", "p@x", "D");
+    with_password["password"] = json!("Sup3r-secret!");
+    let (s, created) = t.post("/Users", with_password).await;
+    assert_eq!(s, 201);
+    assert!(created.get("password").is_none(), "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, got) = t.get(&format!("/Users/{id}")).await;
+    assert!(got.get("password").is_none(), "{got}");
+    let (_, listed) = t
+        .get("/Users?filter=userName%20eq%20%22p@x%22&attributes=password")
+        .await;
+    assert!(listed["Resources"][0].get("password").is_none(), "{listed}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: 100k users in the embedded store; run explicitly with --ignored"]
 async fn hundred_thousand_users() {

@@ -129,7 +129,7 @@ impl Outcome {
             "targetIdentity": {"id": self.target_id, "displayName": self.source_name, "identityType": self.object_type, "details": {}},
             "sourceSystem": {"id": null, "displayName": "Azure Active Directory", "details": {}},
             "targetSystem": {"id": null, "displayName": ctx.target_name, "details": {}},
-            "initiatedBy": {"id": "", "displayName": if ctx.on_demand { "On-demand provisioning" } else { "Azure AD Provisioning Service" }, "initiatingType": "system"},
+            "initiatedBy": {"id": "", "displayName": if ctx.on_demand { "On-demand provisioning" } else { "Azure AD Provisioning Service" }, "initiatorType": "system"},
             "durationInMilliseconds": self.started.elapsed().as_millis() as u64,
         })
     }

@@ -5,6 +5,7 @@
 use super::{Call, GErr, GResult, created, entity, no_content, ok};
 use crate::twin::odata;
 use crate::twin::state::{DirGroup, DirUser, Tenant};
+use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 
 pub fn user_json(u: &DirUser) -> Value {
@@ -259,60 +260,121 @@ fn member_json(t: &Tenant, id: &str) -> Option<Value> {
     }
 }
 
-pub fn members(c: &Call) -> GResult {
+/// A group's direct members (or, `transitive`, every member reached through
+/// nested groups, each once), as Graph's directoryObject JSON.
+fn member_items(c: &Call, transitive: bool) -> Result<Vec<Value>, GErr> {
     let id = c.param("group");
-    let items: Vec<Value> = {
-        let t = c.twin().tenant();
-        let g = t.groups.get(id).ok_or_else(|| GErr::missing_object(id))?;
-        g.members
+    let t = c.twin().tenant();
+    let g = t.groups.get(id).ok_or_else(|| GErr::missing_object(id))?;
+    if !transitive {
+        return Ok(g
+            .members
             .iter()
             .filter_map(|m| member_json(&t, m))
-            .collect()
+            .collect());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut order = Vec::new();
+    let mut stack = vec![id.to_string()];
+    let mut visited_groups = std::collections::BTreeSet::new();
+    while let Some(gid) = stack.pop() {
+        if !visited_groups.insert(gid.clone()) {
+            continue;
+        }
+        if let Some(g) = t.groups.get(&gid) {
+            for m in &g.members {
+                if seen.insert(m.clone()) {
+                    order.push(m.clone());
+                }
+                if t.groups.contains_key(m) {
+                    stack.push(m.clone());
+                }
+            }
+        }
+    }
+    Ok(order.iter().filter_map(|m| member_json(&t, m)).collect())
+}
+
+/// One page of members, optionally cast to one type (`…/members/microsoft.graph.user`:
+/// only the members of that type, in that type's context, as Graph answers).
+fn member_page(c: &Call, transitive: bool, cast: Option<&str>) -> GResult {
+    let mut items = member_items(c, transitive)?;
+    let context = match cast {
+        Some(ty) => {
+            let odata_type = format!("#microsoft.graph.{ty}");
+            items.retain(|m| m["@odata.type"] == odata_type.as_str());
+            format!("{ty}s")
+        }
+        None => "directoryObjects".to_string(),
     };
     ok(odata::page(
         items,
         &c.query,
         &c.self_url(),
-        &c.context("directoryObjects"),
+        &c.context(&context),
         100,
     ))
 }
 
+pub fn members(c: &Call) -> GResult {
+    member_page(c, false, None)
+}
+pub fn member_users(c: &Call) -> GResult {
+    member_page(c, false, Some("user"))
+}
+pub fn member_groups(c: &Call) -> GResult {
+    member_page(c, false, Some("group"))
+}
 pub fn transitive_members(c: &Call) -> GResult {
-    let id = c.param("group");
-    let items: Vec<Value> = {
-        let t = c.twin().tenant();
-        if !t.groups.contains_key(id) {
-            return Err(GErr::missing_object(id));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        let mut order = Vec::new();
-        let mut stack = vec![id.to_string()];
-        let mut visited_groups = std::collections::BTreeSet::new();
-        while let Some(gid) = stack.pop() {
-            if !visited_groups.insert(gid.clone()) {
-                continue;
-            }
-            if let Some(g) = t.groups.get(&gid) {
-                for m in &g.members {
-                    if seen.insert(m.clone()) {
-                        order.push(m.clone());
-                    }
-                    if t.groups.contains_key(m) {
-                        stack.push(m.clone());
-                    }
-                }
-            }
-        }
-        order.iter().filter_map(|m| member_json(&t, m)).collect()
-    };
-    ok(odata::page(
-        items,
-        &c.query,
-        &c.self_url(),
-        &c.context("directoryObjects"),
-        100,
-    ))
+    member_page(c, true, None)
+}
+pub fn transitive_member_users(c: &Call) -> GResult {
+    member_page(c, true, Some("user"))
+}
+pub fn transitive_member_groups(c: &Call) -> GResult {
+    member_page(c, true, Some("group"))
+}
+
+/// `GET …/$count`: the collection's size as a plain-text integer. Graph serves
+/// it on directory collections only as an advanced query, with the
+/// `ConsistencyLevel: eventual` header; without it the answer is a 400.
+fn count(c: &Call, items: impl FnOnce() -> Result<Vec<Value>, GErr>) -> GResult {
+    let eventual = c
+        .headers
+        .get("consistencylevel")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("eventual"));
+    if !eventual {
+        return Err(GErr::new(
+            400,
+            "Request_BadRequest",
+            "$count is not currently supported.",
+        ));
+    }
+    let n = c.query.apply_filter(items()?, true).len();
+    Ok((
+        axum::http::StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "text/plain")],
+        n.to_string(),
+    )
+        .into_response())
+}
+
+pub fn count_users(c: &Call) -> GResult {
+    count(c, || {
+        Ok(c.twin().tenant().users.values().map(user_json).collect())
+    })
+}
+pub fn count_groups(c: &Call) -> GResult {
+    count(c, || {
+        Ok(c.twin().tenant().groups.values().map(group_json).collect())
+    })
+}
+pub fn count_members(c: &Call) -> GResult {
+    count(c, || member_items(c, false))
+}
+pub fn count_transitive_members(c: &Call) -> GResult {
+    count(c, || member_items(c, true))
 }
 
 /// `POST /groups/{id}/members/$ref` with `{"@odata.id": ".../directoryObjects/{id}"}`.

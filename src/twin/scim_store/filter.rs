@@ -268,22 +268,55 @@ pub fn get_ci<'a>(obj: &'a Value, key: &str) -> Option<&'a Value> {
     })
 }
 
-/// Split `urn:…:User:attr.sub` into (`urn:…:User`, `attr.sub`) when `path`
-/// names an extension attribute; schema URNs are the keys of the resource.
-pub fn split_urn<'a>(resource: &Value, path: &'a str) -> Option<(&'a str, &'a str)> {
-    if !path.to_ascii_lowercase().starts_with("urn:") {
-        return None;
+/// The schema URNs the store knows. A path that starts with one of them names
+/// that schema's attributes; the core URNs' attributes sit at the top level of
+/// a resource (RFC 7644 §3.10), an extension's under its URN key (RFC 7643 §3.3).
+const CORE_URNS: &[&str] = &[
+    "urn:ietf:params:scim:schemas:core:2.0:User",
+    "urn:ietf:params:scim:schemas:core:2.0:Group",
+];
+const EXTENSION_URNS: &[&str] = &["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
+
+/// `path` without a leading core schema URN (`urn:…:core:2.0:User:userName` ->
+/// `userName`); other paths unchanged.
+pub fn strip_core_urn(path: &str) -> &str {
+    for urn in CORE_URNS {
+        if let Some(rest) = strip_prefix_ci(path, urn).and_then(|r| r.strip_prefix(':')) {
+            return rest;
+        }
     }
-    if let Some(o) = resource.as_object() {
-        for k in o.keys() {
-            if path.len() > k.len() + 1
-                && path
-                    .get(..k.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(k))
-                && path.as_bytes()[k.len()] == b':'
-            {
-                return Some((&path[..k.len()], &path[k.len() + 1..]));
+    path
+}
+
+/// Whether `urn` is one of the core schema URNs (User, Group).
+pub fn is_core_urn(urn: &str) -> bool {
+    CORE_URNS.iter().any(|c| c.eq_ignore_ascii_case(urn))
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    s.get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(prefix))
+        .map(|_| &s[prefix.len()..])
+}
+
+/// Split an extension path into (`urn:…:User`, `attr.sub`). The whole extension
+/// (`urn:…:enterprise:2.0:User` alone) gives an empty rest. Known extension URNs
+/// and the resource's own URN keys are matched first; an unknown URN is split
+/// at its last colon (attribute names have none).
+pub fn split_urn<'a>(resource: &Value, path: &'a str) -> Option<(&'a str, &'a str)> {
+    strip_prefix_ci(path, "urn:")?;
+    let keys = resource.as_object().into_iter().flat_map(|o| o.keys());
+    for urn in EXTENSION_URNS
+        .iter()
+        .copied()
+        .chain(keys.map(String::as_str))
+    {
+        match strip_prefix_ci(path, urn) {
+            Some("") => return Some((path, "")),
+            Some(rest) if rest.starts_with(':') => {
+                return Some((&path[..urn.len()], &rest[1..]));
             }
+            _ => {}
         }
     }
     let pos = path.rfind(':')?;
@@ -292,8 +325,10 @@ pub fn split_urn<'a>(resource: &Value, path: &'a str) -> Option<(&'a str, &'a st
 
 /// All values at `path` (multi-valued attributes flattened).
 pub fn values_at<'a>(resource: &'a Value, path: &str) -> Vec<&'a Value> {
+    let path = strip_core_urn(path);
     if let Some((urn, rest)) = split_urn(resource, path) {
         return match get_ci(resource, urn) {
+            Some(ext) if rest.is_empty() => vec![ext],
             Some(ext) => values_at(ext, rest),
             None => Vec::new(),
         };

@@ -322,7 +322,7 @@ impl ScimStore {
         t.unique.insert(key, id.clone());
         t.order.insert(seq, id.clone());
         t.by_id.insert(id, (seq, Arc::new(r.clone())));
-        Ok(r)
+        Ok(returned(r))
     }
 
     /// Replace a stored resource after an edit: uniqueness, index, meta.
@@ -376,7 +376,7 @@ impl ScimStore {
             t.unique.insert(new_key, id.to_string());
         }
         t.by_id.insert(id.to_string(), (seq, Arc::new(r.clone())));
-        Ok(r)
+        Ok(returned(r))
     }
 
     /// PUT: full replacement (id and meta.created kept).
@@ -451,7 +451,9 @@ impl ScimStore {
             None => None,
         };
         let start = p.start_index.unwrap_or(1).max(1);
-        let count = p.count.unwrap_or(100).min(MAX_RESULTS);
+        // No `count`: the server's own maximum (RFC 7644 §3.4.2.4 leaves the
+        // default to the service provider; scim2-server also answers in full).
+        let count = p.count.unwrap_or(MAX_RESULTS).min(MAX_RESULTS);
         let g = self.read();
         let t = g.table(kind);
         let mut page: Vec<Arc<Value>> = Vec::new();
@@ -622,8 +624,22 @@ fn resolve_bulk_ids(v: &mut Value, ids: &HashMap<String, String>) {
     }
 }
 
+/// A resource as the store answers it: without the attributes whose schema
+/// says `returned: never` (RFC 7643 §7; the User's `password`), which the
+/// store keeps but never sends back.
+fn returned(mut r: Value) -> Value {
+    if let Some(o) = r.as_object_mut() {
+        o.retain(|k, _| !k.eq_ignore_ascii_case("password"));
+    }
+    r
+}
+
 /// Apply `attributes` / `excludedAttributes` (top-level, `a.b`, or URN paths).
 pub fn project(r: &Value, attributes: Option<&str>, excluded: Option<&str>) -> Value {
+    returned(project_all(r, attributes, excluded))
+}
+
+fn project_all(r: &Value, attributes: Option<&str>, excluded: Option<&str>) -> Value {
     let list = |s: Option<&str>| -> Vec<String> {
         s.map(|s| {
             s.split(',')
@@ -660,25 +676,22 @@ pub fn project(r: &Value, attributes: Option<&str>, excluded: Option<&str>) -> V
 }
 
 fn copy_path(src: &Value, out: &mut Map<String, Value>, path: &str) {
+    let path = filter::strip_core_urn(path);
     if let Some((urn, rest)) = filter::split_urn(src, path) {
         if let Some((k, ext)) = src
             .as_object()
             .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(urn)))
         {
+            if rest.is_empty() {
+                out.insert(k.clone(), ext.clone());
+                return;
+            }
             let e = out.entry(k.clone()).or_insert_with(|| json!({}));
             if let Some(e) = e.as_object_mut() {
                 copy_path(ext, e, rest);
             }
-            return;
         }
-        if src
-            .as_object()
-            .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case(path)))
-        {
-            // a whole extension named by its URN
-        } else {
-            return;
-        }
+        return;
     }
     let (head, tail) = match path.split_once('.') {
         Some((h, t)) if !path.to_ascii_lowercase().starts_with("urn:") => (h, Some(t)),
@@ -716,8 +729,15 @@ fn copy_path(src: &Value, out: &mut Map<String, Value>, path: &str) {
 }
 
 fn remove_path(r: &mut Value, path: &str) {
+    let path = filter::strip_core_urn(path);
     if let Some((urn, rest)) = filter::split_urn(r, path) {
         let (urn, rest) = (urn.to_string(), rest.to_string());
+        if rest.is_empty() {
+            if let Some(o) = r.as_object_mut() {
+                o.retain(|k, _| !k.eq_ignore_ascii_case(&urn));
+            }
+            return;
+        }
         if let Some(ext) = r.as_object_mut().and_then(|o| {
             o.iter_mut()
                 .find(|(k, _)| k.eq_ignore_ascii_case(&urn))
@@ -769,6 +789,8 @@ pub fn router(store: Arc<ScimStore>, token: Secret) -> Router {
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema_by_id))
         .route("/Bulk", post(bulk))
+        .route("/.search", post(search_all))
+        .route("/{kind}/.search", post(search_kind))
         .route("/{kind}", get(list).post(create))
         .route(
             "/{kind}/{id}",
@@ -875,6 +897,107 @@ async fn list(
     let r = (|| {
         authorize(&st, &h)?;
         st.store.list(kind_of(&kind)?, &list_params(&q))
+    })();
+    match r {
+        Ok(v) => scim_json(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The parameters of a `POST …/.search` body (RFC 7644 §3.4.3 SearchRequest).
+fn search_params(body: &Bytes) -> Result<ListParams, ScimError> {
+    let v = parse_body(body)?;
+    let list = |k: &str| -> Option<String> {
+        match filter::get_ci(&v, k)? {
+            Value::Array(a) => Some(
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            Value::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    };
+    let number = |k: &str| {
+        filter::get_ci(&v, k)
+            .and_then(Value::as_i64)
+            .map(|n| n.max(0) as usize)
+    };
+    Ok(ListParams {
+        filter: filter::get_ci(&v, "filter")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        start_index: number("startIndex").map(|n| n.max(1)),
+        count: number("count"),
+        attributes: list("attributes"),
+        excluded_attributes: list("excludedAttributes"),
+    })
+}
+
+/// `POST /{kind}/.search`: a list query carried in the body.
+async fn search_kind(
+    State(st): State<AppState>,
+    Path(kind): Path<String>,
+    h: HeaderMap,
+    uri: OriginalUri,
+    body: Bytes,
+) -> Response {
+    log(&st, &Method::POST, &uri);
+    let r = (|| {
+        authorize(&st, &h)?;
+        st.store.list(kind_of(&kind)?, &search_params(&body)?)
+    })();
+    match r {
+        Ok(v) => scim_json(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /.search`: the query over every resource type, Users then Groups,
+/// paged as one list (RFC 7644 §3.4.3).
+async fn search_all(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    uri: OriginalUri,
+    body: Bytes,
+) -> Response {
+    log(&st, &Method::POST, &uri);
+    let r = (|| {
+        authorize(&st, &h)?;
+        let p = search_params(&body)?;
+        let start = p.start_index.unwrap_or(1);
+        let mut left = p.count.unwrap_or(MAX_RESULTS).min(MAX_RESULTS);
+        let (mut total, mut resources) = (0, Vec::new());
+        for kind in [Kind::User, Kind::Group] {
+            // How many of this kind match, then the part of the page they fill.
+            let n = st.store.list(
+                kind,
+                &ListParams {
+                    count: Some(0),
+                    ..p.clone()
+                },
+            )?["totalResults"]
+                .as_u64()
+                .unwrap_or(0) as usize;
+            let from = start.saturating_sub(total).max(1);
+            if left > 0 && from <= n {
+                let page = ListParams {
+                    start_index: Some(from),
+                    count: Some(left),
+                    ..p.clone()
+                };
+                let got = st.store.list(kind, &page)?;
+                let items = got["Resources"].as_array().cloned().unwrap_or_default();
+                left -= items.len().min(left);
+                resources.extend(items);
+            }
+            total += n;
+        }
+        Ok::<_, ScimError>(
+            json!({"schemas": [LIST_URN], "totalResults": total, "startIndex": start,
+                  "itemsPerPage": resources.len(), "Resources": resources}),
+        )
     })();
     match r {
         Ok(v) => scim_json(StatusCode::OK, &v),
@@ -1092,6 +1215,74 @@ fn complex(name: &str, multi: bool, subs: &[&str]) -> Value {
     a
 }
 
+/// RFC 7643 §4.1 / §8.7.1: every core User attribute, so that a checker can
+/// exercise each one (the store keeps whatever it is sent).
+fn user_attributes() -> Vec<Value> {
+    let plural = |name: &str| complex(name, true, &["value", "display", "type", "primary"]);
+    let mut profile_url = attr("profileUrl", "reference", false, false, false, "none");
+    profile_url["referenceTypes"] = json!(["external"]);
+    let mut password = attr("password", "string", false, false, false, "none");
+    password["mutability"] = json!("writeOnly");
+    password["returned"] = json!("never");
+    let mut photos = plural("photos");
+    photos["subAttributes"][0]["type"] = json!("reference");
+    photos["subAttributes"][0]["referenceTypes"] = json!(["external"]);
+    let mut certificates = plural("x509Certificates");
+    certificates["subAttributes"][0]["type"] = json!("binary");
+    let mut groups = complex("groups", true, &["value", "$ref", "display", "type"]);
+    groups["mutability"] = json!("readOnly");
+    for sub in groups["subAttributes"].as_array_mut().into_iter().flatten() {
+        sub["mutability"] = json!("readOnly");
+    }
+    vec![
+        attr("userName", "string", false, true, false, "server"),
+        complex(
+            "name",
+            false,
+            &[
+                "formatted",
+                "familyName",
+                "givenName",
+                "middleName",
+                "honorificPrefix",
+                "honorificSuffix",
+            ],
+        ),
+        attr("displayName", "string", false, false, false, "none"),
+        attr("nickName", "string", false, false, false, "none"),
+        profile_url,
+        attr("title", "string", false, false, false, "none"),
+        attr("userType", "string", false, false, false, "none"),
+        attr("preferredLanguage", "string", false, false, false, "none"),
+        attr("locale", "string", false, false, false, "none"),
+        attr("timezone", "string", false, false, false, "none"),
+        attr("active", "boolean", false, false, false, "none"),
+        password,
+        plural("emails"),
+        plural("phoneNumbers"),
+        plural("ims"),
+        photos,
+        complex(
+            "addresses",
+            true,
+            &[
+                "formatted",
+                "streetAddress",
+                "locality",
+                "region",
+                "postalCode",
+                "country",
+                "type",
+                "primary",
+            ],
+        ),
+        groups,
+        plural("entitlements"),
+        plural("roles"),
+        certificates,
+    ]
+}
+
 fn schema_docs() -> Vec<Value> {
     let s = |id: &str, name: &str, attrs: Vec<Value>| {
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"], "id": id, "name": name, "attributes": attrs,
@@ -1100,40 +1291,7 @@ fn schema_docs() -> Vec<Value> {
     let mut members = complex("members", true, &["value", "display", "type", "$ref"]);
     members["subAttributes"][0]["mutability"] = json!("immutable");
     vec![
-        s(
-            USER_URN,
-            "User",
-            vec![
-                attr("userName", "string", false, true, false, "server"),
-                complex(
-                    "name",
-                    false,
-                    &["formatted", "familyName", "givenName", "middleName"],
-                ),
-                attr("displayName", "string", false, false, false, "none"),
-                attr("nickName", "string", false, false, false, "none"),
-                attr("title", "string", false, false, false, "none"),
-                attr("preferredLanguage", "string", false, false, false, "none"),
-                attr("active", "boolean", false, false, false, "none"),
-                complex("emails", true, &["value", "type", "primary"]),
-                complex("phoneNumbers", true, &["value", "type", "primary"]),
-                complex(
-                    "addresses",
-                    true,
-                    &[
-                        "formatted",
-                        "streetAddress",
-                        "locality",
-                        "region",
-                        "postalCode",
-                        "country",
-                        "type",
-                        "primary",
-                    ],
-                ),
-                complex("roles", true, &["value", "display", "type", "primary"]),
-            ],
-        ),
+        s(USER_URN, "User", user_attributes()),
         s(
             GROUP_URN,
             "Group",

@@ -143,6 +143,7 @@ fn apply_path(
     path: &str,
     value: Option<Value>,
 ) -> Result<(), (&'static str, String)> {
+    let path = filter::strip_core_urn(path);
     let lower = path.to_ascii_lowercase();
     if matches!(lower.as_str(), "id" | "meta" | "schemas") || lower.starts_with("meta.") {
         return Ok(()); // read-only; ignored
@@ -153,14 +154,31 @@ fn apply_path(
             .as_object_mut()
             .ok_or(("invalidSyntax", "resource is not an object".to_string()))?;
         let key = key_in(obj, &urn);
-        if op == "remove" && !obj.contains_key(&key) {
+        if op == "remove" && (rest.is_empty() || !obj.contains_key(&key)) {
+            // RFC 7644 §3.5.2.2: removing the whole extension drops it and its schema.
+            obj.remove(&key);
+            sync_schemas(res);
             return Ok(());
         }
         let ext = obj.entry(key.clone()).or_insert_with(|| json!({}));
         if !ext.is_object() {
             *ext = json!({});
         }
-        apply_path(ext, op, &rest, value)?;
+        if rest.is_empty() {
+            // add/replace on the whole extension: its sub-attributes are set
+            // one by one, the others left as they are (§3.5.2.1, §3.5.2.3).
+            let Some(Value::Object(subs)) = value else {
+                return Err((
+                    "invalidValue",
+                    format!("`{op}` on `{urn}` needs an object value"),
+                ));
+            };
+            for (k, v) in subs {
+                apply_path(ext, op, &k, Some(v))?;
+            }
+        } else {
+            apply_path(ext, op, &rest, value)?;
+        }
         if ext.as_object().is_some_and(Map::is_empty) {
             obj.remove(&key);
         }
@@ -275,6 +293,12 @@ fn sync_schemas(res: &mut Value) {
         .cloned()
         .collect();
     if let Some(schemas) = obj.get_mut("schemas").and_then(Value::as_array_mut) {
+        // An extension whose attributes are all gone leaves `schemas` too.
+        schemas.retain(|s| {
+            s.as_str().is_none_or(|s| {
+                filter::is_core_urn(s) || present.iter().any(|p| p.eq_ignore_ascii_case(s))
+            })
+        });
         for p in present {
             if !schemas
                 .iter()
@@ -462,6 +486,49 @@ mod tests {
             u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
             "Eng"
         );
+    }
+
+    const EXT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+    /// RFC 7644 §3.5.2 with `path` naming the whole extension (RFC 7643 §3.3):
+    /// add and replace set its sub-attributes, remove drops it and its schema.
+    #[test]
+    fn whole_extension_urn_as_path() {
+        let mut u = user();
+        apply(
+            &mut u,
+            &json!({"Operations":[{"op":"add","path":EXT,
+            "value":{"department":"Ops","manager":{"value":"m1"}}}]}),
+        )
+        .unwrap();
+        assert_eq!(u[EXT], json!({"department":"Ops","manager":{"value":"m1"}}));
+        assert_eq!(u["schemas"], json!([super::super::USER_URN, EXT]));
+        apply(
+            &mut u,
+            &json!({"Operations":[{"op":"replace","path":EXT,
+            "value":{"department":"Eng"}}]}),
+        )
+        .unwrap();
+        assert_eq!(u[EXT], json!({"department":"Eng","manager":{"value":"m1"}}));
+        apply(&mut u, &json!({"Operations":[{"op":"remove","path":EXT}]})).unwrap();
+        assert!(u.get(EXT).is_none(), "{u}");
+        assert_eq!(u["schemas"], json!([super::super::USER_URN]));
+        // Nothing may land under a made-up `urn:…:2.0` key on the way.
+        assert!(u.as_object().unwrap().keys().all(|k| !k.ends_with(":2.0")));
+    }
+
+    /// A core attribute named with its schema URN is the top-level attribute.
+    #[test]
+    fn core_urn_prefix_names_top_level_attribute() {
+        let mut u = user();
+        apply(
+            &mut u,
+            &json!({"Operations":[{"op":"replace",
+            "path":"urn:ietf:params:scim:schemas:core:2.0:User:nickName","value":"N"}]}),
+        )
+        .unwrap();
+        assert_eq!(u["nickName"], "N");
+        assert_eq!(u["schemas"].as_array().unwrap().len(), 1);
     }
 
     #[test]
