@@ -160,7 +160,7 @@ pub struct TwinServeArgs {
     /// Provision into this SCIM server instead of the embedded store
     #[arg(long)]
     pub scim_target: Option<String>,
-    /// Random faults, e.g. "429:0.05,503:0.02,reset:0.01,latency:20ms"
+    /// Faults: random ("429:0.05,503:0.02,reset:0.01,latency:20ms") or scripted ("at:POST:/instantiate:timeout=2s:times=1")
     #[arg(long)]
     pub faults: Option<String>,
     /// How long new objects answer 404 after creation, e.g. 2s, 500ms

@@ -1,6 +1,14 @@
 //! HTTP transport shared by the Graph and SCIM clients: which URLs we may talk
 //! to, one configured `reqwest` client, and retrying throttled requests.
 //!
+//! Retries know idempotency: every send says whether the request may be sent
+//! again once it may have reached the server ([`Idempotent`]). A connection
+//! that could not be made is always retried (no byte was sent); a timeout or a
+//! connection lost after sending, or a gateway's 502/504, is retried only for
+//! an idempotent request. A create (`POST`) that timed out is not sent again:
+//! its caller looks at the live state instead (did the app get created?).
+//! 429 and 503 (the server refused the work) are retried for every request.
+//!
 //! Policy: HTTPS with certificate verification for every remote host; plain
 //! `http://` only for loopback (the twin, a local test server). There is no
 //! switch that turns certificate checks off.
@@ -41,12 +49,20 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// How long one request may take, connection to last byte, by default.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The shared HTTP client: rustls with the platform's roots, sane timeouts.
 pub fn http_client() -> reqwest::Client {
+    http_client_with_timeout(REQUEST_TIMEOUT)
+}
+
+/// [`http_client`] with another request timeout (tests, slow targets).
+pub fn http_client_with_timeout(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(concat!("scimshift/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(120))
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
         .expect("the TLS backend is compiled in")
@@ -89,9 +105,56 @@ impl RetryPolicy {
     }
 }
 
-/// Whether a status is worth retrying: throttled or temporarily unavailable.
-pub fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
+/// Whether sending a request twice has the same effect as sending it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotent {
+    /// Reads, `PUT`, `DELETE`, a `PATCH` that sets full state, the sync verbs
+    /// (`start`, `pause`): safe to send again after a timeout.
+    Yes,
+    /// Creates (`POST`): sent again only when it surely never left.
+    No,
+}
+
+impl Idempotent {
+    /// The default for a method: `GET`/`HEAD`/`OPTIONS`/`PUT`/`DELETE` yes,
+    /// `POST`/`PATCH` no. Callers that know better (a `POST …/start`, a
+    /// replace-only `PATCH`) say so explicitly.
+    pub fn by_method(method: &reqwest::Method) -> Idempotent {
+        use reqwest::Method;
+        if [
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PUT,
+            Method::DELETE,
+        ]
+        .contains(method)
+        {
+            Idempotent::Yes
+        } else {
+            Idempotent::No
+        }
+    }
+}
+
+/// Whether an answer with `status` is worth sending again. The one list, used
+/// for direct requests and for the requests inside a Graph `$batch`: 429 and
+/// 503 (the server turned the work away) for every request; 502 and 504 (a
+/// gateway lost the answer: the work may have been done) only when
+/// `idempotent`.
+pub fn is_retryable_status(status: u16, idempotent: Idempotent) -> bool {
+    match status {
+        429 | 503 => true,
+        502 | 504 => idempotent == Idempotent::Yes,
+        _ => false,
+    }
+}
+
+/// Whether a transport failure may be followed by another attempt: a
+/// connection that was never made, always; a timeout or a connection lost
+/// after the request may have been sent, only when `idempotent`.
+pub fn may_resend_after(connect_failed: bool, idempotent: Idempotent) -> bool {
+    connect_failed || idempotent == Idempotent::Yes
 }
 
 /// Read `Retry-After` (seconds form; the HTTP-date form is treated as absent).
@@ -111,10 +174,12 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 pub const TRANSPORT_ATTEMPTS: u32 = 3;
 
 /// Send a request built by `build` until it gets a non-retryable answer or the
-/// policy runs out. Connection errors are retried too (a reset is transient).
+/// policy runs out. Transport failures are retried as [`may_resend_after`]
+/// says, statuses as [`is_retryable_status`] says, both by `idempotent`.
 /// `build` is called once per attempt because a `RequestBuilder` is consumed.
 pub async fn send_with_retry<F>(
     policy: &RetryPolicy,
+    idempotent: Idempotent,
     mut build: F,
 ) -> Result<reqwest::Response, reqwest::Error>
 where
@@ -124,7 +189,8 @@ where
     loop {
         match build().send().await {
             Ok(resp)
-                if is_retryable_status(resp.status().as_u16()) && attempt < policy.max_attempts =>
+                if is_retryable_status(resp.status().as_u16(), idempotent)
+                    && attempt < policy.max_attempts =>
             {
                 let wait = policy.delay(attempt, retry_after(resp.headers()));
                 tracing::debug!(
@@ -139,6 +205,7 @@ where
             // times: an unreachable host should get its sentence in seconds.
             Err(e)
                 if (e.is_connect() || e.is_request() || e.is_timeout())
+                    && may_resend_after(e.is_connect(), idempotent)
                     && attempt < policy.max_attempts.min(TRANSPORT_ATTEMPTS) =>
             {
                 let wait = policy.delay(attempt, None);
@@ -178,6 +245,32 @@ mod tests {
         assert!(e.message.contains("https is required"), "{}", e.message);
         assert!(checked_url("ftp://127.0.0.1/", "x").is_err());
         assert!(checked_url("not a url", "x").is_err());
+    }
+
+    #[test]
+    fn only_idempotent_requests_are_resent_once_they_may_have_arrived() {
+        use reqwest::Method;
+        assert_eq!(Idempotent::by_method(&Method::GET), Idempotent::Yes);
+        assert_eq!(Idempotent::by_method(&Method::PUT), Idempotent::Yes);
+        assert_eq!(Idempotent::by_method(&Method::DELETE), Idempotent::Yes);
+        assert_eq!(Idempotent::by_method(&Method::POST), Idempotent::No);
+        assert_eq!(Idempotent::by_method(&Method::PATCH), Idempotent::No);
+        // Refused work: resend anything.
+        for s in [429, 503] {
+            assert!(is_retryable_status(s, Idempotent::No), "{s}");
+            assert!(is_retryable_status(s, Idempotent::Yes), "{s}");
+        }
+        // A gateway lost the answer: the work may be done.
+        for s in [502, 504] {
+            assert!(!is_retryable_status(s, Idempotent::No), "{s}");
+            assert!(is_retryable_status(s, Idempotent::Yes), "{s}");
+        }
+        for s in [200, 400, 404, 409, 500] {
+            assert!(!is_retryable_status(s, Idempotent::Yes), "{s}");
+        }
+        assert!(may_resend_after(true, Idempotent::No));
+        assert!(!may_resend_after(false, Idempotent::No));
+        assert!(may_resend_after(false, Idempotent::Yes));
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn plan_exits_2_writes_identical_json_and_report() {
         "same input, same bytes"
     );
     let json = String::from_utf8(a).unwrap();
-    assert!(json.contains("\"format\": \"scimshift.plan/v1\""));
+    assert!(json.contains("\"format\": \"scimshift.plan/v2\""));
     let md = std::fs::read_to_string(dir.path().join("plan.md")).unwrap();
     assert!(md.contains("## Rollback"));
     #[cfg(unix)]
@@ -72,6 +72,13 @@ fn plan_exits_2_writes_identical_json_and_report() {
         .code(0);
     let shown = String::from_utf8(shown.get_output().stdout.clone()).unwrap();
     assert!(shown.contains("Plan: 1 app to create"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let digest = v["planDigest"].as_str().unwrap();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert!(
+        shown.contains(&format!("plan {}", &digest[..19])),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -143,7 +150,7 @@ fn json_output_on_stdout() {
         .assert()
         .code(2);
     let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
-    assert_eq!(v["format"], "scimshift.plan/v1");
+    assert_eq!(v["format"], "scimshift.plan/v2");
     assert_eq!(v["steps"][0]["action"], "+");
     assert_eq!(v["summary"]["duplicates"], 0);
 }
@@ -203,6 +210,13 @@ fn errors_exit_1_with_one_sentence() {
     let a = bin().arg("show").arg(&snap).assert().code(1);
     let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
     assert!(err.contains("is not a scimshift plan"), "{err}");
+    // A plan an older scimshift wrote: one sentence saying to re-plan.
+    let old = dir.path().join("old-plan.json");
+    std::fs::write(&old, r#"{"format": "scimshift.plan/v1", "steps": []}"#).unwrap();
+    let a = bin().arg("show").arg(&old).assert().code(1);
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("make a new plan"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
     // A snapshot edited after it was taken.
     let edited = dir.path().join("edited.json");
     std::fs::write(

@@ -384,11 +384,14 @@ impl TokenProvider {
     }
 
     async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Value)> {
+        // Asking the token endpoint again changes nothing (a token, a device
+        // code poll): safe to repeat after a timeout.
         let resp = net::send_with_retry(
             &net::RetryPolicy {
                 max_attempts: 3,
                 ..Default::default()
             },
+            net::Idempotent::Yes,
             || {
                 self.http
                     .post(url)

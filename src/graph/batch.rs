@@ -2,14 +2,17 @@
 //! call, answers in any order, each inner request throttled on its own.
 //!
 //! [`GraphClient::batch`] splits any number of requests into batches of 20,
-//! runs a few batches at a time, retries inner 429/503/504 answers after their
-//! own `Retry-After` (and the 424s that depended on them), and hands back one
+//! runs a few batches at a time, retries inner answers that
+//! [`crate::net::is_retryable_status`] names (429/503 always, 502/504 only for
+//! idempotent requests) after their own `Retry-After` (and the 424s that
+//! depended on them), and hands back one
 //! [`BatchResponse`] per request, in request order. It never hides an inner
 //! failure: callers check each status (or use [`BatchResponse::into_result`]).
 
 use super::client::GraphClient;
 use super::error::GraphError;
 use crate::error::{Error, Result};
+use crate::net;
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -138,10 +141,6 @@ impl BatchResponse {
     }
 }
 
-fn is_retryable(status: u16) -> bool {
-    matches!(status, 429 | 503 | 504)
-}
-
 impl GraphClient {
     /// Run any number of requests through `$batch`, 20 per call. One answer per
     /// request, in request order. Requests with `dependsOn` must fit in one batch.
@@ -198,14 +197,35 @@ impl GraphClient {
             let writes = pending.iter().filter(|r| r.method != Method::GET).count();
             let body =
                 json!({ "requests": pending.iter().map(|r| r.to_json()).collect::<Vec<_>>() });
+            // The `$batch` call may be repeated after a timeout only when every
+            // request in it may (a batch of creates must not run twice).
+            let idempotent = if pending
+                .iter()
+                .all(|r| net::Idempotent::by_method(&r.method) == net::Idempotent::Yes)
+            {
+                net::Idempotent::Yes
+            } else {
+                net::Idempotent::No
+            };
             let reply = self
-                .request_paced(Method::POST, "/$batch", Some(&body), writes, &[])
+                .request_paced(
+                    Method::POST,
+                    "/$batch",
+                    Some(&body),
+                    writes,
+                    &[],
+                    idempotent,
+                )
                 .await?;
             let mut answer = self.check(&Method::POST, "/$batch", reply)?;
             let responses = match answer.get_mut("responses").map(Value::take) {
                 Some(Value::Array(a)) => a,
                 _ => return Err(Error::remote("Graph answered $batch without `responses`")),
             };
+            let by_id: HashMap<&str, net::Idempotent> = pending
+                .iter()
+                .map(|r| (r.id.as_str(), net::Idempotent::by_method(&r.method)))
+                .collect();
             let mut got: HashMap<String, BatchResponse> = HashMap::new();
             for mut r in responses {
                 let id = match r.get("id") {
@@ -235,7 +255,10 @@ impl GraphClient {
             // Which to send again: throttled ones, and 424s that waited on one of them.
             let throttled: HashSet<String> = got
                 .values()
-                .filter(|r| is_retryable(r.status))
+                .filter(|r| {
+                    let idempotent = by_id.get(r.id.as_str()).copied();
+                    net::is_retryable_status(r.status, idempotent.unwrap_or(net::Idempotent::No))
+                })
                 .map(|r| r.id.clone())
                 .collect();
             let can_retry = attempt < self.retry.max_attempts && !throttled.is_empty();

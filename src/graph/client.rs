@@ -3,7 +3,8 @@
 //!
 //! Every request: a current token from [`TokenProvider`] (one fresh try after
 //! a 401), `Retry-After` honoured on 429/503 with jittered exponential back-off
-//! otherwise ([`crate::net::send_with_retry`]), writes paced under the write
+//! otherwise ([`crate::net::send_with_retry`]; a create that timed out is not
+//! sent again, see [`Idempotent`]), writes paced under the write
 //! quota ([`WritePacer`]). Non-2xx answers become [`GraphError`]s and then one
 //! sentence. `$batch` lives in `batch`, replication polling in `replication`.
 
@@ -12,7 +13,7 @@ use super::cloud::Endpoints;
 use super::error::GraphError;
 use super::pacer::WritePacer;
 use crate::error::{Error, Result};
-use crate::net::{self, RetryPolicy};
+use crate::net::{self, Idempotent, RetryPolicy};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -104,6 +105,13 @@ impl GraphClient {
         self
     }
 
+    /// Another limit for one request, connection to last byte (default
+    /// [`net::REQUEST_TIMEOUT`]).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.http = net::http_client_with_timeout(timeout);
+        self
+    }
+
     /// How many `$batch` requests may be in flight at once (default 4).
     pub fn with_concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
@@ -157,14 +165,31 @@ impl GraphClient {
     }
 
     /// Send one request; any HTTP status comes back as a [`Reply`]. Throttling
-    /// and transient failures are retried; a 401 is retried once with a new
-    /// token. A write (anything but GET) first waits for the write pacer.
+    /// and transient failures are retried as the method allows
+    /// ([`Idempotent::by_method`]: a `POST` that timed out is not sent again);
+    /// a 401 is retried once with a new token. A write (anything but GET)
+    /// first waits for the write pacer.
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply> {
-        let writes = usize::from(method != Method::GET);
-        self.request_paced(method, path, body, writes, &[]).await
+        let idempotent = Idempotent::by_method(&method);
+        self.send(method, path, body, idempotent).await
     }
 
-    /// [`GraphClient::request`] counting `writes` against the pacer (a `$batch`
+    /// [`GraphClient::request`] for a caller that knows whether the request
+    /// may be repeated: `POST …/jobs/{id}/start` or `/pause` is `Yes`, a
+    /// `PATCH` that sets the full state is `Yes`, a create is `No`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        idempotent: Idempotent,
+    ) -> Result<Reply> {
+        let writes = usize::from(method != Method::GET);
+        self.request_paced(method, path, body, writes, &[], idempotent)
+            .await
+    }
+
+    /// [`GraphClient::send`] counting `writes` against the pacer (a `$batch`
     /// counts its inner writes, not itself) and with extra headers.
     pub(crate) async fn request_paced(
         &self,
@@ -173,6 +198,7 @@ impl GraphClient {
         body: Option<&Value>,
         writes: usize,
         headers: &[(&str, &str)],
+        idempotent: Idempotent,
     ) -> Result<Reply> {
         let (url, rel) = self.url_for(path)?;
         if writes > 0 {
@@ -181,7 +207,7 @@ impl GraphClient {
         let mut renewed = false;
         loop {
             let token = self.auth.token().await?;
-            let resp = net::send_with_retry(&self.retry, || {
+            let resp = net::send_with_retry(&self.retry, idempotent, || {
                 let mut rb = self
                     .http
                     .request(method.clone(), &url)

@@ -9,7 +9,7 @@
 //! job's default schema. The body is what the prediction runs on, through
 //! `mapping::schema::Mappings::from_schema`: the same code the engine runs.
 
-use super::model::DiffLine;
+use super::model::{DiffLine, DiffOp};
 use super::profile::{Profile, ProfileMapping};
 use serde_json::{Value, json};
 
@@ -297,7 +297,7 @@ pub fn build(
             .join("; ");
         transform.push(json!({"object": "user", "op": "carry-scope", "scope": text}));
         diff.push(DiffLine {
-            op: " ".into(),
+            op: DiffOp::Same,
             path: "user.scope".into(),
             before: Some(text.clone().into()),
             after: Some(text.into()),
@@ -356,7 +356,7 @@ pub fn build(
         if !was_enabled {
             transform.push(json!({"object": "group", "op": "enable"}));
             diff.push(DiffLine {
-                op: "~".into(),
+                op: DiffOp::Change,
                 path: "group.enabled".into(),
                 before: Some(false.into()),
                 after: Some(true.into()),
@@ -401,12 +401,12 @@ fn diff_mappings(object: &str, before: &[Value], after: &[Value], diff: &mut Vec
             .find(|g| target_of(g).eq_ignore_ascii_case(t))
             .map(describe);
         let op = match &was {
-            None => "+",
-            Some(b) if *b == now => " ",
-            Some(_) => "~",
+            None => DiffOp::Add,
+            Some(b) if *b == now => DiffOp::Same,
+            Some(_) => DiffOp::Change,
         };
         diff.push(DiffLine {
-            op: op.into(),
+            op,
             path: format!("{object}.{t}"),
             before: was.map(Value::from),
             after: Some(now.into()),

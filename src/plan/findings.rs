@@ -3,10 +3,11 @@
 //! about. Computed from the snapshot, the prediction (`impact`) and the
 //! custom schema; the planner (`build`) only collects them.
 
-use super::build::{PlanOptions, pred_members};
 use super::custom_schema::CustomSchema;
+use super::impact::pred_members;
 use super::impact::{self, Prediction};
 use super::model::*;
+use super::options::PlanOptions;
 use super::profile::Profile;
 use crate::snapshot::model::{GroupKind, GroupSnapshot, Snapshot};
 use serde_json::Value;

@@ -408,3 +408,14 @@ impl Source for SnapshotUserSource<'_> {
         }
     }
 }
+
+/// Direct user members of `g` the custom job provisions.
+pub(super) fn pred_members(
+    g: &crate::snapshot::model::GroupSnapshot,
+    provisioned: &HashSet<&str>,
+) -> usize {
+    g.members
+        .iter()
+        .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
+        .count()
+}

@@ -4,7 +4,9 @@
 //!
 //! Rooms: `profile` (app profiles, `plans/*.toml`), `custom_schema` (the
 //! custom job's schema from the gallery's), `impact` (per-user prediction),
-//! `findings` (what would break, and notes), `build` (the pure planner: steps), `model` (the `scimshift.plan/v1` data),
+//! `findings` (what would break, and notes), `build` (the pure planner), `steps` (one file per
+//! step family), `options`, `model` (the `scimshift.plan/v2` data), `placeholder` (names, binds,
+//! the binding check), `probe` (named probes, evaluating a done-check),
 //! `render` (text and Markdown). This file has the file I/O around them: read
 //! the group map, choose the profile, write the report. The command (flags,
 //! printing, exit codes) is `crate::cmd::plan`.
@@ -14,13 +16,18 @@ pub mod custom_schema;
 pub mod findings;
 pub mod impact;
 pub mod model;
+pub mod options;
+pub mod placeholder;
+pub mod probe;
 pub mod profile;
 pub mod render;
+pub mod steps;
 #[doc(hidden)]
 pub mod testkit;
 
-pub use build::{PlanOptions, Scope, build};
+pub use build::build;
 pub use model::{Action, Finding, Plan, Severity, Step, UserAction, UserImpact};
+pub use options::{PlanOptions, Scope};
 pub use profile::Profile;
 pub use render::{render_markdown, render_text};
 
@@ -106,5 +113,7 @@ pub fn write_report(plan: &Plan, path: &Path) -> Result<()> {
     crate::output::write_private_file(path, render_markdown(plan, csv_name.as_deref()).as_bytes())
 }
 
+#[cfg(test)]
+mod executable_tests;
 #[cfg(test)]
 mod tests;

@@ -1,13 +1,17 @@
-//! The plan as plain data, `scimshift.plan/v1`: ordered steps with the exact
-//! requests each sends, findings, and the per-user impact. The planner writes
-//! it, `show` re-renders it, `apply` will consume it. No timestamps, no
-//! randomness: the same snapshot, profile and options give the same bytes.
+//! The plan as executable data, `scimshift.plan/v2`: ordered steps with the
+//! exact requests each sends (what each binds from its response), done-checks
+//! an executor evaluates (JSON pointers or named probes, `probe`), undos,
+//! findings and the per-user impact. The planner writes it, `show` re-renders
+//! it, `apply` will consume it. No timestamps, no randomness: the same
+//! snapshot, profile and options give the same bytes. Placeholders and their
+//! sources are in `placeholder`; this file stops at the data and its loading.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-pub const FORMAT: &str = "scimshift.plan/v1";
-
+pub const FORMAT: &str = "scimshift.plan/v2";
+/// Formats an older scimshift wrote: refused with a sentence saying to re-plan.
+const OLD_FORMATS: &[&str] = &["scimshift.plan/v1"];
 /// What a step does. Its serialised form *is* the symbol shown to the admin
 /// (Terraform style): one type drives both the logic and the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -44,47 +48,225 @@ impl Action {
     }
 }
 
-/// One HTTP request, relative to the Graph root (`/servicePrincipals/…`), or
-/// to the SCIM base URL when `target` is `scim`. Ids unknown until apply are
-/// placeholders such as `{customSpId}`; secrets are `(redacted)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Request {
-    pub method: String,
-    pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
-    /// `graph` (default) or `scim`.
-    #[serde(default = "graph", skip_serializing_if = "is_graph")]
-    pub target: String,
+/// An HTTP method; serialised as today's strings (`GET`, `POST`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
 }
 
-fn graph() -> String {
-    "graph".into()
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
 }
-fn is_graph(s: &str) -> bool {
-    s == "graph"
+
+/// Where a request goes: Graph (URL relative to the Graph root) or the SCIM
+/// base URL of the target app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    #[default]
+    Graph,
+    Scim,
+}
+
+impl Target {
+    fn is_graph(&self) -> bool {
+        *self == Target::Graph
+    }
+}
+
+/// A JSON pointer (RFC 6901): `""` (the whole document) or `/a/0/b`. Loading
+/// refuses anything else, including the selectors of older plans (`/value/*/x`,
+/// `/value[key=…]`): what a pointer cannot say is a named probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Pointer(String);
+
+impl TryFrom<String> for Pointer {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if !(s.is_empty() || s.starts_with('/')) {
+            return Err(format!(
+                "`{s}` is not a JSON pointer (it must be empty or start with `/`)"
+            ));
+        }
+        if s.split('/').any(|seg| seg == "*" || seg.contains('[')) {
+            return Err(format!(
+                "`{s}` uses a selector; a JSON pointer names one value (use a named probe)"
+            ));
+        }
+        Ok(Pointer(s))
+    }
+}
+
+impl From<Pointer> for String {
+    fn from(p: Pointer) -> String {
+        p.0
+    }
+}
+
+impl Pointer {
+    /// A pointer the planner writes; `s` is a constant or built from ids.
+    pub fn new(s: impl Into<String>) -> Pointer {
+        let s = s.into();
+        Pointer::try_from(s.clone()).unwrap_or_else(|e| panic!("planner pointer {s}: {e}"))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn resolve<'a>(&self, doc: &'a Value) -> Option<&'a Value> {
+        doc.pointer(&self.0)
+    }
+}
+
+/// Pick one item of a list by a field: the item of the array at `from` whose
+/// `where` field equals `equals`, and the value at `take` inside it. For ids
+/// only known by name (schema directories and rules, app roles) and for
+/// `$batch` answers, which come in any order and pair by their `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Select {
+    pub from: Pointer,
+    #[serde(rename = "where")]
+    pub field: String,
+    pub equals: String,
+    pub take: Pointer,
+}
+
+impl Select {
+    pub fn resolve<'a>(&self, doc: &'a Value) -> Option<&'a Value> {
+        self.from
+            .resolve(doc)?
+            .as_array()?
+            .iter()
+            .find(|item| item.get(&self.field).and_then(Value::as_str) == Some(&self.equals))
+            .and_then(|item| self.take.resolve(item))
+    }
+}
+
+/// Where a bound value comes from in a response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BindFrom {
+    /// A JSON pointer into the response body (`""` = the whole body).
+    Pointer(Pointer),
+    /// A response header, e.g. `Date` (the server's clock when it answered).
+    Header(String),
+    /// One item of a list in the body, by a field's value.
+    Select(Select),
+}
+
+/// A value a request's response gives to later requests: `{name}` in a URL or
+/// body is replaced by it. See `placeholder` for the names and the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    pub name: String,
+    #[serde(flatten)]
+    pub from: BindFrom,
+}
+
+impl Bind {
+    pub fn pointer(name: impl Into<String>, pointer: &str) -> Bind {
+        Bind {
+            name: name.into(),
+            from: BindFrom::Pointer(Pointer::new(pointer)),
+        }
+    }
+    pub fn header(name: impl Into<String>, header: &str) -> Bind {
+        Bind {
+            name: name.into(),
+            from: BindFrom::Header(header.into()),
+        }
+    }
+    pub fn select(
+        name: impl Into<String>,
+        from: &str,
+        field: &str,
+        equals: &str,
+        take: &str,
+    ) -> Bind {
+        Bind {
+            name: name.into(),
+            from: BindFrom::Select(Select {
+                from: Pointer::new(from),
+                field: field.into(),
+                equals: equals.into(),
+                take: Pointer::new(take),
+            }),
+        }
+    }
+}
+
+/// `Some(null)` for a present `null` (serde's `Option` would read `None`), so a
+/// plan reads back to the very value it was written from (and its digest).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// One HTTP request, relative to the Graph root (`/servicePrincipals/…`), or
+/// to the SCIM base URL when `target` is `scim`. Values unknown until apply
+/// are placeholders (`{customSpId}`, `{secret:scimToken}`); `binds` names what
+/// its response gives to the requests after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub method: Method,
+    pub url: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub body: Option<Value>,
+    #[serde(default, skip_serializing_if = "Target::is_graph")]
+    pub target: Target,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<Bind>,
 }
 
 impl Request {
-    pub fn graph(method: &str, url: impl Into<String>, body: Option<Value>) -> Self {
+    pub fn graph(method: Method, url: impl Into<String>, body: Option<Value>) -> Self {
         Request {
-            method: method.into(),
+            method,
             url: url.into(),
             body,
-            target: graph(),
+            target: Target::Graph,
+            binds: Vec::new(),
         }
     }
-    pub fn scim(method: &str, url: impl Into<String>) -> Self {
+    /// A Graph GET.
+    pub fn get(url: impl Into<String>) -> Self {
+        Request::graph(Method::Get, url, None)
+    }
+    /// A Graph POST.
+    pub fn post(url: impl Into<String>, body: Option<Value>) -> Self {
+        Request::graph(Method::Post, url, body)
+    }
+    /// A SCIM GET against the target's base URL.
+    pub fn scim_get(url: impl Into<String>) -> Self {
         Request {
-            method: method.into(),
-            url: url.into(),
-            body: None,
-            target: "scim".into(),
+            target: Target::Scim,
+            ..Request::get(url)
         }
+    }
+    /// The same request, binding `binds` from its response.
+    pub fn binding(mut self, binds: impl IntoIterator<Item = Bind>) -> Self {
+        self.binds.extend(binds);
+        self
     }
     /// Writes count against Graph's write budget (one per inner `$batch` request).
     pub fn graph_writes(&self) -> usize {
-        if self.target != "graph" || self.method == "GET" {
+        if self.target != Target::Graph || self.method == Method::Get {
             return 0;
         }
         if self.url == "/$batch" {
@@ -103,30 +285,175 @@ impl Request {
     }
 }
 
+/// The kind of a diff line; serialised as its symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DiffOp {
+    #[serde(rename = "+")]
+    Add,
+    #[serde(rename = "-")]
+    Remove,
+    #[serde(rename = "~")]
+    Change,
+    #[serde(rename = " ")]
+    Same,
+}
+
+impl DiffOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            DiffOp::Add => "+",
+            DiffOp::Remove => "-",
+            DiffOp::Change => "~",
+            DiffOp::Same => " ",
+        }
+    }
+}
+
 /// One line of a before/after diff: `+` added, `-` removed, `~` changed, ` ` unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiffLine {
-    pub op: String,
+    pub op: DiffOp,
     pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub before: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub after: Option<Value>,
+}
+
+impl DiffLine {
+    /// `+ path = after`.
+    pub fn add(path: impl Into<String>, after: Value) -> DiffLine {
+        DiffLine {
+            op: DiffOp::Add,
+            path: path.into(),
+            before: None,
+            after: Some(after),
+        }
+    }
+    /// `~ path: before → after`.
+    pub fn change(path: impl Into<String>, before: Value, after: Value) -> DiffLine {
+        DiffLine {
+            op: DiffOp::Change,
+            path: path.into(),
+            before: Some(before),
+            after: Some(after),
+        }
+    }
+    /// `  path = value` (unchanged; what a check expects).
+    pub fn same(path: impl Into<String>, value: Value) -> DiffLine {
+        DiffLine {
+            op: DiffOp::Same,
+            path: path.into(),
+            before: None,
+            after: Some(value),
+        }
+    }
+}
+
+/// How an expectation compares the value at its subject with `value`
+/// (evaluated by `probe::holds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ExpectOp {
+    /// The HTTP status equals `value` (the subject is ignored; use path `""`).
+    Status,
+    /// The value equals `value` (JSON equality; `null` = absent or null).
+    Equals,
+    /// The value is present and not null.
+    Exists,
+    /// The value is an array holding every item of the array `value`.
+    ContainsAll,
+    /// The value is an array of at least `value` items.
+    CountAtLeast,
+    /// The value is a number at least `value`.
+    AtLeast,
+    /// The value is a timestamp (RFC 3339 or HTTP date) not before the one in
+    /// `value`; an unreadable timestamp on either side does not hold.
+    NotBefore,
+}
+
+impl ExpectOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpectOp::Status => "status",
+            ExpectOp::Equals => "equals",
+            ExpectOp::Exists => "exists",
+            ExpectOp::ContainsAll => "containsAll",
+            ExpectOp::CountAtLeast => "countAtLeast",
+            ExpectOp::AtLeast => "atLeast",
+            ExpectOp::NotBefore => "notBefore",
+        }
+    }
+}
+
+/// What an expectation looks at in a response: a JSON pointer into the body
+/// (`path`), or a named probe from the closed list in `probe` (`probe`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Subject {
+    #[serde(rename = "path")]
+    Path(Pointer),
+    #[serde(rename = "probe")]
+    Probe(super::probe::Probe),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Path(p) => f.write_str(p.as_str()),
+            Subject::Probe(p) => write!(f, "probe {p}"),
+        }
+    }
 }
 
 /// One expectation about a response, as data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Expect {
-    /// JSON pointer into the response body (`""` = the whole body / the status).
-    pub path: String,
-    /// `status`, `equals`, `exists`, `notEmpty`, `containsAll`, `countAtLeast`.
-    pub op: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(flatten)]
+    pub subject: Subject,
+    pub op: ExpectOp,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub value: Option<Value>,
 }
 
-/// How to tell from live state that a step is already done: send `request`,
-/// and every `expect` holds.
+impl Expect {
+    /// An expectation on the value at a JSON pointer.
+    pub fn at(pointer: &str, op: ExpectOp, value: Option<Value>) -> Expect {
+        Expect {
+            subject: Subject::Path(Pointer::new(pointer)),
+            op,
+            value,
+        }
+    }
+    /// An expectation on a named probe.
+    pub fn probe(probe: super::probe::Probe, op: ExpectOp, value: Option<Value>) -> Expect {
+        Expect {
+            subject: Subject::Probe(probe),
+            op,
+            value,
+        }
+    }
+    /// The response status is `code`.
+    pub fn status(code: u16) -> Expect {
+        Expect::at("", ExpectOp::Status, Some(Value::from(code)))
+    }
+}
+
+/// How to tell from live state that a step is done: send `request`, and every
+/// `expect` holds. Checked before a step (a resumed apply skips what is done)
+/// and after it; its `binds` give later steps what the step's own requests
+/// would have bound when the step is found done without running.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoneWhen {
     pub request: Request,
@@ -138,11 +465,46 @@ pub struct DoneWhen {
     pub poll_seconds: Option<u32>,
 }
 
+impl DoneWhen {
+    /// Send `request` once; done when every expectation holds.
+    pub fn when(request: Request, expect: Vec<Expect>) -> DoneWhen {
+        DoneWhen {
+            request,
+            expect,
+            consecutive: None,
+            poll_seconds: None,
+        }
+    }
+    /// A Graph GET of `url`.
+    pub fn get(url: impl Into<String>, expect: Vec<Expect>) -> DoneWhen {
+        DoneWhen::when(Request::get(url), expect)
+    }
+    /// Poll every `seconds` until the check holds (`consecutive` times in a row, when given).
+    pub fn polled(mut self, seconds: u32, consecutive: Option<u32>) -> DoneWhen {
+        self.poll_seconds = Some(seconds);
+        self.consecutive = consecutive;
+        self
+    }
+}
+
 /// How to undo a step: requests, or a sentence when nothing needs undoing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Undo {
     pub requests: Vec<Request>,
     pub note: String,
+}
+
+impl Undo {
+    pub fn new(requests: Vec<Request>, note: &str) -> Undo {
+        Undo {
+            requests,
+            note: note.into(),
+        }
+    }
+    /// Nothing to undo: the step only reads.
+    pub fn read() -> Undo {
+        Undo::new(vec![], "Nothing to undo: a read.")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -318,6 +680,9 @@ pub struct PlanApp {
 pub struct Plan {
     /// Always [`FORMAT`].
     pub format: String,
+    /// `sha256:<hex>` over the plan's canonical bytes ([`Plan::compute_digest`]): a journal binds to it, and loading refuses
+    /// a plan whose contents no longer match it.
+    pub plan_digest: String,
     /// The snapshot's digest: apply refuses a plan made from other data.
     pub snapshot_digest: String,
     pub app: PlanApp,
@@ -332,6 +697,29 @@ impl Plan {
     /// Whether applying would change anything (exit code 2 vs 0).
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(|s| s.action.is_change())
+    }
+
+    /// The digest over the canonical bytes: the compact JSON array of the
+    /// plan's fields other than `planDigest`, in file order (`[format,
+    /// snapshotDigest, app, summary, steps, findings, estimate, impact]`).
+    pub fn compute_digest(&self) -> String {
+        // The fields in file order, `planDigest` left out: the same bytes for
+        // the same plan, without copying a plan that can hold 100,000 users.
+        crate::snapshot::model::sha256_json(&(
+            &self.format,
+            &self.snapshot_digest,
+            &self.app,
+            &self.summary,
+            &self.steps,
+            &self.findings,
+            &self.estimate,
+            &self.impact,
+        ))
+    }
+
+    /// Set `planDigest` from the content.
+    pub fn seal(&mut self) {
+        self.plan_digest = self.compute_digest();
     }
 
     /// Canonical bytes: pretty JSON plus a newline.
@@ -349,7 +737,7 @@ impl Plan {
         std::io::Write::flush(&mut buf)
     }
 
-    /// Read a plan file, checking its format; any problem is one sentence.
+    /// Read a plan file: its format, its shape, its digest; any problem is one sentence.
     pub fn load(path: &std::path::Path) -> crate::error::Result<Plan> {
         use crate::error::Error;
         let bytes = std::fs::read(path).map_err(|e| Error::io_at(path, e))?;
@@ -360,14 +748,32 @@ impl Plan {
                 e.line()
             ))
         })?;
+        Plan::from_value(value, &path.display().to_string())
+    }
+
+    /// [`Plan::load`] on parsed JSON; `origin` names the file in the sentence.
+    pub fn from_value(value: Value, origin: &str) -> crate::error::Result<Plan> {
+        use crate::error::Error;
         let format = value.get("format").and_then(Value::as_str).unwrap_or("");
-        if format != FORMAT {
+        if OLD_FORMATS.contains(&format) {
             return Err(Error::input(format!(
-                "{} is not a scimshift plan (format `{format}`, expected `{FORMAT}`)",
-                path.display()
+                "{origin} is a `{format}` plan, which this scimshift no longer reads: make a new plan from the snapshot with `scimshift plan --snapshot SNAPSHOT.json --out PLAN.json`"
             )));
         }
-        serde_json::from_value(value)
-            .map_err(|e| Error::input(format!("{} is not a valid plan: {e}", path.display())))
+        if format != FORMAT {
+            return Err(Error::input(format!(
+                "{origin} is not a scimshift plan (format `{format}`, expected `{FORMAT}`)"
+            )));
+        }
+        let plan: Plan = serde_json::from_value(value)
+            .map_err(|e| Error::input(format!("{origin} is not a valid plan: {e}")))?;
+        let digest = plan.compute_digest();
+        if plan.plan_digest != digest {
+            return Err(Error::input(format!(
+                "{origin} was changed after it was made (its planDigest `{}` does not match its contents, `{digest}`): make a new plan with `scimshift plan` rather than editing one",
+                plan.plan_digest
+            )));
+        }
+        Ok(plan)
     }
 }

@@ -48,11 +48,12 @@ pub fn render_text(plan: &Plan) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "scimshift plan: move provisioning of \"{}\" to \"{}\" (profile {}, snapshot {})\n",
+        "scimshift plan: move provisioning of \"{}\" to \"{}\" (profile {}, snapshot {}, plan {})\n",
         plan.app.gallery_display_name,
         plan.app.custom_app_name,
         plan.app.profile,
-        short_digest(&plan.snapshot_digest)
+        short_digest(&plan.snapshot_digest),
+        short_digest(&plan.plan_digest)
     );
     if plan.steps.is_empty() {
         let _ = writeln!(
@@ -76,14 +77,14 @@ pub fn render_text(plan: &Plan) -> String {
             );
             let changed: Vec<&DiffLine> = s.diff.iter().collect();
             for d in changed.iter().take(MAX_DIFF) {
-                let line = match d.op.as_str() {
-                    "+" => style(format!("+ {} = {}", d.path, show(&d.after)))
+                let line = match d.op {
+                    DiffOp::Add => style(format!("+ {} = {}", d.path, show(&d.after)))
                         .green()
                         .to_string(),
-                    "-" => style(format!("- {} = {}", d.path, show(&d.before)))
+                    DiffOp::Remove => style(format!("- {} = {}", d.path, show(&d.before)))
                         .red()
                         .to_string(),
-                    "~" => style(format!(
+                    DiffOp::Change => style(format!(
                         "~ {}: {} → {}",
                         d.path,
                         show(&d.before),
@@ -91,7 +92,7 @@ pub fn render_text(plan: &Plan) -> String {
                     ))
                     .yellow()
                     .to_string(),
-                    _ => style(format!("  {} = {}", d.path, show(&d.after)))
+                    DiffOp::Same => style(format!("  {} = {}", d.path, show(&d.after)))
                         .dim()
                         .to_string(),
                 };
@@ -274,6 +275,7 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
             .unwrap_or_else(|| "none".into())
     );
     let _ = writeln!(o, "| Snapshot | `{}` |", plan.snapshot_digest);
+    let _ = writeln!(o, "| Plan digest | `{}` |", plan.plan_digest);
     let _ = writeln!(
         o,
         "| Users | {} match, {} create ({} duplicates), {} skip |",
@@ -341,7 +343,15 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
             .requests
             .iter()
             .take(3)
-            .map(|r| format!("`{} {}`", r.method, md(&r.url)))
+            .map(|r| {
+                let binds: Vec<&str> = r.binds.iter().map(|b| b.name.as_str()).collect();
+                let binds = match binds.as_slice() {
+                    [] => String::new(),
+                    [a] => format!(" → `{{{}}}`", md(a)),
+                    [a, rest @ ..] => format!(" → `{{{}}}` and {} more", md(a), rest.len()),
+                };
+                format!("`{} {}`{binds}", r.method.as_str(), md(&r.url))
+            })
             .collect();
         let more = if st.requests.len() > 3 {
             format!("<br>… {} in all", st.requests.len())
@@ -350,15 +360,15 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
         };
         let done = format!(
             "`{} {}`: {}",
-            st.done_when.request.method,
+            st.done_when.request.method.as_str(),
             md(&st.done_when.request.url),
             st.done_when
                 .expect
                 .iter()
                 .map(|x| format!(
                     "{} {} {}",
-                    md(&x.path),
-                    x.op,
+                    md(&x.subject.to_string()),
+                    x.op.as_str(),
                     x.value
                         .as_ref()
                         .map(|v| md(&v.to_string()))
@@ -384,8 +394,8 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
     for st in plan.steps.iter().filter(|s| !s.diff.is_empty()) {
         let _ = writeln!(o, "### `{}` changes\n\n```diff", st.id);
         for d in &st.diff {
-            let _ = match d.op.as_str() {
-                "~" => writeln!(
+            let _ = match d.op {
+                DiffOp::Change => writeln!(
                     o,
                     "- {} = {}\n+ {} = {}",
                     d.path,
@@ -393,9 +403,9 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
                     d.path,
                     show(&d.after)
                 ),
-                "-" => writeln!(o, "- {} = {}", d.path, show(&d.before)),
-                "+" => writeln!(o, "+ {} = {}", d.path, show(&d.after)),
-                _ => writeln!(o, "  {} = {}", d.path, show(&d.after)),
+                DiffOp::Remove => writeln!(o, "- {} = {}", d.path, show(&d.before)),
+                DiffOp::Add => writeln!(o, "+ {} = {}", d.path, show(&d.after)),
+                DiffOp::Same => writeln!(o, "  {} = {}", d.path, show(&d.after)),
             };
         }
         let _ = writeln!(o, "```\n");
@@ -447,7 +457,7 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
             .requests
             .iter()
             .take(2)
-            .map(|r| format!("`{} {}`", r.method, md(&r.url)))
+            .map(|r| format!("`{} {}`", r.method.as_str(), md(&r.url)))
             .collect();
         let more = if st.undo.requests.len() > 2 {
             format!(" … {} requests in all", st.undo.requests.len())

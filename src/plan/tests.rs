@@ -205,8 +205,10 @@ fn steps_come_in_cutover_order() {
     // 12 direct users + 3 contractors/apostrophe/disabled… = every User/Group assignment, 20 per $batch.
     let a = &p.steps[5];
     assert_eq!(a.count, snap_assignments());
-    assert_eq!(a.requests.len(), a.count.div_ceil(20));
-    assert!(a.requests.iter().all(|r| r.url == "/$batch"));
+    // One read of the custom app's roles (binding their ids), then the batches.
+    assert_eq!(a.requests.len(), 1 + a.count.div_ceil(20));
+    assert_eq!(a.requests[0].method, model::Method::Get);
+    assert!(a.requests[1..].iter().all(|r| r.url == "/$batch"));
     // The pilot: 20 members → 4 on-demand calls of 5.
     let pod = &p.steps[8];
     assert_eq!(pod.requests.len(), 4);
@@ -247,7 +249,7 @@ fn schema_carries_gallery_mapping_and_turns_groups_on() {
     assert!(
         s.diff
             .iter()
-            .any(|d| d.path == "group.enabled" && d.op == "~")
+            .any(|d| d.path == "group.enabled" && d.op == model::DiffOp::Change)
     );
     assert!(
         s.details["transform"]
@@ -269,7 +271,7 @@ fn plan_is_deterministic() {
     let b = plan_of(&testkit::demo_like(), &coda(), &opts).to_bytes();
     assert_eq!(a, b);
     let text = String::from_utf8(a).unwrap();
-    assert!(text.contains("\"format\": \"scimshift.plan/v1\""));
+    assert!(text.contains("\"format\": \"scimshift.plan/v2\""));
     assert!(text.contains(&snap.digest));
 }
 
@@ -289,14 +291,14 @@ fn no_secret_in_plan_or_report() {
         .iter()
         .find(|kv| kv["key"] == "SecretToken")
         .unwrap();
-    assert_eq!(token["value"], "(redacted)");
-    // Every SecretToken value anywhere in the JSON is redacted.
+    assert_eq!(token["value"], "{secret:scimToken}");
+    // Every SecretToken value anywhere in the JSON is the input placeholder.
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     fn walk(v: &serde_json::Value, bad: &mut usize) {
         match v {
             serde_json::Value::Object(m) => {
                 if m.get("key").and_then(|k| k.as_str()) == Some("SecretToken")
-                    && m.get("value").and_then(|x| x.as_str()) != Some("(redacted)")
+                    && m.get("value").and_then(|x| x.as_str()) != Some("{secret:scimToken}")
                 {
                     *bad += 1;
                 }

@@ -5,7 +5,7 @@
 //! and 503 with `Retry-After`; transport policy from [`crate::net`].
 
 use crate::error::{Error, Result};
-use crate::net::{self, RetryPolicy};
+use crate::net::{self, Idempotent, RetryPolicy};
 use crate::secret::Secret;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -138,7 +138,8 @@ impl ScimClient {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
     }
 
-    /// Send one request (with retries) and return status + parsed JSON body (Null when empty).
+    /// Send one request (with retries as the method allows, see
+    /// [`Idempotent::by_method`]) and return status + parsed JSON body (Null when empty).
     async fn send(
         &self,
         method: Method,
@@ -146,8 +147,21 @@ impl ScimClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<(u16, Value, Option<String>)> {
+        let idempotent = Idempotent::by_method(&method);
+        self.send_as(method, path, query, body, idempotent).await
+    }
+
+    /// [`ScimClient::send`] for a caller that knows whether the request may be repeated.
+    async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotent: Idempotent,
+    ) -> Result<(u16, Value, Option<String>)> {
         let url = self.url(path);
-        let resp = net::send_with_retry(&self.retry, || {
+        let resp = net::send_with_retry(&self.retry, idempotent, || {
             let mut rb = self
                 .http
                 .request(method.clone(), &url)
@@ -380,19 +394,31 @@ impl ScimClient {
 
     /// `PATCH /{type}/{id}` with RFC 7644 operations (lowercase ops). Accepts
     /// 204 (no body) and 200 (the resource); returns the body when there is one.
+    /// Sent again after a timeout only when every operation sets state
+    /// (`replace`, `remove`): an `add` to a list may not be repeatable on every server.
     pub async fn patch(
         &self,
         resource: Resource,
         id: &str,
         operations: Vec<Value>,
     ) -> Result<Option<Value>> {
+        let sets_state = operations.iter().all(|o| {
+            o.get("op").and_then(Value::as_str).is_some_and(|op| {
+                op.eq_ignore_ascii_case("replace") || op.eq_ignore_ascii_case("remove")
+            })
+        });
         let body = json!({ "schemas": [PATCH_OP_URN], "Operations": operations });
         let (_, v, _) = self
-            .send(
+            .send_as(
                 Method::PATCH,
                 &format!("{}/{}", resource.path(), urlencode(id)),
                 &[],
                 Some(&body),
+                if sets_state {
+                    Idempotent::Yes
+                } else {
+                    Idempotent::No
+                },
             )
             .await?;
         Ok(if v.is_null() { None } else { Some(v) })
@@ -446,7 +472,15 @@ impl ScimClient {
         if let Some(n) = fail_on_errors {
             body["failOnErrors"] = json!(n);
         }
-        let (_, v, _) = self.send(Method::POST, "Bulk", &[], Some(&body)).await?;
+        // A bulk of updates may be repeated; one that creates may not.
+        let idempotent = if ops.iter().all(|o| o.method != Method::POST) {
+            Idempotent::Yes
+        } else {
+            Idempotent::No
+        };
+        let (_, v, _) = self
+            .send_as(Method::POST, "Bulk", &[], Some(&body), idempotent)
+            .await?;
         let results = v
             .get("Operations")
             .and_then(Value::as_array)

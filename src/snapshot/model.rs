@@ -207,6 +207,28 @@ fn why_not(path: &std::path::Path, bytes: &[u8], err: serde_json::Error) -> Stri
     }
 }
 
+/// `sha256:<hex>` over the compact JSON of `value`, streamed into the hasher
+/// (no copy of a large document). Snapshots and plans use it for their digests.
+pub fn sha256_json<T: Serialize + ?Sized>(value: &T) -> String {
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Buffered: the serialiser writes token by token.
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, HashWriter(Sha256::new()));
+    serde_json::to_writer(&mut w, value).expect("serialises");
+    let w = w
+        .into_inner()
+        .unwrap_or_else(|_| unreachable!("hashing cannot fail"));
+    format!("sha256:{}", hex::encode(w.0.finalize()))
+}
+
 impl Snapshot {
     /// Compute the digest over the canonical JSON (this struct with `digest` = "").
     pub fn compute_digest(&self) -> String {
@@ -226,16 +248,6 @@ impl Snapshot {
             #[serde(skip_serializing_if = "Option::is_none")]
             target: Option<&'a TargetSnapshot>,
         }
-        struct HashWriter(Sha256);
-        impl std::io::Write for HashWriter {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.update(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let view = View {
             format: &self.format,
             digest: "",
@@ -246,13 +258,7 @@ impl Snapshot {
             users: &self.users,
             target: self.target.as_ref(),
         };
-        // Buffered: the serialiser writes token by token.
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, HashWriter(Sha256::new()));
-        serde_json::to_writer(&mut w, &view).expect("snapshot serialises");
-        let w = w
-            .into_inner()
-            .unwrap_or_else(|_| unreachable!("hashing cannot fail"));
-        format!("sha256:{}", hex::encode(w.0.finalize()))
+        sha256_json(&view)
     }
 
     /// Set `digest` from the content.

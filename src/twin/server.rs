@@ -10,7 +10,7 @@
 //! faulted nor logged.
 
 use super::auth::{Auth, ClientApp};
-use super::faults::{Fault, Faults};
+use super::faults::{Fault, Faults, Script, Strike};
 use super::graph_api::{self, GErr, GraphState};
 use super::request_log::RequestLog;
 use super::seed::{SCIM_TOKEN_PLACEHOLDER, SCIM_URL_PLACEHOLDER, Seed, SeedSpec};
@@ -90,6 +90,7 @@ pub struct RunningTwin {
     /// Problems met while seeding the target (the twin still serves).
     pub warnings: Vec<String>,
     graph: Arc<GraphState>,
+    script: Arc<Script>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -148,6 +149,12 @@ impl RunningTwin {
             .expect("the admin client is registered")
     }
 
+    /// How many requests each scripted fault (`TwinOptions.faults.scripted`,
+    /// in order) has matched so far, struck or not: "was it sent again?"
+    pub fn scripted_matches(&self) -> Vec<u32> {
+        self.script.matches()
+    }
+
     /// Stop serving and wait for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -171,6 +178,10 @@ impl Drop for RunningTwin {
 struct Outer {
     log: Option<Arc<RequestLog>>,
     faults: Option<Faults>,
+    /// The scripted faults of `faults`, with their counts.
+    script: Arc<Script>,
+    /// Set when the twin stops: a held (timed-out) answer is let go.
+    closing: tokio::sync::watch::Sender<bool>,
     /// Set once seeding is done: the start-up provisioning is neither faulted nor logged.
     ready: AtomicBool,
 }
@@ -272,6 +283,10 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
     let outer = Arc::new(Outer {
         log,
         faults: opts.faults.clone(),
+        script: Arc::new(Script::new(
+            opts.faults.as_ref().map_or(&[][..], |f| &f.scripted),
+        )),
+        closing: tokio::sync::watch::channel(false).0,
         ready: AtomicBool::new(false),
     });
     let app = Router::new()
@@ -294,10 +309,12 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
             outer_layer,
         ));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let closing = outer.clone();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
+                closing.closing.send_replace(true);
             })
             .await;
     });
@@ -316,6 +333,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         twin: twin.clone(),
         warnings: vec![],
         graph,
+        script: outer.script.clone(),
         shutdown: Some(tx),
         task: Some(task),
     };
@@ -412,7 +430,52 @@ async fn outer_layer(State(o): State<Arc<Outer>>, req: Request, next: Next) -> R
     let is_scim = path.starts_with("/scim/v2");
     let faultable = is_scim || path.starts_with("/v1.0");
     let mut status_override = None;
-    let resp = match (&o.faults, faultable && o.ready.load(Ordering::SeqCst)) {
+    let live = faultable && o.ready.load(Ordering::SeqCst);
+    let path_query = match &query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.clone(),
+    };
+    let strike = if live && !o.script.is_empty() {
+        o.script.strike(&method, &path_query)
+    } else {
+        None
+    };
+    let resp = match (&o.faults, live) {
+        _ if strike.is_some() => {
+            match strike.expect("checked") {
+                Strike::Status(code) => {
+                    let (name, text) = match code {
+                        429 => ("TooManyRequests", "Too many requests (injected fault)."),
+                        503 => (
+                            "ServiceUnavailable",
+                            "The service is temporarily unavailable (injected fault).",
+                        ),
+                        404 => ("Request_ResourceNotFound", "Not found (injected fault)."),
+                        _ => ("InjectedFault", "An injected fault."),
+                    };
+                    let mut r = fault_response(is_scim, code, name, text, req.headers());
+                    if code == 429 {
+                        r.headers_mut()
+                            .insert("retry-after", HeaderValue::from_static("1"));
+                    }
+                    r
+                }
+                Strike::Reset => {
+                    status_override = Some(0);
+                    reset_response()
+                }
+                Strike::Timeout(hold) => {
+                    // The work is done; the answer is held back.
+                    let resp = next.run(req).await;
+                    let mut closing = o.closing.subscribe();
+                    tokio::select! {
+                        _ = tokio::time::sleep(hold) => {}
+                        _ = closing.wait_for(|c| *c) => {}
+                    }
+                    resp
+                }
+            }
+        }
         (Some(f), true) => {
             if !f.latency.is_zero() {
                 tokio::time::sleep(f.latency).await;

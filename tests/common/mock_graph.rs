@@ -1,5 +1,5 @@
 //! A small mock of Microsoft Graph and the Entra token endpoint, for testing
-//! the Graph client and snapshot capture before the twin exists: the shapes of
+//! the Graph client and snapshot capture: the shapes of
 //! GRAPH-API.md (collections with absolute `@odata.nextLink`, Graph's error
 //! body with `innerError.request-id`, OAuth errors, `$batch` with `dependsOn`
 //! and inner statuses), plus scripted faults (429 + Retry-After, 403, 404
@@ -10,7 +10,10 @@
 //! literals (ids, `via`, Retry-After values) rather than the twin's state
 //! model, plus faults scripted per request ("the 2nd inner request matching X
 //! answers 429 once", an OAuth error body, a token that expires in 1.2 s) that
-//! the twin does not offer. Used by tests/graph_client.rs, tests/snapshot.rs and
+//! the twin does not offer: the twin's own scripted faults
+//! (`scimshift::twin::faults::Scripted`, used by tests/transport_idempotency.rs
+//! and apply's resume tests) strike whole HTTP requests, not single requests
+//! inside a `$batch`. Used by tests/graph_client.rs, tests/snapshot.rs and
 //! tests/snapshot_bench.rs.
 #![allow(dead_code)]
 

@@ -159,7 +159,9 @@ impl Target {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(line);
         }
-        let resp = net::send_with_retry(&self.retry, || {
+        // Like the engine: a create that timed out is not sent again.
+        let idempotent = net::Idempotent::by_method(&method);
+        let resp = net::send_with_retry(&self.retry, idempotent, || {
             let mut rb = self
                 .http
                 .request(method.clone(), &url)
