@@ -100,6 +100,64 @@ pub enum Command {
     /// Import users from CSV into a SCIM target or Entra, or export them to CSV
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Check credentials, permissions, clock, the gallery app and the SCIM target before a change window (writes nothing)
+    #[command(after_help = DOCTOR_HELP)]
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) for scimshift and every subcommand
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
+}
+
+const DOCTOR_HELP: &str = "\
+Examples:
+  scimshift doctor --app Coda --scim-url https://coda.io/scim/v2/…    # before the change window
+  scimshift doctor --for snapshot                                     # a read-only token
+  scimshift doctor --app Coda --output json                           # one JSON document
+Each check prints ✓ or ✗ with one sentence; exit 1 when any check fails.
+Permissions are read from the token's roles (app-only) or scp (delegated) claims.";
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  scimshift completions bash > ~/.local/share/bash-completion/completions/scimshift
+  scimshift completions zsh > \"${fpath[1]}/_scimshift\"
+  scimshift completions fish > ~/.config/fish/completions/scimshift.fish
+  scimshift completions powershell >> $PROFILE";
+const MAN_HELP: &str = "\
+Examples:
+  scimshift man > scimshift.1 && man ./scimshift.1
+  scimshift man --dir /tmp/man    # scimshift.1 plus scimshift-plan.1, … one page per subcommand";
+
+/// `scimshift doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The gallery app to look for: display name, appId or service principal object id
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Which commands the token must be able to run
+    #[arg(long = "for", value_enum, default_value_t = crate::permissions::Purpose::Apply)]
+    pub purpose: crate::permissions::Purpose,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    #[command(flatten)]
+    pub scim: ScimArgs,
+}
+
+/// `scimshift completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `scimshift man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command into this directory instead of printing the top page
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 /// Examples shown under each command's --help.

@@ -25,6 +25,9 @@ const COMMANDS: &[&[&str]] = &[
     &["users"],
     &["users", "import"],
     &["users", "export"],
+    &["doctor"],
+    &["completions"],
+    &["man"],
 ];
 
 /// The commands that do work (leaves of the tree).
@@ -37,6 +40,9 @@ const LEAVES: &[&[&str]] = &[
     &["show"],
     &["users", "import"],
     &["users", "export"],
+    &["doctor"],
+    &["completions", "bash"],
+    &["man"],
 ];
 
 #[test]
@@ -83,6 +89,7 @@ fn a_missing_required_argument_exits_64_naming_it() {
         (&["snapshot", "diff"], "<A>"),
         (&["snapshot", "diff", "a.json"], "<B>"),
         (&["snapshot"], "--app is required"),
+        (&["completions"], "<SHELL>"),
         (&["twin"], "Usage: scimshift twin"),
         (&["users"], "Usage: scimshift users"),
         (&[], "Usage: scimshift"),

@@ -9,6 +9,8 @@
 //! (`tests/architecture.rs` enforces it).
 
 pub mod credentials;
+pub mod docs;
+pub mod doctor;
 pub mod plan;
 pub mod snapshot;
 pub mod twin;
@@ -92,6 +94,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Show(args) => plan::show(&ctx, &args),
         Command::Users(UsersCommand::Import(args)) => users::import(&ctx, &args).await,
         Command::Users(UsersCommand::Export(args)) => users::export(&ctx, &args).await,
+        Command::Doctor(args) => doctor::doctor(&ctx, &args).await,
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod batch;
 pub mod cert;
+pub mod claims;
 pub mod client;
 pub mod cloud;
 pub mod error;
