@@ -214,8 +214,7 @@ async fn demo_plan_finds_every_trap_with_scim2_server_as_the_target() {
 
 #[test]
 fn the_demo_command_tells_the_story_and_compares_mappings() {
-    let out = assert_cmd::Command::cargo_bin("scimshift")
-        .unwrap()
+    let out = common::cli::bin()
         .args(["demo", "--output", "json"])
         .env("NO_COLOR", "1")
         .output()
@@ -240,8 +239,7 @@ fn the_demo_command_tells_the_story_and_compares_mappings() {
         "no credential value in the snapshot"
     );
 
-    let text_out = assert_cmd::Command::cargo_bin("scimshift")
-        .unwrap()
+    let text_out = common::cli::bin()
         .arg("demo")
         .env("NO_COLOR", "1")
         .output()

@@ -2,12 +2,14 @@
 //! do, 2 changes, 1 error), files written, byte-identical JSON, JSON on
 //! stdout, profiles from files, and no secret in any output.
 
+mod common;
+
 use assert_cmd::Command;
 use scimshift::plan::testkit;
 use std::path::{Path, PathBuf};
 
 fn bin() -> Command {
-    let mut c = Command::cargo_bin("scimshift").unwrap();
+    let mut c = common::cli::bin();
     c.env("NO_COLOR", "1");
     c
 }

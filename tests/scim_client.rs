@@ -136,7 +136,8 @@ async fn wrong_token_and_wrong_url_get_one_sentence() {
         e.message
     );
 
-    let closed = ScimClient::new("http://127.0.0.1:9/v2", Secret::new("t"))
+    let refusing = common::net::refusing_port();
+    let closed = ScimClient::new(&refusing.url("/v2"), Secret::new("t"))
         .unwrap()
         .with_retry(scimshift::net::RetryPolicy {
             max_attempts: 1,

@@ -277,7 +277,7 @@ async fn the_binary_snapshots_the_twin() {
     let server = common::start_scim2_server();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo.json");
-    let mut c = assert_cmd::Command::cargo_bin("scimshift").unwrap();
+    let mut c = common::cli::bin();
     c.env_remove("SCIMSHIFT_GRAPH_TOKEN")
         .env("AZURE_TENANT_ID", &t.tenant_id)
         .env("AZURE_CLIENT_ID", &t.client_id)

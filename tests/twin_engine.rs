@@ -822,7 +822,8 @@ async fn bad_token_quarantines_and_start_after_fix_clears_it() {
     assert_eq!(Scim::new(&base, &token).users().await.len(), 4);
 
     // An unreachable target quarantines too.
-    let dead = format!("http://127.0.0.1:{}/scim", common_free_port());
+    let refusing = common::net::refusing_port();
+    let dead = refusing.url("/scim");
     twin.tenant()
         .synchronization
         .get_mut(GALLERY_SP)
@@ -837,14 +838,6 @@ async fn bad_token_quarantines_and_start_after_fix_clears_it() {
         job(&twin, GALLERY_SP, GALLERY_JOB).status["code"],
         "Quarantine"
     );
-}
-
-fn common_free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
@@ -868,13 +861,10 @@ async fn validate_credentials_good_bad_and_not_scim() {
         .await
         .unwrap_err();
     assert!(e.message.contains("https"), "{}", e.message);
-    let e = engine::validate_credentials(
-        &twin,
-        &format!("http://127.0.0.1:{}/scim", common_free_port()),
-        &token,
-    )
-    .await
-    .unwrap_err();
+    let refusing = common::net::refusing_port();
+    let e = engine::validate_credentials(&twin, &refusing.url("/scim"), &token)
+        .await
+        .unwrap_err();
     assert_eq!(e.code, "TargetUnreachable");
 }
 

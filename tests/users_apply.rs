@@ -13,10 +13,8 @@ use serde_json::{Value, json};
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 fn run(mock: &mock_scim::Mock, args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("scimshift")
-        .unwrap()
+    common::cli::bin()
         .env("SCIM_TOKEN", &mock.token)
-        .env_remove("CI")
         .args(args)
         .output()
         .unwrap()

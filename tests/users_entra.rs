@@ -3,15 +3,15 @@
 //! their `Group<N>` columns, assigned to an app; an unknown group stops the
 //! import before any write; a second run is a no-op plan.
 
+mod common;
+
 use assert_cmd::Command;
 use scimshift::twin::server::{RunningTwin, TwinOptions, start};
 use serde_json::Value;
 
 fn cmd(t: &RunningTwin) -> Command {
-    let mut c = Command::cargo_bin("scimshift").unwrap();
-    c.env_remove("CI")
-        .env_remove("SCIMSHIFT_GRAPH_TOKEN")
-        .env("SCIMSHIFT_GRAPH_URL", &t.graph_url)
+    let mut c = common::cli::bin();
+    c.env("SCIMSHIFT_GRAPH_URL", &t.graph_url)
         .env("SCIMSHIFT_AUTHORITY_URL", &t.authority_url)
         .env("AZURE_TENANT_ID", &t.tenant_id)
         .env("AZURE_CLIENT_ID", &t.client_id)

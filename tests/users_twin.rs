@@ -2,7 +2,8 @@
 //! request log as the witness: a rejected file sends zero writes, the 50-row
 //! JumpCloud file lands exactly 50 users, and export → import is a no-op.
 
-use assert_cmd::Command;
+mod common;
+
 use scimshift::twin::server::{RunningTwin, TwinOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -28,16 +29,16 @@ fn writes(path: &Path) -> usize {
         .count()
 }
 
+/// Run an import against the in-process twin. The binary blocks, so it runs
+/// with block_in_place: the runtime's other worker keeps serving the twin.
 fn import(twin: &RunningTwin, file: &Path, extra: &[&str]) -> std::process::Output {
-    Command::cargo_bin("scimshift")
-        .unwrap()
-        .env("SCIM_TOKEN", twin.scim_token.expose())
+    let mut c = common::cli::bin();
+    c.env("SCIM_TOKEN", twin.scim_token.expose())
         .args(["users", "import"])
         .arg(file)
         .args(["--scim-url", &twin.scim_url])
-        .args(extra)
-        .output()
-        .unwrap()
+        .args(extra);
+    tokio::task::block_in_place(|| c.output().unwrap())
 }
 
 async fn twin_with_log(dir: &Path) -> (RunningTwin, PathBuf) {
@@ -51,7 +52,7 @@ async fn twin_with_log(dir: &Path) -> (RunningTwin, PathBuf) {
     (twin, log)
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_files_send_no_write_to_the_twin() {
     let dir = tempfile::tempdir().unwrap();
     let (twin, log) = twin_with_log(dir.path()).await;
@@ -82,7 +83,7 @@ async fn rejected_files_send_no_write_to_the_twin() {
     twin.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_users_land_and_export_then_import_is_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
     let (twin, log) = twin_with_log(dir.path()).await;
@@ -119,9 +120,8 @@ async fn fifty_users_land_and_export_then_import_is_a_no_op() {
 
     // Export everything the target holds, then import it back: nothing to do.
     let export = dir.path().join("export.csv");
-    Command::cargo_bin("scimshift")
-        .unwrap()
-        .env("SCIM_TOKEN", twin.scim_token.expose())
+    let mut c = common::cli::bin();
+    c.env("SCIM_TOKEN", twin.scim_token.expose())
         .args([
             "users",
             "export",
@@ -131,9 +131,9 @@ async fn fifty_users_land_and_export_then_import_is_a_no_op() {
             "jumpcloud",
             "--out",
         ])
-        .arg(&export)
-        .assert()
-        .success();
+        .arg(&export);
+    let o = tokio::task::block_in_place(|| c.output().unwrap());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let writes_before = writes(&log);
     let out = import(&twin, &export, &["--dry-run"]);
     assert_eq!(
@@ -147,7 +147,7 @@ async fn fifty_users_land_and_export_then_import_is_a_no_op() {
     twin.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_real_sample_imports_into_the_twin_or_is_rejected_without_a_write() {
     let dir = tempfile::tempdir().unwrap();
     let (twin, log) = twin_with_log(dir.path()).await;

@@ -3,8 +3,14 @@
 //! `Join(" ", [givenName], [surname])`. Parsed once, evaluated per user.
 //!
 //! Values are strings or null, as in Entra (booleans are "True"/"False").
-//! Unknown functions parse, but evaluating them is an error the planner can
-//! report; the engine treats the attribute as unmapped for that user.
+//! Each supported function behaves as Microsoft's "Reference for writing
+//! expressions for attribute mappings in Microsoft Entra ID" documents it (the
+//! tests cite it row by row); where the page leaves a case open or scimshift
+//! cannot know the answer (a .NET-only regex, `SelectUniqueValue`'s directory
+//! lookup, IIF on an empty attribute), evaluation is refused with a sentence
+//! rather than approximated. Unknown functions parse, but evaluating them is an
+//! error the planner can report; the engine treats the attribute as unmapped
+//! for that user.
 
 use std::fmt;
 

@@ -5,6 +5,7 @@
 //! - [`cli`]: the `scimshift` binary with a clean environment;
 //! - [`data`]: paths of the committed test data (tests/data, tests/fixtures);
 //! - [`mock_scim`]: a counting in-process SCIM target;
+//! - [`net`]: a loopback port that refuses connections (for "unreachable" cases);
 //! - [`mock_graph`]: a Graph mock with scripted faults (see its doc for why it
 //!   stays beside the twin).
 #![allow(dead_code, unused_imports)]
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod data;
 pub mod mock_graph;
 pub mod mock_scim;
+pub mod net;
 pub mod scim2;
 pub mod twin;
 
