@@ -221,9 +221,24 @@ pub struct TwinServeArgs {
     /// Faults: random ("429:0.05,503:0.02,reset:0.01,latency:20ms") or scripted ("at:POST:/instantiate:timeout=2s:times=1")
     #[arg(long)]
     pub faults: Option<String>,
-    /// How long new objects answer 404 after creation, e.g. 2s, 500ms
-    #[arg(long, default_value = "0s")]
+    /// How long new apps, service principals, jobs and assignments flap 404 (and their sync calls 403/409) after creation, e.g. 5s
+    #[arg(long, default_value = "5s")]
     pub replication_delay: String,
+    /// How long the provisioning engine and on-demand do not see a new assignment, e.g. 30s
+    #[arg(long, default_value = "10s")]
+    pub assignment_lag: String,
+    /// No replication or assignment lag (fast scripted tests)
+    #[arg(long)]
+    pub no_lag: bool,
+    /// Seed for the lag's draws and the $batch answer order
+    #[arg(long, default_value_t = 1)]
+    pub lag_seed: u64,
+    /// Tenant time per real time: Entra's 40-minute interval, 0.01-0.08 min per object and quarantine back-offs are divided by it (1200 = a 2 s interval); 0 = cycles as fast as the target answers
+    #[arg(long, default_value_t = 1200.0)]
+    pub time_scale: f64,
+    /// The embedded store keeps one token at a time (issuing one revokes the last): on, off, or auto (on for the demo seed, a Coda tenant)
+    #[arg(long, default_value = "auto")]
+    pub one_scim_token: String,
     /// Append one JSON line per request (method, path, query, status) to this file
     #[arg(long)]
     pub request_log: Option<PathBuf>,

@@ -18,6 +18,17 @@ fn write_snapshot(dir: &Path, snap: &scimshift::snapshot::model::Snapshot) -> Pa
     p
 }
 
+/// The step ids of a written plan, in order.
+fn v2_steps(path: &Path) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn plan_exits_2_writes_identical_json_and_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,6 +58,39 @@ fn plan_exits_2_writes_identical_json_and_report() {
     assert!(json.contains("\"format\": \"scimshift.plan/v2\""));
     let md = std::fs::read_to_string(dir.path().join("plan.md")).unwrap();
     assert!(md.contains("## Rollback"));
+    // The planned order as a Mermaid flow for the change record: every step once,
+    // in order, and the cutover steps (and only they) in their own box.
+    let flow = md
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|f| f.split("```").next())
+        .expect("a mermaid block in the report");
+    let steps = v2_steps(&dir.path().join("a.json"));
+    let nodes: Vec<&str> = flow
+        .lines()
+        .filter(|l| l.trim_start().starts_with('s') && l.contains("[\""))
+        .collect();
+    assert_eq!(nodes.len(), steps.len(), "{flow}");
+    let order: Vec<String> = (0..steps.len()).map(|i| format!("s{i}")).collect();
+    assert!(flow.contains(&order.join(" --> ")), "{flow}");
+    let cutover = flow
+        .split("subgraph cutover")
+        .nth(1)
+        .unwrap()
+        .split("    end")
+        .next()
+        .unwrap();
+    for (i, id) in steps.iter().enumerate() {
+        let inside = cutover.contains(&format!("s{i}[\""));
+        let is_cutover = [
+            "pause-gallery-job",
+            "start-custom-job",
+            "pilot-on-demand",
+            "wait-steady-state",
+        ]
+        .contains(&id.as_str());
+        assert_eq!(inside, is_cutover, "{id} in the cutover box: {flow}");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

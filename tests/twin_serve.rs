@@ -100,6 +100,9 @@ fn bad_flags_fail_with_one_sentence() {
             64,
         ),
         (vec!["--quota-scale=-1"], "--quota-scale", 64),
+        (vec!["--time-scale=-5"], "--time-scale", 64),
+        (vec!["--assignment-lag", "later"], "--assignment-lag", 64),
+        (vec!["--one-scim-token", "maybe"], "--one-scim-token", 64),
         (
             vec!["--scim-target", "http://example.com/scim"],
             "SCIM_TOKEN",

@@ -125,14 +125,38 @@ async fn jumpcloud_file_into_entra_with_groups_and_app() {
     );
     let sps = get(&t, "/servicePrincipals?$filter=displayName eq 'Coda'").await;
     let sp = sps["value"][0]["id"].as_str().unwrap().to_string();
-    let assigned = get(&t, &format!("/servicePrincipals/{sp}/appRoleAssignedTo")).await;
-    assert!(
-        assigned["value"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["principalId"] == id.as_str())
-    );
+    // appRoleAssignedTo lists lag behind new assignments (as Graph's do):
+    // poll, bounded, until five reads in a row show both new assignments.
+    let zoe_id = get(
+        &t,
+        "/users?$filter=userPrincipalName eq 'zoe.angstrom@example.com'",
+    )
+    .await["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut in_a_row = 0;
+    while in_a_row < 5 {
+        let assigned = get(&t, &format!("/servicePrincipals/{sp}/appRoleAssignedTo")).await;
+        let shows = |who: &str| {
+            assigned["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["principalId"] == who)
+        };
+        in_a_row = if shows(&id) && shows(&zoe_id) {
+            in_a_row + 1
+        } else {
+            0
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the assignments never settled: {assigned}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let zoe = get(
         &t,
         "/users?$filter=userPrincipalName eq 'zoe.angstrom@example.com'",

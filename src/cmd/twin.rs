@@ -1,12 +1,15 @@
 //! `scimshift twin serve`: flags into [`TwinOptions`], start the twin, print
 //! one JSON line with its URLs and credentials on stdout, serve until
-//! SIGINT/SIGTERM. The twin itself is `crate::twin`.
+//! SIGINT/SIGTERM. The twin itself is `crate::twin`. Realism is on by
+//! default (5 s replication lag, 10 s assignment lag, time scale 1200);
+//! `--no-lag` and `--time-scale 0` turn it off.
 
 use crate::cli::TwinServeArgs;
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
 use crate::secret::Secret;
 use crate::twin::faults::{Faults, parse_duration};
+use crate::twin::lag::Lag;
 use crate::twin::seed::SeedSpec;
 use crate::twin::server::{self, TwinOptions};
 use std::io::Write;
@@ -17,8 +20,35 @@ pub fn options(args: &TwinServeArgs, scim_token_env: Option<Secret>) -> Result<T
         Some(spec) => Some(Faults::parse(spec)?),
         None => None,
     };
-    let replication_delay = parse_duration(&args.replication_delay)
+    let replication = parse_duration(&args.replication_delay)
         .map_err(|e| Error::usage(format!("--replication-delay: {e}")))?;
+    let assignment = parse_duration(&args.assignment_lag)
+        .map_err(|e| Error::usage(format!("--assignment-lag: {e}")))?;
+    let lag = if args.no_lag {
+        Lag::off()
+    } else {
+        Lag {
+            replication,
+            assignment,
+            seed: args.lag_seed,
+        }
+    };
+    if !args.time_scale.is_finite() || args.time_scale < 0.0 {
+        return Err(Error::usage(
+            "--time-scale must be a number ≥ 0 (0 = cycles as fast as the target answers)",
+        ));
+    }
+    let time_scale = (args.time_scale > 0.0).then_some(args.time_scale);
+    let one_scim_token = match args.one_scim_token.trim().to_ascii_lowercase().as_str() {
+        "auto" => None,
+        "on" | "true" | "yes" => Some(true),
+        "off" | "false" | "no" => Some(false),
+        other => {
+            return Err(Error::usage(format!(
+                "--one-scim-token: `{other}` is not on, off or auto"
+            )));
+        }
+    };
     let scim_target = match &args.scim_target {
         Some(url) => {
             let token = scim_token_env.ok_or_else(|| {
@@ -33,7 +63,9 @@ pub fn options(args: &TwinServeArgs, scim_token_env: Option<Secret>) -> Result<T
         seed: SeedSpec::parse(&args.seed)?,
         scim_target,
         faults,
-        replication_delay,
+        lag,
+        time_scale,
+        one_scim_token,
         request_log: args.request_log.clone(),
         quota_scale: args.quota_scale,
         ..TwinOptions::default()
@@ -77,5 +109,38 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command, TwinCommand};
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn parse(extra: &[&str]) -> TwinOptions {
+        let cli = Cli::try_parse_from(["scimshift", "twin", "serve"].iter().chain(extra)).unwrap();
+        let Command::Twin(TwinCommand::Serve(args)) = cli.command else {
+            unreachable!()
+        };
+        options(&args, None).unwrap()
+    }
+
+    #[test]
+    fn realism_is_on_by_default_and_each_part_can_be_turned_off() {
+        let o = parse(&[]);
+        assert_eq!(
+            (o.lag.replication, o.lag.assignment),
+            (Duration::from_secs(5), Duration::from_secs(10))
+        );
+        assert_eq!(o.time_scale, Some(1200.0));
+        assert_eq!(o.one_scim_token, None);
+        let o = parse(&["--no-lag", "--time-scale", "0", "--one-scim-token", "off"]);
+        assert!(o.lag.is_off());
+        assert_eq!((o.time_scale, o.one_scim_token), (None, Some(false)));
+        let o = parse(&["--replication-delay", "2s", "--time-scale", "36000"]);
+        assert_eq!(o.lag.replication, Duration::from_secs(2));
+        assert_eq!(o.time_scale, Some(36000.0));
     }
 }

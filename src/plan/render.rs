@@ -198,6 +198,51 @@ fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The steps that change what the target receives: they run last, together,
+/// and the provisioning gap lies between the first and the last of them.
+const CUTOVER_STEPS: &[&str] = &[
+    "pause-gallery-job",
+    "start-custom-job",
+    "pilot-on-demand",
+    "wait-steady-state",
+];
+
+/// The planned order as a Mermaid flowchart (rendered by the usual code hosts
+/// in a change record): preparation first, the cutover steps in their own box.
+fn mermaid_flow(plan: &Plan) -> String {
+    let label = |i: usize, st: &super::model::Step| {
+        format!(
+            "    s{i}[\"{}. {} {}\"]\n",
+            i + 1,
+            st.action.symbol(),
+            st.title.replace('"', "'")
+        )
+    };
+    let (mut prep, mut cut) = (String::new(), String::new());
+    for (i, st) in plan.steps.iter().enumerate() {
+        if CUTOVER_STEPS.contains(&st.id.as_str()) {
+            cut.push_str(&label(i, st));
+        } else {
+            prep.push_str(&label(i, st));
+        }
+    }
+    let mut o = String::from("```mermaid\nflowchart TD\n");
+    o.push_str(&prep);
+    if !cut.is_empty() {
+        o.push_str(
+            "    subgraph cutover [Cutover: the gallery job pauses, the custom job starts]\n",
+        );
+        o.push_str(&cut);
+        o.push_str("    end\n");
+    }
+    let ids: Vec<String> = (0..plan.steps.len()).map(|i| format!("s{i}")).collect();
+    if ids.len() > 1 {
+        let _ = writeln!(o, "    {}", ids.join(" --> "));
+    }
+    o.push_str("```\n\n");
+    o
+}
+
 /// Per-user impact as CSV (for the report when there are many users).
 pub fn impact_csv(plan: &Plan) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -334,6 +379,7 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
     }
 
     let _ = writeln!(o, "## Steps\n");
+    o.push_str(&mermaid_flow(plan));
     let _ = writeln!(
         o,
         "| # | Action | Step | What | Requests | Done when | Undo |\n|---|---|---|---|---|---|---|"

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod engine;
 pub mod faults;
 pub mod graph_api;
+pub mod lag;
 pub mod odata;
 pub mod request_log;
 pub mod schemas;
@@ -22,7 +23,6 @@ pub mod throttle;
 
 use crate::secret::Secret;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 /// Everything a running twin shares between its HTTP handlers and its engine.
 ///
@@ -38,8 +38,8 @@ pub struct Twin {
     pub embedded_scim_url: OnceLock<String>,
     /// Bearer token of the embedded store.
     pub embedded_scim_token: Secret,
-    /// How long objects created through Graph answer 404 after creation.
-    pub replication_delay: Duration,
+    /// Replication and assignment lag of objects created through Graph.
+    pub lag: lag::LagState,
     /// Engine bookkeeping (running jobs, on-demand rate limits…), owned by `engine`.
     pub engine: engine::EngineState,
 }

@@ -4,6 +4,10 @@
 //! provisioning cycles, and hand back a [`RunningTwin`] with its URLs and
 //! credentials. Tests, `scimshift demo` and `twin serve` all start it here.
 //!
+//! `POST /scim/tokens` (with a current SCIM bearer token) issues a new
+//! embedded-store token, as an app admin does; with one token at a time (on
+//! for the demo seed, Coda's rule) it revokes the previous one.
+//!
 //! The request log and fault injection wrap the whole router, so they see
 //! Graph, token and SCIM requests alike (faults: Graph and SCIM only). Both
 //! start when the twin is ready: the seed's start-up provisioning is neither
@@ -12,6 +16,7 @@
 use super::auth::{Auth, ClientApp};
 use super::faults::{Fault, Faults, Script, Strike};
 use super::graph_api::{self, GErr, GraphState};
+use super::lag::{Lag, LagState};
 use super::request_log::RequestLog;
 use super::seed::{SCIM_TOKEN_PLACEHOLDER, SCIM_URL_PLACEHOLDER, Seed, SeedSpec};
 use super::throttle::Throttle;
@@ -42,8 +47,15 @@ pub struct TwinOptions {
     /// Provision into this SCIM server (URL, bearer token) instead of the embedded store.
     pub scim_target: Option<(String, Secret)>,
     pub faults: Option<Faults>,
-    /// How long objects created through Graph answer 404.
-    pub replication_delay: Duration,
+    /// Replication and assignment lag (`Lag::off()` for fast unit tests).
+    pub lag: Lag,
+    /// Tenant time per real time: 40-minute cycle intervals, Microsoft's
+    /// 0.01–0.08 min per object and quarantine back-offs all divided by it
+    /// (1200: a 2 s interval). `None`: cycles as fast as the target answers.
+    pub time_scale: Option<f64>,
+    /// The embedded store keeps one token at a time (issuing one revokes the
+    /// last), as Coda does; `None` = on for the demo seed (a Coda tenant).
+    pub one_scim_token: Option<bool>,
     pub request_log: Option<PathBuf>,
     /// Multiplies Graph's throttling quotas; 0 turns throttling off.
     pub quota_scale: f64,
@@ -60,7 +72,9 @@ impl Default for TwinOptions {
             seed: SeedSpec::Demo,
             scim_target: None,
             faults: None,
-            replication_delay: Duration::ZERO,
+            lag: Lag::realistic(),
+            time_scale: Some(DEFAULT_TIME_SCALE),
+            one_scim_token: None,
             request_log: None,
             quota_scale: 1.0,
             device_code_pending_polls: 2,
@@ -68,6 +82,9 @@ impl Default for TwinOptions {
         }
     }
 }
+
+/// The default time scale: a 40-minute cycle interval becomes 2 s.
+pub const DEFAULT_TIME_SCALE: f64 = 1200.0;
 
 /// A twin serving on loopback. Dropping it stops the server.
 pub struct RunningTwin {
@@ -135,6 +152,12 @@ impl RunningTwin {
     pub fn token_for(&self, client_id: &str) -> Option<Secret> {
         let c = self.clients.iter().find(|c| c.client_id == client_id)?;
         Some(Secret::new(self.graph.auth.issue(c)))
+    }
+
+    /// Issue a new embedded-store token (with one token at a time the earlier
+    /// ones, `scim_token` included, stop working at once).
+    pub fn issue_scim_token(&self) -> Secret {
+        self.twin.scim_store.issue_token()
     }
 
     /// Every access token the twin has issued (through its token endpoint or
@@ -259,9 +282,19 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         scim_store: Arc::new(scim_store::ScimStore::default()),
         embedded_scim_url: OnceLock::new(),
         embedded_scim_token: embedded_token.clone(),
-        replication_delay: opts.replication_delay,
+        lag: LagState::new(opts.lag.clone()),
         engine: engine::EngineState::default(),
     });
+    if let Some(scale) = opts.time_scale {
+        if !scale.is_finite() || scale <= 0.0 {
+            return Err(Error::usage("--time-scale must be a number > 0"));
+        }
+        twin.engine.set_time_scale(Some(scale));
+    }
+    let one_token = opts
+        .one_scim_token
+        .unwrap_or(matches!(opts.seed, SeedSpec::Demo));
+    twin.scim_store.set_one_token_at_a_time(one_token);
     let _ = twin.embedded_scim_url.set(embedded_url);
     let auth = Arc::new(Auth::new(
         tenant_id.clone(),
@@ -273,7 +306,6 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         auth: auth.clone(),
         throttle: Throttle::new(opts.quota_scale, tenant_users),
         graph_url: graph_url.clone(),
-        replicating: Mutex::new(HashMap::new()),
         router: OnceLock::new(),
         request_log: log.clone(),
         instantiate_404: opts.faults.as_ref().map_or(0.0, |f| f.instantiate_404),
@@ -289,7 +321,15 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         closing: tokio::sync::watch::channel(false).0,
         ready: AtomicBool::new(false),
     });
+    let store_for_tokens = twin.scim_store.clone();
     let app = Router::new()
+        .route(
+            "/scim/tokens",
+            post(move |headers: axum::http::HeaderMap| {
+                let store = store_for_tokens.clone();
+                async move { issue_scim_token(&store, &headers) }
+            }),
+        )
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
         .with_state(auth)
@@ -388,6 +428,33 @@ async fn create_hand_made(
         }
     }
     warnings
+}
+
+/// `POST /scim/tokens` with a valid bearer token: a new embedded-store token,
+/// as an app admin's "Generate new token" (one token at a time: the old stops working).
+fn issue_scim_token(store: &scim_store::ScimStore, headers: &axum::http::HeaderMap) -> Response {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.to_string())
+        .unwrap_or_default();
+    if !store.accepts(&given) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(
+                json!({"error": "a current SCIM bearer token is needed to issue a new one"}),
+            ),
+        )
+            .into_response();
+    }
+    let t = store.issue_token();
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"token": t.expose(), "previousRevoked": store.one_token_at_a_time()})),
+    )
+        .into_response()
 }
 
 fn parse_form(body: &Bytes) -> HashMap<String, String> {

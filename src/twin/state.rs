@@ -216,6 +216,16 @@ impl Tenant {
     /// members of assigned groups (nested groups are not followed, as in Entra).
     /// Sorted by id, without duplicates.
     pub fn users_in_assignment_scope(&self, sp_id: &str) -> Vec<&DirUser> {
+        self.users_in_assignment_scope_except(sp_id, &Default::default())
+    }
+
+    /// [`Tenant::users_in_assignment_scope`] without the assignments in `hidden`
+    /// (ids the engine cannot see yet: assignment lag).
+    pub fn users_in_assignment_scope_except(
+        &self,
+        sp_id: &str,
+        hidden: &std::collections::HashSet<String>,
+    ) -> Vec<&DirUser> {
         let sync_all = self
             .synchronization
             .get(sp_id)
@@ -225,7 +235,11 @@ impl Tenant {
             return self.users.values().collect();
         }
         let mut ids = std::collections::BTreeSet::new();
-        for a in self.assignments.values().filter(|a| a.resource_id == sp_id) {
+        for a in self
+            .assignments
+            .values()
+            .filter(|a| a.resource_id == sp_id && !hidden.contains(&a.id))
+        {
             match a.principal_type.as_str() {
                 "User" => {
                     ids.insert(a.principal_id.as_str());
@@ -249,10 +263,21 @@ impl Tenant {
 
     /// Groups assigned to `sp_id`, sorted by id.
     pub fn assigned_groups(&self, sp_id: &str) -> Vec<&DirGroup> {
+        self.assigned_groups_except(sp_id, &Default::default())
+    }
+
+    /// [`Tenant::assigned_groups`] without the assignments in `hidden`.
+    pub fn assigned_groups_except(
+        &self,
+        sp_id: &str,
+        hidden: &std::collections::HashSet<String>,
+    ) -> Vec<&DirGroup> {
         let ids: std::collections::BTreeSet<&str> = self
             .assignments
             .values()
-            .filter(|a| a.resource_id == sp_id && a.principal_type == "Group")
+            .filter(|a| {
+                a.resource_id == sp_id && a.principal_type == "Group" && !hidden.contains(&a.id)
+            })
             .map(|a| a.principal_id.as_str())
             .collect();
         ids.into_iter()

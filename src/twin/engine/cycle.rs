@@ -170,6 +170,34 @@ pub(super) struct JobView {
     pub skip_out_of_scope: bool,
     /// Assigned groups (Graph JSON) with their direct user members.
     pub groups: Vec<(Value, Vec<String>)>,
+    /// Accidental-deletion threshold (`SyncNotificationSettings`), when enabled.
+    pub delete_threshold: Option<usize>,
+}
+
+/// `DeleteThresholdValue` when `DeleteThresholdEnabled` is on in the
+/// `SyncNotificationSettings` JSON (booleans and numbers may be strings).
+pub(super) fn delete_threshold(settings: Option<&String>) -> Option<usize> {
+    let v: Value = serde_json::from_str(settings?).ok()?;
+    let field = |k: &str| {
+        v.as_object()?
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, x)| x.clone())
+    };
+    let enabled = match field("DeleteThresholdEnabled")? {
+        Value::Bool(b) => b,
+        Value::String(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    if !enabled {
+        return None;
+    }
+    match field("DeleteThresholdValue") {
+        Some(Value::Number(n)) => n.as_u64().map(|n| n as usize),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|n| *n > 0)
 }
 
 pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView, EngineError> {
@@ -195,7 +223,9 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
         })?;
     let token = Secret::new(sync.secrets.get("SecretToken").cloned().unwrap_or_default());
     let to_json = |u: &crate::twin::state::DirUser| serde_json::to_value(u).unwrap_or(Value::Null);
-    let in_scope = t.users_in_assignment_scope(sp_id);
+    // Assignments made through Graph moments ago are not visible to the engine yet.
+    let hidden = twin.lag.hidden_assignments();
+    let in_scope = t.users_in_assignment_scope_except(sp_id, &hidden);
     let scope_ids: std::collections::HashSet<&str> =
         in_scope.iter().map(|u| u.id.as_str()).collect();
     let all_users = job
@@ -206,7 +236,7 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
         .collect();
     let users: Vec<Value> = in_scope.into_iter().map(to_json).collect();
     let groups = t
-        .assigned_groups(sp_id)
+        .assigned_groups_except(sp_id, &hidden)
         .into_iter()
         .map(|g| {
             let members = g
@@ -235,6 +265,7 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
             k.eq_ignore_ascii_case("SkipOutOfScopeDeletions") && v.eq_ignore_ascii_case("true")
         }),
         groups,
+        delete_threshold: delete_threshold(sync.secrets.get("SyncNotificationSettings")),
     })
 }
 
@@ -269,6 +300,9 @@ pub(super) struct Cycle<'a> {
     /// Reference attributes (manager) to write after every user is linked.
     pub pending_refs: Mutex<Vec<PendingRef>>,
     pub concurrency: usize,
+    /// Time per object (min, max) in a paced cycle, and the next free slot.
+    pub pace: Option<(std::time::Duration, std::time::Duration)>,
+    pub next_slot: Mutex<Instant>,
 }
 
 pub(crate) fn name_of(v: &Value) -> String {
@@ -316,6 +350,8 @@ impl Cycle<'_> {
             .unwrap_or(std::time::Duration::from_secs(2))
     }
 
+    /// The cycle must stop: a fatal error, or the job was deleted. A pause
+    /// does not stop it: Entra lets the running cycle finish.
     pub fn stopped(&self) -> bool {
         if self
             .fatal
@@ -325,20 +361,54 @@ impl Cycle<'_> {
         {
             return true;
         }
-        if self.paused.load(Ordering::Relaxed) {
-            return true;
-        }
-        let paused = {
-            let t = self.twin.tenant();
-            t.synchronization
-                .get(self.sp_id)
-                .and_then(|s| s.jobs.get(self.job_id))
-                .is_none_or(|j| j.schedule_state.eq_ignore_ascii_case("Paused"))
+        let t = self.twin.tenant();
+        t.synchronization
+            .get(self.sp_id)
+            .and_then(|s| s.jobs.get(self.job_id))
+            .is_none()
+    }
+
+    /// Take this object's time slot in a paced cycle (Microsoft's per-object time).
+    pub async fn pace(&self) {
+        let Some((lo, hi)) = self.pace else { return };
+        let wait = {
+            let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            let span = hi.saturating_sub(lo).as_secs_f64();
+            *next = slot + lo + std::time::Duration::from_secs_f64(span * rand::random::<f64>());
+            slot - now
         };
-        if paused {
-            self.paused.store(true, Ordering::Relaxed);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
-        paused
+    }
+
+    /// Whether the user mapping's `active` turns false for a user leaving scope
+    /// (else Entra sends nothing when users leave).
+    fn disables_users(&self) -> bool {
+        let probe = json!({"id": ""});
+        self.users_map
+            .attribute("active")
+            .and_then(|a| {
+                a.expr
+                    .eval(&GraphUserSource {
+                        user: &probe,
+                        soft_deleted: true,
+                    })
+                    .ok()
+                    .flatten()
+            })
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+    }
+
+    /// Whether the job's schedule says Paused now.
+    fn job_paused(&self) -> bool {
+        let t = self.twin.tenant();
+        t.synchronization
+            .get(self.sp_id)
+            .and_then(|s| s.jobs.get(self.job_id))
+            .is_some_and(|j| j.schedule_state.eq_ignore_ascii_case("Paused"))
     }
 
     /// Record a failed match or export on `o`: several matches are
@@ -941,7 +1011,22 @@ pub(super) async fn run(
     sp_id: &str,
     job_id: &str,
     requested_full: bool,
+    paced: bool,
 ) -> Result<CycleReport, EngineError> {
+    // A cycle does not begin while the job is paused (one in flight finishes).
+    let paused_now = {
+        let t = twin.tenant();
+        t.synchronization
+            .get(sp_id)
+            .and_then(|s| s.jobs.get(job_id))
+            .is_some_and(|j| j.schedule_state.eq_ignore_ascii_case("Paused"))
+    };
+    if paused_now {
+        return Ok(CycleReport {
+            paused: true,
+            ..Default::default()
+        });
+    }
     let view = read_job(twin, sp_id, job_id)?;
     let mappings = Mappings::from_schema(&view.schema).map_err(|e| {
         EngineError::bad_request(
@@ -968,11 +1053,11 @@ pub(super) async fn run(
         }
     };
     // A schema or credential change means a new initial cycle, as in Entra.
-    let config_hash = fingerprint(&[&view.schema, &view.base, &view.token.expose().len()]);
+    // (The token's hash stays in memory, like the token itself.)
+    let config_hash = fingerprint(&[&view.schema, &view.base, &view.token.expose()]);
     let full = rt.begin_cycle(requested_full, config_hash);
     let cycle_id = uuid::Uuid::new_v4().to_string();
     let began = super::now();
-    super::status::cycle_started(twin, sp_id, job_id);
     let cycle = Cycle {
         twin,
         rt,
@@ -1001,6 +1086,12 @@ pub(super) async fn run(
         entries: Mutex::new(Vec::new()),
         pending_refs: Mutex::new(Vec::new()),
         concurrency: twin.engine.concurrency(),
+        pace: if paced {
+            twin.engine.per_object()
+        } else {
+            None
+        },
+        next_slot: Mutex::new(Instant::now()),
     };
 
     // ---- users
@@ -1082,11 +1173,56 @@ pub(super) async fn run(
         .into_iter()
         .filter(|(sid, fp, _)| full || !rt.unchanged(sid, *fp))
         .collect();
+    super::status::cycle_started(twin, sp_id, job_id, total);
+    let progress_every = (total / 20).clamp(1, 500);
+
+    // ---- accidental-deletion prevention: hold the deprovisions past the threshold
+    let deprovisions = |w: &Work| match w {
+        Work::Disable(None, ..) => true,
+        Work::Disable(Some(_), _, _, why) => {
+            !(cycle.skip_out_of_scope && (*why == UNASSIGNED || *why == FILTERED))
+                && cycle.disables_users()
+        }
+        _ => false,
+    };
+    let forced = rt.take_force_deletes();
+    let count = work.iter().filter(|(_, _, w)| deprovisions(w)).count();
+    let mut too_many_deletes: Option<(usize, usize)> = None;
+    let work: Vec<(String, u64, Work)> = match view.delete_threshold {
+        Some(limit) if !forced && count > 0 && count >= limit => {
+            too_many_deletes = Some((count, limit));
+            let (held, kept): (Vec<_>, Vec<_>) =
+                work.into_iter().partition(|(_, _, w)| deprovisions(w));
+            for (sid, _, w) in held {
+                let (name, tid, action) = match &w {
+                    Work::Disable(Some(u), _, tid, _) => (name_of(u), tid.clone(), "disable"),
+                    Work::Disable(None, _, tid, _) => (sid.clone(), tid.clone(), "delete"),
+                    _ => continue,
+                };
+                let mut o = Outcome::new("User", &sid, &name);
+                o.target_id = Some(tid);
+                o.action = "stagedDelete";
+                o.status = "skipped";
+                o.step(
+                    "EntryExport",
+                    "export",
+                    "skipped",
+                    format!(
+                        "The {action} was held: this cycle would deprovision {count} users, at or above the accidental-deletion threshold of {limit}"
+                    ),
+                );
+                cycle.record(&o);
+            }
+            kept
+        }
+        _ => work,
+    };
     let results = futures::stream::iter(work)
         .map(|(sid, fp, w)| {
             let cycle = &cycle;
             let done = &done;
             async move {
+                cycle.pace().await;
                 if cycle.stopped() {
                     return;
                 }
@@ -1138,7 +1274,7 @@ pub(super) async fn run(
                 }
                 cycle.record(&o);
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n.is_multiple_of(500) {
+                if n.is_multiple_of(progress_every) {
                     cycle.flush_entries();
                     super::status::progress(cycle.twin, cycle.sp_id, cycle.job_id, n, total);
                 }
@@ -1207,6 +1343,7 @@ pub(super) async fn run(
                         if cycle.stopped() || (!cycle.full && cycle.rt.unchanged(&sid, fp)) {
                             return None;
                         }
+                        cycle.pace().await;
                         let o = cycle.upsert_group(gmap, &g, linked).await;
                         cycle.record(&o);
                         Some((sid, fp, o, desired))
@@ -1268,7 +1405,9 @@ pub(super) async fn run(
     cycle.flush_entries();
     let mut report = std::mem::take(&mut *cycle.report.lock().unwrap_or_else(|e| e.into_inner()));
     report.requests = cycle.target.sent();
-    report.paused = cycle.paused.load(Ordering::Relaxed);
+    // Paused while it ran: the cycle still ran to completion.
+    report.paused = cycle.job_paused();
+    cycle.paused.store(report.paused, Ordering::Relaxed);
     let fatal = cycle
         .fatal
         .lock()
@@ -1319,6 +1458,20 @@ pub(super) async fn run(
                     job_id,
                     reason,
                     "EscrowThresholdExceeded",
+                    &msg,
+                );
+                report.quarantined = Some(msg);
+            }
+            if let Some((count, limit)) = too_many_deletes {
+                let msg = format!(
+                    "This cycle would disable or delete {count} users, at or above the accidental-deletion threshold of {limit}; the changes are held. Allow them with restart (resetScope ForceDeletes), or fix the assignments and start the job again"
+                );
+                super::status::quarantine_for(
+                    twin,
+                    sp_id,
+                    job_id,
+                    "TooManyDeletes",
+                    "TooManyDeletes",
                     &msg,
                 );
                 report.quarantined = Some(msg);

@@ -3,7 +3,13 @@
 //! objects a cycle would not provision are `Skipped`). Always uses the default
 //! PATCH dialect: `aadOptscim062020` does not apply to on-demand provisioning
 //! (ENTRA-OUTBOUND-SCIM.md §5). Answers Graph's double-encoded
-//! `stringKeyStringValuePair`.
+//! `stringKeyStringValuePair`, shaped like Microsoft's v1.0 example
+//! (synchronization-synchronizationjob-provisionondemand.md): a user that
+//! already matches is `Skipped` / `RedundantExport`. Skips for other reasons
+//! carry `NotEffectivelyEntitled` (a guess: undocumented), and a group's
+//! members come back under `value.members` (a twin extension: the real
+//! answer for groups is not documented). A user assigned moments ago is not
+//! seen yet (assignment lag, `twin::lag`): it is `Skipped` as not assigned.
 
 use super::EngineError;
 use super::cycle::{self, Cycle, CycleReport, LogCtx, Outcome, id_of};
@@ -149,6 +155,8 @@ pub async fn run(
         entries: Mutex::new(Vec::new()),
         pending_refs: Mutex::new(Vec::new()),
         concurrency: 1,
+        pace: None,
+        next_slot: Mutex::new(Instant::now()),
     };
 
     let mut main: Option<Outcome> = None;
@@ -328,38 +336,137 @@ async fn user_outcome(
     })
 }
 
-fn result_word(status: &str) -> &'static str {
-    match status {
+/// `Success`, `Skipped` or `Failure`, as on-demand answers spell results.
+fn result_word(o: &Outcome) -> &'static str {
+    match o.status {
+        "success" if o.unchanged() => "Skipped",
         "success" => "Success",
         "skipped" => "Skipped",
         _ => "Failure",
     }
 }
 
+fn capitalized(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+const REDUNDANT: &str =
+    "The state of the user in both the source and target systems already match.";
+
+/// `(errorCode, errorMessage)` for the key's details and statusInfo.
+fn error_of(o: &Outcome) -> Option<(String, String)> {
+    if let Some((code, reason)) = &o.error {
+        return Some((code.clone(), reason.clone()));
+    }
+    if o.unchanged() {
+        return Some(("RedundantExport".into(), REDUNDANT.into()));
+    }
+    if o.status == "skipped" {
+        // Entra's skip codes are not documented for on-demand; a guess.
+        let reason = o
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s["status"] == "skipped")
+            .and_then(|s| s["description"].as_str())
+            .unwrap_or("The object was skipped")
+            .to_string();
+        return Some(("NotEffectivelyEntitled".into(), reason));
+    }
+    None
+}
+
+/// One outcome as the `value` object of Microsoft's v1.0 example.
 fn outcome_json(o: &Outcome) -> Value {
+    let end = chrono::Utc::now();
+    let start = end - chrono::Duration::from_std(o.started.elapsed()).unwrap_or_default();
+    let ts =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut steps: Vec<Value> = o
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            json!({
+                "name": st["name"],
+                "type": capitalized(st["provisioningStepType"].as_str().unwrap_or("")),
+                "status": capitalized(st["status"].as_str().unwrap_or("")),
+                "description": st["description"],
+                "timestamp": ts(if i == 0 { start } else { end }),
+                "details": st.get("details").cloned().unwrap_or_else(|| json!({})),
+            })
+        })
+        .collect();
+    if o.unchanged() {
+        // Nothing to export: Entra's answer is an Export step that was skipped.
+        steps.retain(|st| st["type"] != "Export");
+        steps.push(json!({
+            "name": "EntrySynchronizationSkip", "type": "Export", "status": "Skipped",
+            "description": format!("{REDUNDANT} No change to the {} '{}' currently needs to be made.", o.object_type, o.source_name),
+            "timestamp": ts(end), "details": {"SkipReason": "RedundantExport"},
+        }));
+    }
+    let error = error_of(o);
+    let failed = o.status == "failure";
+    let target_type = if o.object_type == "Group" {
+        "urn:ietf:params:scim:schemas:core:2.0:Group"
+    } else {
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    };
     json!({
-        "action": o.action,
-        "provisioningSteps": o.steps,
-        "modifiedProperties": o.changes.iter().map(|(n, old, new)| json!({"displayName": n, "oldValue": old, "newValue": new})).collect::<Vec<_>>(),
-        "statusInfo": {"status": o.status, "errorInformation": o.error.as_ref().map(|(c, r)| json!({"errorCode": c, "reason": r}))},
-        "sourceIdentity": {"id": o.source_id, "displayName": o.source_name, "identityType": o.object_type},
-        "targetIdentity": {"id": o.target_id, "identityType": o.object_type},
+        "action": capitalized(o.action),
+        "changeId": uuid::Uuid::new_v4().to_string(),
+        "startTime": ts(start),
+        "endTime": ts(end),
+        "modifiedProperties": o.changes.iter().map(|(n, old, new)| json!({"displayName": n, "oldValue": old.as_ref().map(text), "newValue": text(new)})).collect::<Vec<_>>(),
+        "provisioningSteps": steps,
+        "reportableIdentifier": o.source_name,
+        "statusInfo": {
+            "status": result_word(o),
+            "errorCode": if failed { error.as_ref().map(|e| e.0.clone()) } else { None },
+            "reason": if failed { error.as_ref().map(|e| e.1.clone()) } else { None },
+            "additionalDetails": null,
+            "errorCategory": if failed { Some("Failure") } else { None },
+            "recommendedAction": null,
+        },
+        "sourceIdentity": {"id": o.source_id, "type": o.object_type, "displayName": o.source_name, "details": null},
+        "sourceSystem": {"id": null, "name": "Azure Active Directory", "details": null},
+        "targetIdentity": {"id": o.target_id, "type": target_type, "displayName": null, "details": null},
+        "targetSystem": {"id": null, "name": "customappsso", "details": null},
     })
 }
 
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The double-encoded answer: `key` = `{result, details{errorCode, errorMessage}}`,
+/// `value` = the main subject's outcome (plus `members` for a group, a twin extension).
 fn response(main: &Outcome, members: &[Outcome]) -> Value {
     let any_failed = main.status == "failure" || members.iter().any(|m| m.status == "failure");
     let result = if any_failed {
         "Failure"
     } else {
-        result_word(main.status)
+        result_word(main)
     };
-    let mut details =
-        json!({"action": main.action, "sourceId": main.source_id, "targetId": main.target_id});
-    if let Some((code, reason)) = &main.error {
-        details["errorCode"] = json!(code);
-        details["reason"] = json!(reason);
-    }
+    let details = match error_of(main).or_else(|| {
+        members
+            .iter()
+            .find(|m| m.status == "failure")
+            .and_then(error_of)
+    }) {
+        Some((code, message)) if result != "Success" => {
+            json!({"errorCode": code, "errorMessage": message})
+        }
+        _ => json!({}),
+    };
     let mut value = outcome_json(main);
     if !members.is_empty() {
         value["members"] = Value::Array(
@@ -367,7 +474,7 @@ fn response(main: &Outcome, members: &[Outcome]) -> Value {
                 .iter()
                 .map(|m| {
                     let mut v = outcome_json(m);
-                    v["result"] = json!(result_word(m.status));
+                    v["result"] = json!(result_word(m));
                     v
                 })
                 .collect(),

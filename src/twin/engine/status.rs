@@ -35,7 +35,9 @@ pub fn started(twin: &Twin, sp_id: &str, job_id: &str) {
     });
 }
 
-pub fn cycle_started(twin: &Twin, sp_id: &str, job_id: &str) {
+/// A cycle began with `total` objects to look at: `progress` shows 0 of them
+/// until it ends (a running cycle shows completedUnits < totalUnits).
+pub fn cycle_started(twin: &Twin, sp_id: &str, job_id: &str, total: usize) {
     with_job(twin, sp_id, job_id, |j| {
         let code = j
             .status
@@ -45,7 +47,7 @@ pub fn cycle_started(twin: &Twin, sp_id: &str, job_id: &str) {
         if !matches!(code, "Paused" | "Quarantine") {
             j.status["code"] = json!("Active");
         }
-        j.status["progress"] = json!([{"completedUnits": 0, "totalUnits": 0, "units": "Objects", "progressObservationDateTime": super::now()}]);
+        j.status["progress"] = json!([{"completedUnits": 0, "totalUnits": total, "units": "Objects", "progressObservationDateTime": super::now()}]);
     });
 }
 
@@ -121,6 +123,18 @@ pub fn cycle_finished(
         j.status["synchronizedEntryCountByType"] = Value::Array(counts);
         if j.status.get("troubleshootingUrl").is_none() {
             j.status["troubleshootingUrl"] = Value::Null;
+        }
+    });
+}
+
+/// When the quarantined job tries again (`quarantine.nextAttempt`), `wait` from now.
+pub fn next_attempt(twin: &Twin, sp_id: &str, job_id: &str, wait: std::time::Duration) {
+    let at = chrono::Utc::now()
+        + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::days(1));
+    with_job(twin, sp_id, job_id, |j| {
+        if j.status.get("quarantine").is_some_and(Value::is_object) {
+            j.status["quarantine"]["nextAttempt"] =
+                json!(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         }
     });
 }

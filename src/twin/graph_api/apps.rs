@@ -128,11 +128,16 @@ pub fn delete_app(c: &Call) -> GResult {
     no_content()
 }
 
-/// The two roles a template instance gets.
+/// The `User` role id of every non-gallery instance (contrib Global Secure Access tutorial).
+pub const USER_ROLE_ID: &str = "18d14569-c3bd-439b-9a66-3a2aee01d14f";
+/// The `msiam_access` role id of every non-gallery instance.
+pub const MSIAM_ACCESS_ROLE_ID: &str = "b9632174-c057-4f7e-951b-be3adc52bfe6";
+
+/// The two roles a non-gallery instance gets: the same ids on every instance, as Entra's.
 pub fn default_app_roles() -> Vec<AppRole> {
     vec![
         AppRole {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: USER_ROLE_ID.into(),
             allowed_member_types: vec!["User".into()],
             description: Some("User".into()),
             display_name: "User".into(),
@@ -141,7 +146,7 @@ pub fn default_app_roles() -> Vec<AppRole> {
             value: None,
         },
         AppRole {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: MSIAM_ACCESS_ROLE_ID.into(),
             allowed_member_types: vec!["User".into()],
             description: Some("msiam_access".into()),
             display_name: "msiam_access".into(),
@@ -235,7 +240,7 @@ pub fn list_assignments(c: &Call) -> GResult {
         let sp = sp_or_404(c, &t)?;
         t.assignments
             .values()
-            .filter(|a| a.resource_id == sp.id)
+            .filter(|a| a.resource_id == sp.id && c.st.visible(&a.id))
             .map(assignment_json)
             .collect()
     };
@@ -332,6 +337,10 @@ pub fn create_assignment(c: &Call) -> GResult {
         ),
     };
     t.assignments.insert(a.id.clone(), a.clone());
+    drop(t);
+    // Lists miss it for a while, and the engine does not see it yet.
+    c.st.hide_for_replication(&[&a.id]);
+    c.twin().lag.assigned(&a.id);
     let ctx = c.context(&format!(
         "servicePrincipals('{}')/appRoleAssignedTo/$entity",
         sp.id

@@ -2,6 +2,10 @@
 //! same Graph router (so each is authenticated, permission-checked and
 //! throttled on its own), answered in one `{"responses":[…]}` body.
 //! `dependsOn` runs requests in order and answers 424 when a dependency failed.
+//! The answers come back in a seeded shuffled order (Graph: "responses may
+//! be returned in any order"), so nothing can pair them by position. Sync
+//! endpoints work inside a batch here; whether they do on Graph is not
+//! documented, so clients should not rely on it.
 
 use super::{Call, GErr, GResult, ok};
 use axum::body::Body;
@@ -74,6 +78,13 @@ pub fn batch(c: Call) -> BoxFuture<'static, GResult> {
             };
             statuses.insert(id.clone(), resp["status"].as_u64().unwrap_or(500) as u16);
             responses.push(resp);
+        }
+        // Graph may answer in any order: clients must pair answers by id.
+        {
+            use rand::SeedableRng as _;
+            use rand::seq::SliceRandom as _;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(c.twin().lag.shuffle_seed());
+            responses.shuffle(&mut rng);
         }
         ok(json!({"responses": responses}))
     }

@@ -24,8 +24,7 @@ use axum::routing::{MethodFilter, MethodRouter};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, OnceLock};
 use tower::ServiceExt as _;
 
 /// Shared by every Graph handler.
@@ -35,8 +34,6 @@ pub struct GraphState {
     pub throttle: Throttle,
     /// `http://127.0.0.1:P/v1.0`, for absolute `@odata.nextLink`s.
     pub graph_url: String,
-    /// Objects created through Graph that still answer 404, with the instant they appear.
-    pub replicating: Mutex<HashMap<String, Instant>>,
     /// The Graph router itself, for `$batch` inner requests.
     pub router: OnceLock<axum::Router>,
     pub request_log: Option<Arc<RequestLog>>,
@@ -45,30 +42,14 @@ pub struct GraphState {
 }
 
 impl GraphState {
-    /// Whether an object is visible yet (replication delay after creation).
+    /// Whether this read sees an object (it flaps for a while after creation, see `twin::lag`).
     pub fn visible(&self, id: &str) -> bool {
-        let mut map = self.replicating.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(id) {
-            Some(t) if *t > Instant::now() => false,
-            Some(_) => {
-                map.remove(id);
-                true
-            }
-            None => true,
-        }
+        self.twin.lag.visible(id)
     }
 
-    /// Hide `ids` for the twin's replication delay.
+    /// Start the replication window of objects just created.
     pub fn hide_for_replication(&self, ids: &[&str]) {
-        let delay = self.twin.replication_delay;
-        if delay.is_zero() {
-            return;
-        }
-        let until = Instant::now() + delay;
-        let mut map = self.replicating.lock().unwrap_or_else(|e| e.into_inner());
-        for id in ids {
-            map.insert(id.to_string(), until);
-        }
+        self.twin.lag.created(ids);
     }
 }
 
@@ -727,6 +708,21 @@ async fn dispatch(
             HeaderValue::from_static(q.information()),
         );
         return resp;
+    }
+    // Right after a service principal or job is created, its sync calls fail transiently.
+    if route.path.contains("/synchronization")
+        && let Some(sp) = raw
+            .iter()
+            .find(|(k, _)| *k == "sp")
+            .map(|(_, v)| v.to_string())
+    {
+        let job = raw
+            .iter()
+            .find(|(k, _)| *k == "job")
+            .map(|(_, v)| v.to_string());
+        if let Some(t) = st.twin.lag.sync_transient(&sp, job.as_deref()) {
+            return error_response(&GErr::new(t.status, t.code, t.message), &headers);
+        }
     }
     let ru = quotas
         .iter()

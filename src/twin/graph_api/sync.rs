@@ -12,10 +12,13 @@ use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-/// The job `{job}` on `{sp}` (both visible), or 404.
+/// The job `{job}` on `{sp}` (both visible: a new job flaps 404 for a while), or 404.
 fn job_of<'a>(c: &Call, t: &'a mut Tenant) -> Result<&'a mut SyncJob, GErr> {
     let sp = sp_or_404(c, t)?;
     let id = c.param("job");
+    if !c.st.visible(id) {
+        return Err(GErr::not_found(id));
+    }
     t.synchronization
         .get_mut(&sp.id)
         .and_then(|s| s.jobs.get_mut(id))
@@ -109,7 +112,13 @@ pub fn list_jobs(c: &Call) -> GResult {
     let jobs: Vec<Value> = t
         .synchronization
         .get(&sp.id)
-        .map(|s| s.jobs.values().map(schemas::job_json).collect())
+        .map(|s| {
+            s.jobs
+                .values()
+                .filter(|j| c.st.visible(&j.id))
+                .map(schemas::job_json)
+                .collect()
+        })
         .unwrap_or_default();
     let ctx = c.context(&format!(
         "servicePrincipals('{}')/synchronization/jobs",
@@ -157,7 +166,9 @@ pub fn create_job(c: &Call) -> GResult {
         group_links: Default::default(),
     };
     let out = schemas::job_json(&job);
-    sync.jobs.insert(id, job);
+    sync.jobs.insert(id.clone(), job);
+    drop(t);
+    c.st.hide_for_replication(&[&id]);
     created(entity(
         out,
         c.context(&format!(
@@ -312,9 +323,11 @@ fn activate(c: &Call) -> Result<(), GErr> {
     Ok(())
 }
 
+/// `start` resumes from where the job stopped (an incremental cycle; the
+/// engine makes it full when the schema or credentials changed).
 pub fn start(c: &Call) -> GResult {
     activate(c)?;
-    engine::start_job(c.twin(), c.param("sp"), c.param("job"));
+    engine::start_job(c.twin(), c.param("sp"), c.param("job"), false);
     no_content()
 }
 
@@ -373,7 +386,18 @@ pub fn restart(c: &Call) -> GResult {
             job.group_links.clear();
         }
     }
-    start(c)
+    let rt = c.twin().engine.runtime(c.param("sp"), c.param("job"));
+    if flags.iter().any(|x| x.eq_ignore_ascii_case("ForceDeletes")) {
+        rt.force_deletes();
+    }
+    // A reset watermark (or Full) means the next cycle re-reads everything.
+    let full = flags.is_empty()
+        || flags
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case("Watermark") || x.eq_ignore_ascii_case("Full"));
+    activate(c)?;
+    engine::start_job(c.twin(), c.param("sp"), c.param("job"), full);
+    no_content()
 }
 
 /// `provisionOnDemand`: one subject per call; a group carries at most 5 members.

@@ -9,7 +9,10 @@
 //! * `"True"`/`"False"` strings on `active`/`primary` are stored as booleans.
 //! * Deleting a user also drops it from every group's `members`.
 //! * Discovery endpoints (`/ServiceProviderConfig`, `/ResourceTypes`,
-//!   `/Schemas`) need no token; everything else needs `Authorization: Bearer`.
+//!   `/Schemas`) need no token; everything else needs `Authorization: Bearer`
+//!   with a token the store accepts: the router's, plus any
+//!   [`ScimStore::issue_token`] hands out. With one token at a time (Coda:
+//!   "generating a new one invalidates the old") issuing revokes the others.
 //! * Lists keep creation order; `userName eq` / `displayName eq` use a hash
 //!   index; `count` defaults to 100 and is capped at 1000.
 //!
@@ -166,6 +169,10 @@ impl Inner {
 pub struct ScimStore {
     inner: RwLock<Inner>,
     requests: Mutex<Vec<String>>,
+    /// Bearer tokens the store accepts (the router's token, then issued ones).
+    tokens: Mutex<Vec<Secret>>,
+    /// Issuing a token revokes every earlier one (Coda: one token at a time).
+    one_token: std::sync::atomic::AtomicBool,
 }
 
 /// Parameters of a list/search.
@@ -212,6 +219,45 @@ impl ScimStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, Vec<Secret>> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Accept `token` as well (what [`router`] does with its token).
+    pub fn add_token(&self, token: &Secret) {
+        let mut t = self.tokens();
+        if !token.is_empty() && !t.iter().any(|x| x.expose() == token.expose()) {
+            t.push(token.clone());
+        }
+    }
+    /// Keep one token at a time: [`ScimStore::issue_token`] then revokes the earlier ones.
+    pub fn set_one_token_at_a_time(&self, on: bool) {
+        self.one_token
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn one_token_at_a_time(&self) -> bool {
+        self.one_token.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Issue a new bearer token, as an app admin's "Generate new token" does.
+    /// With one token at a time, every earlier token stops working at once.
+    pub fn issue_token(&self) -> Secret {
+        use base64::Engine as _;
+        let raw: [u8; 32] = rand::random();
+        let token = Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
+        let mut t = self.tokens();
+        if self.one_token_at_a_time() {
+            t.clear();
+        }
+        t.push(token.clone());
+        token
+    }
+    /// Whether `given` is a token the store accepts now.
+    pub fn accepts(&self, given: &str) -> bool {
+        let given = given.trim().as_bytes();
+        self.tokens()
+            .iter()
+            .any(|t| !t.is_empty() && constant_time_eq(given, t.expose().as_bytes()))
     }
     fn log_request(&self, line: String) {
         let mut l = self.requests.lock().unwrap_or_else(|e| e.into_inner());
@@ -774,14 +820,14 @@ fn remove_path(r: &mut Value, path: &str) {
 #[derive(Clone)]
 struct AppState {
     store: Arc<ScimStore>,
-    token: Secret,
 }
 
 /// The router serving `/Users`, `/Groups`, `/Bulk`, `/ServiceProviderConfig`,
 /// `/ResourceTypes`, `/Schemas` relative to where it is nested (the twin nests
 /// it at `/scim/v2`).
 pub fn router(store: Arc<ScimStore>, token: Secret) -> Router {
-    let state = AppState { store, token };
+    store.add_token(&token);
+    let state = AppState { store };
     Router::new()
         .route("/ServiceProviderConfig", get(service_provider_config))
         .route("/ResourceTypes", get(resource_types))
@@ -812,10 +858,7 @@ fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), ScimError> {
     let ok = given
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .is_some_and(|(_, t)| {
-            !st.token.is_empty()
-                && constant_time_eq(t.trim().as_bytes(), st.token.expose().as_bytes())
-        });
+        .is_some_and(|(_, t)| st.store.accepts(t));
     if ok {
         Ok(())
     } else {
