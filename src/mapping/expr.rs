@@ -59,6 +59,12 @@ impl fmt::Display for ExprError {
 pub trait Source {
     /// The value of a source attribute (case-insensitive name), or None when null.
     fn get(&self, name: &str) -> Option<String>;
+    /// How many values the attribute holds when it is multi-valued (a list
+    /// with more than one entry); scoping filters need to know, because
+    /// Microsoft does not support filtering on multi-valued attributes.
+    fn count(&self, name: &str) -> usize {
+        usize::from(self.get(name).is_some())
+    }
 }
 
 impl Expr {

@@ -47,6 +47,115 @@ pub struct Clause {
     pub values: Vec<String>,
 }
 
+/// A scoping-filter operator (`operatorName` of a filterClause).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeOperator {
+    Equals,
+    NotEquals,
+    IsTrue,
+    IsFalse,
+    IsNull,
+    IsNotNull,
+    RegexMatch,
+    NotRegexMatch,
+    GreaterThan,
+    GreaterThanOrEquals,
+    LessThan,
+    LessThanOrEquals,
+    /// `Includes`: the attribute contains the value (String.Contains).
+    Includes,
+    /// `NOT INCLUDES` / `EXCLUDES`.
+    NotIncludes,
+    /// `&`: the attribute occurs in the clause's value.
+    In,
+    /// `!&`: the attribute does not occur in the clause's value.
+    NotIn,
+    EndsWith,
+    /// `IsMemberOf`: "not supported currently".
+    IsMemberOf,
+    Unknown,
+}
+
+impl ScopeOperator {
+    /// Read an `operatorName`: case, spaces and underscores do not matter
+    /// (`NOT EQUALS`, `Greater_Than_OR_EQUALS`, `Includes`, `&`).
+    pub fn parse(name: &str) -> ScopeOperator {
+        match name.trim() {
+            "&" => return ScopeOperator::In,
+            "!&" => return ScopeOperator::NotIn,
+            _ => {}
+        }
+        let op: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphabetic())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        match op.as_str() {
+            "EQUALS" => ScopeOperator::Equals,
+            "NOTEQUALS" => ScopeOperator::NotEquals,
+            "ISTRUE" => ScopeOperator::IsTrue,
+            "ISFALSE" => ScopeOperator::IsFalse,
+            "ISNULL" => ScopeOperator::IsNull,
+            "ISNOTNULL" => ScopeOperator::IsNotNull,
+            "REGEXMATCH" => ScopeOperator::RegexMatch,
+            "NOTREGEXMATCH" => ScopeOperator::NotRegexMatch,
+            "GREATERTHAN" => ScopeOperator::GreaterThan,
+            "GREATERTHANOREQUALS" => ScopeOperator::GreaterThanOrEquals,
+            "LESSTHAN" => ScopeOperator::LessThan,
+            "LESSTHANOREQUALS" => ScopeOperator::LessThanOrEquals,
+            "INCLUDES" => ScopeOperator::Includes,
+            "NOTINCLUDES" | "EXCLUDES" => ScopeOperator::NotIncludes,
+            "ENDSWITH" => ScopeOperator::EndsWith,
+            "ISMEMBEROF" => ScopeOperator::IsMemberOf,
+            _ => ScopeOperator::Unknown,
+        }
+    }
+
+    /// Whether a clause with this operator and `values` holds for an
+    /// attribute whose value is `v` (None = null; "" counts as empty too).
+    pub fn holds(self, v: Option<&str>, multi_valued: bool, values: &[String]) -> bool {
+        let v = v.filter(|s| !s.is_empty());
+        match self {
+            ScopeOperator::IsNull => return v.is_none(),
+            ScopeOperator::IsNotNull => return v.is_some(),
+            _ => {}
+        }
+        // "Scoping filters will return "false" if the value is null / empty."
+        // "Filtering is not supported for multi-valued attributes."
+        let Some(v) = v else { return false };
+        if multi_valued {
+            return false;
+        }
+        let first = values.first().map(String::as_str).unwrap_or("");
+        // "The value specified on the scoping filter must be an integer and the
+        // attribute on the user must be an integer."
+        let int = |s: &str| s.trim().parse::<i64>().ok();
+        let cmp = |f: fn(i64, i64) -> bool| int(v).zip(int(first)).is_some_and(|(a, b)| f(a, b));
+        let regex = || regex::Regex::new(first).ok();
+        match self {
+            ScopeOperator::Equals => v == first,
+            ScopeOperator::NotEquals => v != first,
+            ScopeOperator::IsTrue => v.eq_ignore_ascii_case("true"),
+            ScopeOperator::IsFalse => v.eq_ignore_ascii_case("false"),
+            ScopeOperator::RegexMatch => regex().is_some_and(|r| r.is_match(v)),
+            ScopeOperator::NotRegexMatch => regex().is_some_and(|r| !r.is_match(v)),
+            ScopeOperator::GreaterThan => cmp(|a, b| a > b),
+            ScopeOperator::GreaterThanOrEquals => cmp(|a, b| a >= b),
+            ScopeOperator::LessThan => cmp(|a, b| a < b),
+            ScopeOperator::LessThanOrEquals => cmp(|a, b| a <= b),
+            ScopeOperator::Includes => values.iter().any(|x| v.contains(x.as_str())),
+            ScopeOperator::NotIncludes => !values.iter().any(|x| v.contains(x.as_str())),
+            ScopeOperator::In => values.iter().any(|x| x.contains(v)),
+            ScopeOperator::NotIn => !values.iter().any(|x| x.contains(v)),
+            ScopeOperator::EndsWith => v.ends_with(first),
+            ScopeOperator::IsMemberOf | ScopeOperator::Unknown => false,
+            // Answered before the null check; here the value is present.
+            ScopeOperator::IsNull => false,
+            ScopeOperator::IsNotNull => true,
+        }
+    }
+}
+
 /// The outbound mappings of one job's schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mappings {
@@ -170,51 +279,20 @@ impl ObjectMapping {
 }
 
 impl Clause {
+    /// Whether `src` satisfies this clause, with the semantics Microsoft
+    /// documents on *Scoping users or groups to be provisioned with scoping
+    /// filters* (see [`ScopeOperator`]): string comparisons are case
+    /// sensitive, and every operator except IS NULL / IS NOT NULL is false
+    /// when the value is null or empty ("Scoping filters will return "false"
+    /// if the value is null / empty"). A multi-valued attribute makes every
+    /// operator but IS NULL / IS NOT NULL false ("Filtering is not supported
+    /// for multi-valued attributes"; what the service does then is not
+    /// documented, and leaving the object out is the cautious reading).
     pub fn eval(&self, src: &dyn Source) -> bool {
         let v = src.get(&self.attribute);
-        let first = self.values.first().map(String::as_str).unwrap_or("");
-        let op: String = self
-            .operator
-            .chars()
-            .filter(|c| c.is_ascii_alphabetic())
-            .collect::<String>()
-            .to_ascii_uppercase();
-        let num = |s: &str| s.trim().parse::<f64>().ok();
-        match op.as_str() {
-            "EQUALS" => v.as_deref() == Some(first),
-            "NOTEQUALS" => v.as_deref() != Some(first),
-            "ISTRUE" => v.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("true")),
-            "ISFALSE" => v.as_deref().is_none_or(|s| !s.eq_ignore_ascii_case("true")),
-            "ISNULL" => v.as_deref().is_none_or(str::is_empty),
-            "ISNOTNULL" => v.as_deref().is_some_and(|s| !s.is_empty()),
-            "INCLUDES" | "ISMEMBEROF" => v.is_some_and(|s| self.values.contains(&s)),
-            "NOTINCLUDES" | "EXCLUDES" => v.is_none_or(|s| !self.values.contains(&s)),
-            "REGEXMATCH" => {
-                v.is_some_and(|s| regex::Regex::new(first).is_ok_and(|r| r.is_match(&s)))
-            }
-            "NOTREGEXMATCH" => {
-                v.is_none_or(|s| !regex::Regex::new(first).is_ok_and(|r| r.is_match(&s)))
-            }
-            "GREATERTHAN" => v
-                .and_then(|s| num(&s))
-                .zip(num(first))
-                .is_some_and(|(a, b)| a > b),
-            "GREATERTHANOREQUALS" => v
-                .and_then(|s| num(&s))
-                .zip(num(first))
-                .is_some_and(|(a, b)| a >= b),
-            "LESSTHAN" => v
-                .and_then(|s| num(&s))
-                .zip(num(first))
-                .is_some_and(|(a, b)| a < b),
-            "LESSTHANOREQUALS" => v
-                .and_then(|s| num(&s))
-                .zip(num(first))
-                .is_some_and(|(a, b)| a <= b),
-            _ => false,
-        }
+        let multi = src.count(&self.attribute) > 1;
+        ScopeOperator::parse(&self.operator).holds(v.as_deref(), multi, &self.values)
     }
-
     /// `department NOT EQUALS "Contractors"`, for messages.
     pub fn describe(&self) -> String {
         format!(
@@ -496,6 +574,23 @@ impl Source for GraphUserSource<'_> {
                 .map(|(_, v)| v)
         })?;
         source_text(v)
+    }
+
+    fn count(&self, name: &str) -> usize {
+        let key = graph_property(name);
+        let Some(obj) = self.user.as_object() else {
+            return 0;
+        };
+        let v = obj.get(key.as_ref()).or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+                .map(|(_, v)| v)
+        });
+        match v {
+            Some(Value::Array(a)) => a.len(),
+            Some(v) => usize::from(source_text(v).is_some()),
+            None => 0,
+        }
     }
 }
 

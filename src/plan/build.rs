@@ -61,7 +61,20 @@ fn resolve_groups<'a>(
     f: &mut Findings,
 ) -> Result<Groups<'a>> {
     let app = &snap.app;
-    let assigned: Vec<&GroupSnapshot> = snap.groups.iter().collect();
+    // The groups the custom job pushes: the assigned ones, or, with "Sync all
+    // users and groups", every group the snapshot read (it reads all of them
+    // when the gallery job syncs all).
+    let assigned_ids: std::collections::HashSet<&str> = app
+        .assignments
+        .iter()
+        .filter(|a| a.principal_type == "Group")
+        .map(|a| a.principal_id.as_str())
+        .collect();
+    let assigned: Vec<&GroupSnapshot> = snap
+        .groups
+        .iter()
+        .filter(|g| opts.scope == Scope::All || assigned_ids.contains(g.id.as_str()))
+        .collect();
     let by_id = snap.groups.iter().map(|g| (g.id.as_str(), g)).collect();
     let pilot = match &opts.pilot_group {
         None => None,
@@ -406,7 +419,7 @@ fn estimate(
     let provisioned: std::collections::HashSet<&str> = pred
         .impact
         .iter()
-        .filter(|u| u.action != UserAction::Skip)
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .map(|u| u.id.as_str())
         .collect();
     let (n_groups, memberships) = if pushes {
@@ -475,6 +488,7 @@ fn finish(
         users_match: count(UserAction::Match),
         users_create: count(UserAction::Create),
         users_skip: count(UserAction::Skip),
+        users_fail: count(UserAction::Fail),
         duplicates: impact.iter().filter(|u| u.duplicate).count(),
         errors: findings
             .iter()

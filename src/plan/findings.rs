@@ -76,6 +76,23 @@ pub(super) fn expr_text(e: &crate::mapping::expr::Expr) -> String {
     }
 }
 
+/// `a (3), b (1)`: how often each kind occurs, most common first.
+fn tally<'a>(kinds: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for k in kinds {
+        match counts.iter_mut().find(|(x, _)| *x == k) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((k, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) fn pred_count(p: &Prediction, a: UserAction) -> String {
     let n = p.impact.iter().filter(|u| u.action == a).count();
     plural(n, "user", "users")
@@ -109,12 +126,46 @@ pub(super) fn user_findings(
                 u.target_user_name.clone().unwrap_or_default(),
             ));
         }
+        // How the duplicates are tied to their target accounts, most common first.
+        let how = tally(dups.iter().map(|u| {
+            u.tie
+                .as_deref()
+                .unwrap_or("an identifier")
+                .split(" = ")
+                .next()
+                .unwrap_or_default()
+        }));
         f.add(
             Severity::Error,
             "duplicate-on-create",
             format!(
-                "{} would be created a second time: the custom app matches on {matching}, which finds nothing, while the target already holds them under another userName (map userName as the gallery did, e.g. with copy_from_gallery).",
+                "{} would be created a second time: the custom app matches on {matching}, which finds nothing, while the target already holds an account tied to them by {how} (each user's `tie` in the impact says which; map the matching attribute as the gallery did, e.g. with copy_from_gallery, or fix the target's values first).",
                 plural(dups.len(), "user", "users")
+            ),
+            objs,
+        );
+    }
+    let fails: Vec<&UserImpact> = pred
+        .impact
+        .iter()
+        .filter(|u| u.action == UserAction::Fail)
+        .collect();
+    if !fails.is_empty() {
+        let how = tally(fails.iter().map(|u| {
+            u.reason
+                .as_deref()
+                .unwrap_or_default()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+        }));
+        let (objs, more) = cap(fails.len(), fails.iter().map(|u| user_ref(u)));
+        f.add(
+            Severity::Error,
+            "user-create-fails",
+            format!(
+                "{} in scope cannot be provisioned by the first cycle and will be escrowed: {how} (each user's `reason` in the impact says why; fix their data or the mappings before cutover){more}.",
+                plural(fails.len(), "user", "users")
             ),
             objs,
         );
@@ -387,7 +438,7 @@ pub(super) fn group_findings(
     let pred_ids: std::collections::HashSet<&str> = pred
         .impact
         .iter()
-        .filter(|u| u.action != UserAction::Skip)
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .map(|u| u.id.as_str())
         .collect();
     for g in groups.iter().filter(|g| g.kind == GroupKind::Microsoft365) {

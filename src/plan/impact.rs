@@ -12,11 +12,13 @@ use crate::snapshot::model::{AttrValue, Attributes, Snapshot};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
-/// Whether values of this SCIM attribute compare case-insensitively (SCIM
-/// `caseExact=false`: userName and emails).
+/// Whether values of this SCIM attribute compare case-insensitively: SCIM's
+/// default `caseExact=false` (RFC 7643 §2.2), except `id` and `externalId`,
+/// whose schemas say `caseExact: true` (as the twin's store and most servers
+/// filter).
 fn case_insensitive(target: &str) -> bool {
     let t = target.to_ascii_lowercase();
-    t == "username" || t.starts_with("emails")
+    t != "externalid" && t != "id"
 }
 
 fn key(target: &str, v: &str) -> String {
@@ -91,10 +93,11 @@ impl<'a> TargetIndex<'a> {
                     add_hit(idx, key(t, &v), i);
                 }
             }
-            let mut ids: Vec<String> = Vec::new();
-            for k in ["userName", "externalId"] {
-                if let Some(v) = u.get(k).and_then(str_value) {
-                    ids.push(v.to_lowercase());
+            // Identity slots, encoded in the hit as `i * 4 + slot`.
+            let mut ids: Vec<(String, usize)> = Vec::new();
+            for (slot, k) in ["userName", "externalId"].iter().enumerate() {
+                if let Some(v) = u.get(*k).and_then(str_value) {
+                    ids.push((v.to_lowercase(), slot));
                 }
             }
             for e in u
@@ -104,13 +107,13 @@ impl<'a> TargetIndex<'a> {
                 .flatten()
             {
                 if let Some(v) = e.get("value").and_then(str_value) {
-                    ids.push(v.to_lowercase());
+                    ids.push((v.to_lowercase(), 2));
                 }
             }
             ids.sort();
             ids.dedup();
-            for v in ids {
-                add_hit(&mut identities, v, i);
+            for (v, slot) in ids {
+                add_hit(&mut identities, v, i * 4 + slot);
             }
         }
         TargetIndex {
@@ -128,11 +131,15 @@ impl<'a> TargetIndex<'a> {
             .unwrap_or(&[])
     }
 
-    pub fn identity(&self, value: &str) -> &[usize] {
+    /// Target users holding `value` (any case) in userName, externalId or an
+    /// email, with the attribute that holds it.
+    pub fn identity(&self, value: &str) -> impl Iterator<Item = (usize, &'static str)> + '_ {
         self.identities
             .get(&value.to_lowercase())
             .map(Hits::as_slice)
             .unwrap_or(&[])
+            .iter()
+            .map(|&h| (h / 4, ["userName", "externalId", "emails"][h % 4]))
     }
 
     pub fn id(&self, i: usize) -> String {
@@ -186,7 +193,134 @@ fn reach(via: &[String], all: bool) -> Result<(), &'static str> {
     }
 }
 
+/// One identifier the target may already hold for an Entra user: a name for
+/// the report (`objectId`, `gallery userName ← [mail]`) and its value now.
+struct Identifier {
+    name: String,
+    value: String,
+    /// Only compared with this target attribute (a gallery matching attribute
+    /// outside userName/externalId/emails), else with every identity slot.
+    only: Option<String>,
+}
+
+/// Every identifier the target may hold for this user: object id, UPN, mail,
+/// the custom userName, the value of every gallery matching attribute, and
+/// what the gallery maps into userName, externalId and emails.
+fn identifiers(
+    id: &str,
+    src: &dyn Source,
+    custom_user_name: Option<&str>,
+    gallery: Option<&ObjectMapping>,
+) -> Vec<Identifier> {
+    let mut out = Vec::new();
+    let mut push = |name: String, value: Option<String>, only: Option<String>| {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            out.push(Identifier { name, value, only });
+        }
+    };
+    push("objectId".into(), Some(id.to_string()), None);
+    push(
+        "userPrincipalName".into(),
+        src.get("userPrincipalName"),
+        None,
+    );
+    push("mail".into(), src.get("mail"), None);
+    push("mailNickname".into(), src.get("mailNickname"), None);
+    push(
+        "custom userName".into(),
+        custom_user_name.map(str::to_string),
+        None,
+    );
+    if let Some(g) = gallery {
+        for a in &g.attributes {
+            let t = a.target.to_ascii_lowercase();
+            let identity_slot = t == "username" || t == "externalid" || t.starts_with("emails");
+            if a.matching_priority <= 0 && !identity_slot {
+                continue;
+            }
+            let name = format!(
+                "gallery {} ← {}",
+                a.target,
+                super::findings::expr_text(&a.expr)
+            );
+            let only = (!identity_slot).then(|| a.target.clone());
+            push(name, a.expr.eval(src).ok().flatten(), only);
+        }
+    }
+    out
+}
+
+/// The outcome of the custom job's first look at one in-scope user.
+enum Outcome {
+    /// Found in the target by a matching attribute: `on` and the hits.
+    Found(String, Vec<usize>),
+    /// Found among the accounts created earlier in the same cycle (by snapshot index).
+    FoundInCycle(String, usize),
+    /// Not found: create (or fail, decided after the body is known).
+    NotFound,
+    /// No matching attribute has a value.
+    NoMatchingValue,
+}
+
+/// Who holds a userName during the cycle: a target user (index) or the
+/// account the cycle creates for a snapshot user (index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Holder {
+    Target(usize),
+    Cycle(usize),
+}
+
+fn holder_text(h: Holder, impact: &[UserImpact], index: &TargetIndex) -> String {
+    match h {
+        Holder::Target(t) => format!("target user {}", index.user_name(t)),
+        Holder::Cycle(o) => format!(
+            "the account this cycle creates for {}",
+            impact
+                .get(o)
+                .map(|u| u.user_principal_name.as_str())
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// A matched account's update sets its userName to `new`: moved in `names`,
+/// or an error when another account holds it (the target rejects the PATCH).
+fn rename(
+    names: &mut HashMap<String, Holder>,
+    name_of: &mut HashMap<Holder, String>,
+    who: Holder,
+    new: Option<&str>,
+    impact: &[UserImpact],
+    index: &TargetIndex,
+) -> Result<(), String> {
+    let Some(new) = new.map(str::to_lowercase) else {
+        return Ok(());
+    };
+    if name_of.get(&who) == Some(&new) {
+        return Ok(());
+    }
+    if let Some(&other) = names.get(&new)
+        && other != who
+    {
+        return Err(format!(
+            "user-name-taken: the update sets userName \"{new}\", which {} already holds: the target rejects it (409 uniqueness)",
+            holder_text(other, impact, index)
+        ));
+    }
+    if let Some(old) = name_of.insert(who, new.clone()) {
+        names.remove(&old);
+    }
+    names.insert(new, who);
+    Ok(())
+}
+
 /// Predict the custom job's first cycle for every snapshot user.
+///
+/// Users are taken in snapshot order (by object id), as the twin's engine does
+/// and as a one-at-a-time cycle would: a create is visible to the users after
+/// it, both to matching (a second person can be matched to the account made
+/// for the first) and to the target's userName uniqueness (a second create
+/// with the same userName is rejected).
 pub fn predict(
     snap: &Snapshot,
     custom: &ObjectMapping,
@@ -212,6 +346,20 @@ pub fn predict(
     let mut gallery_would_deactivate = Vec::new();
     let mut out_of_scope = Vec::new();
     let mut default_mapping_misses = Vec::new();
+    // Values of the accounts this cycle creates: (target attribute, key) → snapshot index.
+    let mut created: HashMap<(String, String), usize> = HashMap::new();
+    // Who holds each userName as the cycle goes (the target's uniqueness is on
+    // userName, without case): creates take one, a matched user's update
+    // moves theirs.
+    let mut names: HashMap<String, Holder> = HashMap::with_capacity(target_users.len());
+    let mut name_of: HashMap<Holder, String> = HashMap::new();
+    for i in 0..target_users.len() {
+        let n = index.user_name(i).to_lowercase();
+        if !n.is_empty() {
+            names.entry(n.clone()).or_insert(Holder::Target(i));
+            name_of.insert(Holder::Target(i), n);
+        }
+    }
 
     for (ui, u) in snap.users.iter().enumerate() {
         let enabled = u
@@ -233,17 +381,55 @@ pub fn predict(
                 .or_else(|| a.default_value.clone())
         });
 
+        // The userName an update of a matched user sends (no default value,
+        // nothing for an `ObjectAddOnly` mapping).
+        let update_name = user_name_attr
+            .filter(|a| !a.flow_type.eq_ignore_ascii_case("ObjectAddOnly"))
+            .and_then(|a| a.expr.eval(&src).ok().flatten());
         // Which target user the custom mappings find, in matching precedence.
-        let mut found: Option<(String, Vec<usize>)> = None;
+        let mut outcome = Outcome::NoMatchingValue;
         for m in &custom_matching {
             let Some(v) = m.expr.eval(&src).ok().flatten() else {
                 continue;
             };
+            let on = format!("{} eq \"{}\"", m.target, v);
+            if m.target.eq_ignore_ascii_case("userName") {
+                // userName as it stands at this point of the cycle: the target
+                // users holding it (all of them: a target may hold case
+                // variants), else the account this cycle created with it.
+                let lv = v.to_lowercase();
+                let mut hits: Vec<usize> = index
+                    .lookup("userName", &v)
+                    .iter()
+                    .copied()
+                    .filter(|i| name_of.get(&Holder::Target(*i)) == Some(&lv))
+                    .collect();
+                match names.get(&lv) {
+                    Some(Holder::Target(j)) if !hits.contains(j) => hits.push(*j),
+                    Some(Holder::Cycle(o)) if hits.is_empty() => {
+                        outcome = Outcome::FoundInCycle(on, *o);
+                        break;
+                    }
+                    _ => {}
+                }
+                if !hits.is_empty() {
+                    outcome = Outcome::Found(on, hits);
+                    break;
+                }
+                outcome = Outcome::NotFound;
+                continue;
+            }
             let hits = index.lookup(&m.target, &v);
             if !hits.is_empty() {
-                found = Some((format!("{} eq \"{}\"", m.target, v), hits.to_vec()));
+                outcome = Outcome::Found(on, hits.to_vec());
                 break;
             }
+            if let Some(&other) = created.get(&(m.target.to_ascii_lowercase(), key(&m.target, &v)))
+            {
+                outcome = Outcome::FoundInCycle(on, other);
+                break;
+            }
+            outcome = Outcome::NotFound;
         }
         let first_matching = custom_matching.first().and_then(|m| {
             m.expr
@@ -253,23 +439,31 @@ pub fn predict(
                 .map(|v| format!("{} eq \"{}\"", m.target, v))
         });
 
-        // Identity values for duplicate detection and target accounting.
-        let mut ids: Vec<String> = vec![upn.clone()];
-        ids.extend(mail.clone());
-        ids.extend(user_name.clone());
-        let dup_hits: Vec<usize> = {
-            let mut v: Vec<usize> = ids
-                .iter()
-                .flat_map(|i| index.identity(i).iter().copied())
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        if let Some((_, hits)) = &found {
+        // Every identifier the target may hold for this person, and the target users holding one.
+        let ids = identifiers(&u.id, &src, user_name.as_deref(), gallery);
+        let mut ties: Vec<(usize, String)> = Vec::new();
+        for idf in &ids {
+            match &idf.only {
+                Some(t) => ties.extend(
+                    index
+                        .lookup(t, &idf.value)
+                        .iter()
+                        .map(|&h| (h, format!("{} = target {t}", idf.name))),
+                ),
+                None => ties.extend(
+                    index
+                        .identity(&idf.value)
+                        .map(|(h, slot)| (h, format!("{} = target {slot}", idf.name))),
+                ),
+            }
+        }
+        // Closest tie first: by target user, then in identifier order (object id first).
+        let mut seen = HashSet::new();
+        ties.retain(|(h, _)| seen.insert(*h));
+        if let Outcome::Found(_, hits) = &outcome {
             hits.iter().for_each(|&h| accounted[h] = true);
         }
-        dup_hits.iter().for_each(|&h| accounted[h] = true);
+        ties.iter().for_each(|&(h, _)| accounted[h] = true);
 
         // The gallery job today: in scope and present in the target ⇒ it would deactivate on unassignment.
         if let Some(g) = gallery
@@ -308,26 +502,104 @@ pub fn predict(
             target_id: None,
             target_user_name: None,
             duplicate: false,
+            tie: None,
             reason: skip.map(str::to_string),
         };
         if skip.is_none() {
-            match &found {
-                Some((on, hits)) => {
-                    row.action = UserAction::Match;
+            match &outcome {
+                Outcome::Found(on, hits) => {
                     row.matched_on = Some(on.clone());
                     row.target_id = Some(index.id(hits[0]));
                     row.target_user_name = Some(index.user_name(hits[0]));
                     if hits.len() > 1 {
                         ambiguous.push((ui, hits.clone()));
+                        row.action = UserAction::Fail;
+                        row.reason = Some(format!(
+                            "duplicate-target-entries: {} target users match {on} (DuplicateTargetEntries)",
+                            hits.len()
+                        ));
+                    } else {
+                        row.action = UserAction::Match;
+                        if let Err(why) = rename(
+                            &mut names,
+                            &mut name_of,
+                            Holder::Target(hits[0]),
+                            update_name.as_deref(),
+                            &impact,
+                            &index,
+                        ) {
+                            row.action = UserAction::Fail;
+                            row.reason = Some(why);
+                        }
                     }
                 }
-                None => {
-                    row.action = UserAction::Create;
+                Outcome::FoundInCycle(on, other) => {
+                    row.action = UserAction::Match;
+                    row.matched_on = Some(on.clone());
+                    row.reason = Some(format!(
+                        "same-cycle: matched to the account this cycle creates for {}",
+                        impact
+                            .get(*other)
+                            .map(|o: &UserImpact| o.user_principal_name.clone())
+                            .unwrap_or_default()
+                    ));
+                    if let Err(why) = rename(
+                        &mut names,
+                        &mut name_of,
+                        Holder::Cycle(*other),
+                        update_name.as_deref(),
+                        &impact,
+                        &index,
+                    ) {
+                        row.action = UserAction::Fail;
+                        row.reason = Some(why);
+                    }
+                }
+                Outcome::NoMatchingValue => {
+                    row.action = UserAction::Fail;
+                    row.reason = Some(
+                        "no-matching-value: no value for any matching attribute (Microsoft: all users must have a value for at least one matching attribute)".into(),
+                    );
+                }
+                Outcome::NotFound => {
                     row.matched_on = first_matching;
-                    if let Some(&d) = dup_hits.first() {
-                        row.duplicate = true;
-                        row.target_id = Some(index.id(d));
-                        row.target_user_name = Some(index.user_name(d));
+                    let taken = user_name
+                        .as_deref()
+                        .and_then(|n| names.get(&n.to_lowercase()))
+                        .map(|h| holder_text(*h, &impact, &index));
+                    match (&user_name, taken) {
+                        (None, _) => {
+                            row.action = UserAction::Fail;
+                            row.reason = Some(
+                                "no-user-name: the mappings give no userName, which the target requires (RFC 7643 §4.1.1): the create is rejected".into(),
+                            );
+                        }
+                        (Some(n), Some(by)) => {
+                            row.action = UserAction::Fail;
+                            row.reason = Some(format!(
+                                "user-name-taken: userName \"{n}\" is already {by}: the target rejects the create (409 uniqueness)"
+                            ));
+                        }
+                        (Some(_), None) => {
+                            row.action = UserAction::Create;
+                            for m in &custom_matching {
+                                if let Some(v) = m.expr.eval(&src).ok().flatten() {
+                                    created
+                                        .entry((m.target.to_ascii_lowercase(), key(&m.target, &v)))
+                                        .or_insert(ui);
+                                }
+                            }
+                            if let Some(n) = &user_name {
+                                names.insert(n.to_lowercase(), Holder::Cycle(ui));
+                                name_of.insert(Holder::Cycle(ui), n.to_lowercase());
+                            }
+                        }
+                    }
+                    if let Some((d, why)) = ties.first() {
+                        row.duplicate = row.action == UserAction::Create;
+                        row.target_id = Some(index.id(*d));
+                        row.target_user_name = Some(index.user_name(*d));
+                        row.tie = Some(why.clone());
                     }
                 }
             }
@@ -339,9 +611,9 @@ pub fn predict(
                     .lookup("userName", &row.user_principal_name)
                     .is_empty()
                 {
-                    let there = match (&found, dup_hits.first()) {
-                        (Some((_, hits)), _) => Some(hits[0]),
-                        (None, Some(&d)) => Some(d),
+                    let there = match (&outcome, ties.first()) {
+                        (Outcome::Found(_, hits), _) => Some(hits[0]),
+                        (_, Some(&(d, _))) => Some(d),
                         _ => None,
                     };
                     if let Some(t) = there {
@@ -386,18 +658,31 @@ struct SnapshotUserSource<'a> {
     soft_deleted: bool,
 }
 
-impl Source for SnapshotUserSource<'_> {
-    fn get(&self, name: &str) -> Option<String> {
-        if name.eq_ignore_ascii_case("IsSoftDeleted") {
-            return Some(bool_text(self.soft_deleted));
-        }
+impl SnapshotUserSource<'_> {
+    fn raw(&self, name: &str) -> Option<&AttrValue> {
         let key = graph_property(name);
-        let v = self.attrs.get(&key).or_else(|| {
+        self.attrs.get(&key).or_else(|| {
             self.attrs
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(&key))
                 .map(|(_, v)| v)
-        })?;
+        })
+    }
+}
+
+impl Source for SnapshotUserSource<'_> {
+    fn count(&self, name: &str) -> usize {
+        match self.raw(name) {
+            Some(AttrValue::Json(v)) if v.is_array() => v.as_array().map_or(0, Vec::len),
+            _ => usize::from(self.get(name).is_some()),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        if name.eq_ignore_ascii_case("IsSoftDeleted") {
+            return Some(bool_text(self.soft_deleted));
+        }
+        let v = self.raw(name)?;
         match v {
             AttrValue::Null => None,
             AttrValue::String(s) if s.is_empty() => None,

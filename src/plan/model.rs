@@ -579,6 +579,10 @@ pub enum UserAction {
     Match,
     Create,
     Skip,
+    /// In scope, but the first cycle cannot provision them (no matching
+    /// value, no userName, a userName the target already holds, several
+    /// target users matching): `reason` says which.
+    Fail,
 }
 
 impl UserAction {
@@ -587,6 +591,7 @@ impl UserAction {
             UserAction::Match => "match",
             UserAction::Create => "create",
             UserAction::Skip => "skip",
+            UserAction::Fail => "fail",
         }
     }
 }
@@ -612,6 +617,11 @@ pub struct UserImpact {
     pub target_user_name: Option<String>,
     /// A create that makes a second account for someone already in the target.
     pub duplicate: bool,
+    /// Which identifier ties this user to the target user in `targetId` when
+    /// nothing matched: `objectId = target externalId`, `mail = target emails`,
+    /// `gallery userName ← [mail] = target userName`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie: Option<String>,
     /// Why skipped, or a note (`scoping-filter`, `disabled`, `nested-only`, `not-assigned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -656,6 +666,9 @@ pub struct Summary {
     pub users_match: usize,
     pub users_create: usize,
     pub users_skip: usize,
+    /// Users predicted `fail` (see the `user-create-fails` finding).
+    #[serde(default)]
+    pub users_fail: usize,
     pub duplicates: usize,
     pub errors: usize,
     pub warnings: usize,

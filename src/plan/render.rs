@@ -152,12 +152,17 @@ pub fn render_text(plan: &Plan) -> String {
     let s = &plan.summary;
     let _ = writeln!(
         o,
-        "Users: {} to match, {} to create ({} duplicate{}), {} to skip.",
+        "Users: {} to match, {} to create ({} duplicate{}), {} to skip{}.",
         s.users_match,
         s.users_create,
         s.duplicates,
         if s.duplicates == 1 { "" } else { "s" },
-        s.users_skip
+        s.users_skip,
+        if s.users_fail > 0 {
+            format!(", {} that would fail", s.users_fail)
+        } else {
+            String::new()
+        }
     );
     let e = &plan.estimate;
     let _ = writeln!(
@@ -257,6 +262,7 @@ pub fn impact_csv(plan: &Plan) -> String {
         "targetUserName",
         "duplicate",
         "reason",
+        "tie",
     ]);
     for u in &plan.impact {
         let _ = w.write_record([
@@ -270,6 +276,7 @@ pub fn impact_csv(plan: &Plan) -> String {
             u.target_user_name.as_deref().unwrap_or(""),
             if u.duplicate { "yes" } else { "no" },
             u.reason.as_deref().unwrap_or(""),
+            u.tie.as_deref().unwrap_or(""),
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
@@ -323,8 +330,8 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
     let _ = writeln!(o, "| Plan digest | `{}` |", plan.plan_digest);
     let _ = writeln!(
         o,
-        "| Users | {} match, {} create ({} duplicates), {} skip |",
-        s.users_match, s.users_create, s.duplicates, s.users_skip
+        "| Users | {} match, {} create ({} duplicates), {} skip, {} fail |",
+        s.users_match, s.users_create, s.duplicates, s.users_skip, s.users_fail
     );
     let e = &plan.estimate;
     let _ = writeln!(o, "| First cycle | {} |", e.first_cycle_text());
@@ -473,7 +480,7 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
             );
             for u in &plan.impact {
                 let note = if u.duplicate {
-                    "**duplicate**".to_string()
+                    format!("**duplicate** ({})", md(u.tie.as_deref().unwrap_or("")))
                 } else {
                     u.reason.clone().unwrap_or_default()
                 };

@@ -161,13 +161,26 @@ pub async fn capture(
     let mut users = UserIndex::default();
 
     // Assigned groups: the group, its direct members (users come with their attributes).
-    let group_ids: Vec<String> = assignments
+    let mut group_ids: BTreeSet<String> = assignments
         .iter()
         .filter(|a| a.principal_type == "Group")
         .map(|a| a.principal_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
+    // "Sync all users and groups": every group of the directory is in scope
+    // for a job that pushes groups (the custom one always does), so read them
+    // all, paged, with the same member reads as assigned ones.
+    if sync_all {
+        let spin = crate::output::spinner("listing all groups (SyncAll)");
+        graph
+            .for_each_page("/groups?$select=id&$top=999", |page| {
+                spin.inc(page.len() as u64);
+                group_ids.extend(page.iter().filter_map(|g| str_of(g, "id")));
+                Ok(())
+            })
+            .await?;
+        spin.finish_and_clear();
+    }
+    let group_ids: Vec<String> = group_ids.into_iter().collect();
     let member_select = format!("{user_select},groupTypes,securityEnabled,mailEnabled");
     let mut requests = Vec::new();
     for (i, g) in group_ids.iter().enumerate() {
@@ -184,7 +197,14 @@ pub async fn capture(
             ),
         ));
     }
-    let bar = crate::output::progress_bar(group_ids.len() as u64, "reading assigned groups");
+    let bar = crate::output::progress_bar(
+        group_ids.len() as u64,
+        if sync_all {
+            "reading groups"
+        } else {
+            "reading assigned groups"
+        },
+    );
     let mut groups = Vec::new();
     let mut nested_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut group_bodies: BTreeMap<String, Value> = BTreeMap::new();

@@ -94,7 +94,7 @@ pub fn pilot_on_demand(i: &StepInputs, g: &GroupSnapshot, pushed: &str) -> Step 
         .pred
         .impact
         .iter()
-        .filter(|u| u.action != UserAction::Skip)
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .map(|u| u.id.as_str())
         .collect();
     let members: Vec<&str> = g

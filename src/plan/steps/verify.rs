@@ -11,7 +11,7 @@ pub fn step(i: &StepInputs) -> Step {
         .pred
         .impact
         .iter()
-        .filter(|u| u.action != UserAction::Skip)
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .count();
     let users = "/Users?startIndex=1&count=100";
     Step {

@@ -235,8 +235,17 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
         .filter_map(|id| t.users.get(id).map(|u| (id.clone(), to_json(u))))
         .collect();
     let users: Vec<Value> = in_scope.into_iter().map(to_json).collect();
-    let groups = t
-        .assigned_groups_except(sp_id, &hidden)
+    // "Sync all users and groups": every group is in scope, assigned or not.
+    let sync_all = sync
+        .secrets
+        .get("SyncAll")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let in_scope_groups: Vec<&crate::twin::state::DirGroup> = if sync_all {
+        t.groups.values().collect()
+    } else {
+        t.assigned_groups_except(sp_id, &hidden)
+    };
+    let groups = in_scope_groups
         .into_iter()
         .map(|g| {
             let members = g
@@ -674,10 +683,12 @@ impl Cycle<'_> {
                 self.note_reference(user, &tid, Some(&current));
                 return Ok(());
             }
+            let mut any_value = false;
             for m in self.users_map.matching() {
                 let Some(value) = m.expr.eval(&src).ok().flatten() else {
                     continue;
                 };
+                any_value = true;
                 let found = self.target.query("Users", &m.target, &value).await?;
                 match found.len() {
                     0 => continue,
@@ -715,6 +726,13 @@ impl Cycle<'_> {
                         ));
                     }
                 }
+            }
+            if !any_value {
+                // ATTR: "All users must have a value for at least one matching attribute".
+                return Err(TargetError::Status(
+                    0,
+                    "the user has no value for any matching attribute, so it cannot be matched or created".into(),
+                ));
             }
             o.step(
                 "EntryMatching",
