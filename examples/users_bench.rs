@@ -92,7 +92,7 @@ async fn import_into(
         },
     );
     assert!(p.diags.is_empty());
-    let pb = indicatif::ProgressBar::hidden();
+    let pb = scimshift::progress::Task::start(&scimshift::progress::Silent, "import", None);
     let applied = apply::apply(client, &p, &v.rows, &target, &cfg, opts, &pb).await;
     assert_eq!(
         applied.failed(),

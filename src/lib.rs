@@ -19,6 +19,7 @@ pub mod output;
 pub mod paging;
 pub mod permissions;
 pub mod plan;
+pub mod progress;
 pub mod scim;
 pub mod secret;
 pub mod snapshot;

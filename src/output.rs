@@ -1,7 +1,7 @@
-//! How results reach the admin: text or JSON on stdout, colour only when wanted,
-//! progress bars on stderr only when a person is watching.
+//! How results reach the admin: text or JSON on stdout, colour only when
+//! wanted, private files written atomically. Progress bars are the command
+//! layer's (`crate::cmd::progress`).
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
 /// `--output text|json`.
@@ -44,35 +44,6 @@ pub fn colour_wanted(
 pub fn stdin_is_interactive() -> bool {
     std::io::stdin().is_terminal()
         && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
-}
-
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(len), draw_target());
-    pb.set_style(
-        ProgressStyle::with_template("{msg:30} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(message.to_string());
-    pb
-}
-
-/// A spinner on stderr for work of unknown length (paging), hidden when not a terminal.
-pub fn spinner(message: &str) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(None, draw_target());
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {pos}").expect("static template"));
-    pb.set_message(message.to_string());
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
-    pb
-}
-
-fn draw_target() -> ProgressDrawTarget {
-    if std::io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    }
 }
 
 /// Print a value as pretty JSON on stdout.

@@ -4,7 +4,9 @@
 //!   `crate::cli`: the library takes validated options, never clap structs;
 //! - only the command layer, `src/demo.rs` and the twin itself name
 //!   `crate::twin`: product code (snapshot, plan, users, graph, scim, and the
-//!   coming apply) must never call the simulated tenant.
+//!   coming apply) must never call the simulated tenant;
+//! - only the command layer draws progress (names `indicatif`): the library
+//!   reports `scimshift::progress` events instead.
 //!
 //! A path counts however it is written: `crate::cli`, `crate::{cli, …}`, or a
 //! `super::…` chain that climbs to the crate root. Comments are ignored.
@@ -141,6 +143,54 @@ fn violations(src: &Path) -> Vec<String> {
     }
     bad.dedup();
     bad
+}
+
+/// Files under `src/` outside the command layer that use indicatif.
+fn progress_drawn_outside_the_command_layer(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .filter(|f| !f.strip_prefix(src).unwrap().starts_with("cmd"))
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+                .any(|l| l.contains("indicatif"))
+        })
+        .map(|f| {
+            format!(
+                "{} draws progress: report crate::progress events instead",
+                f.display()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_command_layer_draws_progress() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let bad = progress_drawn_outside_the_command_layer(&src);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // And the check sees a use when there is one.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("cmd")).unwrap();
+    std::fs::write(
+        dir.path().join("cmd/progress.rs"),
+        "use indicatif::ProgressBar;",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("output.rs"),
+        "// indicatif\nuse indicatif::ProgressBar;",
+    )
+    .unwrap();
+    assert_eq!(
+        progress_drawn_outside_the_command_layer(dir.path()).len(),
+        1
+    );
 }
 
 #[test]

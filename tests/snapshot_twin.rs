@@ -315,3 +315,43 @@ async fn the_binary_snapshots_the_twin() {
     let loaded = scimshift::snapshot::Snapshot::load(&out).unwrap();
     assert_eq!(loaded.app.display_name, "Coda");
 }
+
+/// `capture_with` reports each phase to the observer (what the command draws
+/// as spinners and bars) and ends every phase it starts; it draws nothing itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_reports_its_phases_to_an_observer() {
+    let t = demo_twin(1).await;
+    let g = admin_graph(&t);
+    let scim = ScimClient::new(&t.scim_url, t.scim_token.clone()).unwrap();
+    let rec = scimshift::progress::Recorder::default();
+    let snap = capture::capture_with(&g, "Coda", Some(&scim), &rec)
+        .await
+        .unwrap();
+    let lines = rec.lines.lock().unwrap().clone();
+    let started: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("started "))
+        .collect();
+    let finished = lines.iter().filter(|l| l.starts_with("finished ")).count();
+    assert_eq!(finished, started.len(), "{lines:#?}");
+    for phase in [
+        "reading provisioning jobs ?",
+        "reading assignments ?",
+        "reading target Users ?",
+        "reading target Groups ?",
+    ] {
+        assert!(started.contains(&phase), "{phase}: {lines:#?}");
+    }
+    let groups = snap
+        .app
+        .assignments
+        .iter()
+        .filter(|a| a.principal_type == "Group")
+        .map(|a| a.principal_id.as_str())
+        .collect::<BTreeSet<_>>()
+        .len();
+    assert!(
+        lines.contains(&format!("finished reading assigned groups {groups}")),
+        "{lines:#?}"
+    );
+}

@@ -16,7 +16,8 @@ pub async fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
         max_skew_seconds: 300,
     };
     let mut checks = Vec::new();
-    let spinner = (!ctx.json()).then(|| crate::output::spinner("checking"));
+    let progress = super::progress::observer(ctx);
+    let spinner = crate::progress::Task::start(progress.as_ref(), "checking", None);
     match super::credentials::graph(&args.graph).and_then(|(g, notes)| Ok((g.client()?, notes))) {
         Ok((graph, notes)) => {
             super::print_notes(&notes);
@@ -30,9 +31,7 @@ pub async fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
             Err(e) => checks.push(Check::fail("SCIM target", e.to_string())),
         }
     }
-    if let Some(s) = spinner {
-        s.finish_and_clear();
-    }
+    spinner.finish();
     let ok = checks.iter().all(|c| c.ok);
     if ctx.json() {
         crate::output::print_json(&serde_json::json!({"ok": ok, "checks": checks}));

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod docs;
 pub mod doctor;
 pub mod plan;
+pub mod progress;
 pub mod snapshot;
 pub mod twin;
 pub mod users;

@@ -18,7 +18,10 @@ pub async fn capture(ctx: &Context, args: &SnapshotArgs) -> Result<i32> {
         Some(_) => Some(super::credentials::scim(ctx, &args.scim)?.client()?),
         None => None,
     };
-    let snap = crate::snapshot::capture::capture(&graph, app, scim.as_ref()).await?;
+    let progress = super::progress::observer(ctx);
+    let snap =
+        crate::snapshot::capture::capture_with(&graph, app, scim.as_ref(), progress.as_ref())
+            .await?;
     crate::output::write_private_file_with(out, |f| snap.write_to(f))?;
     let summary = Summary::of(&snap, Some(out));
     if ctx.json() {

@@ -6,6 +6,7 @@
 use crate::cli::{UsersExportArgs, UsersImportArgs};
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
+use crate::progress::Task;
 use crate::users::apply::{self, ApplyOptions, Outcome};
 use crate::users::export::{rows_from_scim, write_csv};
 use crate::users::formats::{Col, Format};
@@ -105,7 +106,8 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         return crate::users::entra::run(ctx, &graph, &opts, &file, &table, &v).await;
     }
     let client = super::credentials::scim(ctx, &args.scim)?.client()?;
-    let spinner = crate::output::spinner("Reading the target's users");
+    let progress = super::progress::observer(ctx);
+    let spinner = Task::start(progress.as_ref(), "Reading the target's users", None);
     let cfg = match client.service_provider_config().await {
         Ok(c) => c,
         Err(e) => {
@@ -121,7 +123,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             Ok(())
         })
         .await?;
-    spinner.finish_and_clear();
+    spinner.finish();
 
     let plan_opts = PlanOptions {
         deactivate_missing: opts.deactivate_missing,
@@ -257,9 +259,10 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         eprintln!("Cancelled: nothing was sent.");
         return Ok(exit::ERROR);
     }
-    let pb = crate::output::progress_bar(
-        (s.create + s.update + s.deactivate) as u64,
+    let pb = Task::start(
+        progress.as_ref(),
         "Importing users",
+        Some((s.create + s.update + s.deactivate) as u64),
     );
     let started = std::time::Instant::now();
     let applied = apply::apply(
@@ -275,7 +278,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         &pb,
     )
     .await;
-    pb.finish_and_clear();
+    pb.finish();
     write_outputs(&applied.rows, &applied.deactivations)?;
     let failed = applied.failed();
     let ok = |a: Action| {
@@ -332,6 +335,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
 
 /// `users export`: every user of a SCIM target or a snapshot's target, to CSV.
 pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
+    let progress = super::progress::observer(ctx);
     let format = Format::parse_output(&args.format)?;
     let (users, groups, source) = match (&args.snapshot, &args.scim.scim_url) {
         (Some(path), _) => {
@@ -346,7 +350,7 @@ pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
         }
         (None, Some(_)) => {
             let client = super::credentials::scim(ctx, &args.scim)?.client()?;
-            let sp = crate::output::spinner("Reading users");
+            let sp = Task::start(progress.as_ref(), "Reading users", None);
             let mut users = Vec::new();
             client
                 .for_each_page(crate::scim::Resource::Users, None, &[], 1000, |page, _| {
@@ -355,9 +359,10 @@ pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
                     Ok(())
                 })
                 .await?;
-            sp.set_message("Reading groups");
+            sp.finish();
+            let sp = Task::start(progress.as_ref(), "Reading groups", None);
             let groups = client.list_all(crate::scim::Resource::Groups, 1000).await?;
-            sp.finish_and_clear();
+            sp.finish();
             (users, groups, client.base_url().to_string())
         }
         (None, None) => {
@@ -367,9 +372,9 @@ pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
         }
     };
     let rows = rows_from_scim(&users, &groups);
-    let pb = crate::output::progress_bar(rows.len() as u64, "Writing users");
+    let pb = Task::start(progress.as_ref(), "Writing users", Some(rows.len() as u64));
     write_csv(&args.out, format, &rows, &pb)?;
-    pb.finish_and_clear();
+    pb.finish();
     if ctx.json() {
         crate::output::print_json(&serde_json::json!({
             "source": source, "format": format, "users": rows.len(), "out": args.out

@@ -4,9 +4,11 @@
 //! with `--scim-url`, the target over SCIM; build a sealed [`Snapshot`] and
 //! write it (mode 0600, atomic).
 //!
-//! [`capture`] is the entry point (the command in `crate::cmd::snapshot`, the
-//! demo and tests call it); what it prints is `super::summary`. Per-group and
-//! per-user reads go through `$batch`.
+//! [`capture`] is the entry point (the demo and tests call it;
+//! [`capture_with`] reports each phase to a `crate::progress::Observer`, which
+//! the command in `crate::cmd::snapshot` draws); it draws nothing itself. What
+//! `snapshot` prints is `super::summary`. Per-group and per-user reads go
+//! through `$batch`.
 //! No credential value ever reaches the snapshot: credential keys are
 //! recorded as present only.
 
@@ -17,6 +19,7 @@ use super::model::{
 use crate::error::{Error, Result};
 use crate::graph::client::{odata_string, query, seg};
 use crate::graph::{BatchRequest, GraphClient};
+use crate::progress::{Observer, Silent, Task};
 use crate::scim::{Resource, ScimClient};
 use futures::StreamExt;
 use serde_json::Value;
@@ -57,11 +60,23 @@ pub const USER_ATTRIBUTES: &[&str] = &[
 
 const GROUP_SELECT: &str = "id,displayName,groupTypes,securityEnabled,mailEnabled";
 
-/// Capture the app `app` (display name, appId or object id) and, optionally, the SCIM target.
+/// Capture the app `app` (display name, appId or object id) and, optionally,
+/// the SCIM target, reporting no progress.
 pub async fn capture(
     graph: &GraphClient,
     app: &str,
     scim: Option<&ScimClient>,
+) -> Result<Snapshot> {
+    capture_with(graph, app, scim, &Silent).await
+}
+
+/// [`capture`], reporting each phase (jobs, assignments, groups, nested
+/// groups, users, the target) to `progress`.
+pub async fn capture_with(
+    graph: &GraphClient,
+    app: &str,
+    scim: Option<&ScimClient>,
+    progress: &dyn Observer,
 ) -> Result<Snapshot> {
     // Fail fast on a target that is unreachable or not SCIM, before minutes of Graph reads.
     if let Some(s) = scim {
@@ -73,7 +88,7 @@ pub async fn capture(
     let base = format!("/servicePrincipals/{}", seg(&sp_id));
 
     // Jobs, each with its status and full schema (syncfabric calls: never batched).
-    let spin = crate::output::spinner("reading provisioning jobs");
+    let spin = Task::start(progress, "reading provisioning jobs", None);
     let mut jobs = Vec::new();
     for j in graph.list(&format!("{base}/synchronization/jobs")).await? {
         let id = str_of(&j, "id")
@@ -134,10 +149,10 @@ pub async fn capture(
     let sync_all = settings.iter().any(|kv| {
         kv.key.eq_ignore_ascii_case("SyncAll") && kv.value.trim().eq_ignore_ascii_case("true")
     });
-    spin.finish_and_clear();
+    spin.finish();
 
     // Assignments.
-    let spin = crate::output::spinner("reading assignments");
+    let spin = Task::start(progress, "reading assignments", None);
     let mut assignments = Vec::new();
     graph
         .for_each_page(&format!("{base}/appRoleAssignedTo?$top=999"), |page| {
@@ -154,7 +169,7 @@ pub async fn capture(
             Ok(())
         })
         .await?;
-    spin.finish_and_clear();
+    spin.finish();
     assignments.sort_by(|a, b| a.id.cmp(&b.id));
 
     let user_select = user_select(&jobs);
@@ -170,7 +185,7 @@ pub async fn capture(
     // for a job that pushes groups (the custom one always does), so read them
     // all, paged, with the same member reads as assigned ones.
     if sync_all {
-        let spin = crate::output::spinner("listing all groups (SyncAll)");
+        let spin = Task::start(progress, "listing all groups (SyncAll)", None);
         graph
             .for_each_page("/groups?$select=id&$top=999", |page| {
                 spin.inc(page.len() as u64);
@@ -178,7 +193,7 @@ pub async fn capture(
                 Ok(())
             })
             .await?;
-        spin.finish_and_clear();
+        spin.finish();
     }
     let group_ids: Vec<String> = group_ids.into_iter().collect();
     let member_select = format!("{user_select},groupTypes,securityEnabled,mailEnabled");
@@ -197,13 +212,14 @@ pub async fn capture(
             ),
         ));
     }
-    let bar = crate::output::progress_bar(
-        group_ids.len() as u64,
+    let bar = Task::start(
+        progress,
         if sync_all {
             "reading groups"
         } else {
             "reading assigned groups"
         },
+        Some(group_ids.len() as u64),
     );
     let mut groups = Vec::new();
     let mut nested_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -229,7 +245,7 @@ pub async fn capture(
             }
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
 
     // Nested groups: their transitive users, flagged `nested:<nested group id>`.
     let nested_ids: Vec<String> = nested_of
@@ -255,7 +271,11 @@ pub async fn capture(
                 )
             })
             .collect();
-        let bar = crate::output::progress_bar(nested_ids.len() as u64, "reading nested groups");
+        let bar = Task::start(
+            progress,
+            "reading nested groups",
+            Some(nested_ids.len() as u64),
+        );
         let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
         while let Some(chunk) = stream.next().await {
             for (req, resp) in chunk? {
@@ -271,7 +291,7 @@ pub async fn capture(
                 bar.inc(1);
             }
         }
-        bar.finish_and_clear();
+        bar.finish();
     }
     let mut groups: Vec<GroupSnapshot> = groups
         .into_iter()
@@ -313,7 +333,11 @@ pub async fn capture(
                 )
             })
             .collect();
-        let bar = crate::output::progress_bar(unread.len() as u64, "reading assigned users");
+        let bar = Task::start(
+            progress,
+            "reading assigned users",
+            Some(unread.len() as u64),
+        );
         let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
         while let Some(chunk) = stream.next().await {
             for (req, resp) in chunk? {
@@ -330,12 +354,12 @@ pub async fn capture(
                 users.add(id, Some(u), "direct".into());
             }
         }
-        bar.finish_and_clear();
+        bar.finish();
     }
 
     // Sync all: every user.
     if sync_all {
-        let spin = crate::output::spinner("reading all users (SyncAll)");
+        let spin = Task::start(progress, "reading all users (SyncAll)", None);
         graph
             .for_each_page(
                 &format!("/users?$select={}&$top=999", query(&user_select)),
@@ -349,11 +373,11 @@ pub async fn capture(
                 },
             )
             .await?;
-        spin.finish_and_clear();
+        spin.finish();
     }
 
     let target = match scim {
-        Some(s) => Some(capture_target(s).await?),
+        Some(s) => Some(capture_target_with(s, progress).await?),
         None => None,
     };
 
@@ -395,11 +419,23 @@ pub async fn capture(
 
 /// The target side: provider config, every user and group (with members), sorted by id.
 pub async fn capture_target(scim: &ScimClient) -> Result<TargetSnapshot> {
+    capture_target_with(scim, &Silent).await
+}
+
+/// [`capture_target`], reporting progress.
+pub async fn capture_target_with(
+    scim: &ScimClient,
+    progress: &dyn Observer,
+) -> Result<TargetSnapshot> {
     let spc = scim.service_provider_config().await?;
     let page = spc.filter_max_results.clamp(100, 1000);
     let mut out = Vec::new();
     for resource in [Resource::Users, Resource::Groups] {
-        let spin = crate::output::spinner(&format!("reading target {}", resource.path()));
+        let spin = Task::start(
+            progress,
+            format!("reading target {}", resource.path()),
+            None,
+        );
         let mut all = Vec::new();
         scim.for_each_page(resource, None, &[], page, |items, _| {
             spin.inc(items.len() as u64);
@@ -407,7 +443,7 @@ pub async fn capture_target(scim: &ScimClient) -> Result<TargetSnapshot> {
             Ok(())
         })
         .await?;
-        spin.finish_and_clear();
+        spin.finish();
         all.sort_by_key(|r| str_of(r, "id").unwrap_or_default());
         out.push(all);
     }

@@ -6,9 +6,9 @@
 
 use super::model::{ENTERPRISE, UserRow};
 use super::plan::{Action, Plan};
+use crate::progress::Task;
 use crate::scim::{BulkOp, ProviderConfig, Resource, ScimClient};
 use futures::stream::{self, StreamExt};
-use indicatif::ProgressBar;
 use serde_json::{Value, json};
 
 /// How one row (or one deactivation) ended.
@@ -104,7 +104,7 @@ pub async fn apply(
     target: &[Value],
     cfg: &ProviderConfig,
     opts: ApplyOptions,
-    pb: &ProgressBar,
+    pb: &Task<'_>,
 ) -> Applied {
     let conc = opts.concurrency.max(1);
     let mut out: Vec<Outcome> = plan
@@ -249,7 +249,7 @@ pub async fn apply(
             }
         }
     }
-    pb.inc_length(links.len() as u64);
+    pb.add_total(links.len() as u64);
     let results: Vec<(usize, Option<String>)> = stream::iter(links)
         .map(|(i, id, mid)| async move {
             let r = client
@@ -327,7 +327,7 @@ async fn create_batch(
     cfg: &ProviderConfig,
     opts: ApplyOptions,
     conc: usize,
-    pb: &ProgressBar,
+    pb: &Task<'_>,
 ) -> Vec<(usize, Outcome)> {
     if opts.use_bulk && cfg.bulk && items.len() > 1 {
         let (max_ops, max_bytes) = bulk_limits(cfg);

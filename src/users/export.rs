@@ -62,7 +62,7 @@ pub fn write_csv(
     path: &Path,
     format: Format,
     rows: &[UserRow],
-    pb: &indicatif::ProgressBar,
+    pb: &crate::progress::Task<'_>,
 ) -> Result<()> {
     let groups = rows.iter().map(|r| r.groups.len()).max().unwrap_or(0);
     let w = Writer::new(format, groups);

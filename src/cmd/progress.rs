@@ -1,0 +1,87 @@
+//! How progress looks: the library reports [`crate::progress::Event`]s, and
+//! this draws them as spinners (unknown length) and bars (known length) on
+//! stderr, only when stderr is a terminal; with `--output json` nothing is
+//! drawn. The only place that uses indicatif.
+
+use crate::context::Context;
+use crate::progress::{Event, Observer, Silent};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+/// The observer for this command: bars on a terminal, silence for JSON.
+pub fn observer(ctx: &Context) -> Box<dyn Observer> {
+    if ctx.json() {
+        Box::new(Silent)
+    } else {
+        Box::new(Bars::default())
+    }
+}
+
+/// Draws each task as a bar or spinner until it finishes.
+#[derive(Default)]
+pub struct Bars {
+    open: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Observer for Bars {
+    fn event(&self, event: &Event<'_>) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        match *event {
+            Event::Started { task, total } => {
+                let bar = match total {
+                    Some(n) => progress_bar(n, task),
+                    None => spinner(task),
+                };
+                if let Some(old) = open.insert(task.to_string(), bar) {
+                    old.finish_and_clear();
+                }
+            }
+            Event::Progress { task, done, total } => {
+                if let Some(bar) = open.get(task) {
+                    if let Some(t) = total
+                        && bar.length() != Some(t)
+                    {
+                        bar.set_length(t);
+                    }
+                    bar.set_position(done);
+                }
+            }
+            Event::Finished { task, .. } => {
+                if let Some(bar) = open.remove(task) {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+fn progress_bar(len: u64, message: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(len), draw_target());
+    pb.set_style(
+        ProgressStyle::with_template("{msg:30} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(message.to_string());
+    pb
+}
+
+/// A spinner on stderr for work of unknown length (paging), hidden when not a terminal.
+fn spinner(message: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(None, draw_target());
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {pos}").expect("static template"));
+    pb.set_message(message.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+fn draw_target() -> ProgressDrawTarget {
+    if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    }
+}
