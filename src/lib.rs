@@ -16,6 +16,7 @@ pub mod graph;
 pub mod mapping;
 pub mod net;
 pub mod output;
+pub mod paging;
 pub mod permissions;
 pub mod plan;
 pub mod progress;

@@ -12,6 +12,16 @@
 //! Policy: HTTPS with certificate verification for every remote host; plain
 //! `http://` only for loopback (the twin, a local test server). There is no
 //! switch that turns certificate checks off.
+//!
+//! Hostile servers: no redirect is ever followed (a 3xx is answered with one
+//! sentence naming its `Location`, [`read_answer`]); a proxy is used only for
+//! https to a non-loopback host, from `HTTPS_PROXY`/`https_proxy` minus
+//! `NO_PROXY`/`no_proxy` (`HTTP_PROXY` and `ALL_PROXY` are ignored: a bearer
+//! token never travels to a proxy in clear); every answer body is read in
+//! chunks and refused once its decoded size passes
+//! [`max_response_bytes`] (64 MiB unless `SCIMSHIFT_MAX_RESPONSE_BYTES` says
+//! otherwise), so a gzip bomb or an endless body stops there. Paging limits
+//! live with the SCIM and Graph pagers.
 
 use crate::error::{Error, Result};
 use std::time::Duration;
@@ -52,20 +62,165 @@ fn is_loopback(url: &Url) -> bool {
 /// How long one request may take, connection to last byte, by default.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The shared HTTP client: rustls with the platform's roots, sane timeouts.
+/// The shared HTTP client: rustls with the platform's roots, sane timeouts,
+/// no redirects, a proxy only as [`proxy_for`] says.
 pub fn http_client() -> reqwest::Client {
     http_client_with_timeout(REQUEST_TIMEOUT)
 }
 
 /// [`http_client`] with another request timeout (tests, slow targets).
 pub fn http_client_with_timeout(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+    let https_proxy = env_proxy();
+    let no_proxy = reqwest::NoProxy::from_env();
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("scimshift/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10).min(timeout))
         .timeout(timeout)
         .pool_idle_timeout(Duration::from_secs(30))
-        .build()
-        .expect("the TLS backend is compiled in")
+        .redirect(reqwest::redirect::Policy::none())
+        // Drop reqwest's own reading of the proxy variables (it sends plain
+        // http, loopback included, through HTTP_PROXY/ALL_PROXY).
+        .no_proxy();
+    if let Some(proxy) = https_proxy {
+        builder = builder
+            .proxy(reqwest::Proxy::custom(move |url| proxy_for(url, &proxy)).no_proxy(no_proxy));
+    }
+    builder.build().expect("the TLS backend is compiled in")
+}
+
+/// The https proxy from the environment (`HTTPS_PROXY`, then `https_proxy`),
+/// when it is set and is a URL.
+fn env_proxy() -> Option<Url> {
+    ["HTTPS_PROXY", "https_proxy"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+        .and_then(|v| {
+            Url::parse(&v)
+                .or_else(|_| Url::parse(&format!("http://{v}")))
+                .ok()
+        })
+}
+
+/// Which proxy a request to `url` goes through: `proxy` for https to a host
+/// that is not loopback, none otherwise (plain http is loopback only, and a
+/// token to the twin has no business at a proxy). `NO_PROXY` is applied on top
+/// by reqwest.
+pub fn proxy_for(url: &Url, proxy: &Url) -> Option<Url> {
+    (url.scheme() == "https" && !is_loopback(url)).then(|| proxy.clone())
+}
+
+/// The largest answer body read by default: 64 MiB after decompression.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The answer size limit: `SCIMSHIFT_MAX_RESPONSE_BYTES` when it is a
+/// positive number, else [`DEFAULT_MAX_RESPONSE_BYTES`].
+pub fn max_response_bytes() -> u64 {
+    std::env::var("SCIMSHIFT_MAX_RESPONSE_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES)
+}
+
+/// An answer read to its end within the limits.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Read `resp` for the server named `base`: a redirect (3xx other than 304)
+/// is refused with one sentence naming its `Location`; the body is read chunk
+/// by chunk (decoded bytes, so gzip counts inflated) and refused once it
+/// passes [`max_response_bytes`].
+pub async fn read_answer(resp: reqwest::Response, base: &str) -> Result<Answer> {
+    read_answer_limited(resp, base, max_response_bytes()).await
+}
+
+/// [`read_answer`] with an explicit limit.
+pub async fn read_answer_limited(
+    mut resp: reqwest::Response,
+    base: &str,
+    limit: u64,
+) -> Result<Answer> {
+    let status = resp.status();
+    if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        return Err(Error::remote(redirect_sentence(
+            base,
+            status.as_u16(),
+            location.as_deref(),
+        )));
+    }
+    let headers = resp.headers().clone();
+    let mut body = Vec::new();
+    loop {
+        let chunk = resp
+            .chunk()
+            .await
+            .map_err(|e| Error::remote(describe_transport_error(base, &e)))?;
+        let Some(chunk) = chunk else { break };
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(Error::remote(format!(
+                "{base} sent an answer larger than {}: scimshift stops reading there (set SCIMSHIFT_MAX_RESPONSE_BYTES to allow more)",
+                bytes_in_words(limit)
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+        status: status.as_u16(),
+        headers,
+        body,
+    })
+}
+
+/// One sentence for a redirect we did not follow.
+fn redirect_sentence(base: &str, status: u16, location: Option<&str>) -> String {
+    match location {
+        Some(loc) => format!(
+            "{base} answered HTTP {status} redirecting to `{}`: scimshift follows no redirects (a token must not travel to another address); use the final URL directly if you trust it",
+            shown(loc, 200)
+        ),
+        None => format!(
+            "{base} answered HTTP {status} (a redirect without a Location): scimshift follows no redirects"
+        ),
+    }
+}
+
+/// `s` cut to `max` characters with control characters escaped, for a
+/// server-supplied value inside a sentence.
+fn shown(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .take(max)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+fn bytes_in_words(n: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 /// How to retry throttled or failed requests.
@@ -271,6 +426,36 @@ mod tests {
         assert!(may_resend_after(true, Idempotent::No));
         assert!(!may_resend_after(false, Idempotent::No));
         assert!(may_resend_after(false, Idempotent::Yes));
+    }
+
+    #[test]
+    fn proxies_only_for_remote_https() {
+        let proxy = Url::parse("http://proxy.example:3128").unwrap();
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert_eq!(
+            proxy_for(&u("https://graph.microsoft.com/v1.0"), &proxy),
+            Some(proxy.clone())
+        );
+        for direct in [
+            "http://127.0.0.1:8080/scim",
+            "http://localhost:1/",
+            "https://127.0.0.1:8443/",
+            "https://[::1]:1/",
+            "https://localhost/",
+            "http://coda.io/scim",
+        ] {
+            assert_eq!(proxy_for(&u(direct), &proxy), None, "{direct}");
+        }
+    }
+
+    #[test]
+    fn redirect_sentence_names_location_and_escapes_it() {
+        let s = redirect_sentence("http://127.0.0.1:1", 302, Some("http://192.0.2.1/\x1b[2J"));
+        assert!(s.contains("redirecting to `http://192.0.2.1/"), "{s}");
+        let s = redirect_sentence("b", 307, Some("http://x/\u{1b}[2J"));
+        assert!(!s.contains('\u{1b}'), "{s}");
+        assert_eq!(bytes_in_words(64 * 1024 * 1024), "64 MiB");
+        assert_eq!(bytes_in_words(1000), "1000 bytes");
     }
 
     #[test]

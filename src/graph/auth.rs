@@ -401,10 +401,9 @@ impl TokenProvider {
         )
         .await
         .map_err(|e| Error::remote(net::describe_transport_error(&self.endpoints.authority, &e)))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| {
-            Error::remote(net::describe_transport_error(&self.endpoints.authority, &e))
-        })?;
+        let answer = net::read_answer(resp, &self.endpoints.authority).await?;
+        let status = answer.status;
+        let bytes = answer.body;
         let body: Value = serde_json::from_slice(&bytes).map_err(|_| {
             Error::remote(format!(
                 "the token endpoint {} answered HTTP {status} without JSON: is --authority-url (or --cloud) right?",

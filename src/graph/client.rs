@@ -230,19 +230,15 @@ impl GraphClient {
                     &e,
                 ))
             })?;
-            let status = resp.status().as_u16();
-            let request_id = resp
-                .headers()
+            let answer = net::read_answer(resp, &self.endpoints.graph_base).await?;
+            let status = answer.status;
+            let request_id = answer
+                .headers
                 .get("request-id")
-                .or_else(|| resp.headers().get("client-request-id"))
+                .or_else(|| answer.headers.get("client-request-id"))
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let bytes = resp.bytes().await.map_err(|e| {
-                Error::remote(net::describe_transport_error(
-                    &self.endpoints.graph_base,
-                    &e,
-                ))
-            })?;
+            let bytes = answer.body;
             tracing::debug!(%method, path = %rel.split('?').next().unwrap_or(""), status, "graph");
             if status == 401 && !renewed && self.auth.invalidate().await {
                 renewed = true;
@@ -335,9 +331,14 @@ impl GraphClient {
     {
         let mut next = Some(path.to_string());
         let mut seen = 0;
+        let mut guard = self.page_guard(path);
         while let Some(p) = next.take() {
             let page = self.get(&p).await?;
             let (items, link) = split_page(page, &p)?;
+            guard.page(&items)?;
+            if let Some(l) = &link {
+                guard.next_link(l)?;
+            }
             seen += items.len();
             on_page(items)?;
             next = link;
@@ -359,12 +360,25 @@ impl GraphClient {
     /// The rest of a collection whose first page arrived some other way (inside a `$batch`).
     pub async fn rest_of_pages(&self, first_page: Value, what: &str) -> Result<Vec<Value>> {
         let (mut all, mut next) = split_page(first_page, what)?;
+        let mut guard = self.page_guard(what);
+        guard.page(&all)?;
         while let Some(p) = next.take() {
+            guard.next_link(&p)?;
             let (items, link) = split_page(self.get(&p).await?, &p)?;
+            guard.page(&items)?;
             all.extend(items);
             next = link;
         }
         Ok(all)
+    }
+
+    /// The paging bounds for one walk through `path`.
+    fn page_guard(&self, path: &str) -> crate::paging::PageGuard {
+        crate::paging::PageGuard::new(format!(
+            "Graph ({} {})",
+            self.endpoints.graph_base,
+            path.split('?').next().unwrap_or(path)
+        ))
     }
 
     // ---- typed writes other commands use ----------------------------------

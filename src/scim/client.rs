@@ -179,22 +179,18 @@ impl ScimClient {
         })
         .await
         .map_err(|e| Error::remote(net::describe_transport_error(&self.base, &e)))?;
-        let status = resp.status();
-        let location = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::remote(net::describe_transport_error(&self.base, &e)))?;
+        let answer = net::read_answer(resp, &self.base).await?;
+        let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let header = |name: &str| {
+            answer
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let location = header("location");
+        let content_type = header("content-type").unwrap_or_default();
+        let bytes = answer.body;
         let value = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
@@ -285,6 +281,8 @@ impl ScimClient {
     {
         let mut start = 1usize;
         let mut seen = 0usize;
+        let mut guard =
+            crate::paging::PageGuard::new(format!("GET {}/{}", self.base, resource.path()));
         loop {
             let mut q: Vec<(&str, String)> = vec![
                 ("startIndex", start.to_string()),
@@ -316,6 +314,7 @@ impl ScimClient {
                     resource.path()
                 )));
             }
+            guard.page(&items)?;
             let n = items.len();
             seen += n;
             let total = total.unwrap_or(seen);

@@ -18,6 +18,16 @@ pub const ENV: &[&str] = &[
     "SCIM_TOKEN",
     "NO_COLOR",
     "CI",
+    "SCIMSHIFT_MAX_RESPONSE_BYTES",
+    "SCIMSHIFT_MAX_OBJECTS",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
 ];
 
 /// `scimshift` with a clean environment (assert_cmd gives it a closed stdin

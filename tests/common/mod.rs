@@ -4,6 +4,7 @@
 //! - [`twin`]: the simulated tenant in-process, its admin Graph client and token;
 //! - [`cli`]: the `scimshift` binary with a clean environment;
 //! - [`data`]: paths of the committed test data (tests/data, tests/fixtures);
+//! - [`hostile`]: hostile servers (redirects, huge bodies, endless pages) and a capturing listener;
 //! - [`mock_scim`]: a counting in-process SCIM target;
 //! - [`net`]: a loopback port that refuses connections (for "unreachable" cases);
 //! - [`mock_graph`]: a Graph mock with scripted faults (see its doc for why it
@@ -12,6 +13,7 @@
 
 pub mod cli;
 pub mod data;
+pub mod hostile;
 pub mod mock_graph;
 pub mod mock_scim;
 pub mod net;
