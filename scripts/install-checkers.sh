@@ -19,6 +19,9 @@ install() {
     "$PYTHON" -m venv "$venv"
     "$venv/bin/pip" install --disable-pip-version-check -q "$@"
     "$venv/bin/python" -c "$check"
+    # Byte-compile once (the environment may set PYTHONDONTWRITEBYTECODE, and
+    # msgraph-sdk has thousands of modules to compile on every import otherwise).
+    "$venv/bin/python" -m compileall -q -j 0 "$venv/lib" >/dev/null || true
     echo "$*" > "$venv/.pinned"
     echo "$* installed in $venv" >&2
 }
