@@ -6,7 +6,9 @@
 //! the SDK models that the twin refuses. The probe's known SDK limitations are
 //! its own `sdk_limitation`, each with the reason.
 
-use scimshift::twin::server::{TwinOptions, start};
+mod common;
+
+use scimshift::twin::server::{RunningTwin, TwinOptions, start};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -42,6 +44,18 @@ const ROUTES: &[&str] = &[
     "POST …/jobs/{id}/start",
 ];
 
+/// An access token of the twin's admin client.
+async fn admin_token(twin: &RunningTwin) -> String {
+    let graph = common::twin::admin_graph(twin);
+    graph
+        .auth()
+        .token()
+        .await
+        .expect("a token")
+        .expose()
+        .to_string()
+}
+
 fn python() -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/msgraph/bin/python");
     assert!(
@@ -60,24 +74,7 @@ async fn msgraph_sdk_models_every_twin_answer_without_loss() {
     })
     .await
     .unwrap();
-    let token: Value = reqwest::Client::new()
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            twin.authority_url, twin.tenant_id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", twin.client_id.as_str()),
-            ("client_secret", twin.client_secret.expose()),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().expect("a token").to_string();
+    let token = admin_token(&twin).await;
     let (py, url) = (python(), twin.graph_url.clone());
     let probe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/graph_sdk_probe.py");
     let out = tokio::task::spawn_blocking(move || {
@@ -124,24 +121,7 @@ async fn count_needs_eventual_consistency_and_casts_keep_one_type() {
     .await
     .unwrap();
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            twin.authority_url, twin.tenant_id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", twin.client_id.as_str()),
-            ("client_secret", twin.client_secret.expose()),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = admin_token(&twin).await;
     let get = |path: String, eventual: bool| {
         let mut rb = http
             .get(format!("{}{path}", twin.graph_url))
