@@ -27,23 +27,10 @@ async fn demo_twin(pending_polls: u32) -> RunningTwin {
     .unwrap()
 }
 
-fn admin_graph(t: &RunningTwin) -> GraphClient {
-    GraphClient::from_urls(
-        &t.graph_url,
-        &t.authority_url,
-        Credential::ClientSecret {
-            tenant: t.tenant_id.clone(),
-            client_id: t.client_id.clone(),
-            secret: t.client_secret.clone(),
-        },
-    )
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_of_the_demo_tenant_matches_the_twin() {
     let t = demo_twin(1).await;
-    let g = admin_graph(&t);
+    let g = common::twin::admin_graph(&t);
     let scim = ScimClient::new(&t.scim_url, t.scim_token.clone()).unwrap();
     let snap = capture::capture(&g, "Coda", Some(&scim)).await.unwrap();
 
@@ -321,7 +308,7 @@ async fn the_binary_snapshots_the_twin() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_reports_its_phases_to_an_observer() {
     let t = demo_twin(1).await;
-    let g = admin_graph(&t);
+    let g = common::twin::admin_graph(&t);
     let scim = ScimClient::new(&t.scim_url, t.scim_token.clone()).unwrap();
     let rec = scimshift::progress::Recorder::default();
     let snap = capture::capture_with(&g, "Coda", Some(&scim), &rec)

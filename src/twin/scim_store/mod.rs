@@ -929,6 +929,22 @@ fn list_params(q: &HashMap<String, String>) -> ListParams {
     }
 }
 
+/// The shape every read answer shares: log the request, check the token, run
+/// `op` on the store, answer 200 with its JSON or the SCIM error.
+fn answer_ok(
+    st: &AppState,
+    h: &HeaderMap,
+    method: Method,
+    uri: &OriginalUri,
+    op: impl FnOnce(&ScimStore) -> Result<Value, ScimError>,
+) -> Response {
+    log(st, &method, uri);
+    match authorize(st, h).and_then(|()| op(&st.store)) {
+        Ok(v) => scim_json(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn list(
     State(st): State<AppState>,
     Path(kind): Path<String>,
@@ -936,15 +952,9 @@ async fn list(
     h: HeaderMap,
     uri: OriginalUri,
 ) -> Response {
-    log(&st, &Method::GET, &uri);
-    let r = (|| {
-        authorize(&st, &h)?;
-        st.store.list(kind_of(&kind)?, &list_params(&q))
-    })();
-    match r {
-        Ok(v) => scim_json(StatusCode::OK, &v),
-        Err(e) => e.into_response(),
-    }
+    answer_ok(&st, &h, Method::GET, &uri, |store| {
+        store.list(kind_of(&kind)?, &list_params(&q))
+    })
 }
 
 /// The parameters of a `POST …/.search` body (RFC 7644 §3.4.3 SearchRequest).
@@ -986,15 +996,9 @@ async fn search_kind(
     uri: OriginalUri,
     body: Bytes,
 ) -> Response {
-    log(&st, &Method::POST, &uri);
-    let r = (|| {
-        authorize(&st, &h)?;
-        st.store.list(kind_of(&kind)?, &search_params(&body)?)
-    })();
-    match r {
-        Ok(v) => scim_json(StatusCode::OK, &v),
-        Err(e) => e.into_response(),
-    }
+    answer_ok(&st, &h, Method::POST, &uri, |store| {
+        store.list(kind_of(&kind)?, &search_params(&body)?)
+    })
 }
 
 /// `POST /.search`: the query over every resource type, Users then Groups,
@@ -1005,16 +1009,14 @@ async fn search_all(
     uri: OriginalUri,
     body: Bytes,
 ) -> Response {
-    log(&st, &Method::POST, &uri);
-    let r = (|| {
-        authorize(&st, &h)?;
+    answer_ok(&st, &h, Method::POST, &uri, |store| {
         let p = search_params(&body)?;
         let start = p.start_index.unwrap_or(1);
         let mut left = p.count.unwrap_or(MAX_RESULTS).min(MAX_RESULTS);
         let (mut total, mut resources) = (0, Vec::new());
         for kind in [Kind::User, Kind::Group] {
             // How many of this kind match, then the part of the page they fill.
-            let n = st.store.list(
+            let n = store.list(
                 kind,
                 &ListParams {
                     count: Some(0),
@@ -1030,7 +1032,7 @@ async fn search_all(
                     count: Some(left),
                     ..p.clone()
                 };
-                let got = st.store.list(kind, &page)?;
+                let got = store.list(kind, &page)?;
                 let items = got["Resources"].as_array().cloned().unwrap_or_default();
                 left -= items.len().min(left);
                 resources.extend(items);
@@ -1041,11 +1043,7 @@ async fn search_all(
             json!({"schemas": [LIST_URN], "totalResults": total, "startIndex": start,
                   "itemsPerPage": resources.len(), "Resources": resources}),
         )
-    })();
-    match r {
-        Ok(v) => scim_json(StatusCode::OK, &v),
-        Err(e) => e.into_response(),
-    }
+    })
 }
 
 async fn create(
@@ -1085,22 +1083,16 @@ async fn get_one(
     h: HeaderMap,
     uri: OriginalUri,
 ) -> Response {
-    log(&st, &Method::GET, &uri);
-    let r = (|| {
-        authorize(&st, &h)?;
+    answer_ok(&st, &h, Method::GET, &uri, |store| {
         let p = list_params(&q);
-        st.store.get(kind_of(&kind)?, &id).map(|v| {
+        store.get(kind_of(&kind)?, &id).map(|v| {
             project(
                 &v,
                 p.attributes.as_deref(),
                 p.excluded_attributes.as_deref(),
             )
         })
-    })();
-    match r {
-        Ok(v) => scim_json(StatusCode::OK, &v),
-        Err(e) => e.into_response(),
-    }
+    })
 }
 
 async fn put_one(
