@@ -78,8 +78,15 @@ async fn verify_of_100k_users_5k_groups() {
         c
     };
     let mut c = bin();
-    c.args(["snapshot", "--app", "Coda", "--scim-url", &running.scim_url, "--out"])
-        .arg(&snap);
+    c.args([
+        "snapshot",
+        "--app",
+        "Coda",
+        "--scim-url",
+        &running.scim_url,
+        "--out",
+    ])
+    .arg(&snap);
     let o = common::cli::run(c).await;
     assert!(o.status.success(), "{:?}", common::cli::text(&o));
     let mut c = bin();
@@ -90,7 +97,10 @@ async fn verify_of_100k_users_5k_groups() {
     let o = common::cli::run(c).await;
     assert_eq!(o.status.code(), Some(2), "{:?}", common::cli::text(&o));
     let plan_json: Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
-    let name = plan_json["app"]["customAppName"].as_str().unwrap().to_string();
+    let name = plan_json["app"]["customAppName"]
+        .as_str()
+        .unwrap()
+        .to_string();
     eprintln!("snapshot and plan done at {:?}", t0.elapsed());
 
     // The custom app as apply leaves it.
@@ -190,10 +200,7 @@ async fn verify_of_100k_users_5k_groups() {
         load.split_whitespace().next().unwrap_or("?")
     );
     let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
-    eprintln!(
-        "passed={} counts={}",
-        v["passed"], v["counts"]
-    );
+    eprintln!("passed={} counts={}", v["passed"], v["counts"]);
     assert_eq!(v["passed"], true, "{}", v["worst"]);
     let rows = std::fs::read_to_string(&csv).unwrap().lines().count() - 1;
     eprintln!("CSV rows: {rows}");
