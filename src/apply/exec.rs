@@ -479,11 +479,14 @@ impl<'a> Executor<'a> {
             }
             self.send_request(step, i, req, &mut step_bound).await?;
         }
-        let limit = if step.id == "wait-steady-state" {
-            self.opts.wait
-        } else {
-            self.opts.in_doubt_wait
-        };
+        // Waits and the target's checks follow the first cycles (--wait); the
+        // rest wait for replication.
+        let limit =
+            if step.action == crate::plan::model::Action::Check && step.id != "wait-replication" {
+                self.opts.wait
+            } else {
+                self.opts.in_doubt_wait
+            };
         let reporter = self.reporter;
         let step_id = step.id.clone();
         let mut on_poll = |a: &Answer| {

@@ -1,0 +1,366 @@
+//! `scimshift apply` end to end on the twin with realism on (replication and
+//! assignment lag, the twin's time scale): the demo plan applied into the
+//! twin's own SCIM store and into the independent scim2-server, then the
+//! end state an admin checks (one custom app, every assignment, every pushed
+//! group with its members, 155 matched, no duplicate, nobody deactivated, the
+//! gallery job paused, the custom job steady); a dry run that sends no write;
+//! a stale plan refused; a second apply refused; no secret in anything apply
+//! writes or prints.
+
+mod common;
+
+use common::migration::{FAST, Migration, duplicate_user_names};
+use scimshift::twin::server::TwinOptions;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+
+fn logged(opts_log: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(opts_log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn writes(log: &[Value]) -> Vec<String> {
+    log.iter()
+        .filter(|r| r["write"] == Value::Bool(true))
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect()
+}
+
+/// The end state the Done-when names, checked against the tenant and the target.
+async fn assert_migrated(m: &Migration, users_before: usize) {
+    let plan = m.plan_json();
+    let apps = m.custom_apps().await;
+    assert_eq!(apps.len(), 1, "exactly one custom app: {apps:?}");
+    let sp = apps[0]["id"].as_str().unwrap();
+    let planned: BTreeSet<String> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "assignments")
+        .unwrap()["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let t = d["after"].as_str().unwrap();
+            t[t.rfind('(').unwrap() + 1..t.rfind(')').unwrap()].to_string()
+        })
+        .collect();
+    let have: BTreeSet<String> = m.assignments_of(sp).into_iter().collect();
+    assert_eq!(have, planned, "the plan's assignments, each once");
+    assert_eq!(m.assignments_of(sp).len(), planned.len());
+
+    let (users, groups) = m.target().await;
+    assert!(duplicate_user_names(&users).is_empty(), "no duplicates");
+    assert_eq!(users.len(), users_before, "0 creates predicted, none made");
+    let by_id: HashMap<&str, &Value> = users
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap(), u))
+        .collect();
+    let matched: Vec<&Value> = plan["impact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["action"] == "match")
+        .collect();
+    assert_eq!(matched.len(), 155);
+    for u in &matched {
+        let t = by_id
+            .get(u["targetId"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("matched user {} is gone", u["userPrincipalName"]));
+        assert_ne!(
+            t["active"],
+            Value::Bool(false),
+            "{} deactivated",
+            t["userName"]
+        );
+    }
+    // Every pushed group, once, with the Entra group's direct provisioned members.
+    let tenant_groups: Vec<(String, String, Vec<String>)> = {
+        let t = m.twin.twin.tenant();
+        t.groups
+            .values()
+            .map(|g| (g.id.clone(), g.display_name.clone(), g.members.clone()))
+            .collect()
+    };
+    let entra_to_target: HashMap<&str, &str> = matched
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap(), u["targetId"].as_str().unwrap()))
+        .collect();
+    let expected: Vec<String> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "verify")
+        .unwrap()["details"]["expectedGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(expected.len(), 4);
+    for name in &expected {
+        let in_target: Vec<&Value> = groups
+            .iter()
+            .filter(|g| g["displayName"] == *name)
+            .collect();
+        assert_eq!(in_target.len(), 1, "group {name} once in the target");
+        let members: BTreeSet<&str> = in_target[0]["members"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["value"].as_str()).collect())
+            .unwrap_or_default();
+        let (_, _, entra_members) = tenant_groups.iter().find(|(_, n, _)| n == name).unwrap();
+        let want: BTreeSet<&str> = entra_members
+            .iter()
+            .filter_map(|id| entra_to_target.get(id.as_str()).copied())
+            .collect();
+        assert!(!want.is_empty(), "{name} has provisioned members");
+        assert_eq!(members, want, "members of {name}");
+    }
+    // The gallery job paused; the custom job active and steady after its start.
+    let t = m.twin.twin.tenant();
+    let gallery_sp = plan["app"]["galleryServicePrincipalId"].as_str().unwrap();
+    let job_of = |sp: &str| {
+        t.synchronization
+            .get(sp)
+            .and_then(|s| s.jobs.values().next())
+            .cloned()
+            .unwrap()
+    };
+    let gallery = job_of(gallery_sp);
+    assert_eq!(gallery.status["code"], "Paused");
+    let custom = job_of(sp);
+    assert_eq!(custom.schedule_state, "Active");
+    assert_ne!(
+        custom.status["steadyStateLastAchievedTime"],
+        "0001-01-01T00:00:00Z"
+    );
+    assert!(custom.status["quarantine"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_migrates_the_demo_tenant_into_the_embedded_store() {
+    let m = Migration::new(TwinOptions::default(), None).await;
+    let before = m.target().await.0.len();
+    let mut args = vec!["--yes", "-vv"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("Apply done: 11 of 11 steps done"), "{out}");
+    assert!(out.contains("Provisioning gap:"), "{out}");
+    assert_migrated(&m, before).await;
+
+    // Secrets: not in the journal, the change record, stdout or -vv stderr.
+    let journal = std::fs::read_to_string(m.plan.with_extension("journal.jsonl")).unwrap();
+    let applied = std::fs::read_to_string(m.plan.with_extension("applied.md")).unwrap();
+    for (what, text) in [
+        ("journal", &journal),
+        ("applied.md", &applied),
+        ("stdout", &out),
+        ("stderr", &err),
+    ] {
+        assert!(!text.contains(&m.scim_token), "SCIM token in {what}");
+        assert!(
+            !text.contains(m.twin.client_secret.expose()),
+            "client secret in {what}"
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(m.plan.with_extension("journal.jsonl"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(applied.contains("customSpId"), "{applied}");
+
+    // A second run finds everything done from live state and the journal: no write.
+    let log = m.dir.path().join("unused");
+    let _ = log;
+    let o = m.apply(&args).await;
+    let (out2, err2) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out2}\n{err2}");
+    assert!(out2.contains("done earlier (journal)"), "{out2}");
+    assert_eq!(m.custom_apps().await.len(), 1);
+
+    // status reads the journal and both jobs.
+    let mut c = m.bin();
+    c.args(["status", "--output", "json"]).arg(&m.plan);
+    let o = common::cli::run(c).await;
+    let (out3, err3) = common::cli::text(&o);
+    assert!(o.status.success(), "{out3}\n{err3}");
+    let v: Value = serde_json::from_str(out3.trim()).unwrap();
+    assert_eq!(v["jobs"]["gallery"]["status"], "Paused", "{v}");
+    assert_eq!(v["jobs"]["custom"]["schedule"], "Active", "{v}");
+    assert!(v["applied"]["gap"]["gapSeconds"].is_number(), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_migrates_the_demo_tenant_into_scim2_server() {
+    let server = common::start_scim2_server();
+    let opts = TwinOptions {
+        scim_target: Some((
+            server.base_url.clone(),
+            scimshift::secret::Secret::new(server.token.clone()),
+        )),
+        ..TwinOptions::default()
+    };
+    let m = Migration::new(opts, Some((server.base_url.clone(), server.token.clone()))).await;
+    let before = m.target().await.0.len();
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert_migrated(&m, before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_sends_no_write_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let opts = TwinOptions {
+        request_log: Some(log.clone()),
+        ..TwinOptions::default()
+    };
+    let m = Migration::new(opts, None).await;
+    let before = logged(&log).len();
+    let o = m.apply(&["--dry-run"]).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    let during: Vec<Value> = logged(&log).into_iter().skip(before).collect();
+    assert!(!during.is_empty(), "the dry run read live state");
+    assert_eq!(
+        writes(&during),
+        Vec::<String>::new(),
+        "no write reached the twin"
+    );
+    // Every write is shown, with the token as a name, never its value.
+    assert!(out.contains("POST $GRAPH/applicationTemplates/"), "{out}");
+    assert!(out.contains("{secret:scimToken}"), "{out}");
+    assert!(!out.contains(&m.scim_token));
+    assert!(out.contains("Nothing was sent"), "{out}");
+    assert!(
+        !m.plan.with_extension("journal.jsonl").exists(),
+        "a dry run journals nothing"
+    );
+    assert!(m.custom_apps().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_plan_is_refused_with_what_changed_and_nothing_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let opts = TwinOptions {
+        request_log: Some(log.clone()),
+        ..TwinOptions::default()
+    };
+    let m = Migration::new(opts, None).await;
+    // Someone removes a gallery assignment after the snapshot.
+    let plan = m.plan_json();
+    let gallery_sp = plan["app"]["galleryServicePrincipalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (assignment, who) = {
+        let t = m.twin.twin.tenant();
+        let a = t
+            .assignments
+            .values()
+            .find(|a| a.resource_id == gallery_sp && a.principal_type == "User")
+            .unwrap();
+        (
+            a.id.clone(),
+            a.principal_display_name.clone().unwrap_or_default(),
+        )
+    };
+    m.graph()
+        .delete(&format!(
+            "/servicePrincipals/{gallery_sp}/appRoleAssignedTo/{assignment}"
+        ))
+        .await
+        .unwrap();
+    let before = logged(&log).len();
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(err.contains("the plan is stale"), "{err}");
+    assert!(err.contains(&who), "the change names the user: {err}");
+    let during: Vec<Value> = logged(&log).into_iter().skip(before).collect();
+    assert_eq!(writes(&during), Vec::<String>::new());
+    assert!(m.custom_apps().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_after_the_snapshot_makes_the_plan_stale() {
+    let m = Migration::new(TwinOptions::default(), None).await;
+    let plan = m.plan_json();
+    let sp = plan["app"]["galleryServicePrincipalId"].as_str().unwrap();
+    let job = plan["app"]["galleryJobId"].as_str().unwrap();
+    let url = format!("/servicePrincipals/{sp}/synchronization/jobs/{job}/schema");
+    let g = m.graph();
+    let mut schema = g.get(&url).await.unwrap();
+    // The admin switches the gallery's userName mapping to userPrincipalName.
+    let text = serde_json::to_string(&schema).unwrap();
+    assert!(text.contains("\"mail\""));
+    for rule in schema["synchronizationRules"].as_array_mut().unwrap() {
+        for om in rule["objectMappings"].as_array_mut().unwrap() {
+            for am in om["attributeMappings"].as_array_mut().unwrap() {
+                if am["targetAttributeName"] == "userName" {
+                    am["source"]["parameters"] = serde_json::json!([]);
+                    am["source"]["type"] = "Attribute".into();
+                    am["source"]["name"] = "userPrincipalName".into();
+                    am["source"]["expression"] = "[userPrincipalName]".into();
+                }
+            }
+        }
+    }
+    g.put(&url, &schema).await.unwrap();
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(err.contains("the plan is stale"), "{err}");
+    assert!(m.custom_apps().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_apply_of_the_same_plan_is_refused_while_the_first_runs() {
+    let m = Migration::new(TwinOptions::default(), None).await;
+    // A live holder: this test process.
+    std::fs::write(
+        m.plan.with_extension("lock"),
+        format!("{} apply\n", std::process::id()),
+    )
+    .unwrap();
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("another scimshift apply of this plan is running"),
+        "{err}"
+    );
+    assert!(m.custom_apps().await.is_empty());
+    assert!(
+        m.plan.with_extension("lock").exists(),
+        "the holder's lock is left alone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_and_without_yes_apply_refuses_at_once() {
+    let m = Migration::new(TwinOptions::default(), None).await;
+    let o = m.apply(&[]).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(64), "{out}\n{err}");
+    assert!(err.contains("pass --yes"), "{err}");
+    assert!(!m.plan.with_extension("journal.jsonl").exists());
+}

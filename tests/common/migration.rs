@@ -1,0 +1,163 @@
+//! A migration on the twin as an admin runs it: the twin in-process (realism
+//! on), `scimshift snapshot` and `scimshift plan` through the binary into a
+//! temp folder, then `scimshift apply` with the twin's credentials; and the
+//! end-state facts apply's tests assert (custom apps, assignments, target
+//! users and groups).
+
+use super::cli;
+use scimshift::graph::GraphClient;
+use scimshift::twin::server::{RunningTwin, TwinOptions};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Output;
+
+/// Apply against the twin's speed: poll often, look for a lost create for
+/// longer than the twin's replication window.
+pub const FAST: &[&str] = &["--poll", "100ms", "--in-doubt-wait", "8s", "--wait", "2m"];
+
+pub struct Migration {
+    pub twin: RunningTwin,
+    pub dir: tempfile::TempDir,
+    pub snapshot: PathBuf,
+    pub plan: PathBuf,
+    /// The SCIM target's URL and token (the twin's store, or scim2-server).
+    pub scim_url: String,
+    pub scim_token: String,
+}
+
+impl Migration {
+    /// Start a twin with `opts`, snapshot it and plan the Coda migration.
+    pub async fn new(opts: TwinOptions, scim: Option<(String, String)>) -> Migration {
+        let twin = super::twin::with(opts).await;
+        let (scim_url, scim_token) =
+            scim.unwrap_or_else(|| (twin.scim_url.clone(), twin.scim_token.expose().to_string()));
+        let dir = tempfile::tempdir().unwrap();
+        let m = Migration {
+            snapshot: dir.path().join("snapshot.json"),
+            plan: dir.path().join("plan.json"),
+            twin,
+            dir,
+            scim_url,
+            scim_token,
+        };
+        let mut c = m.bin();
+        c.args([
+            "snapshot",
+            "--app",
+            "Coda",
+            "--scim-url",
+            &m.scim_url,
+            "--out",
+        ])
+        .arg(&m.snapshot);
+        let o = cli::run(c).await;
+        assert!(o.status.success(), "snapshot: {:?}", cli::text(&o));
+        let mut c = m.bin();
+        c.args(["plan", "--profile", "coda", "--snapshot"])
+            .arg(&m.snapshot)
+            .arg("--out")
+            .arg(&m.plan);
+        let o = cli::run(c).await;
+        // 2: the plan has changes pending.
+        assert_eq!(o.status.code(), Some(2), "plan: {}", cli::text(&o).1);
+        m
+    }
+
+    /// The binary with the twin's Graph and SCIM credentials.
+    pub fn bin(&self) -> assert_cmd::Command {
+        let mut c = cli::bin();
+        c.env("AZURE_TENANT_ID", &self.twin.tenant_id)
+            .env("AZURE_CLIENT_ID", &self.twin.client_id)
+            .env("AZURE_CLIENT_SECRET", self.twin.client_secret.expose())
+            .env("SCIMSHIFT_GRAPH_URL", &self.twin.graph_url)
+            .env("SCIMSHIFT_AUTHORITY_URL", &self.twin.authority_url)
+            .env("SCIM_TOKEN", &self.scim_token);
+        c
+    }
+
+    /// `scimshift apply PLAN --snapshot SNAP <args>`.
+    pub fn apply_cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut c = self.bin();
+        c.arg("apply")
+            .arg(&self.plan)
+            .arg("--snapshot")
+            .arg(&self.snapshot);
+        c.args(args);
+        c
+    }
+
+    pub async fn apply(&self, args: &[&str]) -> Output {
+        cli::run(self.apply_cmd(args)).await
+    }
+
+    pub fn plan_json(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(&self.plan).unwrap()).unwrap()
+    }
+
+    pub fn graph(&self) -> GraphClient {
+        super::twin::admin_graph(&self.twin)
+    }
+
+    /// Service principals named like the plan's custom app.
+    pub async fn custom_apps(&self) -> Vec<Value> {
+        let name = self.plan_json()["app"]["customAppName"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Straight from the tenant: Graph lists may hide a new app for a while.
+        let t = self.twin.twin.tenant();
+        t.service_principals
+            .values()
+            .filter(|sp| sp.display_name == name)
+            .map(|sp| serde_json::json!({"id": sp.id, "appId": sp.app_id}))
+            .collect()
+    }
+
+    /// The custom app's assignments, straight from the tenant.
+    pub fn assignments_of(&self, sp: &str) -> Vec<String> {
+        let t = self.twin.twin.tenant();
+        let mut v: Vec<String> = t
+            .assignments
+            .values()
+            .filter(|a| a.resource_id == sp)
+            .map(|a| a.principal_id.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Every user and group of the SCIM target.
+    pub async fn target(&self) -> (Vec<Value>, Vec<Value>) {
+        let scim = scimshift::scim::ScimClient::new(
+            &self.scim_url,
+            scimshift::secret::Secret::new(self.scim_token.clone()),
+        )
+        .unwrap();
+        let users = scim
+            .list_all(scimshift::scim::client::Resource::Users, 100)
+            .await
+            .unwrap();
+        let groups = scim
+            .list_all(scimshift::scim::client::Resource::Groups, 100)
+            .await
+            .unwrap();
+        (users, groups)
+    }
+}
+
+/// userNames (lower case) held by more than one target user.
+pub fn duplicate_user_names(users: &[Value]) -> Vec<String> {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for u in users {
+        if let Some(n) = u["userName"].as_str() {
+            *seen.entry(n.to_lowercase()).or_default() += 1;
+        }
+    }
+    let mut d: Vec<String> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, _)| k)
+        .collect();
+    d.sort();
+    d
+}
