@@ -9,10 +9,9 @@
 
 mod common;
 
-use common::migration::{FAST, Migration, duplicate_user_names};
+use common::migration::{FAST, Migration, assert_migrated};
 use scimshift::twin::server::TwinOptions;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
 
 fn logged(opts_log: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(opts_log)
@@ -27,118 +26,6 @@ fn writes(log: &[Value]) -> Vec<String> {
         .filter(|r| r["write"] == Value::Bool(true))
         .map(|r| format!("{} {}", r["method"], r["path"]))
         .collect()
-}
-
-/// The end state the Done-when names, checked against the tenant and the target.
-async fn assert_migrated(m: &Migration, users_before: usize) {
-    let plan = m.plan_json();
-    let apps = m.custom_apps().await;
-    assert_eq!(apps.len(), 1, "exactly one custom app: {apps:?}");
-    let sp = apps[0]["id"].as_str().unwrap();
-    let planned: BTreeSet<String> = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "assignments")
-        .unwrap()["diff"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            let t = d["after"].as_str().unwrap();
-            t[t.rfind('(').unwrap() + 1..t.rfind(')').unwrap()].to_string()
-        })
-        .collect();
-    let have: BTreeSet<String> = m.assignments_of(sp).into_iter().collect();
-    assert_eq!(have, planned, "the plan's assignments, each once");
-    assert_eq!(m.assignments_of(sp).len(), planned.len());
-
-    let (users, groups) = m.target().await;
-    assert!(duplicate_user_names(&users).is_empty(), "no duplicates");
-    assert_eq!(users.len(), users_before, "0 creates predicted, none made");
-    let by_id: HashMap<&str, &Value> = users
-        .iter()
-        .map(|u| (u["id"].as_str().unwrap(), u))
-        .collect();
-    let matched: Vec<&Value> = plan["impact"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|u| u["action"] == "match")
-        .collect();
-    assert_eq!(matched.len(), 155);
-    for u in &matched {
-        let t = by_id
-            .get(u["targetId"].as_str().unwrap())
-            .unwrap_or_else(|| panic!("matched user {} is gone", u["userPrincipalName"]));
-        assert_ne!(
-            t["active"],
-            Value::Bool(false),
-            "{} deactivated",
-            t["userName"]
-        );
-    }
-    // Every pushed group, once, with the Entra group's direct provisioned members.
-    let tenant_groups: Vec<(String, String, Vec<String>)> = {
-        let t = m.twin.twin.tenant();
-        t.groups
-            .values()
-            .map(|g| (g.id.clone(), g.display_name.clone(), g.members.clone()))
-            .collect()
-    };
-    let entra_to_target: HashMap<&str, &str> = matched
-        .iter()
-        .map(|u| (u["id"].as_str().unwrap(), u["targetId"].as_str().unwrap()))
-        .collect();
-    let expected: Vec<String> = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == "verify")
-        .unwrap()["details"]["expectedGroups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(expected.len(), 4);
-    for name in &expected {
-        let in_target: Vec<&Value> = groups
-            .iter()
-            .filter(|g| g["displayName"] == *name)
-            .collect();
-        assert_eq!(in_target.len(), 1, "group {name} once in the target");
-        let members: BTreeSet<&str> = in_target[0]["members"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x["value"].as_str()).collect())
-            .unwrap_or_default();
-        let (_, _, entra_members) = tenant_groups.iter().find(|(_, n, _)| n == name).unwrap();
-        let want: BTreeSet<&str> = entra_members
-            .iter()
-            .filter_map(|id| entra_to_target.get(id.as_str()).copied())
-            .collect();
-        assert!(!want.is_empty(), "{name} has provisioned members");
-        assert_eq!(members, want, "members of {name}");
-    }
-    // The gallery job paused; the custom job active and steady after its start.
-    let t = m.twin.twin.tenant();
-    let gallery_sp = plan["app"]["galleryServicePrincipalId"].as_str().unwrap();
-    let job_of = |sp: &str| {
-        t.synchronization
-            .get(sp)
-            .and_then(|s| s.jobs.values().next())
-            .cloned()
-            .unwrap()
-    };
-    let gallery = job_of(gallery_sp);
-    assert_eq!(gallery.status["code"], "Paused");
-    let custom = job_of(sp);
-    assert_eq!(custom.schedule_state, "Active");
-    assert_ne!(
-        custom.status["steadyStateLastAchievedTime"],
-        "0001-01-01T00:00:00Z"
-    );
-    assert!(custom.status["quarantine"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,7 +80,8 @@ pub struct Resume {
     /// (step, request) whose intent has no result: sent or not, nobody knows.
     pub in_doubt: HashSet<(String, usize)>,
     pub cutover: Option<cutover::Gap>,
-    /// Whether an earlier run got past `pause-gallery-job`.
+    /// Whether an earlier run began the cutover (sent, or may have sent, the
+    /// gallery job's pause): live state is then partly apply's own doing.
     pub past_cutover: bool,
 }
 
@@ -92,6 +93,10 @@ impl Resume {
             match rec {
                 Record::Intent { step, request, .. } => {
                     intents.insert((step.clone(), *request));
+                    // The pause may have been sent: the gallery job's state is ours now.
+                    if step == "pause-gallery-job" {
+                        r.past_cutover = true;
+                    }
                 }
                 Record::Result {
                     step,
@@ -150,6 +155,9 @@ fn idempotency(r: &Request) -> Idempotent {
         }
     }
 }
+
+/// When the gallery job's last cycle ended (bound after the pause).
+const GALLERY_ENDED: &str = "galleryLastCycleEnded";
 
 /// The SCIM token placeholder's full name.
 const SECRET: &str = "secret:scimToken";
@@ -364,8 +372,15 @@ impl<'a> Executor<'a> {
         Ok((ok, answer))
     }
 
-    /// Bind what a request's response gives.
-    fn bind_from(&mut self, req: &Request, answer: &Answer, into: &mut BoundValues) {
+    /// Bind what a request's response gives; a done-check's read does not
+    /// replace what the step's own answers bound (the start's `Date`).
+    fn bind_from(
+        &mut self,
+        req: &Request,
+        answer: &Answer,
+        into: &mut BoundValues,
+        overwrite: bool,
+    ) {
         for b in &req.binds {
             let v = match &b.from {
                 BindFrom::Pointer(p) => p.resolve(&answer.body).cloned(),
@@ -373,6 +388,9 @@ impl<'a> Executor<'a> {
                 BindFrom::Header(h) => answer.header(h).map(Value::from),
             };
             if let Some(v) = v.filter(|v| !v.is_null()) {
+                if !overwrite && self.bound.contains_key(&b.name) {
+                    continue;
+                }
                 self.bound.insert(b.name.clone(), v.clone());
                 into.insert(b.name.clone(), v);
             }
@@ -423,11 +441,19 @@ impl<'a> Executor<'a> {
 
     async fn step(&mut self, step: &Step) -> Result<StepEnd> {
         self.reporter.event(&Event::StepStarted { step });
+        // Only a create that cannot be listed reliably is worth waiting for:
+        // repeats of idempotent writes are harmless, and assignments are
+        // listed before each batch (a repeat answers "already exists").
         let in_doubt: Vec<usize> = self
             .resume
             .in_doubt
             .iter()
-            .filter(|(s, _)| *s == step.id)
+            .filter(|(s, i)| {
+                *s == step.id
+                    && step.requests.get(*i).is_some_and(|r| {
+                        idempotency(r) == Idempotent::No && !super::find::is_assignment_batch(r)
+                    })
+            })
             .map(|(_, i)| *i)
             .collect();
         // Live state first: already done (by an interrupted run, by hand)?
@@ -474,7 +500,10 @@ impl<'a> Executor<'a> {
             if self.stopped() {
                 return Ok(StepEnd::Quit);
             }
-            if self.resume.answered.contains(&(step.id.clone(), i)) && req.method != Method::Get {
+            // Answered before (its binds are restored from the journal): a
+            // read is not repeated either, so `schemaBeforeApply` stays the
+            // schema from before the PUT.
+            if self.resume.answered.contains(&(step.id.clone(), i)) {
                 continue;
             }
             self.send_request(step, i, req, &mut step_bound).await?;
@@ -499,8 +528,29 @@ impl<'a> Executor<'a> {
             None if self.stopped() => return Ok(StepEnd::Quit),
             None => return Err(self.not_done(step).await),
         };
-        self.bind_from(&step.done_when.request.clone(), &answer, &mut step_bound);
-        if step.id == "pause-gallery-job" {
+        self.finish_step(step, &answer, step_bound, false).await
+    }
+
+    /// A step's done-check holds: bind what it binds, do what the cutover
+    /// needs after the step (whether this run or an earlier one sent it),
+    /// journal the step done.
+    async fn finish_step(
+        &mut self,
+        step: &Step,
+        answer: &Answer,
+        mut step_bound: BoundValues,
+        found: bool,
+    ) -> Result<StepEnd> {
+        self.bind_from(
+            &step.done_when.request.clone(),
+            answer,
+            &mut step_bound,
+            false,
+        );
+        if step.id == "create-app" {
+            super::find::refuse_twins(step, &answer.body)?;
+        }
+        if step.id == "pause-gallery-job" && !self.bound.contains_key(GALLERY_ENDED) {
             let ended = cutover::wait_gallery_cycle(
                 self.t,
                 step,
@@ -509,16 +559,11 @@ impl<'a> Executor<'a> {
                 self.opts.poll,
             )
             .await?;
-            step_bound.insert(
-                "galleryLastCycleEnded".into(),
-                ended.clone().map_or(Value::Null, Value::from),
-            );
-            self.bound.insert(
-                "galleryLastCycleEnded".into(),
-                ended.map_or(Value::Null, Value::from),
-            );
+            let v = ended.map_or(Value::Null, Value::from);
+            step_bound.insert(GALLERY_ENDED.into(), v.clone());
+            self.bound.insert(GALLERY_ENDED.into(), v);
         }
-        if step.id == "start-custom-job" {
+        if step.id == "start-custom-job" && self.resume.cutover.is_none() {
             let gap = cutover::Gap::measure(&self.bound);
             self.reporter.event(&Event::Gap { gap: &gap });
             self.append(Record::Cutover {
@@ -527,16 +572,17 @@ impl<'a> Executor<'a> {
                 custom_job_started: gap.custom_job_started.clone(),
                 gap_seconds: gap.gap_seconds,
             })?;
+            self.resume.cutover = Some(gap);
         }
         self.append(Record::StepDone {
             at: now(),
             step: step.id.clone(),
-            found: false,
+            found,
             bound: step_bound,
         })?;
         self.reporter.event(&Event::StepDone {
             step: &step.id,
-            found: false,
+            found,
         });
         Ok(StepEnd::Done)
     }
@@ -584,22 +630,8 @@ impl<'a> Executor<'a> {
     }
 
     async fn found_done(&mut self, step: &Step, answer: &Answer) -> Result<StepEnd> {
-        let mut step_bound = BoundValues::new();
-        self.bind_from(&step.done_when.request.clone(), answer, &mut step_bound);
-        if step.id == "create-app" {
-            super::find::refuse_twins(step, &answer.body)?;
-        }
-        self.append(Record::StepDone {
-            at: now(),
-            step: step.id.clone(),
-            found: true,
-            bound: step_bound,
-        })?;
-        self.reporter.event(&Event::StepDone {
-            step: &step.id,
-            found: true,
-        });
-        Ok(StepEnd::Done)
+        self.finish_step(step, answer, BoundValues::new(), true)
+            .await
     }
 
     /// A dry run of a step: its requests as they would be sent (filled where
@@ -669,7 +701,9 @@ impl<'a> Executor<'a> {
             principals = kept.iter().map(|(_, p)| p.clone()).collect();
             body = Some(json!({"requests": kept.into_iter().map(|(r, _)| r).collect::<Vec<_>>()}));
         }
-        if req.method != Method::Get {
+        // An intent already journaled (and unanswered) is not journaled again.
+        let key = (step.id.clone(), i);
+        if req.method != Method::Get && !self.resume.in_doubt.contains(&key) {
             self.append(Record::Intent {
                 at: now(),
                 step: step.id.clone(),
@@ -692,13 +726,14 @@ impl<'a> Executor<'a> {
         }
         let answer = self.send_replicated(req, &url, body.as_ref()).await?;
         let mut bound = BoundValues::new();
-        self.bind_from(req, &answer, &mut bound);
+        self.bind_from(req, &answer, &mut bound, true);
         if super::find::is_assignment_batch(req) {
             super::find::check_batch(&answer.body, body.as_ref())?;
         }
         if step.id == "pilot-on-demand" {
             cutover::report_on_demand(self.reporter, &answer.body);
         }
+        self.resume.in_doubt.remove(&key);
         step_bound.extend(bound.clone());
         // Big values (a whole schema) are journaled once, with the result.
         self.append(Record::Result {

@@ -112,6 +112,27 @@ pub trait Asker {
     fn ask(&mut self, step: &Step) -> crate::error::Result<Choice>;
 }
 
+/// Asks on the terminal: y / n / a / q.
+pub struct Prompt;
+
+impl Asker for Prompt {
+    fn ask(&mut self, step: &Step) -> crate::error::Result<Choice> {
+        let items = [
+            "y  apply this step",
+            "n  skip it",
+            "a  apply this and every later step",
+            "q  quit (resume later)",
+        ];
+        let i = dialoguer::Select::new()
+            .with_prompt(format!("Apply step {}?", step.id))
+            .items(items)
+            .default(0)
+            .interact()
+            .map_err(|e| crate::error::Error::io(format!("could not read the answer: {e}")))?;
+        Ok([Choice::Yes, Choice::No, Choice::All, Choice::Quit][i])
+    }
+}
+
 /// Answers every question with the same choice (`--yes`: all).
 pub struct Always(pub Choice);
 

@@ -7,7 +7,7 @@ use crate::apply::{Asker, Choice, Event, Reporter};
 use crate::cli::{ApplyArgs, StatusArgs};
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
-use crate::plan::model::{Plan, Step, Target};
+use crate::plan::model::{Plan, Target};
 use crate::scim::ScimClient;
 use crate::twin::faults::parse_duration;
 use serde_json::{Value, json};
@@ -79,7 +79,7 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     let mut asker: Box<dyn Asker> = if ctx.assume_yes || args.dry_run {
         Box::new(crate::apply::Always(Choice::All))
     } else {
-        Box::new(Prompt)
+        Box::new(crate::apply::Prompt)
     };
     let observer = super::progress::observer(ctx);
     let report = crate::apply::apply(
@@ -174,27 +174,6 @@ fn watch_ctrl_c(flag: Arc<AtomicBool>) {
             }
         }
     });
-}
-
-/// y / n / a / q with dialoguer.
-struct Prompt;
-
-impl Asker for Prompt {
-    fn ask(&mut self, step: &Step) -> Result<Choice> {
-        let items = [
-            "y  apply this step",
-            "n  skip it",
-            "a  apply this and every later step",
-            "q  quit (resume later)",
-        ];
-        let i = dialoguer::Select::new()
-            .with_prompt(format!("Apply step {}?", step.id))
-            .items(items)
-            .default(0)
-            .interact()
-            .map_err(|e| Error::io(format!("could not read the answer: {e}")))?;
-        Ok([Choice::Yes, Choice::No, Choice::All, Choice::Quit][i])
-    }
 }
 
 /// One JSON object per event on stdout.
