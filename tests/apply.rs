@@ -251,3 +251,84 @@ async fn without_a_terminal_and_without_yes_apply_refuses_at_once() {
     assert!(err.contains("pass --yes"), "{err}");
     assert!(!m.plan.with_extension("journal.jsonl").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_json_is_one_event_per_line_then_a_summary() {
+    let m = Migration::new(TwinOptions::default(), None).await;
+    let mut args = vec!["--yes", "--output", "json"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let started: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "stepStarted")
+        .map(|e| e["step"]["id"].as_str().unwrap())
+        .collect();
+    let plan = m.plan_json();
+    let ids: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(started, ids, "every step, in order");
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "summary");
+    assert_eq!(last["outcome"], "done");
+    assert!(last["graphWrites"].as_u64().unwrap() >= 30, "{last}");
+    assert!(events.iter().any(|e| e["event"] == "gap"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_ctrl_c_stops_after_the_request_in_flight_and_a_rerun_resumes() {
+    let m = Migration::new(TwinOptions::default(), None).await;
+    let before = m.target().await.0.len();
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    let mut c = m.apply_process(&args);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let journal = m.plan.with_extension("journal.jsonl");
+    // Interrupt once the journal shows the apply under way (bounded wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let n = std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count());
+        if n >= 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // SAFETY: signals the child this test spawned, by its pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(130), "{out}\n{err}");
+    assert!(out.contains("Resume with: scimshift apply"), "{out}");
+    assert!(err.contains("interrupted"), "{err}");
+    let records = scimshift::journal::read(&m.plan).unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r, scimshift::journal::Record::Interrupted { .. })),
+        "the stop is journaled"
+    );
+    let done_before = records
+        .iter()
+        .filter(|r| matches!(r, scimshift::journal::Record::StepDone { .. }))
+        .count();
+    assert!(done_before < 11, "it stopped before the end");
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert_migrated(&m, before).await;
+}

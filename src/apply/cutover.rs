@@ -23,7 +23,14 @@ pub struct Gap {
     pub gallery_last_cycle_ended: Option<String>,
     pub custom_job_started: String,
     pub gap_seconds: Option<f64>,
+    /// apply's own time in the gap: from seeing the gallery's last cycle
+    /// ended to the custom job's start answered, on the operator's clock.
+    pub tool_seconds: Option<f64>,
 }
+
+/// Operator-clock moments the gap's tool share is measured between.
+pub const SEEN_ENDED: &str = "galleryCycleSeenEndedAt";
+pub const START_ANSWERED: &str = "customJobStartAnsweredAt";
 
 fn timestamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     chrono::DateTime::parse_from_rfc3339(s)
@@ -41,10 +48,18 @@ impl Gap {
             (Some(a), Some(b)) => Some(((b - a).num_milliseconds() as f64 / 1000.0).max(0.0)),
             _ => None,
         };
+        let tool_seconds = match (
+            text(SEEN_ENDED).as_deref().and_then(timestamp),
+            text(START_ANSWERED).as_deref().and_then(timestamp),
+        ) {
+            (Some(a), Some(b)) => Some(((b - a).num_milliseconds() as f64 / 1000.0).max(0.0)),
+            _ => None,
+        };
         Gap {
             gallery_last_cycle_ended: ended,
             custom_job_started: started,
             gap_seconds,
+            tool_seconds,
         }
     }
 }

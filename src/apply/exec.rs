@@ -122,12 +122,14 @@ impl Resume {
                     gallery_last_cycle_ended,
                     custom_job_started,
                     gap_seconds,
+                    tool_seconds,
                     ..
                 } => {
                     r.cutover = Some(cutover::Gap {
                         gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
                         custom_job_started: custom_job_started.clone(),
                         gap_seconds: *gap_seconds,
+                        tool_seconds: *tool_seconds,
                     });
                 }
                 _ => {}
@@ -562,6 +564,9 @@ impl<'a> Executor<'a> {
             let v = ended.map_or(Value::Null, Value::from);
             step_bound.insert(GALLERY_ENDED.into(), v.clone());
             self.bound.insert(GALLERY_ENDED.into(), v);
+            let seen = Value::from(now());
+            step_bound.insert(cutover::SEEN_ENDED.into(), seen.clone());
+            self.bound.insert(cutover::SEEN_ENDED.into(), seen);
         }
         if step.id == "start-custom-job" && self.resume.cutover.is_none() {
             let gap = cutover::Gap::measure(&self.bound);
@@ -571,6 +576,7 @@ impl<'a> Executor<'a> {
                 gallery_last_cycle_ended: gap.gallery_last_cycle_ended.clone(),
                 custom_job_started: gap.custom_job_started.clone(),
                 gap_seconds: gap.gap_seconds,
+                tool_seconds: gap.tool_seconds,
             })?;
             self.resume.cutover = Some(gap);
         }
@@ -727,6 +733,12 @@ impl<'a> Executor<'a> {
         let answer = self.send_replicated(req, &url, body.as_ref()).await?;
         let mut bound = BoundValues::new();
         self.bind_from(req, &answer, &mut bound, true);
+        if step.id == "start-custom-job" {
+            let at = Value::from(now());
+            self.bound
+                .insert(cutover::START_ANSWERED.into(), at.clone());
+            bound.insert(cutover::START_ANSWERED.into(), at);
+        }
         if super::find::is_assignment_batch(req) {
             super::find::check_batch(&answer.body, body.as_ref())?;
         }

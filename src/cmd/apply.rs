@@ -118,18 +118,22 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
         ),
     };
     if ctx.json() {
-        crate::output::print_json(&json!({
-            "event": "summary",
-            "outcome": outcome,
-            "stepsDone": report.applied.done(),
-            "steps": report.applied.steps.len(),
-            "seconds": report.seconds,
-            "graphWrites": report.graph_writes,
-            "gap": report.applied.gap,
-            "keptWrites": report.kept.len(),
-            "journal": report.journal,
-            "applied": report.applied_md,
-        }));
+        // The last of the JSON lines: compact, like every event before it.
+        println!(
+            "{}",
+            json!({
+                "event": "summary",
+                "outcome": outcome,
+                "stepsDone": report.applied.done(),
+                "steps": report.applied.steps.len(),
+                "seconds": report.seconds,
+                "graphWrites": report.graph_writes,
+                "gap": report.applied.gap,
+                "keptWrites": report.kept.len(),
+                "journal": report.journal,
+                "applied": report.applied_md,
+            })
+        );
     } else {
         println!();
         println!(

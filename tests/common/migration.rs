@@ -90,6 +90,27 @@ impl Migration {
         c
     }
 
+    /// [`Migration::apply_cmd`] as a plain process (to signal it while it runs).
+    pub fn apply_process(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(cli::bin_path());
+        for k in cli::ENV {
+            c.env_remove(k);
+        }
+        c.env("AZURE_TENANT_ID", &self.twin.tenant_id)
+            .env("AZURE_CLIENT_ID", &self.twin.client_id)
+            .env("AZURE_CLIENT_SECRET", self.twin.client_secret.expose())
+            .env("SCIMSHIFT_GRAPH_URL", &self.twin.graph_url)
+            .env("SCIMSHIFT_AUTHORITY_URL", &self.twin.authority_url)
+            .env("SCIM_TOKEN", &self.scim_token)
+            .stdin(std::process::Stdio::null());
+        c.arg("apply")
+            .arg(&self.plan)
+            .arg("--snapshot")
+            .arg(&self.snapshot);
+        c.args(args);
+        c
+    }
+
     pub async fn apply(&self, args: &[&str]) -> Output {
         cli::run(self.apply_cmd(args)).await
     }
