@@ -107,6 +107,9 @@ pub enum Command {
     /// Import users from CSV into a SCIM target or Entra, or export them to CSV
     #[command(subcommand)]
     Users(UsersCommand),
+    /// After apply: check that everyone is in the target once and active, pushed groups have their members, orphans are untouched and the custom job is steady
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Check credentials, permissions, clock, the gallery app and the SCIM target before a change window (writes nothing)
     #[command(after_help = DOCTOR_HELP)]
     Doctor(DoctorArgs),
@@ -144,6 +147,32 @@ Examples:
   scimshift doctor --app Coda --output json                           # one JSON document
 Each check prints ✓ or ✗ with one sentence; exit 1 when any check fails.
 Permissions are read from the token's roles (app-only) or scp (delegated) claims.";
+const VERIFY_HELP: &str = "\
+Examples:
+  export AZURE_TENANT_ID=… AZURE_CLIENT_ID=… AZURE_CLIENT_SECRET=…   SCIM_TOKEN=…
+  scimshift verify plan.json --snapshot coda.snapshot.json --csv verify.csv
+  scimshift verify plan.json --snapshot coda.snapshot.json --output json
+Reads only. Exit 0 when verify passes, 1 with one sentence naming the worst failure.
+The SCIM URL defaults to the snapshot's target. Needs what snapshot needs, plus AuditLog.Read.All
+for the provisioning logs (without it, escrows are counted from the job's last cycle only).";
+
+/// `scimshift verify PLAN.json`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The plan that was applied (PLAN.json)
+    pub plan: PathBuf,
+    /// The snapshot the plan was made from: orphans, adopted and pushed groups come from it
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Write one row per user and group (kind, id, name, expected, found, status, detail) here (mode 0600)
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    #[command(flatten)]
+    pub scim: ScimArgs,
+}
+
 const COMPLETIONS_HELP: &str = "\
 Examples:
   scimshift completions bash > ~/.local/share/bash-completion/completions/scimshift

@@ -28,5 +28,6 @@ pub mod secret;
 pub mod snapshot;
 pub mod twin;
 pub mod users;
+pub mod verify;
 
 pub use error::{Error, Result};
