@@ -214,6 +214,13 @@ pub fn holds(expect: &Expect, status: u16, body: &Value, bound: &Bound) -> bool 
             (Some(have), Some(Value::Array(need))) => need.iter().all(|n| have.contains(n)),
             _ => false,
         },
+        ExpectOp::ContainsNone => match (got.as_ref(), want) {
+            (None | Some(Value::Null), Some(Value::Array(_))) => true,
+            (Some(Value::Array(have)), Some(Value::Array(none))) => {
+                none.iter().all(|n| !have.contains(n))
+            }
+            _ => false,
+        },
         ExpectOp::CountAtLeast => match (
             got.as_ref().and_then(Value::as_array),
             number(want.as_ref()),
