@@ -332,3 +332,110 @@ async fn a_first_ctrl_c_stops_after_the_request_in_flight_and_a_rerun_resumes() 
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert_migrated(&m, before).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_after_apply_leaves_only_the_documented_residue() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let opts = TwinOptions {
+        request_log: Some(log.clone()),
+        ..TwinOptions::default()
+    };
+    let m = Migration::new(opts, None).await;
+    let gallery_sp = m.plan_json()["app"]["galleryServicePrincipalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gallery_assignments = m.assignments_of(&gallery_sp);
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    assert_eq!(o.status.code(), Some(0), "{}", common::cli::text(&o).1);
+    assert_eq!(m.custom_apps().await.len(), 1);
+
+    // A dry run of the rollback sends no write.
+    let rollback = |extra: &[&str]| {
+        let mut c = m.bin();
+        c.arg("rollback")
+            .arg(&m.plan)
+            .args(["--poll", "100ms", "--in-doubt-wait", "8s"]);
+        c.args(extra);
+        c
+    };
+    let before = logged(&log).len();
+    let o = common::cli::run(rollback(&["--dry-run"])).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert_eq!(writes(&logged(&log)[before..]), Vec::<String>::new());
+    assert!(out.contains("rollback does not restore"), "{out}");
+
+    let o = common::cli::run(rollback(&["--yes"])).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        m.custom_apps().await.is_empty(),
+        "the custom app is deleted"
+    );
+    assert_eq!(
+        m.assignments_of(&gallery_sp),
+        gallery_assignments,
+        "gallery assignments kept"
+    );
+    {
+        let t = m.twin.twin.tenant();
+        let job = t.synchronization[&gallery_sp].jobs.values().next().unwrap();
+        assert_eq!(job.schedule_state, "Active", "the gallery job runs again");
+    }
+    // What changed, seen as an admin would: a new snapshot against the first.
+    let after = m.dir.path().join("after.json");
+    let mut c = m.bin();
+    c.args([
+        "snapshot",
+        "--app",
+        "Coda",
+        "--scim-url",
+        &m.scim_url,
+        "--out",
+    ])
+    .arg(&after);
+    let o = common::cli::run(c).await;
+    assert!(o.status.success(), "{}", common::cli::text(&o).1);
+    let mut c = m.bin();
+    c.args(["snapshot", "diff", "--output", "json"])
+        .arg(&m.snapshot)
+        .arg(&after);
+    let o = common::cli::run(c).await;
+    let (diff, err) = common::cli::text(&o);
+    let v: Value = serde_json::from_str(diff.trim()).unwrap_or_else(|_| panic!("{diff}\n{err}"));
+    // Only the residue rollback documents: the groups the custom job pushed
+    // (and the adopted group's members). Everything else is as it was.
+    for section in [
+        "app",
+        "jobs",
+        "schema",
+        "settings",
+        "assignments",
+        "groups",
+        "users",
+    ] {
+        assert_eq!(
+            v[section],
+            serde_json::json!([]),
+            "{section} changed after rollback: {v}"
+        );
+    }
+    let added: Vec<&str> = v["targetGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "added")
+        .map(|c| c["subject"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(added.len(), 3, "the pushed groups stay as residue: {v}");
+    assert_eq!(
+        v["targetUsers"],
+        serde_json::json!([]),
+        "no target user changed: {v}"
+    );
+    assert!(out.contains("Left in the target"), "{out}");
+}

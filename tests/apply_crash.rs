@@ -17,11 +17,23 @@ use std::os::unix::process::ExitStatusExt;
 /// Kill apply at successive journal points until a run completes; returns
 /// (SIGKILLed runs, runs that failed otherwise, total runs).
 async fn kill_loop(m: &Migration, max_runs: usize) -> (usize, usize, usize) {
-    let (mut killed, mut failed) = (0, 0);
-    for run in 1..=max_runs {
+    kill_loop_of(m, max_runs, |m| {
         let mut args = vec!["--yes"];
         args.extend(FAST);
-        let mut c = m.apply_cmd(&args);
+        m.apply_cmd(&args)
+    })
+    .await
+}
+
+/// [`kill_loop`] for any command of the migration.
+async fn kill_loop_of(
+    m: &Migration,
+    max_runs: usize,
+    command: impl Fn(&Migration) -> assert_cmd::Command,
+) -> (usize, usize, usize) {
+    let (mut killed, mut failed) = (0, 0);
+    for run in 1..=max_runs {
+        let mut c = command(m);
         // Record 1 is this run's `started`; dying before record 3 lets each
         // run journal exactly one step of progress.
         c.env("SCIMSHIFT_TEST_KILL_AT", "3");
@@ -86,4 +98,33 @@ async fn apply_killed_repeatedly_under_faults_and_lag_converges() {
     assert!(killed >= 25, "killed at {killed} points (runs {runs})");
     m.twin.pause_faults(true);
     assert_migrated(&m, before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_killed_at_every_journal_point_converges() {
+    let m = Migration::new(TwinOptions::default(), None).await;
+    let gallery_sp = m.plan_json()["app"]["galleryServicePrincipalId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gallery_assignments = m.assignments_of(&gallery_sp);
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    assert_eq!(o.status.code(), Some(0), "{}", common::cli::text(&o).1);
+    let (killed, failed, runs) = kill_loop_of(&m, 60, |m| {
+        let mut c = m.bin();
+        c.arg("rollback")
+            .arg(&m.plan)
+            .args(["--yes", "--poll", "100ms", "--in-doubt-wait", "8s"]);
+        c
+    })
+    .await;
+    assert!(killed >= 10, "killed at {killed} points (runs {runs})");
+    assert_eq!(failed, 0);
+    assert!(m.custom_apps().await.is_empty(), "the custom app is gone");
+    assert_eq!(m.assignments_of(&gallery_sp), gallery_assignments);
+    let t = m.twin.twin.tenant();
+    let job = t.synchronization[&gallery_sp].jobs.values().next().unwrap();
+    assert_eq!(job.schedule_state, "Active", "the gallery job runs again");
 }

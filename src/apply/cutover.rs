@@ -9,7 +9,7 @@ use super::transport::Transport;
 use super::{Event, Reporter};
 use crate::error::{Error, Result};
 use crate::net::Idempotent;
-use crate::plan::model::{Method, Step, Target};
+use crate::plan::model::{Method, Target};
 use crate::plan::placeholder::Bound;
 use serde::Serialize;
 use serde_json::Value;
@@ -76,16 +76,19 @@ fn cycle_ended(job: &Value) -> bool {
     }
 }
 
-/// After the pause: poll the gallery job until its last cycle has ended
+/// After a pause: poll the job at `url` until its last cycle has ended
 /// (bounded by `limit`), and return when it ended (`lastExecution.timeEnded`).
-pub async fn wait_gallery_cycle(
+/// `which` names the job in messages ("gallery", "custom").
+pub async fn wait_cycle_end(
     t: &Transport,
-    pause: &Step,
+    url: &str,
+    which: &str,
     reporter: &dyn Reporter,
     limit: Duration,
     poll: Option<Duration>,
 ) -> Result<Option<String>> {
-    let url = &pause.done_when.request.url;
+    let task = format!("{which} job's last cycle");
+    let task = task.as_str();
     let every = poll.unwrap_or(Duration::from_secs(5));
     let start = Instant::now();
     let mut said = false;
@@ -95,15 +98,13 @@ pub async fn wait_gallery_cycle(
             .await?;
         if !a.is_success() {
             return Err(Error::remote(format!(
-                "could not read the gallery job after pausing it (HTTP {})",
+                "could not read the {which} job after pausing it (HTTP {})",
                 a.status
             )));
         }
         if cycle_ended(&a.body) {
             if said {
-                reporter.event(&Event::Finished {
-                    task: "gallery's last cycle",
-                });
+                reporter.event(&Event::Finished { task });
             }
             let ended = a
                 .body
@@ -116,18 +117,18 @@ pub async fn wait_gallery_cycle(
         let n = |k: &str| p.and_then(|p| p.get(k)).and_then(Value::as_u64);
         if !said {
             reporter.event(&Event::Note {
-                text: "the gallery job is paused, but its running cycle finishes first (Entra lets it run to completion): waiting for it before the custom job starts",
+                text: &format!("the {which} job is paused, but its running cycle finishes first (Entra lets it run to completion): waiting for it"),
             });
             said = true;
         }
         reporter.event(&Event::Progress {
-            task: "gallery's last cycle",
+            task,
             done: n("completedUnits").unwrap_or(0),
             total: n("totalUnits"),
         });
         if start.elapsed() >= limit {
             return Err(Error::remote(format!(
-                "the gallery job's last cycle did not end within {}s of the pause: run apply again to keep waiting",
+                "the {which} job's last cycle did not end within {}s of the pause: run the command again to keep waiting",
                 limit.as_secs()
             )));
         }

@@ -80,6 +80,8 @@ pub struct Resume {
     /// (step, request) whose intent has no result: sent or not, nobody knows.
     pub in_doubt: HashSet<(String, usize)>,
     pub cutover: Option<cutover::Gap>,
+    /// Steps an earlier run wrote for (an intent) or found done.
+    pub touched: HashSet<String>,
     /// Whether an earlier run began the cutover (sent, or may have sent, the
     /// gallery job's pause): live state is then partly apply's own doing.
     pub past_cutover: bool,
@@ -93,6 +95,7 @@ impl Resume {
             match rec {
                 Record::Intent { step, request, .. } => {
                     intents.insert((step.clone(), *request));
+                    r.touched.insert(step.clone());
                     // The pause may have been sent: the gallery job's state is ours now.
                     if step == "pause-gallery-job" {
                         r.past_cutover = true;
@@ -110,6 +113,7 @@ impl Resume {
                 }
                 Record::StepDone { step, bound, .. } => {
                     r.done.insert(step.clone());
+                    r.touched.insert(step.clone());
                     r.bound.extend(bound.clone());
                     if step == "pause-gallery-job" {
                         r.past_cutover = true;
@@ -189,6 +193,8 @@ pub struct Executor<'a> {
     bound: Bound,
     secret: Option<Secret>,
     all: bool,
+    /// `apply` or `rollback`, for the journal.
+    pub(super) command: &'static str,
 }
 
 impl<'a> Executor<'a> {
@@ -221,6 +227,7 @@ impl<'a> Executor<'a> {
             bound,
             secret: None,
             all: assume_all,
+            command: "apply",
         }
     }
 
@@ -505,7 +512,8 @@ impl<'a> Executor<'a> {
             // Answered before (its binds are restored from the journal): a
             // read is not repeated either, so `schemaBeforeApply` stays the
             // schema from before the PUT.
-            if self.resume.answered.contains(&(step.id.clone(), i)) {
+            let rebuilt = step.details.get("builtLive") == Some(&Value::Bool(true));
+            if !rebuilt && self.resume.answered.contains(&(step.id.clone(), i)) {
                 continue;
             }
             self.send_request(step, i, req, &mut step_bound).await?;
@@ -552,10 +560,12 @@ impl<'a> Executor<'a> {
         if step.id == "create-app" {
             super::find::refuse_twins(step, &answer.body)?;
         }
+        let job_url = fill_str(&step.done_when.request.url, &self.bound).unwrap_or_default();
         if step.id == "pause-gallery-job" && !self.bound.contains_key(GALLERY_ENDED) {
-            let ended = cutover::wait_gallery_cycle(
+            let ended = cutover::wait_cycle_end(
                 self.t,
-                step,
+                &job_url,
+                "gallery",
                 self.reporter,
                 self.opts.wait,
                 self.opts.poll,
@@ -568,6 +578,17 @@ impl<'a> Executor<'a> {
             step_bound.insert(cutover::SEEN_ENDED.into(), seen.clone());
             self.bound.insert(cutover::SEEN_ENDED.into(), seen);
         }
+        if step.details.get("waitForCycleEnd") == Some(&Value::Bool(true)) {
+            cutover::wait_cycle_end(
+                self.t,
+                &job_url,
+                "custom",
+                self.reporter,
+                self.opts.wait,
+                self.opts.poll,
+            )
+            .await?;
+        }
         if step.id == "start-custom-job" && self.resume.cutover.is_none() {
             let gap = cutover::Gap::measure(&self.bound);
             self.reporter.event(&Event::Gap { gap: &gap });
@@ -579,6 +600,18 @@ impl<'a> Executor<'a> {
                 tool_seconds: gap.tool_seconds,
             })?;
             self.resume.cutover = Some(gap);
+        }
+        // What an undo step undoes is journaled before the step itself is
+        // done, so a crash between them repeats the (idempotent) undo step
+        // rather than losing the record.
+        for undone in super::rollback::undoes(&step.id) {
+            // Only steps still done need the record (a resumed run skips the rest).
+            if self.resume.done.remove(*undone) {
+                self.append(Record::StepUndone {
+                    at: now(),
+                    step: undone.to_string(),
+                })?;
+            }
         }
         self.append(Record::StepDone {
             at: now(),
@@ -739,7 +772,7 @@ impl<'a> Executor<'a> {
                 .insert(cutover::START_ANSWERED.into(), at.clone());
             bound.insert(cutover::START_ANSWERED.into(), at);
         }
-        if super::find::is_assignment_batch(req) {
+        if req.url == "/$batch" {
             super::find::check_batch(&answer.body, body.as_ref())?;
         }
         if step.id == "pilot-on-demand" {

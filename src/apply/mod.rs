@@ -14,6 +14,7 @@ pub mod drift;
 pub mod exec;
 pub mod find;
 pub mod record;
+pub mod rollback;
 pub mod transport;
 
 use crate::plan::model::{Step, Target};
@@ -300,23 +301,23 @@ pub fn base_address(plan: &Plan) -> Option<String> {
 }
 
 impl Executor<'_> {
-    fn append_started(&mut self) -> Result<()> {
+    pub(super) fn append_started(&mut self) -> Result<()> {
         if self.journal.is_none() {
             return Ok(());
         }
         self.append_record(Record::Started {
             at: now(),
-            command: "apply".into(),
+            command: self.command.into(),
             plan_digest: self.plan.plan_digest.clone(),
             by: crate::journal::operator(),
             pid: std::process::id(),
         })
     }
 
-    fn append_finished(&mut self, outcome: &str) -> Result<()> {
+    pub(super) fn append_finished(&mut self, outcome: &str) -> Result<()> {
         self.append_record(Record::Finished {
             at: now(),
-            command: "apply".into(),
+            command: self.command.into(),
             outcome: outcome.to_string(),
         })
     }
