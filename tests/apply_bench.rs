@@ -45,7 +45,15 @@ async fn assignment_remap_throughput_against_the_write_quota() {
     };
     let m = Migration::new(opts, None).await;
     let o = m
-        .apply(&["--yes", "--poll", "500ms", "--in-doubt-wait", "30s", "--wait", "20m"])
+        .apply(&[
+            "--yes",
+            "--poll",
+            "500ms",
+            "--in-doubt-wait",
+            "30s",
+            "--wait",
+            "20m",
+        ])
         .await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
@@ -59,7 +67,11 @@ async fn assignment_remap_throughput_against_the_write_quota() {
         .filter(|r| r["step"] == "assignments")
         .collect();
     let first_intent = of_step.iter().find(|r| r["event"] == "intent").unwrap();
-    let last_result = of_step.iter().rev().find(|r| r["event"] == "result").unwrap();
+    let last_result = of_step
+        .iter()
+        .rev()
+        .find(|r| r["event"] == "result")
+        .unwrap();
     let seconds = (at(last_result) - at(first_intent)).num_milliseconds() as f64 / 1000.0;
     let writes = users as f64;
     let quota = 20.0 * scale;
@@ -70,7 +82,9 @@ async fn assignment_remap_throughput_against_the_write_quota() {
         .filter(|r| {
             r["via"] == "$batch"
                 && r["method"] == "POST"
-                && r["path"].as_str().is_some_and(|p| p.ends_with("/appRoleAssignedTo"))
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("/appRoleAssignedTo"))
         })
         .collect();
     let throttled = inner.iter().filter(|r| r["status"] == 429).count();
