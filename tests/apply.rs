@@ -439,3 +439,60 @@ async fn rollback_after_apply_leaves_only_the_documented_residue() {
     );
     assert!(out.contains("Left in the target"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pilot_group_is_provisioned_on_demand_with_per_user_results() {
+    let m = Migration::with_plan_args(
+        TwinOptions::default(),
+        None,
+        &["--pilot-group", "Coda Finance"],
+    )
+    .await;
+    let before = m.target().await.0.len();
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("pilot-on-demand: done"), "{out}");
+    let results = out.lines().filter(|l| l.contains("on demand:")).count();
+    assert!(results >= 2, "per-object results of each call: {out}");
+    assert_migrated(&m, before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_and_from_check_earlier_steps_live_and_refuse_unknown_ids() {
+    let m = Migration::new(TwinOptions::default(), None).await;
+    let mut args = vec!["--yes", "--only", "no-such-step"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (_, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains("its steps: create-app, wait-replication"),
+        "{err}"
+    );
+    // Nothing done yet: starting at the assignments is refused, naming the first missing step.
+    let mut args = vec!["--yes", "--from", "assignments"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (_, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains("step create-app comes before assignments"),
+        "{err}"
+    );
+    assert!(m.custom_apps().await.is_empty());
+    // The app only, then the rest from where it stands.
+    let mut args = vec!["--yes", "--only", "create-app"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    assert_eq!(o.status.code(), Some(0), "{}", common::cli::text(&o).1);
+    assert_eq!(m.custom_apps().await.len(), 1);
+    let mut args = vec!["--yes", "--from", "wait-replication"];
+    args.extend(FAST);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert_eq!(m.custom_apps().await.len(), 1, "still one custom app");
+}

@@ -282,6 +282,8 @@ impl<'a> Executor<'a> {
     /// Run the selected steps.
     pub async fn run(&mut self) -> Result<Outcome> {
         let steps = self.selected()?;
+        self.check_earlier(steps.first().map(|s| s.id.as_str()))
+            .await?;
         let mut would_change = Vec::new();
         for step in steps {
             if self.stopped() {
@@ -306,6 +308,33 @@ impl<'a> Executor<'a> {
             });
         }
         Ok(Outcome::Done)
+    }
+
+    /// With `--only`/`--from`: every step before `first` must be done — by
+    /// the journal, or by its done-check read live now (which also gives
+    /// what it binds). Refused with the first one that is not.
+    async fn check_earlier(&mut self, first: Option<&str>) -> Result<()> {
+        let plan = self.plan;
+        let Some(first) = first else { return Ok(()) };
+        for step in plan.steps.iter().take_while(|s| s.id != first) {
+            if self.resume.done.contains(&step.id) || !step.action.is_change() {
+                continue;
+            }
+            let (ok, answer) = self.check(step).await?;
+            if !ok {
+                return Err(Error::usage(format!(
+                    "step {} comes before {first} and is not done (neither the journal nor live state says so): run apply without --only/--from, or --from {}",
+                    step.id, step.id
+                )));
+            }
+            if self.t.is_read_only() {
+                let mut scratch = BoundValues::new();
+                self.bind_from(&step.done_when.request, &answer, &mut scratch, false);
+            } else {
+                self.found_done(step, &answer).await?;
+            }
+        }
+        Ok(())
     }
 
     fn stop(&mut self, step: &str) -> Result<Outcome> {
@@ -468,7 +497,11 @@ impl<'a> Executor<'a> {
         // Live state first: already done (by an interrupted run, by hand)?
         if step.action.is_change() {
             let (ok, answer) = self.check(step).await?;
-            if ok {
+            // On-demand provisioning is sent at least once: its done-check (the
+            // pilot group in the target) can hold before it ran, e.g. for a
+            // group the target already had; a resumed run trusts it.
+            let sent_once = step.id != "pilot-on-demand" || self.resume.touched.contains(&step.id);
+            if ok && sent_once {
                 return self.found_done(step, &answer).await;
             }
             if !in_doubt.is_empty() && !self.t.is_read_only() {
@@ -517,6 +550,16 @@ impl<'a> Executor<'a> {
                 continue;
             }
             self.send_request(step, i, req, &mut step_bound).await?;
+            if step.requests.len() > 2 {
+                self.reporter.event(&Event::Progress {
+                    task: &step.id,
+                    done: i as u64 + 1,
+                    total: Some(step.requests.len() as u64),
+                });
+            }
+        }
+        if step.requests.len() > 2 {
+            self.reporter.event(&Event::Finished { task: &step.id });
         }
         // Waits and the target's checks follow the first cycles (--wait); the
         // rest wait for replication.

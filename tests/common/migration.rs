@@ -29,6 +29,15 @@ pub struct Migration {
 impl Migration {
     /// Start a twin with `opts`, snapshot it and plan the Coda migration.
     pub async fn new(opts: TwinOptions, scim: Option<(String, String)>) -> Migration {
+        Migration::with_plan_args(opts, scim, &[]).await
+    }
+
+    /// [`Migration::new`] with more `scimshift plan` flags (`--pilot-group G`).
+    pub async fn with_plan_args(
+        opts: TwinOptions,
+        scim: Option<(String, String)>,
+        plan_args: &[&str],
+    ) -> Migration {
         let twin = super::twin::with(opts).await;
         // The snapshot and plan are the admin's yesterday: no injected faults.
         twin.pause_faults(true);
@@ -59,7 +68,8 @@ impl Migration {
         c.args(["plan", "--profile", "coda", "--snapshot"])
             .arg(&m.snapshot)
             .arg("--out")
-            .arg(&m.plan);
+            .arg(&m.plan)
+            .args(plan_args);
         let o = cli::run(c).await;
         // 2: the plan has changes pending.
         assert_eq!(o.status.code(), Some(2), "plan: {}", cli::text(&o).1);
