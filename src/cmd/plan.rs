@@ -33,6 +33,7 @@ pub fn plan(ctx: &Context, args: &PlanArgs) -> Result<i32> {
             ScopeArg::All => Scope::All,
         },
         profile_detected: detected,
+        extra_matching: !args.no_extra_matching,
     };
     let plan = build(&snap, &profile, &opts)?;
     if let Some(out) = &args.out {

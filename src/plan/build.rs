@@ -8,6 +8,7 @@
 use super::custom_schema::{self, CustomSchema};
 use super::findings::{Findings, group_findings, plural, setting_findings, user_findings};
 use super::impact::{self, Prediction};
+use super::matching;
 use super::model::*;
 use super::options::{PlanOptions, Scope};
 use super::profile::Profile;
@@ -190,6 +191,7 @@ fn plan_app(
         .into(),
         keep_gallery_sso: opts.keep_gallery_sso,
         pilot_group: opts.pilot_group.clone(),
+        extra_matching: opts.extra_matching,
     }
 }
 
@@ -282,12 +284,35 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
 
     let groups = resolve_groups(snap, opts, &mut f)?;
     let (cs, custom_maps) = custom_schema_of(job, profile, &groups, &mut f)?;
-    let cu = custom_maps
-        .user
-        .as_ref()
-        .expect("checked by custom_schema_of");
     let scope_all = opts.scope == Scope::All;
-    let pred: Prediction = impact::predict(snap, cu, gallery_maps.user.as_ref(), scope_all);
+    let pred: Prediction = impact::predict(
+        snap,
+        custom_maps
+            .user
+            .as_ref()
+            .expect("checked by custom_schema_of"),
+        gallery_maps.user.as_ref(),
+        scope_all,
+    );
+    // A secondary matching attribute when it prevents duplicates safely.
+    let matched = matching::propose(
+        snap,
+        &job.schema,
+        gallery_maps.user.as_ref(),
+        cs,
+        custom_maps,
+        pred,
+        scope_all,
+        opts.extra_matching,
+    );
+    matching::findings(snap, &matched, profile, &mut f);
+    let matching::Outcome {
+        schema: cs,
+        maps: custom_maps,
+        pred,
+        ..
+    } = matched;
+    let cu = custom_maps.user.as_ref().expect("checked by custom_schema_of");
     user_findings(snap, &pred, &mut f, &cs, cu);
     let pushed_name = |g: &GroupSnapshot| groups.pushed_name(g);
     group_findings(

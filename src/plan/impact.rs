@@ -21,7 +21,8 @@ fn case_insensitive(target: &str) -> bool {
     t != "externalid" && t != "id"
 }
 
-fn key(target: &str, v: &str) -> String {
+/// A value as the target compares it in `target` (lower case unless caseExact).
+pub(super) fn key(target: &str, v: &str) -> String {
     if case_insensitive(target) {
         v.to_lowercase()
     } else {
@@ -695,9 +696,21 @@ pub fn id_set<'a>(ids: impl IntoIterator<Item = &'a str>) -> HashSet<&'a str> {
 
 /// A snapshot user as an expression source: what `GraphUserSource` does for a
 /// Graph JSON object, read straight from the snapshot's compact attributes.
-struct SnapshotUserSource<'a> {
+pub(super) struct SnapshotUserSource<'a> {
     attrs: &'a Attributes,
     soft_deleted: bool,
+}
+
+/// A snapshot user as an expression source (`IsSoftDeleted` when disabled).
+pub(super) fn user_source(u: &crate::snapshot::model::UserSnapshot) -> SnapshotUserSource<'_> {
+    SnapshotUserSource {
+        attrs: &u.attributes,
+        soft_deleted: !u
+            .attributes
+            .get("accountEnabled")
+            .and_then(AttrValue::as_bool)
+            .unwrap_or(true),
+    }
 }
 
 impl SnapshotUserSource<'_> {

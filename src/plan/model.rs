@@ -705,6 +705,17 @@ pub struct PlanApp {
     pub keep_gallery_sso: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pilot_group: Option<String>,
+    /// False with `--no-extra-matching` (written only then).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub extra_matching: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,6 +22,9 @@ pub struct PlanOptions {
     pub scope: Scope,
     /// False when the profile is `generic-scim` because no profile recognised the app.
     pub profile_detected: bool,
+    /// Add a secondary matching attribute when it prevents duplicates safely
+    /// (`plan::matching`); false with `--no-extra-matching`.
+    pub extra_matching: bool,
 }
 
 impl Default for PlanOptions {
@@ -33,6 +36,7 @@ impl Default for PlanOptions {
             group_map: Vec::new(),
             scope: Scope::Assigned,
             profile_detected: true,
+            extra_matching: true,
         }
     }
 }
