@@ -140,14 +140,26 @@ fn options(seed: Seed, scim_target: Option<&common::Scim2Server>) -> TwinOptions
 async fn snapshot_cli(t: &RunningTwin, dir: &Path) -> std::path::PathBuf {
     let snap = dir.join("snapshot.json");
     let mut c = bin();
-    c.args(["snapshot", "--app", "Coda", "--scim-url", &t.scim_url, "--out"])
-        .arg(&snap)
-        .args(["--graph-url", &t.graph_url, "--authority-url", &t.authority_url])
-        .env("AZURE_TENANT_ID", &t.tenant_id)
-        .env("AZURE_CLIENT_ID", &t.client_id)
-        .env("AZURE_CLIENT_SECRET", t.client_secret.expose())
-        .env("SCIM_TOKEN", t.scim_token.expose())
-        .timeout(Duration::from_secs(300));
+    c.args([
+        "snapshot",
+        "--app",
+        "Coda",
+        "--scim-url",
+        &t.scim_url,
+        "--out",
+    ])
+    .arg(&snap)
+    .args([
+        "--graph-url",
+        &t.graph_url,
+        "--authority-url",
+        &t.authority_url,
+    ])
+    .env("AZURE_TENANT_ID", &t.tenant_id)
+    .env("AZURE_CLIENT_ID", &t.client_id)
+    .env("AZURE_CLIENT_SECRET", t.client_secret.expose())
+    .env("SCIM_TOKEN", t.scim_token.expose())
+    .timeout(Duration::from_secs(300));
     let o = run(c).await;
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     snap
@@ -256,7 +268,9 @@ async fn first_cycle(t: &RunningTwin, schema: Value) -> (BTreeSet<String>, engin
             ten.assignments.insert(a.id.clone(), a);
         }
     }
-    let r = engine::run_cycle_report(twin, sp, "scim.job").await.unwrap();
+    let r = engine::run_cycle_report(twin, sp, "scim.job")
+        .await
+        .unwrap();
     assert_eq!(r.quarantined, None, "{r:#?}");
     let created = r
         .requests
@@ -289,12 +303,7 @@ fn renamed_new() -> BTreeSet<String> {
 /// The whole story on one kind of target: `scim2` false = the twin's embedded
 /// store, true = scim2-server (one fresh server per cycle).
 async fn renamed_users_story(scim2: bool) {
-    let servers = scim2.then(|| {
-        (
-            common::start_scim2_server(),
-            common::start_scim2_server(),
-        )
-    });
+    let servers = scim2.then(|| (common::start_scim2_server(), common::start_scim2_server()));
     let seed = renamed_seed(ExternalId::ObjectId);
     let t = start(options(seed.clone(), servers.as_ref().map(|s| &s.0)))
         .await
@@ -333,13 +342,21 @@ async fn renamed_users_story(scim2: bool) {
         assert_eq!(u.rename(), Some((old_upn(i), new_upn(i))), "{u:?}");
     }
     let renamed_rows = plan.impact.iter().filter(|u| u.rename().is_some()).count();
-    assert_eq!(renamed_rows, RENAMED.len(), "only the renamed people change userName");
+    assert_eq!(
+        renamed_rows,
+        RENAMED.len(),
+        "only the renamed people change userName"
+    );
     let rf = plan
         .findings
         .iter()
         .find(|f| f.code == "user-renamed-in-target")
         .expect("a rename finding");
-    assert!(rf.message.contains("JIT"), "Coda's rename note: {}", rf.message);
+    assert!(
+        rf.message.contains("JIT"),
+        "Coda's rename note: {}",
+        rf.message
+    );
     let section = report
         .split("## Renamed in the target")
         .nth(1)

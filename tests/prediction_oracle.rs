@@ -766,11 +766,19 @@ async fn oracle_planner_and_engine_agree_on_random_tenants() {
             };
             let p = plan::build(&snapshot(&w, &target), profile, &opts).unwrap();
             let schema = schema_of(&p);
-            let mapping = if profile.name == "generic-scim" { "carried" } else { "default" };
+            let mapping = if profile.name == "generic-scim" {
+                "carried"
+            } else {
+                "default"
+            };
             if !extra {
                 // Without extra matching the schema does not depend on the target.
-                let provisional = schema_of(&plan::build(&snapshot(&w, &[]), profile, &opts).unwrap());
-                assert_eq!(schema, provisional, "seed {seed}: --no-extra-matching keeps the gallery's matching");
+                let provisional =
+                    schema_of(&plan::build(&snapshot(&w, &[]), profile, &opts).unwrap());
+                assert_eq!(
+                    schema, provisional,
+                    "seed {seed}: --no-extra-matching keeps the gallery's matching"
+                );
                 dups_without += p.summary.duplicates;
                 if schemas.get(mapping) == Some(&schema) {
                     // No proposal was made: the same run as with extras on.

@@ -312,7 +312,10 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         pred,
         ..
     } = matched;
-    let cu = custom_maps.user.as_ref().expect("checked by custom_schema_of");
+    let cu = custom_maps
+        .user
+        .as_ref()
+        .expect("checked by custom_schema_of");
     user_findings(snap, &pred, &mut f, &cs, cu);
     let pushed_name = |g: &GroupSnapshot| groups.pushed_name(g);
     group_findings(

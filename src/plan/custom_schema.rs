@@ -473,7 +473,11 @@ pub fn with_extra_matching(
     };
     let now = describe(&from_gallery);
     let path = format!("user.{}", target_of(&from_gallery));
-    match out.diff.iter_mut().find(|d| d.path.eq_ignore_ascii_case(&path)) {
+    match out
+        .diff
+        .iter_mut()
+        .find(|d| d.path.eq_ignore_ascii_case(&path))
+    {
         Some(d) => {
             d.op = if d.before.as_ref().and_then(Value::as_str) == Some(now.as_str()) {
                 DiffOp::Same

@@ -292,40 +292,48 @@ fn holder_text(h: Holder, impact: &[UserImpact], index: &TargetIndex) -> String 
 /// values stay in the [`TargetIndex`].
 struct Live<'a> {
     index: &'a TargetIndex<'a>,
-    /// Lower-cased attribute names tracked.
+    /// Lower-cased attribute names tracked; the maps below are per attribute, in this order.
     attrs: Vec<String>,
-    /// (attribute, holder) → its value's key now (`None`: no value any more).
-    now: HashMap<(String, Holder), Option<String>>,
-    /// (attribute, key) → holders that took the key during the cycle.
-    took: HashMap<(String, String), Vec<Holder>>,
+    /// Holder → its value's key now, when the cycle wrote one.
+    now: Vec<HashMap<Holder, String>>,
+    /// Key → holders that took it during the cycle.
+    took: Vec<HashMap<String, Vec<Holder>>>,
 }
 
 impl<'a> Live<'a> {
     fn new(index: &'a TargetIndex<'a>, attrs: Vec<String>) -> Self {
         Live {
             index,
+            now: vec![HashMap::new(); attrs.len()],
+            took: vec![HashMap::new(); attrs.len()],
             attrs,
-            now: HashMap::new(),
-            took: HashMap::new(),
         }
+    }
+
+    fn slot(&self, target: &str) -> Option<usize> {
+        self.attrs
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case(target))
     }
 
     /// Who holds `value` in attribute `target` now.
     fn holders(&self, target: &str, value: &str) -> Vec<Holder> {
-        let attr = target.to_ascii_lowercase();
-        let k = key(target, value);
-        let holds = |h: Holder| match self.now.get(&(attr.clone(), h)) {
-            Some(cur) => cur.as_deref() == Some(k.as_str()),
-            None => matches!(h, Holder::Target(_)),
-        };
-        let mut out: Vec<Holder> = self
+        let base = self
             .index
             .lookup(target, value)
             .iter()
-            .map(|&i| Holder::Target(i))
-            .filter(|&h| holds(h))
-            .collect();
-        for &h in self.took.get(&(attr.clone(), k.clone())).into_iter().flatten() {
+            .map(|&i| Holder::Target(i));
+        let Some(ix) = self.slot(target) else {
+            return base.collect();
+        };
+        let k = key(target, value);
+        let (now, took) = (&self.now[ix], &self.took[ix]);
+        let holds = |h: Holder| match now.get(&h) {
+            Some(cur) => *cur == k,
+            None => matches!(h, Holder::Target(_)),
+        };
+        let mut out: Vec<Holder> = base.filter(|&h| holds(h)).collect();
+        for &h in took.get(&k).into_iter().flatten() {
             if holds(h) && !out.contains(&h) {
                 out.push(h);
             }
@@ -333,22 +341,16 @@ impl<'a> Live<'a> {
         out
     }
 
-    /// `who` now holds `value` in `target` (a create, or an update that sends it).
-    fn set(&mut self, target: &str, who: Holder, value: &str) {
-        let attr = target.to_ascii_lowercase();
-        let k = key(target, value);
-        self.now.insert((attr.clone(), who), Some(k.clone()));
-        let list = self.took.entry((attr, k)).or_default();
-        if !list.contains(&who) {
-            list.push(who);
-        }
-    }
-
     /// Apply what an update (or a create) writes to every tracked attribute.
     fn write(&mut self, who: Holder, values: &[(String, String)]) {
         for (t, v) in values {
-            if self.attrs.contains(&t.to_ascii_lowercase()) {
-                self.set(t, who, v);
+            if let Some(ix) = self.slot(t) {
+                let k = key(t, v);
+                self.now[ix].insert(who, k.clone());
+                let list = self.took[ix].entry(k).or_default();
+                if !list.contains(&who) {
+                    list.push(who);
+                }
             }
         }
     }
@@ -590,11 +592,9 @@ pub fn predict(
                     }
                     // The update sets userName (and the rest): refused when
                     // another account holds that userName (409 uniqueness).
-                    let taken = update_name.as_deref().and_then(|n| {
-                        live.holders("userName", n)
-                            .into_iter()
-                            .find(|h| h != who)
-                    });
+                    let taken = update_name
+                        .as_deref()
+                        .and_then(|n| live.holders("userName", n).into_iter().find(|h| h != who));
                     match (taken, update_name.as_deref()) {
                         (Some(other), Some(n)) => {
                             row.action = UserAction::Fail;

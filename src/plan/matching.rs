@@ -28,7 +28,7 @@ use super::findings::{Findings, cap, expr_text, plural, user_ref};
 use super::impact::{self, Prediction, TargetIndex};
 use super::model::{ObjectRef, Severity, UserAction, UserImpact};
 use super::profile::Profile;
-use crate::mapping::schema::{Mappings, ObjectMapping};
+use crate::mapping::schema::{Mappings, ObjectMapping, get_path};
 use crate::snapshot::model::Snapshot;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -97,13 +97,6 @@ fn duplicates(p: &Prediction) -> usize {
 /// The target attribute a tie points at (`objectId = target externalId` → `externalId`).
 fn tie_slot(u: &UserImpact) -> Option<&str> {
     u.tie.as_deref()?.rsplit_once(" = target ").map(|(_, t)| t)
-}
-
-/// Whether a tie slot is the attribute `target` (`emails` stands for every emails path).
-fn slot_is(slot: &str, target: &str) -> bool {
-    let t = target.to_ascii_lowercase();
-    let s = slot.to_ascii_lowercase();
-    s == t || (s == "emails" && t.starts_with("emails"))
 }
 
 /// The gallery attributes worth trying, best first: `externalId`, then
@@ -232,15 +225,23 @@ pub fn propose(
     let Some(custom) = out.maps.user.clone() else {
         return out;
     };
+    let target_users = snap.target.as_ref().map(|t| &t.users[..]).unwrap_or(&[]);
+    let by_id: HashMap<&str, &Value> = target_users
+        .iter()
+        .filter_map(|u| Some((u.get("id")?.as_str()?, u)))
+        .collect();
     for target in candidates(gallery, &custom) {
         let before = duplicates(&out.pred);
+        // Worth a try when an account some duplicate is tied to holds a value there.
         let relevant = out
             .pred
             .impact
             .iter()
             .filter(|u| u.duplicate)
-            .filter_map(tie_slot)
-            .any(|s| slot_is(s, &target));
+            .filter_map(|u| by_id.get(u.target_id.as_deref()?))
+            .any(|r| {
+                get_path(r, &target).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            });
         if before == 0 || !relevant {
             continue;
         }
@@ -312,7 +313,9 @@ fn target_ref(snap: &Snapshot, i: usize) -> ObjectRef {
     ObjectRef::new(
         "targetUser",
         t.get("id").and_then(Value::as_str).unwrap_or_default(),
-        t.get("userName").and_then(Value::as_str).unwrap_or_default(),
+        t.get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
     )
 }
 
@@ -329,7 +332,11 @@ fn risk_text(r: &Risk, snap: &Snapshot, pred: &Prediction) -> String {
         Risk::Shared(groups) => format!(
             "{} in scope share a value of it ({}), which would tie them to one account",
             plural(groups.iter().map(Vec::len).sum(), "user", "users"),
-            groups[0].iter().map(|&i| upn(i)).collect::<Vec<_>>().join(", ")
+            groups[0]
+                .iter()
+                .map(|&i| upn(i))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Risk::OneAccountTwoPeople(v) => format!(
             "{} would be matched to two people (target user {})",
@@ -339,7 +346,11 @@ fn risk_text(r: &Risk, snap: &Snapshot, pred: &Prediction) -> String {
         Risk::NewFailures(v) => format!(
             "{} the first cycle provisions today would fail with it ({})",
             plural(v.len(), "user", "users"),
-            v.iter().take(3).map(|&i| upn(i)).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .take(3)
+                .map(|&i| upn(i))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -383,16 +394,14 @@ fn tie_kind(slot: &str) -> &'static str {
 /// `extra-matching`, `extra-matching-refused`, `extra-matching-off`,
 /// `duplicate-tie` (one per kind of tie that remains) and
 /// `user-renamed-in-target`.
-pub(super) fn findings(
-    snap: &Snapshot,
-    out: &Outcome,
-    profile: &Profile,
-    f: &mut Findings,
-) {
+pub(super) fn findings(snap: &Snapshot, out: &Outcome, profile: &Profile, f: &mut Findings) {
     let pred = &out.pred;
     let r = &out.report;
     for x in &r.added {
-        let (objs, more) = cap(x.users.len(), x.users.iter().map(|&i| user_ref(&pred.impact[i])));
+        let (objs, more) = cap(
+            x.users.len(),
+            x.users.iter().map(|&i| user_ref(&pred.impact[i])),
+        );
         f.add(
             Severity::Info,
             "extra-matching",
@@ -418,10 +427,7 @@ pub(super) fn findings(
             risk_objects(k, snap, pred, &mut objs);
         }
         objs.dedup();
-        let why: Vec<String> = risks
-            .iter()
-            .map(|k| risk_text(k, snap, pred))
-            .collect();
+        let why: Vec<String> = risks.iter().map(|k| risk_text(k, snap, pred)).collect();
         let (objs, more) = cap(objs.len(), objs);
         f.add(
             Severity::Warning,
@@ -437,7 +443,10 @@ pub(super) fn findings(
         );
     }
     for x in &r.available {
-        let (objs, more) = cap(x.users.len(), x.users.iter().map(|&i| user_ref(&pred.impact[i])));
+        let (objs, more) = cap(
+            x.users.len(),
+            x.users.iter().map(|&i| user_ref(&pred.impact[i])),
+        );
         f.add(
             Severity::Info,
             "extra-matching-off",
@@ -465,29 +474,22 @@ pub(super) fn findings(
                 .join(", then ")
         })
         .unwrap_or_default();
-    let mut kinds: BTreeMap<&'static str, Vec<&UserImpact>> = BTreeMap::new();
-    for u in pred.impact.iter().filter(|u| u.duplicate) {
+    let mut kinds: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+    for (i, u) in pred.impact.iter().enumerate().filter(|(_, u)| u.duplicate) {
         kinds
             .entry(tie_kind(tie_slot(u).unwrap_or_default()))
             .or_default()
-            .push(u);
+            .push(i);
     }
-    for (kind, users) in kinds {
-        let slot_of = |u: &UserImpact| tie_slot(u).unwrap_or_default().to_string();
-        let hint = if let Some(x) = r
-            .available
-            .iter()
-            .find(|x| users.iter().any(|u| slot_is(&slot_of(u), &x.target)))
-        {
+    for (kind, idx) in kinds {
+        let users: Vec<&UserImpact> = idx.iter().map(|&i| &pred.impact[i]).collect();
+        let helps = |x: &Extra| idx.iter().any(|i| x.users.contains(i));
+        let hint = if let Some(x) = r.available.iter().find(|x| helps(x)) {
             format!(
                 "; without --no-extra-matching the plan would match them on {}",
                 x.text()
             )
-        } else if let Some((x, _)) = r
-            .refused
-            .iter()
-            .find(|(x, _)| users.iter().any(|u| slot_is(&slot_of(u), &x.target)))
-        {
+        } else if let Some((x, _)) = r.refused.iter().find(|(x, _)| helps(x)) {
             format!(
                 "; matching on {} would find them but is not safe here (see extra-matching-refused)",
                 x.text()
@@ -515,7 +517,7 @@ pub(super) fn findings(
             Severity::Warning,
             "duplicate-tie",
             format!(
-                "{} only link to their target account is {kind} ({}): the custom job matches on {matching}, which does not find it, so the first cycle creates them again{hint}. Set the target account's matching value to what the custom job looks up (rename them in the target) before cutover, or accept the duplicates{more}.",
+                "{} link to their target account is {kind} ({}): the custom job matches on {matching}, which does not find it, so the first cycle creates them again{hint}. Set the target account's matching value to what the custom job looks up (rename them in the target) before cutover, or accept the duplicates{more}.",
                 if users.len() == 1 {
                     "1 user's".to_string()
                 } else {
@@ -567,6 +569,154 @@ pub(super) fn findings(
                     .unwrap_or(DEFAULT_RENAME_NOTE)
             ),
             objs,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testkit::{SnapBuilder, gallery_schema};
+    use crate::plan::{Plan, PlanOptions, Profile, UserAction, build};
+    use serde_json::{Value, json};
+
+    /// A gallery matching on `userName ← [mail]` that also maps `externalId ← [department]`.
+    fn gallery() -> Value {
+        let mut g = gallery_schema("App", "mail", None);
+        g["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"targetAttributeName": "externalId", "matchingPriority": 0, "flowType": "Always",
+                "source": {"type": "Attribute", "name": "department", "expression": "[department]"}}));
+        g
+    }
+
+    fn plan(snap: &crate::snapshot::model::Snapshot, extra: bool) -> Plan {
+        let opts = PlanOptions {
+            extra_matching: extra,
+            ..Default::default()
+        };
+        build(snap, &Profile::builtin("generic-scim").unwrap(), &opts).unwrap()
+    }
+
+    fn codes(p: &Plan) -> Vec<&str> {
+        p.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    /// Renamed people (new mail) whose accounts hold their department in externalId.
+    fn renamed(
+        departments: [&str; 2],
+        target_external: [&str; 2],
+    ) -> crate::snapshot::model::Snapshot {
+        let mut b = SnapBuilder::new("App", gallery());
+        b.user(
+            "u1",
+            "ann@x.example",
+            Some("ann.new@x.example"),
+            departments[0],
+            true,
+            &["direct"],
+        )
+        .user(
+            "u2",
+            "bob@x.example",
+            Some("bob.new@x.example"),
+            departments[1],
+            true,
+            &["direct"],
+        )
+        .target_user("t1", "ann@x.example", None)
+        .target_user("t2", "bob@x.example", None);
+        let mut s = b.build();
+        for (u, x) in s
+            .target
+            .as_mut()
+            .unwrap()
+            .users
+            .iter_mut()
+            .zip(target_external)
+        {
+            u["externalId"] = json!(x);
+        }
+        s.seal();
+        s
+    }
+
+    #[test]
+    fn a_unique_secondary_value_matches_renamed_people_and_the_diff_shows_the_rename() {
+        let s = renamed(["D1", "D2"], ["D1", "D2"]);
+        let p = plan(&s, true);
+        assert_eq!(p.summary.duplicates, 0, "{:#?}", p.findings);
+        assert!(codes(&p).contains(&"extra-matching"), "{:?}", codes(&p));
+        let u = p.impact.iter().find(|u| u.id == "u1").unwrap();
+        assert_eq!(u.action, UserAction::Match);
+        assert_eq!(u.matched_on.as_deref(), Some("externalId eq \"D1\""));
+        assert_eq!(
+            u.rename(),
+            Some(("ann@x.example".into(), "ann.new@x.example".into()))
+        );
+        // The fields this adds read back to the same plan and digest.
+        let again = Plan::from_value(serde_json::to_value(&p).unwrap(), "plan").unwrap();
+        assert_eq!(again, p);
+        let text = crate::plan::render_markdown(&p, None);
+        assert!(text.contains("## Renamed in the target"), "{text}");
+        assert!(text.contains(super::DEFAULT_RENAME_NOTE), "{text}");
+
+        let off = plan(&s, false);
+        assert_eq!(off.summary.duplicates, 2);
+        assert!(
+            codes(&off).contains(&"extra-matching-off"),
+            "{:?}",
+            codes(&off)
+        );
+        assert!(codes(&off).contains(&"duplicate-tie"), "{:?}", codes(&off));
+        assert!(!off.app.extra_matching);
+        assert!(
+            serde_json::to_string(&p.app)
+                .unwrap()
+                .find("extraMatching")
+                .is_none(),
+            "written only when off"
+        );
+    }
+
+    #[test]
+    fn two_people_sharing_the_value_are_not_tied_to_one_account() {
+        // Both are in D1; the target's account for bob holds something else.
+        let s = renamed(["D1", "D1"], ["D1", "D9"]);
+        let p = plan(&s, true);
+        let f = p
+            .findings
+            .iter()
+            .find(|f| f.code == "extra-matching-refused")
+            .unwrap_or_else(|| panic!("{:?}", codes(&p)));
+        assert!(f.message.contains("share a value"), "{}", f.message);
+        assert!(!codes(&p).contains(&"extra-matching"));
+        assert_eq!(p.summary.duplicates, 2, "both stay predicted duplicates");
+        let tie = p
+            .findings
+            .iter()
+            .find(|f| f.code == "duplicate-tie")
+            .unwrap();
+        assert!(tie.message.contains("not safe here"), "{}", tie.message);
+    }
+
+    #[test]
+    fn without_target_contents_nothing_is_proposed() {
+        let mut b = SnapBuilder::new("App", gallery());
+        b.user(
+            "u1",
+            "ann@x.example",
+            Some("ann.new@x.example"),
+            "D1",
+            true,
+            &["direct"],
+        )
+        .without_target();
+        let p = plan(&b.build(), true);
+        assert!(
+            !codes(&p).iter().any(|c| c.starts_with("extra-matching")),
+            "{:?}",
+            codes(&p)
         );
     }
 }

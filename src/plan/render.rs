@@ -151,7 +151,11 @@ pub fn render_text(plan: &Plan) -> String {
     }
     let renamed: Vec<(&UserImpact, (String, String))> = renames(plan);
     if !renamed.is_empty() {
-        let _ = writeln!(o, "Renamed in the target by the first cycle ({}):\n", renamed.len());
+        let _ = writeln!(
+            o,
+            "Renamed in the target by the first cycle ({}):\n",
+            renamed.len()
+        );
         for (u, (old, new)) in renamed.iter().take(MAX_OBJECTS) {
             let _ = writeln!(
                 o,

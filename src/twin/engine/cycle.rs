@@ -667,8 +667,11 @@ impl Cycle<'_> {
                 return Ok(());
             }
             let attrs = super::matching::attributes(&self.users_map, false);
-            if let super::matching::Found::One { resource, id: tid, on } =
-                super::matching::find(&self.target, "Users", &attrs, &src).await?
+            if let super::matching::Found::One {
+                resource,
+                id: tid,
+                on,
+            } = super::matching::find(&self.target, "Users", &attrs, &src).await?
             {
                 self.link_user(&sid, &tid);
                 o.target_id = Some(tid.clone());
@@ -844,8 +847,9 @@ impl Cycle<'_> {
             // Not linked (first cycle, or links reset): what was exported before is unknown.
             self.rt.clear_members(&sid);
             let attrs = super::matching::attributes(map, true);
-            if let super::matching::Found::One { resource, id: tid, .. } =
-                super::matching::find(&self.target, "Groups", &attrs, &src).await?
+            if let super::matching::Found::One {
+                resource, id: tid, ..
+            } = super::matching::find(&self.target, "Groups", &attrs, &src).await?
             {
                 self.link_group(&sid, &tid);
                 o.target_id = Some(tid.clone());
