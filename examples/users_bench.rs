@@ -14,7 +14,7 @@ use common::mock_scim;
 use futures::StreamExt;
 use scimshift::scim::{ProviderConfig, Resource, ScimClient};
 use scimshift::secret::Secret;
-use scimshift::users::{apply, import, plan};
+use scimshift::users::{import, import_plan, write};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::time::Instant;
@@ -70,7 +70,7 @@ fn target_users(n: usize, prefix: &str) -> Vec<Value> {
 async fn import_into(
     client: &ScimClient,
     file: &std::path::Path,
-    opts: apply::ApplyOptions,
+    opts: write::WriteOptions,
 ) -> (usize, f64) {
     let started = Instant::now();
     let (table, v, _) = import::load(file, None).unwrap();
@@ -82,18 +82,18 @@ async fn import_into(
         .position(|h| h == "manager")
         .map(|i| i + 1)
         .unwrap_or(0);
-    let p = plan::build(
+    let p = import_plan::build(
         &v.rows,
         &v.invalid,
         &target,
-        plan::PlanOptions {
+        import_plan::PlanOptions {
             deactivate_missing: false,
             manager_column: col,
         },
     );
     assert!(p.diags.is_empty());
     let pb = scimshift::progress::Task::start(&scimshift::progress::Silent, "import", None);
-    let applied = apply::apply(client, &p, &v.rows, &target, &cfg, opts, &pb).await;
+    let applied = write::write(client, &p, &v.rows, &target, &cfg, opts, &pb).await;
     assert_eq!(
         applied.failed(),
         0,
@@ -107,9 +107,14 @@ async fn import_into(
 /// (managers left out: a plain loop cannot resolve them).
 async fn post_loop(client: &ScimClient, file: &std::path::Path, conc: usize) -> (usize, f64) {
     let (_t, v, _) = import::load(file, None).unwrap();
-    let p = plan::build(&v.rows, &v.invalid, &[], plan::PlanOptions::default());
+    let p = import_plan::build(
+        &v.rows,
+        &v.invalid,
+        &[],
+        import_plan::PlanOptions::default(),
+    );
     let bodies: Vec<Value> = (0..p.rows.len())
-        .map(|i| plan::create_body(&p, &v.rows, i, None))
+        .map(|i| import_plan::create_body(&p, &v.rows, i, None))
         .collect();
     let n = bodies.len();
     let started = Instant::now();
@@ -136,7 +141,12 @@ async fn main() {
     let started = Instant::now();
     let (_table, v, _) = import::load(f.path(), None).unwrap();
     let t_read = started.elapsed().as_secs_f64();
-    let p = plan::build(&v.rows, &v.invalid, &target, plan::PlanOptions::default());
+    let p = import_plan::build(
+        &v.rows,
+        &v.invalid,
+        &target,
+        import_plan::PlanOptions::default(),
+    );
     let t_total = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     println!(
@@ -158,7 +168,7 @@ async fn main() {
         let (n, secs) = import_into(
             &client,
             f10k.path(),
-            apply::ApplyOptions {
+            write::WriteOptions {
                 concurrency: 4,
                 use_bulk: bulk,
             },
@@ -185,7 +195,7 @@ async fn main() {
         let (n, secs) = import_into(
             &client,
             f10k.path(),
-            apply::ApplyOptions {
+            write::WriteOptions {
                 concurrency: 4,
                 use_bulk: bulk,
             },
@@ -219,7 +229,7 @@ async fn main() {
             let (n, secs) = import_into(
                 &client,
                 fs.path(),
-                apply::ApplyOptions {
+                write::WriteOptions {
                     concurrency: 4,
                     use_bulk: bulk,
                 },

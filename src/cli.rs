@@ -15,7 +15,8 @@ Credentials (Azure SDK names): AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SE
 or a ready token in SCIMSHIFT_GRAPH_TOKEN; --device-code or --az-cli for a person.
 The SCIM token comes from SCIM_TOKEN, --scim-token-file (mode 0600) or a hidden prompt.
 
-Exit codes: 0 ok / nothing to do, 1 error, 2 changes pending (plan, import --dry-run), 64 bad usage.
+Exit codes: 0 ok / nothing to do, 1 error, 2 changes pending (plan, import --dry-run, apply --dry-run),
+3 stale plan (apply), 64 bad usage, 130 interrupted (apply).
 
 Start with `scimshift demo` to see the whole migration on a simulated tenant.";
 
@@ -97,9 +98,18 @@ pub enum Command {
     Plan(PlanArgs),
     /// Re-render a saved plan
     Show(ShowArgs),
+    /// Execute a plan step by step: live diffs, confirmations, a crash-safe journal, resume, cutover
+    #[command(after_help = APPLY_HELP)]
+    Apply(ApplyArgs),
+    /// Where a migration stands: steps done (journal), both jobs live, the gap, the last verify
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
     /// Import users from CSV into a SCIM target or Entra, or export them to CSV
     #[command(subcommand)]
     Users(UsersCommand),
+    /// After apply: check that everyone is in the target once and active, pushed groups have their members, orphans are untouched and the custom job is steady
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Check credentials, permissions, clock, the gallery app and the SCIM target before a change window (writes nothing)
     #[command(after_help = DOCTOR_HELP)]
     Doctor(DoctorArgs),
@@ -111,6 +121,25 @@ pub enum Command {
     Man(ManArgs),
 }
 
+const APPLY_HELP: &str = "\
+Examples:
+  scimshift apply plan.json --snapshot snapshot.json --dry-run   # every step's live diff and requests; sends no write
+  scimshift apply plan.json --snapshot snapshot.json             # step by step: y / n / a (all) / q (quit)
+  scimshift apply plan.json --snapshot snapshot.json --yes       # automation: no questions
+  scimshift apply plan.json --snapshot snapshot.json --from pause-gallery-job
+Before the first write, apply captures the gallery app and the target again and refuses (exit 3)
+when the planner would now decide differently. Each write is journaled in PLAN.journal.jsonl
+(0600) before it is sent and after it answered; a re-run resumes from live state and never
+creates anything twice. Ctrl-C once: finish the request in flight, journal, stop (exit 130);
+twice: stop at once. The SCIM token (SCIM_TOKEN, --scim-token-file or a prompt) is read only
+to check the target and to write the custom job's secrets; it is never written anywhere.
+Exit codes: 0 done, 1 error, 2 changes pending (--dry-run), 3 stale plan, 130 interrupted.";
+const STATUS_HELP: &str = "\
+Examples:
+  scimshift status plan.json                 # the journal, and both jobs read live
+  scimshift status plan.json --output json
+Reads the journal beside the plan (PLAN.journal.jsonl); with Graph credentials it also reads
+the gallery and custom jobs (schedule, status, last cycle, quarantine). Writes nothing.";
 const DOCTOR_HELP: &str = "\
 Examples:
   scimshift doctor --app Coda --scim-url https://coda.io/scim/v2/…    # before the change window
@@ -118,6 +147,32 @@ Examples:
   scimshift doctor --app Coda --output json                           # one JSON document
 Each check prints ✓ or ✗ with one sentence; exit 1 when any check fails.
 Permissions are read from the token's roles (app-only) or scp (delegated) claims.";
+const VERIFY_HELP: &str = "\
+Examples:
+  export AZURE_TENANT_ID=… AZURE_CLIENT_ID=… AZURE_CLIENT_SECRET=…   SCIM_TOKEN=…
+  scimshift verify plan.json --snapshot coda.snapshot.json --csv verify.csv
+  scimshift verify plan.json --snapshot coda.snapshot.json --output json
+Reads only. Exit 0 when verify passes, 1 with one sentence naming the worst failure.
+The SCIM URL defaults to the snapshot's target. Needs what snapshot needs, plus AuditLog.Read.All
+for the provisioning logs (without it, escrows are counted from the job's last cycle only).";
+
+/// `scimshift verify PLAN.json`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The plan that was applied (PLAN.json)
+    pub plan: PathBuf,
+    /// The snapshot the plan was made from: orphans, adopted and pushed groups come from it
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Write one row per user and group (kind, id, name, expected, found, status, detail) here (mode 0600)
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    #[command(flatten)]
+    pub scim: ScimArgs,
+}
+
 const COMPLETIONS_HELP: &str = "\
 Examples:
   scimshift completions bash > ~/.local/share/bash-completion/completions/scimshift
@@ -312,6 +367,53 @@ pub struct PlanArgs {
 pub enum ScopeArg {
     Assigned,
     All,
+}
+
+/// `scimshift apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan JSON file written by `scimshift plan --out`
+    pub plan: PathBuf,
+    /// The snapshot the plan was made from (for the stale-plan check)
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// The profile the plan was made with, when it was a file (`--profile PATH` at plan time)
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Show every step's live diff and exact requests; send no write (exit 2 when changes are pending)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run only this step (by id, e.g. `assignments`); the stale-plan check still runs
+    #[arg(long, conflicts_with = "from")]
+    pub only: Option<String>,
+    /// Start at this step (by id); earlier steps are checked live, not skipped blindly
+    #[arg(long)]
+    pub from: Option<String>,
+    /// How long to follow the custom job's first cycle before stopping (resumable)
+    #[arg(long, default_value = "2h")]
+    pub wait: String,
+    /// Poll live state this often instead of the plan's intervals (e.g. 200ms against the twin)
+    #[arg(long)]
+    pub poll: Option<String>,
+    /// How long to look for a new object (or the result of an interrupted write) before sending again
+    #[arg(long, default_value = "2m")]
+    pub in_doubt_wait: String,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    #[command(flatten)]
+    pub scim: ScimArgs,
+}
+
+/// `scimshift status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A plan JSON file; its journal is read from beside it
+    pub plan: PathBuf,
+    /// Only the journal: do not read the jobs over Graph
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }
 
 #[derive(Debug, Args)]

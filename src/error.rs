@@ -13,8 +13,12 @@ pub mod exit {
     pub const ERROR: i32 = 1;
     /// Success, and changes are pending (like `terraform plan -detailed-exitcode`).
     pub const CHANGES: i32 = 2;
+    /// The plan is stale: live state changed since its snapshot (apply).
+    pub const STALE: i32 = 3;
     /// The command line itself was wrong (unknown flag, missing argument).
     pub const USAGE: i32 = 64;
+    /// Stopped by Ctrl-C (or `q`); resumable (apply).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// What kind of failure this is; decides nothing but the prefix and the exit code today.
@@ -32,6 +36,8 @@ pub enum ErrorKind {
     Io,
     /// A bug in scimshift.
     Internal,
+    /// Live state no longer matches what a plan was made from.
+    Stale,
 }
 
 /// An error with one clear sentence.
@@ -68,6 +74,9 @@ impl Error {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
+    pub fn stale(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Stale, message)
+    }
 
     /// Wrap an I/O error with the path it happened on.
     pub fn io_at(path: &std::path::Path, err: std::io::Error) -> Self {
@@ -77,6 +86,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self.kind {
             ErrorKind::Usage => exit::USAGE,
+            ErrorKind::Stale => exit::STALE,
             _ => exit::ERROR,
         }
     }

@@ -6,13 +6,16 @@
 //! the concern (`snapshot`, `plan`, `users`, `twin`, `demo`), which never sees
 //! a clap struct. `context` is what every command receives.
 
+pub mod apply;
 pub mod cli;
 pub mod cmd;
 pub mod context;
+pub mod crashpoint;
 pub mod demo;
 pub mod doctor;
 pub mod error;
 pub mod graph;
+pub mod journal;
 pub mod mapping;
 pub mod net;
 pub mod output;
@@ -25,5 +28,6 @@ pub mod secret;
 pub mod snapshot;
 pub mod twin;
 pub mod users;
+pub mod verify;
 
 pub use error::{Error, Result};

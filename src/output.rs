@@ -46,12 +46,15 @@ pub fn stdin_is_interactive() -> bool {
         && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
 }
 
-/// Print a value as pretty JSON on stdout.
+/// Print a value as pretty JSON on stdout, streamed (a 100,000-row verify
+/// report is never built as one string).
 pub fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("our own types always serialise")
-    );
+    use std::io::Write;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    // Our own types always serialise; a closed stdout is not worth a panic.
+    let _ = serde_json::to_writer_pretty(&mut w, value);
+    let _ = writeln!(w);
+    let _ = w.flush();
 }
 
 /// Write a file with mode 0600 (it holds people's data), atomically: a temp file

@@ -28,6 +28,7 @@ const COMMANDS: &[&[&str]] = &[
     &["doctor"],
     &["completions"],
     &["man"],
+    &["verify"],
 ];
 
 /// The commands that do work (leaves of the tree).
@@ -43,6 +44,7 @@ const LEAVES: &[&[&str]] = &[
     &["doctor"],
     &["completions", "bash"],
     &["man"],
+    &["verify"],
 ];
 
 #[test]
@@ -83,6 +85,7 @@ fn a_missing_required_argument_exits_64_naming_it() {
     let cases: &[(&[&str], &str)] = &[
         (&["plan"], "--snapshot <SNAPSHOT>"),
         (&["show"], "<PLAN>"),
+        (&["verify"], "<PLAN>"),
         (&["users", "import"], "<FILE>"),
         (&["users", "export"], "--format <FORMAT>"),
         (&["users", "export", "--format", "scim"], "--out <OUT>"),

@@ -8,6 +8,7 @@
 //! (`snapshot`, `plan`, `users`, `twin`, `demo`), which never name `crate::cli`
 //! (`tests/architecture.rs` enforces it).
 
+pub mod apply;
 pub mod credentials;
 pub mod docs;
 pub mod doctor;
@@ -16,6 +17,7 @@ pub mod progress;
 pub mod snapshot;
 pub mod twin;
 pub mod users;
+pub mod verify;
 
 use crate::cli::{Cli, Command, SnapshotSub, TwinCommand, UsersCommand};
 use crate::context::Context;
@@ -93,8 +95,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
         },
         Command::Plan(args) => plan::plan(&ctx, &args),
         Command::Show(args) => plan::show(&ctx, &args),
+        Command::Apply(args) => apply::apply(&ctx, &args).await,
+        Command::Status(args) => apply::status(&ctx, &args).await,
         Command::Users(UsersCommand::Import(args)) => users::import(&ctx, &args).await,
         Command::Users(UsersCommand::Export(args)) => users::export(&ctx, &args).await,
+        Command::Verify(args) => verify::verify(&ctx, &args).await,
         Command::Doctor(args) => doctor::doctor(&ctx, &args).await,
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man(&args),

@@ -7,14 +7,14 @@ use crate::cli::{UsersExportArgs, UsersImportArgs};
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
 use crate::progress::Task;
-use crate::users::apply::{self, ApplyOptions, Outcome};
 use crate::users::export::{rows_from_scim, write_csv};
 use crate::users::formats::{Col, Format};
 use crate::users::import::{ImportOptions, column_of, load};
+use crate::users::import_plan::{self, PlanOptions, RowAction};
 use crate::users::model::Field;
-use crate::users::plan::{self, Action, PlanOptions};
 use crate::users::read::Diag;
 use crate::users::results;
+use crate::users::write::{self, Outcome, WriteOptions};
 use serde_json::json;
 
 /// Most diagnostics printed to stderr; the rest are counted (all are in --results).
@@ -129,12 +129,12 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         deactivate_missing: opts.deactivate_missing,
         manager_column: column_of(&table, v.format, Col::Field(Field::Manager)),
     };
-    let plan = plan::build(&v.rows, &v.invalid, &target, plan_opts);
+    let plan = import_plan::build(&v.rows, &v.invalid, &target, plan_opts);
     print_diags(&file, &plan.diags);
     let importable = plan
         .rows
         .iter()
-        .filter(|p| p.action != Action::Invalid)
+        .filter(|p| p.action != RowAction::Invalid)
         .count();
     if opts.deactivate_missing && importable == 0 && !target.is_empty() {
         return Err(Error::input(format!(
@@ -182,7 +182,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             crate::output::print_json(&plan_json());
         }
     } else {
-        print!("{}", plan::render_text(&plan, 500));
+        print!("{}", import_plan::render_text(&plan, 500));
     }
 
     let write_outputs = |outcomes: &[Outcome], deact: &[Outcome]| -> Result<()> {
@@ -194,7 +194,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             .rows
             .iter()
             .zip(outcomes)
-            .filter(|(p, o)| p.action == Action::Invalid || o.status == "failed")
+            .filter(|(p, o)| p.action == RowAction::Invalid || o.status == "failed")
             .map(|(p, _)| p.record)
             .collect();
         let fpath = results::failed_path(path);
@@ -213,11 +213,11 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         }
         Ok(())
     };
-    let planned = |p: &plan::RowPlan| Outcome {
+    let planned = |p: &import_plan::RowPlan| Outcome {
         status: match p.action {
-            Action::Invalid => "invalid",
-            Action::Skip => "skipped",
-            Action::Unchanged => "ok",
+            RowAction::Invalid => "invalid",
+            RowAction::Skip => "skipped",
+            RowAction::Unchanged => "ok",
             _ => "planned",
         },
         id: p.target_id.clone(),
@@ -265,13 +265,13 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         Some((s.create + s.update + s.deactivate) as u64),
     );
     let started = std::time::Instant::now();
-    let applied = apply::apply(
+    let written = write::write(
         &client,
         &plan,
         &v.rows,
         &target,
         &cfg,
-        ApplyOptions {
+        WriteOptions {
             concurrency: opts.concurrency,
             use_bulk: opts.use_bulk,
         },
@@ -279,19 +279,19 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     )
     .await;
     pb.finish();
-    write_outputs(&applied.rows, &applied.deactivations)?;
-    let failed = applied.failed();
-    let ok = |a: Action| {
+    write_outputs(&written.rows, &written.deactivations)?;
+    let failed = written.failed();
+    let ok = |a: RowAction| {
         plan.rows
             .iter()
-            .zip(&applied.rows)
+            .zip(&written.rows)
             .filter(|(p, o)| p.action == a && o.status == "ok")
             .count()
     };
     let summary = json!({
-        "created": ok(Action::Create),
-        "updated": ok(Action::Update),
-        "deactivated": applied.deactivations.iter().filter(|o| o.status == "ok").count(),
+        "created": ok(RowAction::Create),
+        "updated": ok(RowAction::Update),
+        "deactivated": written.deactivations.iter().filter(|o| o.status == "ok").count(),
         "unchanged": s.unchanged,
         "skipped": s.skip,
         "invalid": s.invalid,
@@ -307,7 +307,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         for (p, o) in plan
             .rows
             .iter()
-            .zip(&applied.rows)
+            .zip(&written.rows)
             .filter(|(_, o)| o.status == "failed")
             .take(50)
         {

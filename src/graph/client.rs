@@ -27,6 +27,8 @@ pub struct Reply {
     pub body: Value,
     /// The `request-id` response header.
     pub request_id: Option<String>,
+    /// The `Date` response header: the server's clock when it answered.
+    pub date: Option<String>,
 }
 
 impl Reply {
@@ -238,6 +240,11 @@ impl GraphClient {
                 .or_else(|| answer.headers.get("client-request-id"))
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            let date = answer
+                .headers
+                .get("date")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let bytes = answer.body;
             tracing::debug!(%method, path = %rel.split('?').next().unwrap_or(""), status, "graph");
             if status == 401 && !renewed && self.auth.invalidate().await {
@@ -265,6 +272,7 @@ impl GraphClient {
                 status,
                 body,
                 request_id,
+                date,
             });
         }
     }

@@ -251,6 +251,22 @@ impl ScimClient {
         }
     }
 
+    /// `GET` a path relative to the base URL, query included (`Groups?filter=…`),
+    /// as a plan's SCIM request names it: the status and body of a 2xx.
+    pub async fn get_path(&self, path_and_query: &str) -> Result<(u16, Value)> {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, q),
+            None => (path_and_query, ""),
+        };
+        let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let query: Vec<(&str, String)> =
+            query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let (status, body, _) = self.send(Method::GET, path, &query, None).await?;
+        Ok((status, body))
+    }
+
     /// `GET /ServiceProviderConfig`.
     pub async fn service_provider_config(&self) -> Result<ProviderConfig> {
         let (_, v, _) = self

@@ -427,34 +427,52 @@ pub async fn capture_target_with(
     scim: &ScimClient,
     progress: &dyn Observer,
 ) -> Result<TargetSnapshot> {
-    let spc = scim.service_provider_config().await?;
-    let page = spc.filter_max_results.clamp(100, 1000);
-    let mut out = Vec::new();
-    for resource in [Resource::Users, Resource::Groups] {
-        let spin = Task::start(
-            progress,
-            format!("reading target {}", resource.path()),
-            None,
-        );
-        let mut all = Vec::new();
-        scim.for_each_page(resource, None, &[], page, |items, _| {
-            spin.inc(items.len() as u64);
-            all.extend(items);
-            Ok(())
-        })
-        .await?;
-        spin.finish();
-        all.sort_by_key(|r| str_of(r, "id").unwrap_or_default());
-        out.push(all);
-    }
-    let groups = out.pop().unwrap_or_default();
-    let users = out.pop().unwrap_or_default();
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    let spc = read_target_pages(scim, progress, |resource, items| {
+        match resource {
+            Resource::Users => users.extend(items),
+            Resource::Groups => groups.extend(items),
+        }
+        Ok(())
+    })
+    .await?;
+    users.sort_by_key(|r| str_of(r, "id").unwrap_or_default());
+    groups.sort_by_key(|r| str_of(r, "id").unwrap_or_default());
     Ok(TargetSnapshot {
         base_url: scim.base_url().to_string(),
         service_provider_config: spc.raw,
         users,
         groups,
     })
+}
+
+/// Read the target once, paged: `/ServiceProviderConfig`, then every
+/// `/Users` page, then every `/Groups` page, each handed to `on_page` as it
+/// arrives (a caller that keeps less than the whole resource — `verify` at
+/// 100,000 users — never holds the target in memory). Page size: the
+/// server's `filter.maxResults`, within 100..=1000. Returns the provider config.
+pub async fn read_target_pages(
+    scim: &ScimClient,
+    progress: &dyn Observer,
+    mut on_page: impl FnMut(Resource, Vec<Value>) -> Result<()>,
+) -> Result<crate::scim::ProviderConfig> {
+    let spc = scim.service_provider_config().await?;
+    let page = spc.filter_max_results.clamp(100, 1000);
+    for resource in [Resource::Users, Resource::Groups] {
+        let spin = Task::start(
+            progress,
+            format!("reading target {}", resource.path()),
+            None,
+        );
+        scim.for_each_page(resource, None, &[], page, |items, _| {
+            spin.inc(items.len() as u64);
+            on_page(resource, items)
+        })
+        .await?;
+        spin.finish();
+    }
+    Ok(spc)
 }
 
 /// Find exactly one service principal by object id, appId or display name.
@@ -654,7 +672,8 @@ fn collect_extensions(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
-fn member_kind(m: &Value) -> String {
+/// `user`, `group`, … for a directory object (its `@odata.type`, else its shape).
+pub(crate) fn member_kind(m: &Value) -> String {
     match m.get("@odata.type").and_then(Value::as_str) {
         Some(t) => t.trim_start_matches("#microsoft.graph.").to_string(),
         None if m.get("userPrincipalName").is_some() => "user".into(),

@@ -3,9 +3,9 @@
 //! (the input's own header and rows, only those that failed or were invalid,
 //! password cells blanked) that can be fixed and fed back in. Both mode 0600.
 
-use super::apply::Outcome;
-use super::plan::Plan;
+use super::import_plan::ImportPlan;
 use super::read::RawTable;
+use super::write::Outcome;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,7 @@ pub fn failed_path(results: &Path) -> PathBuf {
 /// Write the results CSV; `errors[i]` holds validation messages for row `i`.
 pub fn write_results(
     path: &Path,
-    plan: &Plan,
+    plan: &ImportPlan,
     outcomes: &[Outcome],
     deact: &[Outcome],
     errors: &[String],

@@ -419,6 +419,7 @@ pub fn provisioning_logs(c: &Call) -> GResult {
             "cycleId",
             "changeId",
             "provisioningAction",
+            "provisioningStatusInfo/status",
             "id",
         ],
         "provisioningObjectSummary",

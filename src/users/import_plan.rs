@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub enum RowAction {
     Create,
     Update,
     Unchanged,
@@ -22,14 +22,14 @@ pub enum Action {
     Invalid,
 }
 
-impl Action {
+impl RowAction {
     pub fn as_str(self) -> &'static str {
         match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Unchanged => "unchanged",
-            Action::Skip => "skip",
-            Action::Invalid => "invalid",
+            RowAction::Create => "create",
+            RowAction::Update => "update",
+            RowAction::Unchanged => "unchanged",
+            RowAction::Skip => "skip",
+            RowAction::Invalid => "invalid",
         }
     }
 }
@@ -41,7 +41,7 @@ pub struct RowPlan {
     #[serde(skip)]
     pub record: usize,
     pub user_name: String,
-    pub action: Action,
+    pub action: RowAction,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -83,7 +83,7 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Plan {
+pub struct ImportPlan {
     pub summary: Summary,
     pub rows: Vec<RowPlan>,
     pub deactivations: Vec<Deactivation>,
@@ -92,7 +92,7 @@ pub struct Plan {
     pub diags: Vec<Diag>,
 }
 
-impl Plan {
+impl ImportPlan {
     pub fn has_changes(&self) -> bool {
         self.summary.create + self.summary.update + self.summary.deactivate > 0
     }
@@ -169,13 +169,13 @@ impl<'a> TargetIndex<'a> {
 }
 
 /// The POST body for create row `i` (`manager`: an id learnt while applying).
-pub fn create_body(plan: &Plan, rows: &[UserRow], i: usize, manager: Option<&str>) -> Value {
+pub fn create_body(plan: &ImportPlan, rows: &[UserRow], i: usize, manager: Option<&str>) -> Value {
     mapping::to_scim(&rows[i], manager.or(plan.rows[i].manager_id.as_deref()))
 }
 
 /// The PATCH operations for update row `i` (`manager`: an id learnt while applying).
 pub fn update_ops(
-    plan: &Plan,
+    plan: &ImportPlan,
     rows: &[UserRow],
     target: &[Value],
     i: usize,
@@ -197,7 +197,12 @@ pub fn update_ops(
 }
 
 /// Build the plan for `rows` (with `invalid` flags from validation) against `target` users.
-pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOptions) -> Plan {
+pub fn build(
+    rows: &[UserRow],
+    invalid: &[bool],
+    target: &[Value],
+    opts: PlanOptions,
+) -> ImportPlan {
     let t = TargetIndex::new(target);
     let mut diags = Vec::new();
     let mut matched: Vec<Option<usize>> = vec![None; rows.len()];
@@ -209,7 +214,7 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
             line: r.line,
             record: r.record,
             user_name: r.user_name().to_string(),
-            action: Action::Invalid,
+            action: RowAction::Invalid,
             target_id: None,
             changes: Vec::new(),
             note: None,
@@ -244,7 +249,7 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
             }
         }
         if r.staged && !bad[i] {
-            p.action = Action::Skip;
+            p.action = RowAction::Skip;
             p.note = Some("STAGED in JumpCloud: not provisioned (JumpCloud's own SCIM connector skips staged users too)".into());
             p.target_id = matched[i].map(|ti| t.id(ti));
         }
@@ -266,7 +271,7 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
     loop {
         let mut changed = false;
         for (i, r) in rows.iter().enumerate() {
-            if bad[i] || plans[i].action == Action::Skip {
+            if bad[i] || plans[i].action == RowAction::Skip {
                 continue;
             }
             let Some(m) = r.get(Field::Manager) else {
@@ -282,7 +287,7 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
                         "manager `{m}` is on line {}, which is invalid",
                         rows[j].line
                     ))
-                } else if plans[j].action == Action::Skip {
+                } else if plans[j].action == RowAction::Skip {
                     Err(format!(
                         "manager `{m}` is on line {}, which is skipped (STAGED)",
                         rows[j].line
@@ -313,18 +318,18 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
     for (i, r) in rows.iter().enumerate() {
         let p = &mut plans[i];
         if bad[i] {
-            p.action = Action::Invalid;
+            p.action = RowAction::Invalid;
             summary.invalid += 1;
             continue;
         }
-        if p.action == Action::Skip {
+        if p.action == RowAction::Skip {
             summary.skip += 1;
             continue;
         }
         let mgr = manager[i].clone().and_then(Result::ok);
         match matched[i] {
             None => {
-                p.action = Action::Create;
+                p.action = RowAction::Create;
                 match mgr {
                     Some(MgrRef::Id(id)) => p.manager_id = Some(id),
                     Some(MgrRef::Row(j)) => p.manager_from_row = Some(j),
@@ -397,10 +402,10 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
                     });
                 }
                 if p.changes.is_empty() {
-                    p.action = Action::Unchanged;
+                    p.action = RowAction::Unchanged;
                     summary.unchanged += 1;
                 } else {
-                    p.action = Action::Update;
+                    p.action = RowAction::Update;
                     p.set = set;
                     p.set_active = active;
                     summary.update += 1;
@@ -422,7 +427,7 @@ pub fn build(rows: &[UserRow], invalid: &[bool], target: &[Value], opts: PlanOpt
         summary.deactivate = deactivations.len();
     }
     diags.sort_by_key(|d| (d.line, d.column));
-    Plan {
+    ImportPlan {
         summary,
         rows: plans,
         deactivations,
@@ -444,7 +449,7 @@ fn q(v: &Option<String>) -> String {
 }
 
 /// The plan for people: one line per change (capped), then the summary.
-pub fn render_text(plan: &Plan, max_lines: usize) -> String {
+pub fn render_text(plan: &ImportPlan, max_lines: usize) -> String {
     let mut out = String::new();
     let mut n = 0usize;
     let mut more = 0usize;
@@ -459,8 +464,8 @@ pub fn render_text(plan: &Plan, max_lines: usize) -> String {
     };
     for p in &plan.rows {
         match p.action {
-            Action::Create => push(format!("+ {} (create)", p.user_name), &mut out),
-            Action::Update => {
+            RowAction::Create => push(format!("+ {} (create)", p.user_name), &mut out),
+            RowAction::Update => {
                 for c in &p.changes {
                     push(
                         format!(
@@ -474,7 +479,7 @@ pub fn render_text(plan: &Plan, max_lines: usize) -> String {
                     );
                 }
             }
-            Action::Skip => push(
+            RowAction::Skip => push(
                 format!(
                     "  {} skipped: {}",
                     p.user_name,

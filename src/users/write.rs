@@ -4,8 +4,8 @@
 //! second pass that sets managers created in this run. Concurrency is bounded
 //! (`buffer_unordered`); throttling is retried by the client.
 
+use super::import_plan::{ImportPlan, RowAction};
 use super::model::{ENTERPRISE, UserRow};
-use super::plan::{Action, Plan};
 use crate::progress::Task;
 use crate::scim::{BulkOp, ProviderConfig, Resource, ScimClient};
 use futures::stream::{self, StreamExt};
@@ -38,15 +38,15 @@ impl Outcome {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct ApplyOptions {
+pub struct WriteOptions {
     pub concurrency: usize,
     /// Use `/Bulk` for creates when the server supports it.
     pub use_bulk: bool,
 }
 
-impl Default for ApplyOptions {
+impl Default for WriteOptions {
     fn default() -> Self {
-        ApplyOptions {
+        WriteOptions {
             concurrency: 4,
             use_bulk: true,
         }
@@ -55,12 +55,12 @@ impl Default for ApplyOptions {
 
 /// The outcomes: one per plan row, one per deactivation.
 #[derive(Debug, Clone, Default)]
-pub struct Applied {
+pub struct Written {
     pub rows: Vec<Outcome>,
     pub deactivations: Vec<Outcome>,
 }
 
-impl Applied {
+impl Written {
     pub fn failed(&self) -> usize {
         self.rows
             .iter()
@@ -97,27 +97,27 @@ fn err_detail(v: Option<&Value>, status: u16) -> String {
 }
 
 /// Apply `plan`. Never panics on a server answer; every failure lands in an outcome.
-pub async fn apply(
+pub async fn write(
     client: &ScimClient,
-    plan: &Plan,
+    plan: &ImportPlan,
     rows: &[UserRow],
     target: &[Value],
     cfg: &ProviderConfig,
-    opts: ApplyOptions,
+    opts: WriteOptions,
     pb: &Task<'_>,
-) -> Applied {
+) -> Written {
     let conc = opts.concurrency.max(1);
     let mut out: Vec<Outcome> = plan
         .rows
         .iter()
         .map(|p| match p.action {
-            Action::Unchanged => Outcome::ok(p.target_id.clone()),
-            Action::Skip => Outcome {
+            RowAction::Unchanged => Outcome::ok(p.target_id.clone()),
+            RowAction::Skip => Outcome {
                 status: "skipped",
                 id: p.target_id.clone(),
                 error: None,
             },
-            Action::Invalid => Outcome {
+            RowAction::Invalid => Outcome {
                 status: "invalid",
                 id: None,
                 error: None,
@@ -133,7 +133,7 @@ pub async fn apply(
         .rows
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.action == Action::Create)
+        .filter(|(_, p)| p.action == RowAction::Create)
         .map(|(i, _)| i)
         .collect();
     let waves = create_waves(plan, &creates);
@@ -144,7 +144,7 @@ pub async fn apply(
                 let mid = plan.rows[i]
                     .manager_from_row
                     .and_then(|j| out[j].id.as_deref());
-                (i, super::plan::create_body(plan, rows, i, mid))
+                (i, super::import_plan::create_body(plan, rows, i, mid))
             })
             .collect();
         for (i, o) in create_batch(client, items, cfg, opts, conc, pb).await {
@@ -161,7 +161,7 @@ pub async fn apply(
     if !cycle_rows.is_empty() {
         let items = cycle_rows
             .iter()
-            .map(|&i| (i, super::plan::create_body(plan, rows, i, None)))
+            .map(|&i| (i, super::import_plan::create_body(plan, rows, i, None)))
             .collect();
         for (i, o) in create_batch(client, items, cfg, opts, conc, pb).await {
             out[i] = o;
@@ -175,9 +175,9 @@ pub async fn apply(
     }
     let mut jobs: Vec<Job> = Vec::new();
     for (i, p) in plan.rows.iter().enumerate() {
-        if p.action == Action::Update {
+        if p.action == RowAction::Update {
             let mid = p.manager_from_row.and_then(|j| out[j].id.as_deref());
-            let ops = super::plan::update_ops(plan, rows, target, i, mid);
+            let ops = super::import_plan::update_ops(plan, rows, target, i, mid);
             if ops.is_empty() {
                 out[i] = Outcome::ok(p.target_id.clone());
                 pb.inc(1);
@@ -275,7 +275,7 @@ pub async fn apply(
             out[i].error = Some(e);
         }
     }
-    Applied {
+    Written {
         rows: out,
         deactivations: deact,
     }
@@ -287,7 +287,12 @@ fn manager_op(id: &str) -> Value {
 
 type Depths = std::collections::HashMap<usize, Option<usize>>;
 
-fn depth_of(plan: &Plan, i: usize, depth: &mut Depths, seen: &mut Vec<usize>) -> Option<usize> {
+fn depth_of(
+    plan: &ImportPlan,
+    i: usize,
+    depth: &mut Depths,
+    seen: &mut Vec<usize>,
+) -> Option<usize> {
     if let Some(d) = depth.get(&i) {
         return *d;
     }
@@ -306,7 +311,7 @@ fn depth_of(plan: &Plan, i: usize, depth: &mut Depths, seen: &mut Vec<usize>) ->
 
 /// Group creates into waves: wave 0 has no manager created in this run; wave k
 /// has its manager in wave k-1. Rows on a manager cycle are left out.
-fn create_waves(plan: &Plan, creates: &[usize]) -> Vec<Vec<usize>> {
+fn create_waves(plan: &ImportPlan, creates: &[usize]) -> Vec<Vec<usize>> {
     let mut depth = Depths::new();
     let mut waves: Vec<Vec<usize>> = Vec::new();
     for &i in creates {
@@ -325,7 +330,7 @@ async fn create_batch(
     client: &ScimClient,
     items: Vec<(usize, Value)>,
     cfg: &ProviderConfig,
-    opts: ApplyOptions,
+    opts: WriteOptions,
     conc: usize,
     pb: &Task<'_>,
 ) -> Vec<(usize, Outcome)> {

@@ -1,0 +1,419 @@
+//! `scimshift apply` and `scimshift status`: flags into [`crate::apply`]'s
+//! inputs, credentials, how events look (text with bars on stderr, or one
+//! JSON object per line), the y/n/a/q prompt, Ctrl-C, and exit codes.
+
+use crate::apply::exec::{ExecOptions, Outcome};
+use crate::apply::{Asker, Choice, Event, Reporter};
+use crate::cli::{ApplyArgs, StatusArgs};
+use crate::context::Context;
+use crate::error::{Error, Result, exit};
+use crate::plan::model::{Plan, Step, Target};
+use crate::scim::ScimClient;
+use crate::twin::faults::parse_duration;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+fn duration(flag: &str, v: &str) -> Result<Duration> {
+    parse_duration(v).map_err(|e| Error::usage(format!("{flag}: {e}")))
+}
+
+pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
+    // Everything that can be refused is refused before anything is read remotely.
+    let plan = Plan::load(&args.plan)?;
+    let exec = ExecOptions {
+        only: args.only.clone(),
+        from: args.from.clone(),
+        wait: duration("--wait", &args.wait)?,
+        poll: args
+            .poll
+            .as_deref()
+            .map(|p| duration("--poll", p))
+            .transpose()?,
+        in_doubt_wait: duration("--in-doubt-wait", &args.in_doubt_wait)?,
+    };
+    let snapshot = match &args.snapshot {
+        Some(p) => Some(crate::snapshot::model::Snapshot::load(p)?),
+        None => None,
+    };
+    if !args.dry_run && !ctx.assume_yes && !ctx.interactive {
+        return Err(Error::usage(
+            "apply asks before each step, and no one can answer here (stdin is not a terminal): pass --yes to apply every step, or --dry-run to only look",
+        ));
+    }
+    let scim_url = args
+        .scim
+        .scim_url
+        .clone()
+        .or_else(|| crate::apply::base_address(&plan));
+    if let Some(u) = &scim_url {
+        crate::net::checked_url(u, "the SCIM URL")?;
+    }
+    let (settings, notes) = super::credentials::graph(&args.graph)?;
+    super::print_notes(&notes);
+    let graph = settings.client()?;
+    let token = match &scim_url {
+        Some(_) => Some(super::credentials::scim_token(
+            ctx,
+            args.scim.scim_token_file.as_deref(),
+        )?),
+        None => None,
+    };
+    let scim = match (&scim_url, &token) {
+        (Some(u), Some(t)) => Some(ScimClient::new(u, t.clone())?),
+        _ => None,
+    };
+    let mut give_token = || {
+        token.clone().ok_or_else(|| {
+            Error::usage("the plan writes the SCIM token, but it has no SCIM URL: give --scim-url")
+        })
+    };
+    let interrupt = Arc::new(AtomicBool::new(false));
+    watch_ctrl_c(interrupt.clone());
+    let reporter: Box<dyn Reporter> = if ctx.json() {
+        Box::new(JsonLines)
+    } else {
+        Box::new(Text::default())
+    };
+    let mut asker: Box<dyn Asker> = if ctx.assume_yes || args.dry_run {
+        Box::new(crate::apply::Always(Choice::All))
+    } else {
+        Box::new(Prompt)
+    };
+    let observer = super::progress::observer(ctx);
+    let report = crate::apply::apply(
+        crate::apply::Inputs {
+            plan_path: &args.plan,
+            plan: &plan,
+            snapshot: snapshot.as_ref(),
+            profile: args.profile.as_deref(),
+            graph,
+            scim,
+            dry_run: args.dry_run,
+            exec,
+        },
+        reporter.as_ref(),
+        asker.as_mut(),
+        &mut give_token,
+        interrupt,
+        ctx.assume_yes || args.dry_run,
+        observer.as_ref(),
+    )
+    .await?;
+    let resume = format!(
+        "scimshift apply {}{}",
+        args.plan.display(),
+        args.snapshot
+            .as_ref()
+            .map(|s| format!(" --snapshot {}", s.display()))
+            .unwrap_or_default()
+    );
+    let (code, outcome) = match &report.outcome {
+        Outcome::Done => (exit::OK, "done".to_string()),
+        Outcome::Stopped { step } => (exit::INTERRUPTED, format!("stopped at {step}")),
+        Outcome::WouldChange { steps } => (
+            exit::CHANGES,
+            format!("dry run: {} steps would change something", steps.len()),
+        ),
+    };
+    if ctx.json() {
+        crate::output::print_json(&json!({
+            "event": "summary",
+            "outcome": outcome,
+            "stepsDone": report.applied.done(),
+            "steps": report.applied.steps.len(),
+            "seconds": report.seconds,
+            "graphWrites": report.graph_writes,
+            "gap": report.applied.gap,
+            "keptWrites": report.kept.len(),
+            "journal": report.journal,
+            "applied": report.applied_md,
+        }));
+    } else {
+        println!();
+        println!(
+            "Apply {outcome}: {} of {} steps done, {:.1} s, {} Graph writes (limit 3000 per 150 s).",
+            report.applied.done(),
+            report.applied.steps.len(),
+            report.seconds,
+            report.graph_writes
+        );
+        if let Some(g) = &report.applied.gap {
+            println!("Provisioning gap: {}.", crate::apply::record::gap_text(g));
+        }
+        if args.dry_run {
+            println!(
+                "Nothing was sent: {} writes were shown, not sent.",
+                report.kept.len()
+            );
+        } else {
+            println!("Journal: {}", report.journal.display());
+            if let Some(p) = &report.applied_md {
+                println!("Change record: {}", p.display());
+            }
+        }
+        if code == exit::INTERRUPTED {
+            println!("Resume with: {resume}");
+        }
+    }
+    Ok(code)
+}
+
+/// First Ctrl-C: stop after the request in flight; second: stop at once.
+fn watch_ctrl_c(flag: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!(
+                "\ninterrupted: finishing the request in flight and journaling it; Ctrl-C again to stop at once"
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopped at once; the journal is consistent, run apply again to resume");
+                std::process::exit(exit::INTERRUPTED);
+            }
+        }
+    });
+}
+
+/// y / n / a / q with dialoguer.
+struct Prompt;
+
+impl Asker for Prompt {
+    fn ask(&mut self, step: &Step) -> Result<Choice> {
+        let items = [
+            "y  apply this step",
+            "n  skip it",
+            "a  apply this and every later step",
+            "q  quit (resume later)",
+        ];
+        let i = dialoguer::Select::new()
+            .with_prompt(format!("Apply step {}?", step.id))
+            .items(items)
+            .default(0)
+            .interact()
+            .map_err(|e| Error::io(format!("could not read the answer: {e}")))?;
+        Ok([Choice::Yes, Choice::No, Choice::All, Choice::Quit][i])
+    }
+}
+
+/// One JSON object per event on stdout.
+struct JsonLines;
+
+impl Reporter for JsonLines {
+    fn event(&self, event: &Event<'_>) {
+        if let Ok(line) = serde_json::to_string(event) {
+            println!("{line}");
+        }
+    }
+}
+
+/// Text on stdout, waits as bars on stderr.
+#[derive(Default)]
+struct Text {
+    bars: super::progress::Bars,
+    open: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+fn curl(method: &str, target: Target, url: &str, body: Option<&Value>) -> String {
+    let base = match target {
+        Target::Graph => "$GRAPH",
+        Target::Scim => "$SCIM",
+    };
+    let mut s = format!("    {method} {base}{url}");
+    if let Some(b) = body {
+        let text = serde_json::to_string(b).unwrap_or_default();
+        let text = if text.chars().count() > 400 {
+            format!(
+                "{}… ({} bytes)",
+                text.chars().take(400).collect::<String>(),
+                text.len()
+            )
+        } else {
+            text
+        };
+        s.push_str(&format!("\n      {text}"));
+    }
+    s
+}
+
+impl Reporter for Text {
+    fn event(&self, event: &Event<'_>) {
+        use crate::progress::{Event as P, Observer};
+        use console::style;
+        match event {
+            Event::StepStarted { step } => {
+                println!(
+                    "\n{} {} {}",
+                    style(step.action.symbol()).bold(),
+                    style(&step.id).bold(),
+                    step.title
+                );
+            }
+            Event::Diff { live, .. } => {
+                for l in live.iter() {
+                    let mark = if l.holds { "=" } else { "~" };
+                    let what = if l.what.is_empty() {
+                        "HTTP status"
+                    } else {
+                        &l.what
+                    };
+                    println!("    {mark} {what}: {} → {}", l.live, l.want);
+                }
+            }
+            Event::Request {
+                method,
+                target,
+                url,
+                body,
+                sent,
+                ..
+            } => {
+                if !sent || body.is_some() {
+                    println!("{}", curl(method, *target, url, *body));
+                }
+            }
+            Event::StepDone { step, found } => {
+                if *found {
+                    println!("  {} {step}: already done (live state)", style("✓").green());
+                } else {
+                    println!("  {} {step}: done", style("✓").green());
+                }
+            }
+            Event::StepSkipped { step, why } => println!("  · {step}: {why}"),
+            Event::Progress { task, done, total } => {
+                let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+                if open.insert(task.to_string()) {
+                    self.bars.event(&P::Started {
+                        task,
+                        total: *total,
+                    });
+                }
+                self.bars.event(&P::Progress {
+                    task,
+                    done: *done,
+                    total: *total,
+                });
+            }
+            Event::Finished { task } => {
+                self.open
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(*task);
+                self.bars.event(&P::Finished { task, done: 0 });
+            }
+            Event::Gap { gap } => {
+                println!(
+                    "  provisioning gap: {}",
+                    crate::apply::record::gap_text(gap)
+                );
+            }
+            Event::Note { text } => println!("  note: {text}"),
+        }
+    }
+}
+
+pub async fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
+    let plan = Plan::load(&args.plan)?;
+    let records = crate::journal::read(&args.plan)?;
+    let applied = crate::apply::record::Applied::from_journal(&plan, &records);
+    let mut jobs = Vec::new();
+    if !args.offline {
+        let (settings, notes) = super::credentials::graph(&args.graph)?;
+        super::print_notes(&notes);
+        let graph = settings.client()?;
+        let custom_sp = applied
+            .ids
+            .iter()
+            .find(|(k, _)| k == "customSpId")
+            .map(|(_, v)| v.clone());
+        let custom_job = applied
+            .ids
+            .iter()
+            .find(|(k, _)| k == "customJobId")
+            .map(|(_, v)| v.clone());
+        let gallery = format!(
+            "/servicePrincipals/{}/synchronization/jobs/{}",
+            plan.app.gallery_service_principal_id, plan.app.gallery_job_id
+        );
+        jobs.push(("gallery", Some(gallery)));
+        jobs.push((
+            "custom",
+            match (custom_sp, custom_job) {
+                (Some(sp), Some(j)) => {
+                    Some(format!("/servicePrincipals/{sp}/synchronization/jobs/{j}"))
+                }
+                _ => None,
+            },
+        ));
+        let mut live = Vec::new();
+        for (name, url) in jobs.drain(..) {
+            let v = match url {
+                Some(u) => match graph.get(&u).await {
+                    Ok(j) => job_summary(&j),
+                    Err(e) => json!({"error": e.message}),
+                },
+                None => json!({"state": "not created yet"}),
+            };
+            live.push((name, v));
+        }
+        return print_status(ctx, &plan, &applied, &live);
+    }
+    print_status(ctx, &plan, &applied, &[])
+}
+
+fn job_summary(j: &Value) -> Value {
+    let s = |p: &str| j.pointer(p).cloned().unwrap_or(Value::Null);
+    json!({
+        "schedule": s("/schedule/state"),
+        "status": s("/status/code"),
+        "lastCycleEnded": s("/status/lastExecution/timeEnded"),
+        "lastCycleState": s("/status/lastExecution/state"),
+        "lastCycleExported": s("/status/lastExecution/countExported"),
+        "steadyState": s("/status/steadyStateLastAchievedTime"),
+        "escrows": s("/status/countSuccessiveCompleteFailures"),
+        "quarantine": s("/status/quarantine"),
+    })
+}
+
+fn print_status(
+    ctx: &Context,
+    plan: &Plan,
+    applied: &crate::apply::record::Applied,
+    live: &[(&str, Value)],
+) -> Result<i32> {
+    if ctx.json() {
+        crate::output::print_json(&json!({
+            "plan": plan.plan_digest,
+            "applied": applied,
+            "jobs": live.iter().map(|(n, v)| (n.to_string(), v.clone())).collect::<serde_json::Map<_, _>>(),
+        }));
+        return Ok(exit::OK);
+    }
+    println!(
+        "{} → {}: {} of {} steps done ({} apply run{}){}",
+        plan.app.gallery_display_name,
+        plan.app.custom_app_name,
+        applied.done(),
+        applied.steps.len(),
+        applied.runs,
+        if applied.runs == 1 { "" } else { "s" },
+        applied
+            .last_outcome
+            .as_deref()
+            .map(|o| format!("; last: {o}"))
+            .unwrap_or_default()
+    );
+    print!("{}", applied.render_text());
+    for (name, v) in live {
+        println!(
+            "  {name} job: {}",
+            serde_json::to_string(v).unwrap_or_default()
+        );
+    }
+    match &applied.last_verify {
+        Some(v) => println!("  last verify: {v}"),
+        None => println!("  last verify: none yet"),
+    }
+    Ok(exit::OK)
+}
