@@ -29,7 +29,7 @@
 
 mod common;
 
-use scimshift::plan::{self, PlanOptions, Profile, UserAction};
+use scimshift::plan::{self, ExtraMatching, PlanOptions, Profile, UserAction};
 use scimshift::snapshot::model::{Snapshot, TargetSnapshot, UserSnapshot};
 use scimshift::twin::Twin;
 use scimshift::twin::engine;
@@ -761,10 +761,14 @@ async fn oracle_planner_and_engine_agree_on_random_tenants() {
             let (target, seeded) = seed_store(&twin, &base, &w);
             let opts = PlanOptions {
                 profile_detected: true,
-                extra_matching: extra,
                 ..Default::default()
             };
-            let p = plan::build(&snapshot(&w, &target), profile, &opts).unwrap();
+            let flag = if extra {
+                ExtraMatching::Propose
+            } else {
+                ExtraMatching::Off
+            };
+            let p = plan::build_with(&snapshot(&w, &target), profile, &opts, flag).unwrap();
             let schema = schema_of(&p);
             let mapping = if profile.name == "generic-scim" {
                 "carried"
@@ -774,7 +778,7 @@ async fn oracle_planner_and_engine_agree_on_random_tenants() {
             if !extra {
                 // Without extra matching the schema does not depend on the target.
                 let provisional =
-                    schema_of(&plan::build(&snapshot(&w, &[]), profile, &opts).unwrap());
+                    schema_of(&plan::build_with(&snapshot(&w, &[]), profile, &opts, flag).unwrap());
                 assert_eq!(
                     schema, provisional,
                     "seed {seed}: --no-extra-matching keeps the gallery's matching"
@@ -911,17 +915,23 @@ struct Run {
 }
 
 async fn plan_and_run(w: &World, profile: &Profile, job: &str) -> Run {
-    plan_and_run_with(w, profile, job, PlanOptions::default()).await
+    plan_and_run_with(w, profile, job, ExtraMatching::Propose).await
 }
 
-async fn plan_and_run_with(w: &World, profile: &Profile, job: &str, opts: PlanOptions) -> Run {
+async fn plan_and_run_with(w: &World, profile: &Profile, job: &str, extra: ExtraMatching) -> Run {
     let twin = Arc::new(engine::new_twin(Tenant::default()));
     twin.engine.set_interval(None);
     twin.engine.set_concurrency(1);
     let base = engine::serve_embedded_store(&twin).await.unwrap();
     let token = twin.embedded_scim_token.expose().to_string();
     let (target, seeded) = seed_store(&twin, &base, w);
-    let plan = plan::build(&snapshot(w, &target), profile, &opts).unwrap();
+    let plan = plan::build_with(
+        &snapshot(w, &target),
+        profile,
+        &PlanOptions::default(),
+        extra,
+    )
+    .unwrap();
     let ran = run_engine(&twin, &base, &token, w, job, &schema_of(&plan), &seeded).await;
     Run {
         plan,
@@ -987,11 +997,13 @@ async fn regression_duplicates_tied_by_object_id_and_old_values() {
         ],
     };
     // The prediction itself, with the gallery's matching kept as it is.
-    let plain = PlanOptions {
-        extra_matching: false,
-        ..Default::default()
-    };
-    let r = plan_and_run_with(&w, &default_mapping_profile(), "scim.reg1", plain).await;
+    let r = plan_and_run_with(
+        &w,
+        &default_mapping_profile(),
+        "scim.reg1",
+        ExtraMatching::Off,
+    )
+    .await;
     let created: Vec<&String> = r
         .engine
         .iter()

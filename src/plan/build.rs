@@ -10,7 +10,7 @@ use super::findings::{Findings, group_findings, plural, setting_findings, user_f
 use super::impact::{self, Prediction};
 use super::matching;
 use super::model::*;
-use super::options::{PlanOptions, Scope};
+use super::options::{ExtraMatching, PlanOptions, Scope};
 use super::profile::Profile;
 use super::steps::{self, BATCH_SIZE, StepInputs};
 use crate::error::{Error, Result};
@@ -176,6 +176,7 @@ fn plan_app(
     profile: &Profile,
     opts: &PlanOptions,
     custom_name: &str,
+    extra: ExtraMatching,
 ) -> PlanApp {
     PlanApp {
         gallery_service_principal_id: snap.app.service_principal_id.clone(),
@@ -191,7 +192,7 @@ fn plan_app(
         .into(),
         keep_gallery_sso: opts.keep_gallery_sso,
         pilot_group: opts.pilot_group.clone(),
-        extra_matching: opts.extra_matching,
+        extra_matching: extra == ExtraMatching::Propose,
     }
 }
 
@@ -231,8 +232,19 @@ fn cutover_findings(
     }
 }
 
-/// Build the plan.
+/// Build the plan, adding a secondary matching attribute where it prevents
+/// duplicates safely.
 pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<Plan> {
+    build_with(snap, profile, opts, ExtraMatching::Propose)
+}
+
+/// Build the plan; `extra` is `Off` with `--no-extra-matching`.
+pub fn build_with(
+    snap: &Snapshot,
+    profile: &Profile,
+    opts: &PlanOptions,
+    extra: ExtraMatching,
+) -> Result<Plan> {
     // The non-gallery template differs per cloud (US Gov and China have their own).
     let template_id =
         crate::graph::cloud::Cloud::from_name(&snap.source.cloud).non_gallery_template_id();
@@ -259,7 +271,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             "the gallery job's schema has an expression scimshift cannot read: {e}"
         ))
     })?;
-    let plan_app = plan_app(snap, job, profile, opts, &custom_name);
+    let plan_app = plan_app(snap, job, profile, opts, &custom_name, extra);
 
     // Already on a custom app that pushes groups: nothing to do.
     if app.application_template_id.as_deref() == Some(template_id)
@@ -303,7 +315,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
         custom_maps,
         pred,
         scope_all,
-        opts.extra_matching,
+        extra == ExtraMatching::Propose,
     );
     matching::findings(snap, &matched, profile, &mut f);
     let matching::Outcome {

@@ -576,7 +576,7 @@ pub(super) fn findings(snap: &Snapshot, out: &Outcome, profile: &Profile, f: &mu
 #[cfg(test)]
 mod tests {
     use crate::plan::testkit::{SnapBuilder, gallery_schema};
-    use crate::plan::{Plan, PlanOptions, Profile, UserAction, build};
+    use crate::plan::{ExtraMatching, Plan, PlanOptions, Profile, UserAction, build_with};
     use serde_json::{Value, json};
 
     /// A gallery matching on `userName ← [mail]` that also maps `externalId ← [department]`.
@@ -591,11 +591,18 @@ mod tests {
     }
 
     fn plan(snap: &crate::snapshot::model::Snapshot, extra: bool) -> Plan {
-        let opts = PlanOptions {
-            extra_matching: extra,
-            ..Default::default()
+        let extra = if extra {
+            ExtraMatching::Propose
+        } else {
+            ExtraMatching::Off
         };
-        build(snap, &Profile::builtin("generic-scim").unwrap(), &opts).unwrap()
+        build_with(
+            snap,
+            &Profile::builtin("generic-scim").unwrap(),
+            &PlanOptions::default(),
+            extra,
+        )
+        .unwrap()
     }
 
     fn codes(p: &Plan) -> Vec<&str> {

@@ -27,9 +27,9 @@ pub mod steps;
 #[doc(hidden)]
 pub mod testkit;
 
-pub use build::build;
+pub use build::{build, build_with};
 pub use model::{Action, Finding, Plan, Severity, Step, UserAction, UserImpact};
-pub use options::{PlanOptions, Scope};
+pub use options::{ExtraMatching, PlanOptions, Scope};
 pub use profile::Profile;
 pub use render::{render_markdown, render_text};
 

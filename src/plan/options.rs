@@ -22,9 +22,18 @@ pub struct PlanOptions {
     pub scope: Scope,
     /// False when the profile is `generic-scim` because no profile recognised the app.
     pub profile_detected: bool,
-    /// Add a secondary matching attribute when it prevents duplicates safely
-    /// (`plan::matching`); false with `--no-extra-matching`.
-    pub extra_matching: bool,
+}
+
+/// Whether the planner may add a secondary matching attribute where it
+/// prevents duplicates safely (`plan::matching`): `Off` is
+/// `--no-extra-matching`. Passed beside [`PlanOptions`] (to
+/// `plan::build::build_with`) so that code building `PlanOptions` field by
+/// field keeps compiling; `plan::build` proposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExtraMatching {
+    #[default]
+    Propose,
+    Off,
 }
 
 impl Default for PlanOptions {
@@ -36,7 +45,6 @@ impl Default for PlanOptions {
             group_map: Vec::new(),
             scope: Scope::Assigned,
             profile_detected: true,
-            extra_matching: true,
         }
     }
 }
