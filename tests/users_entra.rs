@@ -570,6 +570,63 @@ async fn generated_passwords_reach_only_the_password_file() {
     );
     drop(tenant);
 
+    // The same file again: managers and memberships included, nothing to do.
+    let base = [
+        "users",
+        "import",
+        f.to_str().unwrap(),
+        "--to",
+        "entra",
+        "--upn-domain",
+        "corp.example",
+        "--initial-password",
+        "none",
+    ];
+    let o = run(&t, &[&base[..], &["--dry-run"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    // A new manager for an existing user is a field-level change.
+    std::fs::write(
+        &f,
+        "FirstName,LastName,Username,Email,manager,Group1,Group2\n\
+         Ada,Lovelace,ada,ada@jc.example,,Engineering,\n\
+         Alan,Turing,alan,alan@jc.example,ada,Engineering,Research\n\
+         Grace,Hopper,grace,grace@jc.example,alan,,\n",
+    )
+    .unwrap();
+    let o = run(&t, &[&base[..], &["--yes"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(
+        out(&o).contains(
+            "~ grace@corp.example (matched by userPrincipalName): manager \"ada@corp.example\" -> \"alan@corp.example\""
+        ),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        out(&o).contains("Plan (Entra): 0 to create, 1 to update"),
+        "{}",
+        out(&o)
+    );
+    let alan_id = t
+        .twin
+        .tenant()
+        .users
+        .values()
+        .find(|u| u.user_principal_name == "alan@corp.example")
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(
+        t.twin
+            .tenant()
+            .users
+            .values()
+            .find(|u| u.user_principal_name == "grace@corp.example")
+            .unwrap()
+            .manager_id,
+        Some(alan_id)
+    );
+
     // --password-out never overwrites a file.
     let o = run(
         &t,

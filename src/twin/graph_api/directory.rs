@@ -336,6 +336,23 @@ pub fn update_user(c: &Call) -> GResult {
     no_content()
 }
 
+/// `GET /users/{id}/manager`: the manager, or 404 when none is set.
+pub fn get_manager(c: &Call) -> GResult {
+    let key = c.param("user");
+    let t = c.twin().tenant();
+    let u = find_user(&t, key).ok_or_else(|| GErr::not_found(key))?;
+    let m = u
+        .manager_id
+        .as_ref()
+        .and_then(|m| t.users.get(m))
+        .ok_or_else(|| GErr::not_found("manager"))?;
+    let mut v = typed(user_json(m), "#microsoft.graph.user");
+    if let Some(f) = &c.query.select {
+        v = odata::select(v, f);
+    }
+    ok(entity(v, c.context("directoryObjects/$entity")))
+}
+
 /// `PUT /users/{id}/manager/$ref` with `{"@odata.id": ".../users/{id}"}`.
 pub fn set_manager(c: &Call) -> GResult {
     let body = c.json()?;

@@ -368,6 +368,13 @@ pub const ROUTES: &[Route] = &[
         USERS_GROUPS,
     ),
     x(
+        "GET",
+        "/users/{user}/manager",
+        DirRead,
+        S(directory::get_manager),
+        USERS_GROUPS,
+    ),
+    x(
         "PUT",
         "/users/{user}/manager/$ref",
         DirWrite,

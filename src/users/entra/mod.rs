@@ -176,7 +176,9 @@ pub async fn prepare(
     table: &RawTable,
     v: &Validated,
 ) -> Result<(state::EntraState, EntraPlan)> {
-    let st = state::read(g, &v.rows, &v.invalid, args.assign_app.as_deref()).await?;
+    let mut st = state::read(g, &v.rows, &v.invalid, args.assign_app.as_deref()).await?;
+    let ids = plan::manager_candidates(&v.rows, &v.invalid, &st, &args.entra.upn);
+    st.managers = state::read_managers(g, &ids).await?;
     if let Some(d) = &args.entra.upn.domain {
         match st.domains.iter().find(|x| x.name.eq_ignore_ascii_case(d)) {
             Some(x) if x.verified => {}
@@ -317,8 +319,20 @@ pub async fn run(
             })
         })
         .collect();
-    let total = write::count_writes(&plan) as u64;
-    let task = Task::start(observer, "Writing to Entra", Some(total));
+    let total = write::count_writes(&plan);
+    let wait = g.pacer().time_for(total);
+    let name = if wait.is_zero() {
+        "Writing to Entra".to_string()
+    } else {
+        let eta = format!("about {} min", wait.as_secs().div_ceil(60));
+        if !ctx.json() {
+            eprintln!(
+                "{total} writes: {eta} at Graph's write quota (3,000 writes per 150 s per app and tenant; the pacer stays under it)."
+            );
+        }
+        format!("Writing to Entra ({eta})")
+    };
+    let task = Task::start(observer, name, Some(total as u64));
     let started = std::time::Instant::now();
     let written = write::write(
         g,

@@ -11,6 +11,7 @@ use super::password::{PasswordMode, complexity_problem};
 use super::state::EntraState;
 use super::upn::{UpnRule, upn_of, upn_problem};
 use super::{Deactivation, EntraPlan, EntraRow, MgrRef};
+use crate::users::mapping::Change;
 use crate::users::model::{Field, UserRow, lc};
 use crate::users::read::Diag;
 use serde_json::Value;
@@ -49,6 +50,7 @@ pub struct RowCells<'a> {
 
 struct Index<'a> {
     users: &'a [Value],
+    by_id: HashMap<&'a str, usize>,
     by_upn: HashMap<String, usize>,
     by_mail: HashMap<String, usize>,
     by_employee_id: HashMap<String, usize>,
@@ -58,12 +60,16 @@ impl<'a> Index<'a> {
     fn new(users: &'a [Value]) -> Self {
         let mut ix = Index {
             users,
+            by_id: HashMap::with_capacity(users.len()),
             by_upn: HashMap::with_capacity(users.len()),
             by_mail: HashMap::new(),
             by_employee_id: HashMap::new(),
         };
         let s = |u: &Value, k: &str| u.get(k).and_then(Value::as_str).map(|v| lc(v).into_owned());
         for (i, u) in users.iter().enumerate() {
+            if let Some(id) = u.get("id").and_then(Value::as_str) {
+                ix.by_id.insert(id, i);
+            }
             if let Some(v) = s(u, "userPrincipalName") {
                 ix.by_upn.entry(v).or_insert(i);
             }
@@ -105,6 +111,29 @@ impl<'a> Index<'a> {
             .and_then(|e| self.by_employee_id.get(e))
             .map(|&i| (i, "employeeId"))
     }
+}
+
+/// The ids of existing users that rows with a manager describe (their
+/// current managers are read before planning, so a manager is diffed too).
+pub fn manager_candidates(
+    rows: &[UserRow],
+    invalid: &[bool],
+    state: &EntraState,
+    rule: &UpnRule,
+) -> Vec<String> {
+    let ix = Index::new(&state.users);
+    let mut ids: Vec<String> = rows
+        .iter()
+        .zip(invalid)
+        .filter(|(r, bad)| !**bad && !r.staged && r.get(Field::Manager).is_some())
+        .filter_map(|(r, _)| {
+            let (upn, _) = upn_of(r, rule).ok()?;
+            ix.matching(&upn, r).map(|(i, _)| ix.id(i))
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 fn blank_row(r: &UserRow, upn: String) -> EntraRow {
@@ -227,6 +256,18 @@ pub fn build(
                 ));
             }
         }
+        if let Some(g) = r.groups.iter().find(|g| g.chars().count() > 256) {
+            bad[i] = true;
+            diags.push(Diag::error(
+                r.line,
+                0,
+                format!(
+                    "group name `{}…` is {} characters; an Entra group's displayName allows at most 256",
+                    g.chars().take(40).collect::<String>(),
+                    g.chars().count()
+                ),
+            ));
+        }
         if matched[i].is_none() && inputs.password == PasswordMode::FromFile {
             let problem = match cells[i].password {
                 None | Some("") => Some(
@@ -260,12 +301,16 @@ pub fn build(
     loop {
         let mut changed = false;
         for (i, r) in rows.iter().enumerate() {
-            if bad[i] || plan[i].action == "skip" || matched[i].is_some() {
+            if bad[i] || plan[i].action == "skip" {
                 continue;
             }
             let Some(m) = r.get(Field::Manager) else {
                 continue;
             };
+            // Resolved again on every pass (a manager's row may have turned invalid).
+            plan[i].changes.retain(|c| c.field != "manager");
+            plan[i].manager_ref = None;
+            plan[i].manager = None;
             let res = match file_ref.get(&m.to_lowercase()) {
                 Some(&j) if j == i => Err(format!("manager `{m}` is this user itself")),
                 Some(&j) if bad[j] => Err(format!(
@@ -292,9 +337,29 @@ pub fn build(
                 },
             };
             match res {
-                Ok((r, shown)) => {
-                    plan[i].manager_ref = Some(r);
-                    plan[i].manager = Some(shown);
+                Ok((mref, shown)) => {
+                    // An existing user whose manager is already this one: nothing to do.
+                    let current = matched[i].and_then(|ti| state.managers.get(&ix.id(ti)));
+                    plan[i].manager = Some(shown.clone());
+                    if matched[i].is_some()
+                        && current.is_some_and(|c| mref == MgrRef::Id(c.clone()))
+                    {
+                        continue;
+                    }
+                    if matched[i].is_some() {
+                        let from = current.map(|c| {
+                            ix.by_id
+                                .get(c.as_str())
+                                .map(|&k| ix.upn(k))
+                                .unwrap_or_else(|| c.clone())
+                        });
+                        plan[i].changes.push(Change {
+                            field: "manager",
+                            from,
+                            to: shown,
+                        });
+                    }
+                    plan[i].manager_ref = Some(mref);
                 }
                 Err(e) => {
                     bad[i] = true;
@@ -327,8 +392,10 @@ pub fn build(
                 p.body = Some(body::create_body(r, &p.upn, cells[i].location));
             }
             Some(ti) => {
-                let (changes, patch) = body::update(r, &state.users[ti], cells[i].location);
-                p.action = if patch.is_some() {
+                let (mut changes, patch) = body::update(r, &state.users[ti], cells[i].location);
+                // The manager change (step 3) is listed after the properties.
+                changes.append(&mut p.changes);
+                p.action = if patch.is_some() || p.manager_ref.is_some() {
                     "update"
                 } else {
                     "unchanged"
@@ -416,7 +483,7 @@ pub fn render_text(plan: &EntraPlan, assign_app: Option<&str>, max_lines: usize)
             }
             _ => {}
         }
-        if let Some(m) = &p.manager {
+        if let (Some(m), "create") = (&p.manager, p.action) {
             lines.push(format!("+ {} -> manager {m}", p.upn));
         }
         for gname in &p.groups {

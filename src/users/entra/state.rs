@@ -20,6 +20,9 @@ pub struct EntraState {
     /// Current members of those groups: group id → member ids.
     pub members: HashMap<String, HashSet<String>>,
     pub app: Option<AppTarget>,
+    /// Current managers (user id → manager id) of the existing users that rows
+    /// with a manager describe; filled by [`read_managers`].
+    pub managers: HashMap<String, String>,
 }
 
 /// Read everything the plan needs for `rows` (those not `invalid`).
@@ -51,7 +54,36 @@ pub async fn read(
         group_ids,
         members,
         app,
+        managers: HashMap::new(),
     })
+}
+
+/// The managers of these users (`GET /users/{id}/manager` in `$batch`; 404: none).
+pub async fn read_managers(g: &GraphClient, ids: &[String]) -> Result<HashMap<String, String>> {
+    let reqs: Vec<BatchRequest> = ids
+        .iter()
+        .enumerate()
+        .map(|(k, id)| {
+            BatchRequest::get(
+                k.to_string(),
+                format!("/users/{}/manager?$select=id", seg(id)),
+            )
+        })
+        .collect();
+    let mut out = HashMap::new();
+    if reqs.is_empty() {
+        return Ok(out);
+    }
+    for ((id, req), ans) in ids.iter().zip(&reqs).zip(g.batch(reqs.clone()).await?) {
+        if ans.status == 404 {
+            continue;
+        }
+        let v = ans.into_result(req)?;
+        if let Some(m) = v.get("id").and_then(Value::as_str) {
+            out.insert(id.clone(), m.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// The tenant's domains.
