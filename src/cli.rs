@@ -423,7 +423,7 @@ pub struct ShowArgs {
 pub enum UsersCommand {
     /// Validate a CSV, plan creates/updates/deactivations, confirm, apply, and write a results CSV
     #[command(after_help = IMPORT_HELP)]
-    Import(UsersImportArgs),
+    Import(Box<UsersImportArgs>),
     /// Write all users (with group memberships) of a SCIM target or a snapshot to CSV
     #[command(after_help = EXPORT_HELP)]
     Export(UsersExportArgs),
@@ -464,6 +464,21 @@ pub struct UsersImportArgs {
     /// Create users one POST at a time even when the target supports /Bulk
     #[arg(long)]
     pub no_bulk: bool,
+    /// With --to entra: put every new UPN on this verified domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub upn_domain: Option<String>,
+    /// With --upn-domain: the UPN's local part from the user name or the email
+    #[arg(long, value_parser = ["username", "email"], default_value = "username")]
+    pub upn_from: String,
+    /// With --to entra: new users' first password: the file's column, generated (see --password-out), or none (a random one no one is told)
+    #[arg(long, value_parser = ["from-file", "generate", "none"])]
+    pub initial_password: Option<String>,
+    /// With --initial-password generate: write userPrincipalName,password here (mode 0600)
+    #[arg(long, value_name = "FILE")]
+    pub password_out: Option<PathBuf>,
+    /// With --to entra: new users need not change their password at first sign-in
+    #[arg(long)]
+    pub no_force_change_password: bool,
 }
 
 #[derive(Debug, Args)]

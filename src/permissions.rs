@@ -75,8 +75,25 @@ const READ_LOGS: Need = Need {
     purpose: "read provisioning logs",
     any_of: &["AuditLog.Read.All"],
 };
+const READ_DOMAINS: Need = Need {
+    purpose: "read the tenant's verified domains",
+    any_of: &[
+        "Domain.Read.All",
+        "Domain.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ],
+};
+const CREATE_GROUPS: Need = Need {
+    purpose: "create missing security groups",
+    any_of: &[
+        "Group.Create",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+};
 const CREATE_USERS: Need = Need {
-    purpose: "create users",
+    purpose: "create, update and disable users",
     any_of: &["User.ReadWrite.All", "Directory.ReadWrite.All"],
 };
 const ADD_MEMBERS: Need = Need {
@@ -134,7 +151,14 @@ impl Purpose {
                 WRITE_ASSIGNMENTS,
             ],
             Purpose::Verify => vec![READ_APPS, READ_SYNC, READ_GROUPS, READ_USERS, READ_LOGS],
-            Purpose::UsersEntra => vec![READ_USERS, CREATE_USERS, ADD_MEMBERS, WRITE_ASSIGNMENTS],
+            Purpose::UsersEntra => vec![
+                READ_USERS,
+                READ_DOMAINS,
+                CREATE_USERS,
+                CREATE_GROUPS,
+                ADD_MEMBERS,
+                WRITE_ASSIGNMENTS,
+            ],
         }
     }
 }

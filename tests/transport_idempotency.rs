@@ -136,7 +136,7 @@ async fn a_timed_out_batch_of_creates_is_not_sent_again() {
             "accountEnabled": true,
             "displayName": format!("Batch {n}"),
             "mailNickname": format!("batch{n}"),
-            "userPrincipalName": format!("batch{n}@example.com"),
+            "userPrincipalName": format!("batch{n}@synthetic.example"),
             "passwordProfile": {"password": "Xy7!xy7!Xy7!", "forceChangePasswordNextSignIn": true},
         })
     };

@@ -97,7 +97,12 @@ fn exceptions_are_the_known_ones() {
     let exceptions: BTreeSet<(String, String)> = ROUTES
         .iter()
         .filter(|r| r.not_in_openapi.is_some())
-        .filter(|r| !r.path.starts_with("/users") && !r.path.starts_with("/groups"))
+        // Users, groups and domains live in OpenAPI files not stored here.
+        .filter(|r| {
+            !r.path.starts_with("/users")
+                && !r.path.starts_with("/groups")
+                && !r.path.starts_with("/domains")
+        })
         .map(|r| (r.method.to_string(), r.path.to_string()))
         .collect();
     let expected: BTreeSet<(String, String)> = [

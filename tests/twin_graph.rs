@@ -643,7 +643,7 @@ async fn users_groups_members_and_transitive_members() {
     .await;
     assert_eq!(s, 200, "{v}");
     let (s, _, v) = call(&t, "POST", "/users", Some(json!({"accountEnabled": true, "displayName": "New Hire", "mailNickname": "new.hire",
-        "userPrincipalName": "new.hire@northwind.example", "passwordProfile": {"password": "x", "forceChangePasswordNextSignIn": true}}))).await;
+        "userPrincipalName": "new.hire@northwind.example", "passwordProfile": {"password": "Welcome-2026!", "forceChangePasswordNextSignIn": true}}))).await;
     assert_eq!(s, 201, "{v}");
     let uid = v["id"].as_str().unwrap();
     let (s, _, _) = call(

@@ -7,6 +7,9 @@ use crate::cli::{UsersExportArgs, UsersImportArgs};
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
 use crate::progress::Task;
+use crate::users::entra::EntraOptions;
+use crate::users::entra::password::PasswordMode;
+use crate::users::entra::upn::{UpnFrom, UpnRule};
 use crate::users::export::{rows_from_scim, write_csv};
 use crate::users::formats::{Col, Format};
 use crate::users::import::{ImportOptions, column_of, load};
@@ -50,6 +53,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     if args.concurrency == 0 || args.concurrency > 64 {
         return Err(Error::usage("--concurrency must be between 1 and 64"));
     }
+    let entra = entra_options(args, to_entra)?;
     let opts = ImportOptions {
         file: args.file.clone(),
         format: forced,
@@ -60,6 +64,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         assign_app: args.assign_app.clone(),
         concurrency: args.concurrency,
         use_bulk: !args.no_bulk,
+        entra,
     };
     let file = opts.file.display().to_string();
     let (table, v, diags) = load(&opts.file, opts.format)?;
@@ -103,7 +108,9 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         let (graph, notes) = super::credentials::graph(&args.graph)?;
         super::print_notes(&notes);
         let graph = graph.client()?;
-        return crate::users::entra::run(ctx, &graph, &opts, &file, &table, &v).await;
+        let progress = super::progress::observer(ctx);
+        return crate::users::entra::run(ctx, &graph, &opts, &file, &table, &v, progress.as_ref())
+            .await;
     }
     let client = super::credentials::scim(ctx, &args.scim)?.client()?;
     let progress = super::progress::observer(ctx);
@@ -331,6 +338,69 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         );
     }
     Ok(if failed > 0 { exit::ERROR } else { exit::OK })
+}
+
+/// The `--to entra` flags, checked (before the file is even read).
+fn entra_options(args: &UsersImportArgs, to_entra: bool) -> Result<EntraOptions> {
+    let given = args.upn_domain.is_some()
+        || args.initial_password.is_some()
+        || args.password_out.is_some()
+        || args.no_force_change_password;
+    if !to_entra {
+        if given {
+            return Err(Error::usage(
+                "--upn-domain, --initial-password, --password-out and --no-force-change-password are for --to entra",
+            ));
+        }
+        return Ok(EntraOptions::default());
+    }
+    let Some(mode) = &args.initial_password else {
+        return Err(Error::usage(
+            "--to entra needs --initial-password from-file|generate|none: say how new users get their first password",
+        ));
+    };
+    let password = PasswordMode::parse(mode)?;
+    match (password, &args.password_out) {
+        (PasswordMode::Generate, None) => {
+            return Err(Error::usage(
+                "--initial-password generate needs --password-out FILE (the only place the passwords are written)",
+            ));
+        }
+        (PasswordMode::FromFile | PasswordMode::None, Some(_)) => {
+            return Err(Error::usage(
+                "--password-out is only for --initial-password generate",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(out) = &args.password_out
+        && out.exists()
+    {
+        return Err(Error::usage(format!(
+            "--password-out {} already exists: move it away first (it may hold passwords from an earlier run)",
+            out.display()
+        )));
+    }
+    let domain = args
+        .upn_domain
+        .as_deref()
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase());
+    if let Some(d) = &domain
+        && (d.is_empty() || !d.contains('.') || d.contains(['@', '/', ' ']))
+    {
+        return Err(Error::usage(format!(
+            "--upn-domain `{d}` is not a domain name (give one like contoso.com)"
+        )));
+    }
+    Ok(EntraOptions {
+        upn: UpnRule {
+            domain,
+            from: UpnFrom::parse(&args.upn_from)?,
+        },
+        password,
+        password_out: args.password_out.clone(),
+        force_change: !args.no_force_change_password,
+    })
 }
 
 /// `users export`: every user of a SCIM target or a snapshot's target, to CSV.

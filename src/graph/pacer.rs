@@ -38,6 +38,15 @@ impl WritePacer {
         WritePacer::new(usize::MAX, Duration::ZERO)
     }
 
+    /// How long `n` more writes take at least, starting from an empty window:
+    /// every `limit` writes after the first batch wait one window (zero when unpaced).
+    pub fn time_for(&self, n: usize) -> Duration {
+        if self.window.is_zero() || n == 0 {
+            return Duration::ZERO;
+        }
+        self.window * ((n - 1) / self.limit) as u32
+    }
+
     /// Total time spent waiting so far.
     pub fn waited(&self) -> Duration {
         *self.waited.lock().unwrap_or_else(|e| e.into_inner())
@@ -96,6 +105,12 @@ mod tests {
             start.elapsed()
         );
         assert!(p.waited() > Duration::ZERO);
+        assert_eq!(p.time_for(3), Duration::ZERO);
+        assert_eq!(p.time_for(7), Duration::from_millis(400));
+        assert_eq!(
+            WritePacer::graph_default().time_for(10_000),
+            Duration::from_secs(450)
+        );
         let u = WritePacer::unlimited();
         u.acquire(10_000).await;
         assert_eq!(u.waited(), Duration::ZERO);

@@ -42,7 +42,7 @@
 use super::auth::ClientApp;
 use super::schemas;
 use super::state::{
-    AppRole, AppRoleAssignment, Application, DirGroup, DirUser, ServicePrincipal, SyncJob,
+    AppRole, AppRoleAssignment, Application, DirGroup, DirUser, Domain, ServicePrincipal, SyncJob,
     Synchronization, Tenant,
 };
 use crate::error::{Error, Result};
@@ -150,15 +150,17 @@ impl SeedSpec {
 
     /// Build or load the seed.
     pub fn load(&self) -> Result<Seed> {
-        match self {
-            SeedSpec::Demo => Ok(demo()),
-            SeedSpec::Synthetic { users, groups } => Ok(synthetic(*users, *groups)),
-            SeedSpec::File(p) => Seed::load(p),
+        let mut seed = match self {
+            SeedSpec::Demo => demo(),
+            SeedSpec::Synthetic { users, groups } => synthetic(*users, *groups),
+            SeedSpec::File(p) => Seed::load(p)?,
             SeedSpec::Data(s) => {
                 s.validate()?;
-                Ok((**s).clone())
+                (**s).clone()
             }
-        }
+        };
+        seed.tenant.ensure_domains();
+        Ok(seed)
     }
 }
 
@@ -678,6 +680,20 @@ pub fn demo() -> Seed {
             json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Coda Finance", "members": []}),
         ],
     };
+    // Verified: the UPN domain, the legacy mail domain and the initial
+    // domain; one added but never verified (UPNs on it are refused, as Graph does).
+    t.domains = vec![
+        Domain {
+            is_default: true,
+            ..Domain::verified("northwind.example")
+        },
+        Domain::verified("wingtip.example"),
+        Domain::verified("northwind.onmicrosoft.example"),
+        Domain {
+            is_verified: false,
+            ..Domain::verified("pending.northwind.example")
+        },
+    ];
     Seed {
         format: SEED_FORMAT.into(),
         run_jobs: vec![JobRef {

@@ -204,6 +204,40 @@ pub struct Tenant {
     /// provisioningObjectSummary JSON objects, oldest first.
     #[serde(default)]
     pub provisioning_log: Vec<Value>,
+    /// The tenant's domains (`GET /domains`). A seed without any gets one
+    /// verified domain per UPN suffix of its users ([`Tenant::ensure_domains`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<Domain>,
+}
+
+/// A domain of the tenant (`GET /domains`): only verified ones may carry UPNs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Domain {
+    /// The domain name, e.g. `northwind.example`.
+    pub id: String,
+    #[serde(default = "yes")]
+    pub is_verified: bool,
+    #[serde(default)]
+    pub is_default: bool,
+    /// `Managed` (cloud passwords) or `Federated` (sign-in at another IdP).
+    #[serde(default = "managed")]
+    pub authentication_type: String,
+}
+
+fn managed() -> String {
+    "Managed".into()
+}
+
+impl Domain {
+    pub fn verified(id: &str) -> Domain {
+        Domain {
+            id: id.into(),
+            is_verified: true,
+            is_default: false,
+            authentication_type: managed(),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -211,6 +245,44 @@ fn yes() -> bool {
 }
 
 impl Tenant {
+    /// Give a tenant without domains the ones its users already use (each
+    /// verified; the most used one the default), as a real tenant must have.
+    pub fn ensure_domains(&mut self) {
+        if !self.domains.is_empty() {
+            return;
+        }
+        let mut count: BTreeMap<String, usize> = BTreeMap::new();
+        for u in self.users.values() {
+            if let Some((_, d)) = u.user_principal_name.rsplit_once('@') {
+                *count.entry(d.to_ascii_lowercase()).or_default() += 1;
+            }
+        }
+        let top = count
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(d, _)| d.clone());
+        self.domains = count
+            .into_keys()
+            .map(|d| Domain {
+                is_default: Some(&d) == top.as_ref(),
+                ..Domain::verified(&d)
+            })
+            .collect();
+    }
+
+    /// Why `upn` may not be used here (Graph's 400 wording), if it may not:
+    /// its domain must be one of the tenant's verified domains.
+    pub fn upn_domain_problem(&self, upn: &str) -> Option<&'static str> {
+        let domain = upn.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        let ok = self
+            .domains
+            .iter()
+            .any(|d| d.is_verified && d.id.eq_ignore_ascii_case(domain));
+        (!ok).then_some(
+            "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
+        )
+    }
+
     /// Users a job on `sp_id` has in scope before scoping filters: with
     /// `SyncAll` every user; else users assigned directly plus the *direct* user
     /// members of assigned groups (nested groups are not followed, as in Entra).

@@ -28,6 +28,8 @@ pub struct ImportOptions {
     pub concurrency: usize,
     /// Use `/Bulk` when the target supports it.
     pub use_bulk: bool,
+    /// With an Entra import: UPNs, initial passwords.
+    pub entra: super::entra::EntraOptions,
 }
 
 /// Read, detect and validate a file. `forced`: the `--format` given, if not auto.

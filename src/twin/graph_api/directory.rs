@@ -1,6 +1,12 @@
 //! Graph handlers for the directory (users, groups, group members and
-//! transitive members, creating users and adding members) and for the
-//! provisioning log (`/auditLogs/provisioning`).
+//! transitive members, creating and updating users, creating groups, adding
+//! members, managers, the tenant's domains) and for the provisioning log
+//! (`/auditLogs/provisioning`).
+//!
+//! Writes check what Graph checks: a UPN's domain must be verified, an
+//! initial password must meet Entra's complexity rule (8–256 characters,
+//! three of lowercase, uppercase, digit, symbol; no other characters). The
+//! password itself is never stored.
 
 use super::{Call, GErr, GResult, created, entity, no_content, ok};
 use crate::twin::odata;
@@ -151,6 +157,10 @@ pub fn create_user(c: &Call) -> GResult {
         ));
     }
     let mut t = c.twin().tenant();
+    if let Some(m) = t.upn_domain_problem(&upn) {
+        return Err(GErr::bad_request(m));
+    }
+    check_password(&body)?;
     if find_user(&t, &upn).is_some() {
         return Err(GErr::bad_request(
             "Another object with the same value for property userPrincipalName already exists.",
@@ -202,6 +212,226 @@ pub fn create_user(c: &Call) -> GResult {
     };
     t.users.insert(user.id.clone(), user.clone());
     created(entity(user_json(&user), c.context("users/$entity")))
+}
+
+/// Entra's password rule for a `passwordProfile.password` in `body`, if any.
+fn check_password(body: &Value) -> Result<(), GErr> {
+    let Some(p) = body
+        .get("passwordProfile")
+        .and_then(|p| p.get("password"))
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    const SYMBOLS: &str = "@#$%^&*-_!+=[]{}|\\:',.?/`~\"();<> ";
+    let n = p.chars().count();
+    let classes = [
+        p.chars().any(|c| c.is_ascii_lowercase()),
+        p.chars().any(|c| c.is_ascii_uppercase()),
+        p.chars().any(|c| c.is_ascii_digit()),
+        p.chars().any(|c| SYMBOLS.contains(c)),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    let allowed = p
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || SYMBOLS.contains(c));
+    if !(8..=256).contains(&n) || classes < 3 || !allowed {
+        return Err(GErr::bad_request(
+            "The specified password does not comply with password complexity requirements. Please provide a different password.",
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /domains`: the tenant's domains.
+pub fn list_domains(c: &Call) -> GResult {
+    let t = c.twin().tenant();
+    let items: Vec<Value> = t
+        .domains
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id,
+                "authenticationType": d.authentication_type,
+                "isDefault": d.is_default,
+                "isInitial": d.id.ends_with(".onmicrosoft.com"),
+                "isRoot": true,
+                "isVerified": d.is_verified,
+                "supportedServices": if d.is_verified { json!(["Email", "OfficeCommunicationsOnline"]) } else { json!([]) },
+            })
+        })
+        .collect();
+    ok(odata::page(
+        items,
+        &c.query,
+        &c.self_url(),
+        &c.context("domains"),
+        100,
+    ))
+}
+
+/// `PATCH /users/{id}`: set the given properties (null clears one); 204.
+pub fn update_user(c: &Call) -> GResult {
+    let body = c.json()?;
+    let Some(m) = body.as_object() else {
+        return Err(GErr::bad_request("The request body must be a JSON object."));
+    };
+    let key = c.param("user");
+    let mut t = c.twin().tenant();
+    let id = find_user(&t, key)
+        .map(|u| u.id.clone())
+        .ok_or_else(|| GErr::not_found(key))?;
+    if let Some(upn) = m.get("userPrincipalName") {
+        let upn = upn.as_str().unwrap_or("");
+        if !upn.contains('@') {
+            return Err(GErr::bad_request(
+                "Invalid value specified for property 'userPrincipalName' of resource 'User'.",
+            ));
+        }
+        if let Some(p) = t.upn_domain_problem(upn) {
+            return Err(GErr::bad_request(p));
+        }
+        if t.users
+            .values()
+            .any(|u| u.id != id && u.user_principal_name.eq_ignore_ascii_case(upn))
+        {
+            return Err(GErr::bad_request(
+                "Another object with the same value for property userPrincipalName already exists.",
+            ));
+        }
+    }
+    if m.get("accountEnabled").is_some_and(|v| !v.is_boolean()) {
+        return Err(GErr::bad_request(
+            "Invalid value specified for property 'accountEnabled' of resource 'User'.",
+        ));
+    }
+    check_password(&body)?;
+    let u = t.users.get_mut(&id).ok_or_else(|| GErr::not_found(key))?;
+    for (k, v) in m {
+        let text = v.as_str().map(str::to_string);
+        match k.as_str() {
+            "id" | "passwordProfile" => {}
+            "userPrincipalName" => u.user_principal_name = text.unwrap_or_default(),
+            "accountEnabled" => u.account_enabled = v.as_bool().unwrap_or(true),
+            "mail" => u.mail = text,
+            "mailNickname" => u.mail_nickname = text,
+            "displayName" => u.display_name = text,
+            "givenName" => u.given_name = text,
+            "surname" => u.surname = text,
+            "department" => u.department = text,
+            "jobTitle" => u.job_title = text,
+            "employeeId" => u.employee_id = text,
+            "city" => u.city = text,
+            "country" => u.country = text,
+            _ if v.is_null() => {
+                u.extra.remove(k);
+            }
+            _ => {
+                u.extra.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    no_content()
+}
+
+/// `GET /users/{id}/manager`: the manager, or 404 when none is set.
+pub fn get_manager(c: &Call) -> GResult {
+    let key = c.param("user");
+    let t = c.twin().tenant();
+    let u = find_user(&t, key).ok_or_else(|| GErr::not_found(key))?;
+    let m = u
+        .manager_id
+        .as_ref()
+        .and_then(|m| t.users.get(m))
+        .ok_or_else(|| GErr::not_found("manager"))?;
+    let mut v = typed(user_json(m), "#microsoft.graph.user");
+    if let Some(f) = &c.query.select {
+        v = odata::select(v, f);
+    }
+    ok(entity(v, c.context("directoryObjects/$entity")))
+}
+
+/// `PUT /users/{id}/manager/$ref` with `{"@odata.id": ".../users/{id}"}`.
+pub fn set_manager(c: &Call) -> GResult {
+    let body = c.json()?;
+    let reference = body.get("@odata.id").and_then(Value::as_str).unwrap_or("");
+    let manager = reference
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .trim_matches(|c| c == '{' || c == '}')
+        .to_string();
+    if manager.is_empty() {
+        return Err(GErr::bad_request(
+            "Invalid URL format specified in @odata.id",
+        ));
+    }
+    let key = c.param("user");
+    let mut t = c.twin().tenant();
+    if !t.users.contains_key(&manager) {
+        return Err(GErr::not_found(&manager));
+    }
+    let id = find_user(&t, key)
+        .map(|u| u.id.clone())
+        .ok_or_else(|| GErr::not_found(key))?;
+    if id == manager {
+        return Err(GErr::bad_request("A user cannot be their own manager."));
+    }
+    if let Some(u) = t.users.get_mut(&id) {
+        u.manager_id = Some(manager);
+    }
+    no_content()
+}
+
+/// `POST /groups` (security or Microsoft 365), with Graph's required properties.
+pub fn create_group(c: &Call) -> GResult {
+    let body = c.json()?;
+    for k in [
+        "displayName",
+        "mailEnabled",
+        "mailNickname",
+        "securityEnabled",
+    ] {
+        if body.get(k).is_none_or(Value::is_null) {
+            return Err(GErr::bad_request(format!(
+                "Invalid value specified for property '{k}' of resource 'Group'."
+            )));
+        }
+    }
+    let name = body["displayName"]
+        .as_str()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if name.is_empty() {
+        return Err(GErr::bad_request(
+            "Invalid value specified for property 'displayName' of resource 'Group'.",
+        ));
+    }
+    let g = DirGroup {
+        id: uuid::Uuid::new_v4().to_string(),
+        display_name: name,
+        description: body
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        group_types: body
+            .get("groupTypes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        security_enabled: body["securityEnabled"].as_bool().unwrap_or(true),
+        mail_enabled: body["mailEnabled"].as_bool().unwrap_or(false),
+        members: Vec::new(),
+    };
+    c.twin().tenant().groups.insert(g.id.clone(), g.clone());
+    created(entity(group_json(&g), c.context("groups/$entity")))
 }
 
 pub fn list_groups(c: &Call) -> GResult {

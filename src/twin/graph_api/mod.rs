@@ -361,6 +361,34 @@ pub const ROUTES: &[Route] = &[
         USERS_GROUPS,
     ),
     x(
+        "PATCH",
+        "/users/{user}",
+        DirWrite,
+        S(directory::update_user),
+        USERS_GROUPS,
+    ),
+    x(
+        "GET",
+        "/users/{user}/manager",
+        DirRead,
+        S(directory::get_manager),
+        USERS_GROUPS,
+    ),
+    x(
+        "PUT",
+        "/users/{user}/manager/$ref",
+        DirWrite,
+        S(directory::set_manager),
+        USERS_GROUPS,
+    ),
+    x(
+        "GET",
+        "/domains",
+        DirRead,
+        S(directory::list_domains),
+        "domains are described in Graph's Identity.DirectoryManagement OpenAPI file, which is not stored in this repository",
+    ),
+    x(
         "GET",
         "/users/$count",
         DirRead,
@@ -379,6 +407,13 @@ pub const ROUTES: &[Route] = &[
         "/groups",
         DirRead,
         S(directory::list_groups),
+        USERS_GROUPS,
+    ),
+    x(
+        "POST",
+        "/groups",
+        DirWrite,
+        S(directory::create_group),
         USERS_GROUPS,
     ),
     x(

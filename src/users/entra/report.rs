@@ -1,60 +1,45 @@
-//! What the admin sees of an Entra import: the plan (text or one JSON
-//! document), the results and failed-rows files, and the closing line.
+//! What the admin sees of an Entra import after the plan: the results file
+//! (one row per input row, then one per deactivation), the failed-rows file
+//! beside it (passwords blanked), and the closing line or JSON document.
+//! Nothing here ever holds a password.
 
-use super::EntraRow;
-use super::plan::Counts;
+use super::EntraPlan;
+use super::password::PasswordMode;
+use super::write::Written;
 use crate::error::{Error, Result};
-use crate::graph::GraphClient;
 use crate::users::read::RawTable;
 use crate::users::validate::Validated;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::Path;
 
-/// Print the plan: in JSON only when nothing will be written (else the result
-/// document carries it), in text always.
-pub fn print_plan(
-    ctx: &crate::context::Context,
-    g: &GraphClient,
-    plan: &[EntraRow],
-    counts: Counts,
-    dry_run: bool,
-    assign_app: Option<&str>,
-) {
-    if ctx.json() {
-        if dry_run || !counts.changes() {
-            crate::output::print_json(
-                &json!({"to": "entra", "graph": g.base_url(), "rows": plan, "dryRun": dry_run}),
-            );
-        }
-        return;
+pub fn password_mode_name(m: PasswordMode) -> &'static str {
+    match m {
+        PasswordMode::FromFile => "from-file",
+        PasswordMode::Generate => "generate",
+        PasswordMode::None => "none",
     }
-    for p in plan {
-        match p.action {
-            "create" => println!("+ {} (create in Entra)", p.upn),
-            "skip" => println!("  {} skipped: STAGED", p.upn),
-            _ => {}
-        }
-        for gname in &p.groups {
-            println!("+ {} -> group {gname}", p.upn);
-        }
-        if p.assign {
-            println!("+ {} -> app {}", p.upn, assign_app.unwrap_or(""));
-        }
-    }
-    println!(
-        "Plan (Entra): {} to create, {} group membership(s), {} app assignment(s), {} already in Entra.",
-        counts.creates, counts.adds, counts.assigns, counts.existing
-    );
 }
 
-/// The results file (one row per input row) and, when rows need fixing, the
-/// failed-rows file beside it (passwords blanked).
+fn status(action: &str, error: Option<&String>, written: bool) -> &'static str {
+    match (action, error) {
+        ("invalid", _) => "invalid",
+        ("skip", _) => "skipped",
+        (_, Some(_)) => "failed",
+        ("unchanged", _) => "ok",
+        _ if !written => "planned",
+        _ => "ok",
+    }
+}
+
+/// The results file and, when rows need fixing, the failed-rows file beside
+/// it. `written`: the outcome, or `None` for a dry run (status `planned`).
 pub fn write_results(
     path: &Path,
-    plan: &[EntraRow],
-    errors: &[Option<String>],
+    plan: &EntraPlan,
+    written: Option<&Written>,
     table: &RawTable,
     validated: &Validated,
+    say: bool,
 ) -> Result<()> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
@@ -62,20 +47,40 @@ pub fn write_results(
     let io = |e: csv::Error| Error::io(format!("could not write CSV: {e}"));
     w.write_record(crate::users::results::RESULT_COLUMNS)
         .map_err(io)?;
-    for (p, e) in plan.iter().zip(errors) {
-        let status = match (p.action, e) {
-            ("invalid", _) => "invalid",
-            ("skip", _) => "skipped",
-            (_, Some(_)) => "failed",
-            _ => "ok",
-        };
+    let diag_of = |line: usize| -> Option<String> {
+        let m: Vec<String> = plan
+            .diags
+            .iter()
+            .chain(&validated.diags)
+            .filter(|d| d.error && d.line == line)
+            .map(|d| d.message.clone())
+            .collect();
+        (!m.is_empty()).then(|| m.join("; "))
+    };
+    for (i, p) in plan.rows.iter().enumerate() {
+        let e = written.and_then(|w| w.rows[i].clone());
+        let err = e
+            .clone()
+            .or_else(|| (p.action == "invalid").then(|| diag_of(p.line)).flatten());
         w.write_record([
             p.line.to_string(),
             crate::users::formats::guard_formula(&p.upn).into_owned(),
             p.action.to_string(),
-            status.to_string(),
+            status(p.action, e.as_ref(), written.is_some()).to_string(),
             p.id.clone().unwrap_or_default(),
-            e.clone().unwrap_or_default(),
+            crate::users::formats::guard_formula(&err.unwrap_or_default()).into_owned(),
+        ])
+        .map_err(io)?;
+    }
+    for (k, d) in plan.deactivations.iter().enumerate() {
+        let e = written.and_then(|w| w.deactivations[k].clone());
+        w.write_record([
+            String::new(),
+            crate::users::formats::guard_formula(&d.upn).into_owned(),
+            "deactivate".into(),
+            status("deactivate", e.as_ref(), written.is_some()).into(),
+            d.id.clone(),
+            crate::users::formats::guard_formula(&e.unwrap_or_default()).into_owned(),
         ])
         .map_err(io)?;
     }
@@ -84,11 +89,11 @@ pub fn write_results(
         .map_err(|e| Error::io(format!("could not write CSV: {e}")))?;
     crate::output::write_private_file(path, &bytes)?;
     let failed_rows: Vec<usize> = plan
+        .rows
         .iter()
-        .zip(errors)
-        .zip(&validated.rows)
-        .filter(|((p, e), _)| p.action == "invalid" || e.is_some())
-        .map(|(_, r)| r.record)
+        .enumerate()
+        .filter(|(i, p)| p.action == "invalid" || written.is_some_and(|w| w.rows[*i].is_some()))
+        .map(|(_, p)| p.record)
         .collect();
     let fpath = crate::users::results::failed_path(path);
     if !failed_rows.is_empty() {
@@ -98,42 +103,75 @@ pub fn write_results(
             &failed_rows,
             &validated.password_columns,
         )?;
-        eprintln!(
-            "{} row(s) to fix and import again: {}",
-            failed_rows.len(),
-            fpath.display()
-        );
+        if say {
+            eprintln!(
+                "{} row(s) to fix and import again: {}",
+                failed_rows.len(),
+                fpath.display()
+            );
+        }
+    } else if fpath.exists() {
+        // A stale file from an earlier run would be misleading.
+        let _ = std::fs::remove_file(&fpath);
     }
     Ok(())
 }
 
-/// The per-row failures on stderr, then the closing line or document.
+/// The failures on stderr, then the closing line (or the one JSON document,
+/// `plan_json` plus the result). Returns how many writes failed.
 pub fn print_done(
     ctx: &crate::context::Context,
-    g: &GraphClient,
+    plan: &EntraPlan,
+    written: &Written,
     file: &str,
-    plan: &[EntraRow],
-    errors: &[Option<String>],
-    results: Option<&Path>,
+    seconds: f64,
+    plan_json: impl FnOnce() -> Value,
 ) -> usize {
-    for (p, e) in plan.iter().zip(errors) {
+    for (name, e) in &written.groups {
+        eprintln!("group `{name}` was not created: {e}");
+    }
+    for (p, e) in plan.rows.iter().zip(&written.rows).take(200) {
         if let Some(e) = e {
             eprintln!("{file}:{}:1: {}: {e}", p.line, p.upn);
         }
     }
-    let failed = errors.iter().filter(|e| e.is_some()).count();
-    let created = plan
-        .iter()
-        .zip(errors)
-        .filter(|(p, e)| p.action == "create" && e.is_none() && p.id.is_some())
-        .count();
+    for (d, e) in plan.deactivations.iter().zip(&written.deactivations) {
+        if let Some(e) = e {
+            eprintln!("{}: not deactivated: {e}", d.upn);
+        }
+    }
+    let failed = written.failed();
+    let ok = |a: &str| {
+        plan.rows
+            .iter()
+            .zip(&written.rows)
+            .filter(|(p, e)| p.action == a && e.is_none())
+            .count()
+    };
+    let result = json!({
+        "created": ok("create"),
+        "updated": ok("update"),
+        "deactivated": written.deactivations.iter().filter(|e| e.is_none()).count(),
+        "groupsCreated": plan.new_groups.len() - written.groups.len(),
+        "failed": failed,
+        "writes": written.writes,
+        "seconds": seconds,
+    });
     if ctx.json() {
-        crate::output::print_json(&json!({
-            "to": "entra", "graph": g.base_url(), "rows": plan, "dryRun": false,
-            "result": {"created": created, "failed": failed}, "results": results,
-        }));
+        let mut doc = plan_json();
+        doc["result"] = result;
+        crate::output::print_json(&doc);
     } else {
-        println!("Done (Entra): {created} created, {failed} failed.");
+        println!(
+            "Done (Entra): {} created, {} updated, {} deactivated, {} group(s) created, {} failed ({} writes in {:.1} s).",
+            result["created"],
+            result["updated"],
+            result["deactivated"],
+            result["groupsCreated"],
+            failed,
+            written.writes,
+            seconds
+        );
     }
     failed
 }

@@ -1,6 +1,7 @@
 //! What the tenant holds that an import plans against, read before anything
-//! is planned: users by UPN, the groups the file names (and their members),
-//! and the app of `--assign-app`. Reads only.
+//! is planned: its domains, its users (with every property the import maps),
+//! the groups the file names (and their members), and the app of
+//! `--assign-app`. Reads only.
 
 use crate::error::{Error, Result};
 use crate::graph::client::{odata_string, query, seg};
@@ -11,13 +12,17 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// The tenant as the plan sees it.
 pub struct EntraState {
-    /// Existing users: lower-cased UPN → object id.
-    pub users: HashMap<String, String>,
+    pub domains: Vec<super::upn::Domain>,
+    /// Existing users, as Graph answers them (the [`super::body::select`] properties).
+    pub users: Vec<Value>,
     /// Groups named in the file that exist: display name → object id.
     pub group_ids: HashMap<String, String>,
     /// Current members of those groups: group id → member ids.
     pub members: HashMap<String, HashSet<String>>,
     pub app: Option<AppTarget>,
+    /// Current managers (user id → manager id) of the existing users that rows
+    /// with a manager describe; filled by [`read_managers`].
+    pub managers: HashMap<String, String>,
 }
 
 /// Read everything the plan needs for `rows` (those not `invalid`).
@@ -27,7 +32,10 @@ pub async fn read(
     invalid: &[bool],
     assign_app: Option<&str>,
 ) -> Result<EntraState> {
-    let users = read_users(g).await?;
+    let domains = read_domains(g).await?;
+    let users = g
+        .list(&format!("/users?$select={}", super::body::select()))
+        .await?;
     let names: BTreeSet<&str> = rows
         .iter()
         .zip(invalid)
@@ -41,23 +49,54 @@ pub async fn read(
         None => None,
     };
     Ok(EntraState {
+        domains,
         users,
         group_ids,
         members,
         app,
+        managers: HashMap::new(),
     })
 }
 
-/// Existing users by lower-cased UPN.
-async fn read_users(g: &GraphClient) -> Result<HashMap<String, String>> {
-    Ok(g.list("/users?$select=id,userPrincipalName")
+/// The managers of these users (`GET /users/{id}/manager` in `$batch`; 404: none).
+pub async fn read_managers(g: &GraphClient, ids: &[String]) -> Result<HashMap<String, String>> {
+    let reqs: Vec<BatchRequest> = ids
+        .iter()
+        .enumerate()
+        .map(|(k, id)| {
+            BatchRequest::get(
+                k.to_string(),
+                format!("/users/{}/manager?$select=id", seg(id)),
+            )
+        })
+        .collect();
+    let mut out = HashMap::new();
+    if reqs.is_empty() {
+        return Ok(out);
+    }
+    for ((id, req), ans) in ids.iter().zip(&reqs).zip(g.batch(reqs.clone()).await?) {
+        if ans.status == 404 {
+            continue;
+        }
+        let v = ans.into_result(req)?;
+        if let Some(m) = v.get("id").and_then(Value::as_str) {
+            out.insert(id.clone(), m.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The tenant's domains.
+async fn read_domains(g: &GraphClient) -> Result<Vec<super::upn::Domain>> {
+    Ok(g.list("/domains")
         .await?
         .iter()
-        .filter_map(|u| {
-            Some((
-                u.get("userPrincipalName")?.as_str()?.to_lowercase(),
-                u.get("id")?.as_str()?.to_string(),
-            ))
+        .filter_map(|d| {
+            Some(super::upn::Domain {
+                name: d.get("id")?.as_str()?.to_string(),
+                verified: d.get("isVerified").and_then(Value::as_bool) == Some(true),
+                federated: d.get("authenticationType").and_then(Value::as_str) == Some("Federated"),
+            })
         })
         .collect())
 }
