@@ -352,6 +352,9 @@ pub struct PlanArgs {
     /// Who the custom app provisions: its assigned users and groups, or all users
     #[arg(long, value_enum, default_value_t = ScopeArg::Assigned)]
     pub scope: ScopeArg,
+    /// Keep the gallery's matching exactly: no secondary matching attribute, even where one would prevent duplicates
+    #[arg(long)]
+    pub no_extra_matching: bool,
     /// Write the plan as JSON here
     #[arg(long)]
     pub out: Option<PathBuf>,
