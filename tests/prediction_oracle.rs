@@ -14,17 +14,22 @@
 //! included). Any disagreement fails with the seed and the user.
 //!
 //! Tenants: 3–6 users with random UPN case, changed / empty / shared mails,
-//! renamed UPNs, departments (null, case variants), disabled accounts; a
-//! gallery job matching on userName ← mail / userPrincipalName or on
-//! externalId ← objectId, externalId ← objectId / mailNickname / nothing, one
-//! of four scoping filters; the target seeded from the users' *old* values,
-//! with case variants and orphans. Each is planned and run twice: with the
-//! gallery's mappings carried over (generic-scim) and with Entra's default
-//! mapping (userName ← userPrincipalName).
+//! renamed people (UPN and mail changed since the gallery provisioned them),
+//! departments (null, case variants), disabled accounts; a gallery job
+//! matching on userName ← mail / userPrincipalName, on externalId ←
+//! objectId / mailNickname, or on both in either precedence; externalId ←
+//! objectId / mailNickname / nothing; one of four scoping filters; the target
+//! seeded from the users' *old* values, with case variants and orphans. Each
+//! is planned (against the seeded target, whose contents decide whether the
+//! plan adds an extra matching attribute) and run with the gallery's mappings
+//! carried over (generic-scim) and with Entra's default mapping (userName ←
+//! userPrincipalName), both with extra matching (the default) and, where that
+//! changed the schema, with `--no-extra-matching`. Where the plan added one,
+//! the engine must not have tied two people to one account.
 
 mod common;
 
-use scimshift::plan::{self, PlanOptions, Profile, UserAction};
+use scimshift::plan::{self, ExtraMatching, PlanOptions, Profile, UserAction};
 use scimshift::snapshot::model::{Snapshot, TargetSnapshot, UserSnapshot};
 use scimshift::twin::Twin;
 use scimshift::twin::engine;
@@ -86,8 +91,19 @@ fn gallery_schema(
     ext_matches: bool,
     scope: Value,
 ) -> Value {
+    let p = if ext_matches { (0, 1) } else { (1, 0) };
+    gallery_schema_with(user_name_src, external_id, p, scope)
+}
+
+/// The gallery schema with matching priorities `(userName, externalId)` (0 = not matching).
+fn gallery_schema_with(
+    user_name_src: &str,
+    external_id: Option<&str>,
+    (un_priority, ext_priority): (i64, i64),
+    scope: Value,
+) -> Value {
     let mut maps = vec![
-        json!({"targetAttributeName": "userName", "matchingPriority": if ext_matches { 0 } else { 1 }, "flowType": "Always",
+        json!({"targetAttributeName": "userName", "matchingPriority": un_priority, "flowType": "Always",
                "source": {"type": "Attribute", "name": user_name_src, "expression": format!("[{user_name_src}]")}}),
         json!({"targetAttributeName": "active", "matchingPriority": 0, "flowType": "Always",
                "source": {"type": "Function", "name": "Switch", "expression": "Switch([IsSoftDeleted], , \"False\", \"True\", \"True\", \"False\")"}}),
@@ -95,7 +111,7 @@ fn gallery_schema(
                "source": {"type": "Attribute", "name": "mail", "expression": "[mail]"}}),
     ];
     if let Some(x) = external_id {
-        maps.push(json!({"targetAttributeName": "externalId", "matchingPriority": if ext_matches { 1 } else { 0 }, "flowType": "Always",
+        maps.push(json!({"targetAttributeName": "externalId", "matchingPriority": ext_priority, "flowType": "Always",
                          "source": {"type": "Attribute", "name": x, "expression": format!("[{x}]")}}));
     }
     json!({
@@ -132,7 +148,15 @@ fn world(seed: u64) -> World {
         2 => clause("EQUALS", &["Sales"]),
         _ => clause("IS NOT NULL", &[]),
     };
-    let gallery_schema = gallery_schema(user_name_src, external_id, ext_matches, scope);
+    // Several matching attributes, in either precedence (when there is an externalId).
+    let both = external_id.is_some() && r.pct(35);
+    let priorities = match (both, ext_matches) {
+        (true, _) if r.pct(50) => (1, 2),
+        (true, _) => (2, 1),
+        (false, true) => (0, 1),
+        (false, false) => (1, 0),
+    };
+    let gallery_schema = gallery_schema_with(user_name_src, external_id, priorities, scope);
 
     let n = 3 + (r.next() % 4) as usize;
     let mut people = Vec::new();
@@ -172,11 +196,17 @@ fn world(seed: u64) -> World {
                 12..=16 => Some(format!("{base}.old@contoso.com")),
                 _ => None,
             };
-            let old_upn = if r.pct(25) {
+            let mut old_upn = if r.pct(25) {
                 format!("{base}.maiden@contoso.com")
             } else {
                 upn.clone()
             };
+            let mut old_mail = old_mail;
+            // Renamed since: UPN and mail both changed after provisioning.
+            if r.pct(15) {
+                old_upn = format!("{base}.before@contoso.com");
+                old_mail = Some(old_upn.clone());
+            }
             let user_name = match user_name_src {
                 "mail" => old_mail.clone(),
                 _ => Some(old_upn),
@@ -602,17 +632,9 @@ fn install_custom_job(
     );
 }
 
-/// Run the custom job's first cycle in the twin: users in the directory,
-/// assigned directly, the store holding `w.records`. Returns each user's act.
-async fn engine_run(
-    twin: &Arc<Twin>,
-    base: &str,
-    token: &str,
-    w: &World,
-    job_id: &str,
-    schema: &Value,
-) -> (Vec<Value>, BTreeMap<String, Act>) {
-    // A clean store holding what the gallery had provisioned.
+/// A clean store holding what the gallery had provisioned (`w.records`):
+/// the target as a snapshot reads it before the cycle, and the ids seeded.
+fn seed_store(twin: &Arc<Twin>, base: &str, w: &World) -> (Vec<Value>, HashSet<String>) {
     for u in twin.scim_store.users() {
         twin.scim_store
             .delete(Kind::User, u["id"].as_str().unwrap())
@@ -626,8 +648,26 @@ async fn engine_run(
             .expect("seed record");
         seeded.insert(made["id"].as_str().unwrap().to_string());
     }
-    // The target as a snapshot reads it, before the cycle.
-    let before = twin.scim_store.users();
+    (twin.scim_store.users(), seeded)
+}
+
+/// What the engine did: each user's act, and the target id each is linked to.
+struct Ran {
+    acts: BTreeMap<String, Act>,
+    links: BTreeMap<String, String>,
+}
+
+/// Run the custom job's first cycle in the twin: users in the directory,
+/// assigned directly, the store as `seed_store` left it (`seeded`: its ids).
+async fn run_engine(
+    twin: &Arc<Twin>,
+    base: &str,
+    token: &str,
+    w: &World,
+    job_id: &str,
+    schema: &Value,
+    seeded: &HashSet<String>,
+) -> Ran {
     let mut t = Tenant {
         tenant_id: "contoso".into(),
         ..Default::default()
@@ -676,7 +716,22 @@ async fn engine_run(
         };
         out.insert(id.to_string(), act);
     }
-    (before, out)
+    Ran {
+        acts: out,
+        links: links
+            .iter()
+            .filter(|(s, _)| !failed.contains(s.as_str()))
+            .map(|(s, t)| (s.clone(), t.clone()))
+            .collect(),
+    }
+}
+
+/// The matching attributes of a schema's User mapping, `target` in precedence order.
+fn matching_of(schema: &Value) -> Vec<String> {
+    let (maps, _) = read_user_mapping(schema);
+    let mut m: Vec<&OMap> = maps.iter().filter(|m| m.priority > 0).collect();
+    m.sort_by_key(|m| m.priority);
+    m.iter().map(|m| m.target.clone()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -691,26 +746,69 @@ async fn oracle_planner_and_engine_agree_on_random_tenants() {
     let default = default_mapping_profile();
     let mut problems = Vec::new();
     let (mut users, mut dups, mut fails, mut creates, mut undetectable) = (0, 0, 0, 0, 0);
+    let (mut extra_tenants, mut dups_without, mut dups_with, mut precedence) = (0, 0, 0, 0);
+    let variants = [
+        ("carried-over", &carried, true),
+        ("default", &default, true),
+        ("carried-over, --no-extra-matching", &carried, false),
+        ("default, --no-extra-matching", &default, false),
+    ];
     for seed in 1..=TENANTS {
         let w = world(seed);
-        for (variant, profile) in [("carried-over", &carried), ("default", &default)] {
+        let mut schemas: HashMap<&str, Value> = HashMap::new();
+        for (variant, profile, extra) in variants {
             let job_id = format!("scim.{seed:04x}.{variant}");
-            // Plan once against a provisional snapshot to get the custom schema
-            // (the target does not change it), then run the engine, whose
-            // seeding gives the target's ids for the real snapshot.
+            let (target, seeded) = seed_store(&twin, &base, &w);
             let opts = PlanOptions {
                 profile_detected: true,
                 ..Default::default()
             };
-            let schema = schema_of(&plan::build(&snapshot(&w, &[]), profile, &opts).unwrap());
-            let (target, acted) = engine_run(&twin, &base, &token, &w, &job_id, &schema).await;
-            let p = plan::build(&snapshot(&w, &target), profile, &opts).unwrap();
-            assert_eq!(
-                schema_of(&p),
-                schema,
-                "the target does not change the schema"
-            );
+            let flag = if extra {
+                ExtraMatching::Propose
+            } else {
+                ExtraMatching::Off
+            };
+            let p = plan::build_with(&snapshot(&w, &target), profile, &opts, flag).unwrap();
+            let schema = schema_of(&p);
+            let mapping = if profile.name == "generic-scim" {
+                "carried"
+            } else {
+                "default"
+            };
+            if !extra {
+                // Without extra matching the schema does not depend on the target.
+                let provisional =
+                    schema_of(&plan::build_with(&snapshot(&w, &[]), profile, &opts, flag).unwrap());
+                assert_eq!(
+                    schema, provisional,
+                    "seed {seed}: --no-extra-matching keeps the gallery's matching"
+                );
+                dups_without += p.summary.duplicates;
+                if schemas.get(mapping) == Some(&schema) {
+                    // No proposal was made: the same run as with extras on.
+                    continue;
+                }
+            } else {
+                dups_with += p.summary.duplicates;
+                precedence += usize::from(matching_of(&schema).len() > 1);
+                schemas.insert(mapping, schema.clone());
+            }
+            let ran = run_engine(&twin, &base, &token, &w, &job_id, &schema, &seeded).await;
+            let acted = &ran.acts;
             let expected = oracle(&w, &schema);
+            if extra && p.findings.iter().any(|f| f.code == "extra-matching") {
+                extra_tenants += 1;
+                // The claim behind adding it: no account is matched to two people.
+                let mut owners: HashMap<&str, Vec<&str>> = HashMap::new();
+                for (sid, tid) in &ran.links {
+                    owners.entry(tid.as_str()).or_default().push(sid.as_str());
+                }
+                for (tid, who) in owners.iter().filter(|(_, v)| v.len() > 1) {
+                    problems.push(format!(
+                        "seed {seed} ({variant}): the extra matching attribute ties {who:?} to one account {tid}"
+                    ));
+                }
+            }
             for row in &p.impact {
                 users += 1;
                 let e = &expected[&row.id];
@@ -721,9 +819,10 @@ async fn oracle_planner_and_engine_agree_on_random_tenants() {
                 creates += usize::from(e.act == Act::Create);
                 if planned != e.act || ran != e.act {
                     problems.push(format!(
-                        "seed {seed} ({variant}) user {}: oracle {:?}, planner {:?} ({:?}), engine {ran:?}\n  user {}\n  target {}",
+                        "seed {seed} ({variant}) user {}: oracle {:?}, planner {:?} ({:?}), engine {ran:?}\n  user {}\n  target {}\n  matching {:?}",
                         row.id, e.act, planned, row.reason, w.people.iter().find(|x| x.id == row.id).unwrap().graph,
-                        serde_json::to_string(&w.records.iter().map(|r| &r.body).collect::<Vec<_>>()).unwrap()
+                        serde_json::to_string(&w.records.iter().map(|r| &r.body).collect::<Vec<_>>()).unwrap(),
+                        matching_of(&schema)
                     ));
                 } else if e.act == Act::Create && row.duplicate != e.duplicate {
                     problems.push(format!(
@@ -760,12 +859,17 @@ async fn oracle_planner_and_engine_agree_on_random_tenants() {
         problems.join("\n")
     );
     eprintln!(
-        "{users} user predictions over {TENANTS} tenants × 2 mappings: {creates} creates ({dups} duplicates, {undetectable} whose old account holds none of their values), {fails} failures"
+        "{users} user predictions over {TENANTS} tenants × 2 mappings (× --no-extra-matching where it differs): {creates} creates ({dups} duplicates, {undetectable} whose old account holds none of their values), {fails} failures; extra matching added on {extra_tenants} tenant runs, {precedence} runs with several matching attributes; predicted duplicates {dups_without} without extra matching, {dups_with} with it"
     );
     // The generator reaches every outcome the oracle knows.
     assert!(
         dups > 20 && fails > 20 && creates > 50,
         "dups {dups}, fails {fails}, creates {creates}"
+    );
+    // Extra matching is exercised, and so are several matching attributes.
+    assert!(
+        extra_tenants > 20 && precedence > 40 && dups_with < dups_without,
+        "extra matching on {extra_tenants} runs, {precedence} with several matching attributes, duplicates {dups_with} vs {dups_without}"
     );
 }
 
@@ -811,17 +915,27 @@ struct Run {
 }
 
 async fn plan_and_run(w: &World, profile: &Profile, job: &str) -> Run {
+    plan_and_run_with(w, profile, job, ExtraMatching::Propose).await
+}
+
+async fn plan_and_run_with(w: &World, profile: &Profile, job: &str, extra: ExtraMatching) -> Run {
     let twin = Arc::new(engine::new_twin(Tenant::default()));
     twin.engine.set_interval(None);
     twin.engine.set_concurrency(1);
     let base = engine::serve_embedded_store(&twin).await.unwrap();
     let token = twin.embedded_scim_token.expose().to_string();
-    let opts = PlanOptions::default();
-    let schema = schema_of(&plan::build(&snapshot(w, &[]), profile, &opts).unwrap());
-    let (target, acted) = engine_run(&twin, &base, &token, w, job, &schema).await;
+    let (target, seeded) = seed_store(&twin, &base, w);
+    let plan = plan::build_with(
+        &snapshot(w, &target),
+        profile,
+        &PlanOptions::default(),
+        extra,
+    )
+    .unwrap();
+    let ran = run_engine(&twin, &base, &token, w, job, &schema_of(&plan), &seeded).await;
     Run {
-        plan: plan::build(&snapshot(w, &target), profile, &opts).unwrap(),
-        engine: acted,
+        plan,
+        engine: ran.acts,
     }
 }
 
@@ -882,7 +996,14 @@ async fn regression_duplicates_tied_by_object_id_and_old_values() {
             record("u4", "dan@contoso.com", Some("u4"), Some("dan@contoso.com")),
         ],
     };
-    let r = plan_and_run(&w, &default_mapping_profile(), "scim.reg1").await;
+    // The prediction itself, with the gallery's matching kept as it is.
+    let r = plan_and_run_with(
+        &w,
+        &default_mapping_profile(),
+        "scim.reg1",
+        ExtraMatching::Off,
+    )
+    .await;
     let created: Vec<&String> = r
         .engine
         .iter()
@@ -910,6 +1031,25 @@ async fn regression_duplicates_tied_by_object_id_and_old_values() {
     assert_eq!(r.plan.summary.duplicates, 4);
     let f = finding(&r.plan, "duplicate-on-create");
     assert!(f.message.contains("objectId (4)"), "{}", f.message);
+
+    // By default the plan prevents them: it matches also on the gallery's own
+    // externalId ← objectId (replacing the profile's externalId ← mailNickname),
+    // and the engine then matches all four.
+    let r = plan_and_run(&w, &default_mapping_profile(), "scim.reg1b").await;
+    assert_eq!(r.plan.summary.duplicates, 0, "{:#?}", r.plan.findings);
+    let f = finding(&r.plan, "extra-matching");
+    assert!(
+        f.message.contains("externalId ← [objectId]")
+            && f.message.contains("4 → 0")
+            && f.message.contains("[mailNickname]"),
+        "{}",
+        f.message
+    );
+    assert!(
+        r.engine.values().all(|a| *a == Act::Match),
+        "{:?}",
+        r.engine
+    );
 }
 
 /// Defect 2: users without a department passed `department NOT EQUALS

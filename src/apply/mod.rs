@@ -14,6 +14,7 @@ pub mod drift;
 pub mod exec;
 pub mod find;
 pub mod record;
+pub mod rollback;
 pub mod transport;
 
 use crate::plan::model::{Step, Target};
@@ -110,6 +111,27 @@ pub enum Choice {
 /// Asks whether to apply a step.
 pub trait Asker {
     fn ask(&mut self, step: &Step) -> crate::error::Result<Choice>;
+}
+
+/// Asks on the terminal: y / n / a / q.
+pub struct Prompt;
+
+impl Asker for Prompt {
+    fn ask(&mut self, step: &Step) -> crate::error::Result<Choice> {
+        let items = [
+            "y  apply this step",
+            "n  skip it",
+            "a  apply this and every later step",
+            "q  quit (resume later)",
+        ];
+        let i = dialoguer::Select::new()
+            .with_prompt(format!("Apply step {}?", step.id))
+            .items(items)
+            .default(0)
+            .interact()
+            .map_err(|e| crate::error::Error::io(format!("could not read the answer: {e}")))?;
+        Ok([Choice::Yes, Choice::No, Choice::All, Choice::Quit][i])
+    }
 }
 
 /// Answers every question with the same choice (`--yes`: all).
@@ -279,23 +301,23 @@ pub fn base_address(plan: &Plan) -> Option<String> {
 }
 
 impl Executor<'_> {
-    fn append_started(&mut self) -> Result<()> {
+    pub(super) fn append_started(&mut self) -> Result<()> {
         if self.journal.is_none() {
             return Ok(());
         }
         self.append_record(Record::Started {
             at: now(),
-            command: "apply".into(),
+            command: self.command.into(),
             plan_digest: self.plan.plan_digest.clone(),
             by: crate::journal::operator(),
             pid: std::process::id(),
         })
     }
 
-    fn append_finished(&mut self, outcome: &str) -> Result<()> {
+    pub(super) fn append_finished(&mut self, outcome: &str) -> Result<()> {
         self.append_record(Record::Finished {
             at: now(),
-            command: "apply".into(),
+            command: self.command.into(),
             outcome: outcome.to_string(),
         })
     }

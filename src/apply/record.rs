@@ -117,12 +117,14 @@ impl Applied {
                     gallery_last_cycle_ended,
                     custom_job_started,
                     gap_seconds,
+                    tool_seconds,
                     ..
                 } => {
                     out.gap = Some(super::cutover::Gap {
                         gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
                         custom_job_started: custom_job_started.clone(),
                         gap_seconds: *gap_seconds,
+                        tool_seconds: *tool_seconds,
                     });
                 }
                 Record::Finished {
@@ -239,9 +241,13 @@ fn find<'s>(steps: &'s mut [StepRecord], id: &str) -> Option<&'s mut StepRecord>
 
 /// `2.4 s (gallery's last cycle ended …, custom job started …)`.
 pub fn gap_text(g: &super::cutover::Gap) -> String {
+    let tool = g
+        .tool_seconds
+        .map(|t| format!(", {t:.1} s of it apply's own"))
+        .unwrap_or_default();
     match g.gap_seconds {
         Some(s) => format!(
-            "{s:.1} s (gallery's last cycle ended {}, custom job started {})",
+            "{s:.1} s (gallery's last cycle ended {}, custom job started {}{tool})",
             g.gallery_last_cycle_ended.as_deref().unwrap_or("?"),
             g.custom_job_started
         ),

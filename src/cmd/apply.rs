@@ -4,10 +4,10 @@
 
 use crate::apply::exec::{ExecOptions, Outcome};
 use crate::apply::{Asker, Choice, Event, Reporter};
-use crate::cli::{ApplyArgs, StatusArgs};
+use crate::cli::{ApplyArgs, RollbackArgs, StatusArgs};
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
-use crate::plan::model::{Plan, Step, Target};
+use crate::plan::model::{Plan, Target};
 use crate::scim::ScimClient;
 use crate::twin::faults::parse_duration;
 use serde_json::{Value, json};
@@ -79,7 +79,7 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     let mut asker: Box<dyn Asker> = if ctx.assume_yes || args.dry_run {
         Box::new(crate::apply::Always(Choice::All))
     } else {
-        Box::new(Prompt)
+        Box::new(crate::apply::Prompt)
     };
     let observer = super::progress::observer(ctx);
     let report = crate::apply::apply(
@@ -118,18 +118,22 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
         ),
     };
     if ctx.json() {
-        crate::output::print_json(&json!({
-            "event": "summary",
-            "outcome": outcome,
-            "stepsDone": report.applied.done(),
-            "steps": report.applied.steps.len(),
-            "seconds": report.seconds,
-            "graphWrites": report.graph_writes,
-            "gap": report.applied.gap,
-            "keptWrites": report.kept.len(),
-            "journal": report.journal,
-            "applied": report.applied_md,
-        }));
+        // The last of the JSON lines: compact, like every event before it.
+        println!(
+            "{}",
+            json!({
+                "event": "summary",
+                "outcome": outcome,
+                "stepsDone": report.applied.done(),
+                "steps": report.applied.steps.len(),
+                "seconds": report.seconds,
+                "graphWrites": report.graph_writes,
+                "gap": report.applied.gap,
+                "keptWrites": report.kept.len(),
+                "journal": report.journal,
+                "applied": report.applied_md,
+            })
+        );
     } else {
         println!();
         println!(
@@ -160,6 +164,122 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     Ok(code)
 }
 
+pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
+    let plan = Plan::load(&args.plan)?;
+    let opts = ExecOptions {
+        wait: duration("--wait", &args.wait)?,
+        poll: args
+            .poll
+            .as_deref()
+            .map(|p| duration("--poll", p))
+            .transpose()?,
+        in_doubt_wait: duration("--in-doubt-wait", &args.in_doubt_wait)?,
+        ..ExecOptions::default()
+    };
+    if crate::journal::read(&args.plan)?.is_empty() {
+        return Err(Error::input(format!(
+            "{} has no journal beside it ({}): apply has not run, so there is nothing to roll back",
+            args.plan.display(),
+            crate::journal::path_for(&args.plan).display()
+        )));
+    }
+    if !args.dry_run && !ctx.assume_yes && !ctx.interactive {
+        return Err(Error::usage(
+            "rollback asks before each step, and no one can answer here (stdin is not a terminal): pass --yes to roll back every step, or --dry-run to only look",
+        ));
+    }
+    let scim_url = args
+        .scim
+        .scim_url
+        .clone()
+        .or_else(|| crate::apply::base_address(&plan));
+    if let Some(u) = &scim_url {
+        crate::net::checked_url(u, "the SCIM URL")?;
+    }
+    let (settings, notes) = super::credentials::graph(&args.graph)?;
+    super::print_notes(&notes);
+    let graph = settings.client()?;
+    // The target is only read (for the residue): its token when one is given.
+    let token = args
+        .scim
+        .scim_token_file
+        .as_deref()
+        .map(crate::secret::read_secret_file)
+        .transpose()?
+        .or_else(super::credentials::scim_token_env);
+    let scim = match (&scim_url, token) {
+        (Some(u), Some(t)) => Some(ScimClient::new(u, t)?),
+        _ => None,
+    };
+    let interrupt = Arc::new(AtomicBool::new(false));
+    watch_ctrl_c(interrupt.clone());
+    let reporter: Box<dyn Reporter> = if ctx.json() {
+        Box::new(JsonLines)
+    } else {
+        Box::new(Text::default())
+    };
+    let mut asker: Box<dyn Asker> = if ctx.assume_yes || args.dry_run {
+        Box::new(crate::apply::Always(Choice::All))
+    } else {
+        Box::new(crate::apply::Prompt)
+    };
+    let report = crate::apply::rollback::run(
+        &args.plan,
+        &plan,
+        graph,
+        scim,
+        args.dry_run,
+        opts,
+        reporter.as_ref(),
+        asker.as_mut(),
+        interrupt,
+        ctx.assume_yes || args.dry_run,
+    )
+    .await?;
+    let (code, outcome) = match &report.outcome {
+        Outcome::Done => (exit::OK, "done".to_string()),
+        Outcome::Stopped { step } => (exit::INTERRUPTED, format!("stopped at {step}")),
+        Outcome::WouldChange { steps } => (
+            exit::CHANGES,
+            format!("dry run: {} steps would change something", steps.len()),
+        ),
+    };
+    if ctx.json() {
+        println!(
+            "{}",
+            json!({
+                "event": "summary",
+                "outcome": outcome,
+                "steps": report.scope.steps.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+                "restores": report.scope.restores,
+                "leaves": report.scope.leaves,
+                "residue": report.residue.iter().map(|(n, r)| json!({"group": n, "remove": r})).collect::<Vec<_>>(),
+                "keptWrites": report.kept,
+            })
+        );
+    } else {
+        println!("\nRollback {outcome}.");
+        if !report.residue.is_empty() {
+            println!(
+                "Left in the target (groups the custom job pushed; remove them there if you want them gone):"
+            );
+            for (name, req) in &report.residue {
+                println!("  {name}: {req}");
+            }
+        }
+        if args.dry_run {
+            println!(
+                "Nothing was sent: {} writes were shown, not sent.",
+                report.kept
+            );
+        }
+        if code == exit::INTERRUPTED {
+            println!("Resume with: scimshift rollback {}", args.plan.display());
+        }
+    }
+    Ok(code)
+}
+
 /// First Ctrl-C: stop after the request in flight; second: stop at once.
 fn watch_ctrl_c(flag: Arc<AtomicBool>) {
     tokio::spawn(async move {
@@ -174,27 +294,6 @@ fn watch_ctrl_c(flag: Arc<AtomicBool>) {
             }
         }
     });
-}
-
-/// y / n / a / q with dialoguer.
-struct Prompt;
-
-impl Asker for Prompt {
-    fn ask(&mut self, step: &Step) -> Result<Choice> {
-        let items = [
-            "y  apply this step",
-            "n  skip it",
-            "a  apply this and every later step",
-            "q  quit (resume later)",
-        ];
-        let i = dialoguer::Select::new()
-            .with_prompt(format!("Apply step {}?", step.id))
-            .items(items)
-            .default(0)
-            .interact()
-            .map_err(|e| Error::io(format!("could not read the answer: {e}")))?;
-        Ok([Choice::Yes, Choice::No, Choice::All, Choice::Quit][i])
-    }
 }
 
 /// One JSON object per event on stdout.

@@ -6,7 +6,8 @@ use crate::cli::{PlanArgs, ScopeArg, ShowArgs};
 use crate::context::Context;
 use crate::error::{Result, exit};
 use crate::plan::{
-    Plan, PlanOptions, Scope, build, choose_profile, read_group_map, render_text, write_report,
+    ExtraMatching, Plan, PlanOptions, Scope, build_with, choose_profile, read_group_map,
+    render_text, write_report,
 };
 use crate::snapshot::model::Snapshot;
 
@@ -34,7 +35,12 @@ pub fn plan(ctx: &Context, args: &PlanArgs) -> Result<i32> {
         },
         profile_detected: detected,
     };
-    let plan = build(&snap, &profile, &opts)?;
+    let extra = if args.no_extra_matching {
+        ExtraMatching::Off
+    } else {
+        ExtraMatching::Propose
+    };
+    let plan = build_with(&snap, &profile, &opts, extra)?;
     if let Some(out) = &args.out {
         crate::output::write_private_file_with(out, |f| plan.write_to(f))?;
     }

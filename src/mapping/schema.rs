@@ -622,6 +622,40 @@ pub fn source_text(v: &Value) -> Option<String> {
     }
 }
 
+/// Whether a value the mappings produce is the one the target already holds,
+/// as the provisioning service's diff sees it: strings compare exactly (a
+/// userName that differs only in case is still sent), booleans also match
+/// their `"True"` / `"False"` spelling, an absent value is always a change.
+pub fn same_value(new: &Value, old: Option<&Value>) -> bool {
+    match (new, old) {
+        (_, None) => false,
+        (Value::String(a), Some(Value::String(b))) => a == b,
+        (Value::Bool(a), Some(Value::Bool(b))) => a == b,
+        (Value::Bool(a), Some(Value::String(b))) | (Value::String(b), Some(Value::Bool(a))) => {
+            b.eq_ignore_ascii_case(if *a { "true" } else { "false" })
+        }
+        (a, Some(b)) => a == b,
+    }
+}
+
+impl ObjectMapping {
+    /// What an update of `current` sends for `src`: `(target path, value held,
+    /// new value)` for every mapped attribute whose value differs (no nulls,
+    /// no `ObjectAddOnly` mappings, no default values). The twin's engine
+    /// PATCHes exactly these; the planner shows them as a matched user's diff.
+    pub fn update_changes(
+        &self,
+        src: &dyn Source,
+        current: &Value,
+    ) -> Vec<(String, Option<Value>, Value)> {
+        self.values(src, false)
+            .into_iter()
+            .filter(|(a, v)| !same_value(v, get_path(current, &a.target)))
+            .map(|(a, v)| (a.target.clone(), get_path(current, &a.target).cloned(), v))
+            .collect()
+    }
+}
+
 /// Entra's spelling of a boolean in expressions.
 pub fn bool_text(b: bool) -> String {
     if b { "True" } else { "False" }.into()

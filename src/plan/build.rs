@@ -8,8 +8,9 @@
 use super::custom_schema::{self, CustomSchema};
 use super::findings::{Findings, group_findings, plural, setting_findings, user_findings};
 use super::impact::{self, Prediction};
+use super::matching;
 use super::model::*;
-use super::options::{PlanOptions, Scope};
+use super::options::{ExtraMatching, PlanOptions, Scope};
 use super::profile::Profile;
 use super::steps::{self, BATCH_SIZE, StepInputs};
 use crate::error::{Error, Result};
@@ -175,6 +176,7 @@ fn plan_app(
     profile: &Profile,
     opts: &PlanOptions,
     custom_name: &str,
+    extra: ExtraMatching,
 ) -> PlanApp {
     PlanApp {
         gallery_service_principal_id: snap.app.service_principal_id.clone(),
@@ -190,6 +192,7 @@ fn plan_app(
         .into(),
         keep_gallery_sso: opts.keep_gallery_sso,
         pilot_group: opts.pilot_group.clone(),
+        extra_matching: extra == ExtraMatching::Propose,
     }
 }
 
@@ -229,8 +232,19 @@ fn cutover_findings(
     }
 }
 
-/// Build the plan.
+/// Build the plan, adding a secondary matching attribute where it prevents
+/// duplicates safely.
 pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<Plan> {
+    build_with(snap, profile, opts, ExtraMatching::Propose)
+}
+
+/// Build the plan; `extra` is `Off` with `--no-extra-matching`.
+pub fn build_with(
+    snap: &Snapshot,
+    profile: &Profile,
+    opts: &PlanOptions,
+    extra: ExtraMatching,
+) -> Result<Plan> {
     // The non-gallery template differs per cloud (US Gov and China have their own).
     let template_id =
         crate::graph::cloud::Cloud::from_name(&snap.source.cloud).non_gallery_template_id();
@@ -257,7 +271,7 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
             "the gallery job's schema has an expression scimshift cannot read: {e}"
         ))
     })?;
-    let plan_app = plan_app(snap, job, profile, opts, &custom_name);
+    let plan_app = plan_app(snap, job, profile, opts, &custom_name, extra);
 
     // Already on a custom app that pushes groups: nothing to do.
     if app.application_template_id.as_deref() == Some(template_id)
@@ -282,12 +296,38 @@ pub fn build(snap: &Snapshot, profile: &Profile, opts: &PlanOptions) -> Result<P
 
     let groups = resolve_groups(snap, opts, &mut f)?;
     let (cs, custom_maps) = custom_schema_of(job, profile, &groups, &mut f)?;
+    let scope_all = opts.scope == Scope::All;
+    let pred: Prediction = impact::predict(
+        snap,
+        custom_maps
+            .user
+            .as_ref()
+            .expect("checked by custom_schema_of"),
+        gallery_maps.user.as_ref(),
+        scope_all,
+    );
+    // A secondary matching attribute when it prevents duplicates safely.
+    let matched = matching::propose(
+        snap,
+        &job.schema,
+        gallery_maps.user.as_ref(),
+        cs,
+        custom_maps,
+        pred,
+        scope_all,
+        extra == ExtraMatching::Propose,
+    );
+    matching::findings(snap, &matched, profile, &mut f);
+    let matching::Outcome {
+        schema: cs,
+        maps: custom_maps,
+        pred,
+        ..
+    } = matched;
     let cu = custom_maps
         .user
         .as_ref()
         .expect("checked by custom_schema_of");
-    let scope_all = opts.scope == Scope::All;
-    let pred: Prediction = impact::predict(snap, cu, gallery_maps.user.as_ref(), scope_all);
     user_findings(snap, &pred, &mut f, &cs, cu);
     let pushed_name = |g: &GroupSnapshot| groups.pushed_name(g);
     group_findings(

@@ -410,6 +410,94 @@ pub fn build(
     })
 }
 
+/// The user object mapping's attribute mappings in a schema (the outbound rule's).
+fn user_attrs(schema: &Value) -> Option<&Vec<Value>> {
+    let ri = outbound_rule(schema)?;
+    schema["synchronizationRules"][ri]["objectMappings"]
+        .as_array()?
+        .iter()
+        .find(|o| is_user(o))?
+        .get("attributeMappings")?
+        .as_array()
+}
+
+/// The gallery's mapping of `target` (its source), as JSON, when it has one.
+pub fn gallery_mapping(gallery: &Value, target: &str) -> Option<Value> {
+    user_attrs(gallery)?
+        .iter()
+        .find(|a| target_of(a).eq_ignore_ascii_case(target))
+        .cloned()
+}
+
+/// The custom schema with `target` as an extra matching attribute of
+/// `priority`, mapped from the gallery's own source for it (`gallery` is the
+/// gallery job's schema): the custom mapping of `target` gets that priority,
+/// or is replaced by the gallery's when its source differs, or the gallery's
+/// is added. The diff line of `user.<target>` follows; the caller records the
+/// decision in `transform`. `None` when the gallery does not map `target`.
+pub fn with_extra_matching(
+    cs: &CustomSchema,
+    gallery: &Value,
+    target: &str,
+    priority: i64,
+) -> Option<(CustomSchema, Option<String>)> {
+    let mut from_gallery = gallery_mapping(gallery, target)?;
+    from_gallery["matchingPriority"] = json!(priority);
+    let mut out = cs.clone();
+    let ri = outbound_rule(&out.body)?;
+    let attrs = out.body["synchronizationRules"][ri]["objectMappings"]
+        .as_array_mut()?
+        .iter_mut()
+        .find(|o| is_user(o))?
+        .get_mut("attributeMappings")?
+        .as_array_mut()?;
+    let replaced = match attrs
+        .iter_mut()
+        .find(|a| target_of(a).eq_ignore_ascii_case(target))
+    {
+        Some(a) => {
+            let before = source_text(a.get("source").unwrap_or(&Value::Null));
+            let wanted = source_text(from_gallery.get("source").unwrap_or(&Value::Null));
+            if before == wanted {
+                a["matchingPriority"] = json!(priority);
+                None
+            } else {
+                *a = from_gallery.clone();
+                Some(before)
+            }
+        }
+        None => {
+            attrs.push(from_gallery.clone());
+            None
+        }
+    };
+    let now = describe(&from_gallery);
+    let path = format!("user.{}", target_of(&from_gallery));
+    match out
+        .diff
+        .iter_mut()
+        .find(|d| d.path.eq_ignore_ascii_case(&path))
+    {
+        Some(d) => {
+            d.op = if d.before.as_ref().and_then(Value::as_str) == Some(now.as_str()) {
+                DiffOp::Same
+            } else if d.before.is_some() {
+                DiffOp::Change
+            } else {
+                DiffOp::Add
+            };
+            d.after = Some(now.into());
+        }
+        None => out.diff.push(DiffLine {
+            op: DiffOp::Add,
+            path,
+            before: None,
+            after: Some(now.into()),
+        }),
+    }
+    Some((out, replaced))
+}
+
 /// One diff line per attribute mapping of `after`: `+` new, `~` changed, ` ` the
 /// same as the mapping of that target in `before`.
 fn diff_mappings(object: &str, before: &[Value], after: &[Value], diff: &mut Vec<DiffLine>) {

@@ -5,7 +5,7 @@
 //! still running. Evaluated with the shared mapping code against the
 //! snapshot's Graph attributes and the target's SCIM users, in linear time.
 
-use super::model::{UserAction, UserImpact};
+use super::model::{DiffLine, UserAction, UserImpact};
 use crate::mapping::expr::Source;
 use crate::mapping::schema::{ObjectMapping, bool_text, get_path, graph_property, source_text};
 use crate::snapshot::model::{AttrValue, Attributes, Snapshot};
@@ -21,7 +21,8 @@ fn case_insensitive(target: &str) -> bool {
     t != "externalid" && t != "id"
 }
 
-fn key(target: &str, v: &str) -> String {
+/// A value as the target compares it in `target` (lower case unless caseExact).
+pub(super) fn key(target: &str, v: &str) -> String {
     if case_insensitive(target) {
         v.to_lowercase()
     } else {
@@ -250,24 +251,25 @@ fn identifiers(
     out
 }
 
-/// The outcome of the custom job's first look at one in-scope user.
-enum Outcome {
-    /// Found in the target by a matching attribute: `on` and the hits.
-    Found(String, Vec<usize>),
-    /// Found among the accounts created earlier in the same cycle (by snapshot index).
-    FoundInCycle(String, usize),
-    /// Not found: create (or fail, decided after the body is known).
-    NotFound,
-    /// No matching attribute has a value.
-    NoMatchingValue,
-}
-
-/// Who holds a userName during the cycle: a target user (index) or the
+/// Who holds a value during the cycle: a target user (index) or the
 /// account the cycle creates for a snapshot user (index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Holder {
     Target(usize),
     Cycle(usize),
+}
+
+/// The outcome of the custom job's first look at one in-scope user.
+enum Outcome {
+    /// One account holds the value of the first matching attribute that finds anyone: `on` and who.
+    Found(String, Holder),
+    /// Several accounts hold it (Entra: `DuplicateTargetEntries`): `on`, how
+    /// many, and the target users among them.
+    Ambiguous(String, usize, Vec<usize>),
+    /// Not found: create (or fail, decided after the body is known).
+    NotFound,
+    /// No matching attribute has a value.
+    NoMatchingValue,
 }
 
 fn holder_text(h: Holder, impact: &[UserImpact], index: &TargetIndex) -> String {
@@ -283,35 +285,103 @@ fn holder_text(h: Holder, impact: &[UserImpact], index: &TargetIndex) -> String 
     }
 }
 
-/// A matched account's update sets its userName to `new`: moved in `names`,
-/// or an error when another account holds it (the target rejects the PATCH).
-fn rename(
-    names: &mut HashMap<String, Holder>,
-    name_of: &mut HashMap<Holder, String>,
-    who: Holder,
-    new: Option<&str>,
-    impact: &[UserImpact],
-    index: &TargetIndex,
-) -> Result<(), String> {
-    let Some(new) = new.map(str::to_lowercase) else {
-        return Ok(());
-    };
-    if name_of.get(&who) == Some(&new) {
-        return Ok(());
+/// The values of the attributes the cycle looks people up by (the custom
+/// matching attributes, and userName for the target's uniqueness), as they
+/// stand at this point of the cycle: the target's, then what the cycle's
+/// creates and updates change. Only changes are stored; the target's own
+/// values stay in the [`TargetIndex`].
+struct Live<'a> {
+    index: &'a TargetIndex<'a>,
+    /// Lower-cased attribute names tracked; the maps below are per attribute, in this order.
+    attrs: Vec<String>,
+    /// Holder → its value's key now, when the cycle wrote one.
+    now: Vec<HashMap<Holder, String>>,
+    /// Key → holders that took it during the cycle.
+    took: Vec<HashMap<String, Vec<Holder>>>,
+}
+
+impl<'a> Live<'a> {
+    fn new(index: &'a TargetIndex<'a>, attrs: Vec<String>) -> Self {
+        Live {
+            index,
+            now: vec![HashMap::new(); attrs.len()],
+            took: vec![HashMap::new(); attrs.len()],
+            attrs,
+        }
     }
-    if let Some(&other) = names.get(&new)
-        && other != who
-    {
-        return Err(format!(
-            "user-name-taken: the update sets userName \"{new}\", which {} already holds: the target rejects it (409 uniqueness)",
-            holder_text(other, impact, index)
-        ));
+
+    fn slot(&self, target: &str) -> Option<usize> {
+        self.attrs
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case(target))
     }
-    if let Some(old) = name_of.insert(who, new.clone()) {
-        names.remove(&old);
+
+    /// Who holds `value` in attribute `target` now.
+    fn holders(&self, target: &str, value: &str) -> Vec<Holder> {
+        let base = self
+            .index
+            .lookup(target, value)
+            .iter()
+            .map(|&i| Holder::Target(i));
+        let Some(ix) = self.slot(target) else {
+            return base.collect();
+        };
+        let k = key(target, value);
+        let (now, took) = (&self.now[ix], &self.took[ix]);
+        let holds = |h: Holder| match now.get(&h) {
+            Some(cur) => *cur == k,
+            None => matches!(h, Holder::Target(_)),
+        };
+        let mut out: Vec<Holder> = base.filter(|&h| holds(h)).collect();
+        for &h in took.get(&k).into_iter().flatten() {
+            if holds(h) && !out.contains(&h) {
+                out.push(h);
+            }
+        }
+        out
     }
-    names.insert(new, who);
-    Ok(())
+
+    /// Apply what an update (or a create) writes to every tracked attribute.
+    fn write(&mut self, who: Holder, values: &[(String, String)]) {
+        for (t, v) in values {
+            if let Some(ix) = self.slot(t) {
+                let k = key(t, v);
+                self.now[ix].insert(who, k.clone());
+                let list = self.took[ix].entry(k).or_default();
+                if !list.contains(&who) {
+                    list.push(who);
+                }
+            }
+        }
+    }
+}
+
+/// The values a create (`for_create`) or an update writes, as `(target, text)`.
+fn written(custom: &ObjectMapping, src: &dyn Source, for_create: bool) -> Vec<(String, String)> {
+    custom
+        .values(src, for_create)
+        .into_iter()
+        .filter_map(|(a, v)| str_value(&v).map(|s| (a.target.clone(), s)))
+        .collect()
+}
+
+/// The identity attributes whose change the per-user diff shows.
+fn identity_attr(target: &str) -> bool {
+    let t = target.to_ascii_lowercase();
+    t == "username" || t == "externalid" || t.starts_with("emails")
+}
+
+/// The identity lines (userName, externalId, emails) an update of `current` changes.
+fn identity_diff(custom: &ObjectMapping, src: &dyn Source, current: &Value) -> Vec<DiffLine> {
+    custom
+        .update_changes(src, current)
+        .into_iter()
+        .filter(|(t, _, _)| identity_attr(t))
+        .map(|(t, before, after)| match before {
+            Some(b) if !b.is_null() => DiffLine::change(t, b, after),
+            _ => DiffLine::add(t, after),
+        })
+        .collect()
 }
 
 /// Predict the custom job's first cycle for every snapshot user.
@@ -320,7 +390,8 @@ fn rename(
 /// and as a one-at-a-time cycle would: a create is visible to the users after
 /// it, both to matching (a second person can be matched to the account made
 /// for the first) and to the target's userName uniqueness (a second create
-/// with the same userName is rejected).
+/// with the same userName is rejected); so is an update of a matched account
+/// (its new userName, externalId or email is what later queries find).
 pub fn predict(
     snap: &Snapshot,
     custom: &ObjectMapping,
@@ -339,6 +410,14 @@ pub fn predict(
     let custom_matching = custom.matching();
     let gallery_user_name = gallery.and_then(|g| g.attribute("userName"));
     let gallery_matching = gallery.map(|g| g.matching()).unwrap_or_default();
+    let mut tracked: Vec<String> = custom_matching
+        .iter()
+        .map(|a| a.target.to_ascii_lowercase())
+        .collect();
+    tracked.push("username".into());
+    tracked.sort();
+    tracked.dedup();
+    let mut live = Live::new(&index, tracked);
 
     let mut accounted = vec![false; target_users.len()];
     let mut impact = Vec::with_capacity(snap.users.len());
@@ -346,20 +425,6 @@ pub fn predict(
     let mut gallery_would_deactivate = Vec::new();
     let mut out_of_scope = Vec::new();
     let mut default_mapping_misses = Vec::new();
-    // Values of the accounts this cycle creates: (target attribute, key) → snapshot index.
-    let mut created: HashMap<(String, String), usize> = HashMap::new();
-    // Who holds each userName as the cycle goes (the target's uniqueness is on
-    // userName, without case): creates take one, a matched user's update
-    // moves theirs.
-    let mut names: HashMap<String, Holder> = HashMap::with_capacity(target_users.len());
-    let mut name_of: HashMap<Holder, String> = HashMap::new();
-    for i in 0..target_users.len() {
-        let n = index.user_name(i).to_lowercase();
-        if !n.is_empty() {
-            names.entry(n.clone()).or_insert(Holder::Target(i));
-            name_of.insert(Holder::Target(i), n);
-        }
-    }
 
     for (ui, u) in snap.users.iter().enumerate() {
         let enabled = u
@@ -386,50 +451,34 @@ pub fn predict(
         let update_name = user_name_attr
             .filter(|a| !a.flow_type.eq_ignore_ascii_case("ObjectAddOnly"))
             .and_then(|a| a.expr.eval(&src).ok().flatten());
-        // Which target user the custom mappings find, in matching precedence.
+        // Which account the custom mappings find, in matching precedence:
+        // one query per attribute with a value, the first that finds anyone decides.
         let mut outcome = Outcome::NoMatchingValue;
         for m in &custom_matching {
             let Some(v) = m.expr.eval(&src).ok().flatten() else {
                 continue;
             };
             let on = format!("{} eq \"{}\"", m.target, v);
-            if m.target.eq_ignore_ascii_case("userName") {
-                // userName as it stands at this point of the cycle: the target
-                // users holding it (all of them: a target may hold case
-                // variants), else the account this cycle created with it.
-                let lv = v.to_lowercase();
-                let mut hits: Vec<usize> = index
-                    .lookup("userName", &v)
-                    .iter()
-                    .copied()
-                    .filter(|i| name_of.get(&Holder::Target(*i)) == Some(&lv))
-                    .collect();
-                match names.get(&lv) {
-                    Some(Holder::Target(j)) if !hits.contains(j) => hits.push(*j),
-                    Some(Holder::Cycle(o)) if hits.is_empty() => {
-                        outcome = Outcome::FoundInCycle(on, *o);
-                        break;
-                    }
-                    _ => {}
+            let holders = live.holders(&m.target, &v);
+            outcome = match holders.len() {
+                0 => {
+                    outcome = Outcome::NotFound;
+                    continue;
                 }
-                if !hits.is_empty() {
-                    outcome = Outcome::Found(on, hits);
-                    break;
-                }
-                outcome = Outcome::NotFound;
-                continue;
-            }
-            let hits = index.lookup(&m.target, &v);
-            if !hits.is_empty() {
-                outcome = Outcome::Found(on, hits.to_vec());
-                break;
-            }
-            if let Some(&other) = created.get(&(m.target.to_ascii_lowercase(), key(&m.target, &v)))
-            {
-                outcome = Outcome::FoundInCycle(on, other);
-                break;
-            }
-            outcome = Outcome::NotFound;
+                1 => Outcome::Found(on, holders[0]),
+                n => Outcome::Ambiguous(
+                    on,
+                    n,
+                    holders
+                        .iter()
+                        .filter_map(|h| match h {
+                            Holder::Target(i) => Some(*i),
+                            Holder::Cycle(_) => None,
+                        })
+                        .collect(),
+                ),
+            };
+            break;
         }
         let first_matching = custom_matching.first().and_then(|m| {
             m.expr
@@ -460,8 +509,10 @@ pub fn predict(
         // Closest tie first: by target user, then in identifier order (object id first).
         let mut seen = HashSet::new();
         ties.retain(|(h, _)| seen.insert(*h));
-        if let Outcome::Found(_, hits) = &outcome {
-            hits.iter().for_each(|&h| accounted[h] = true);
+        match &outcome {
+            Outcome::Found(_, Holder::Target(h)) => accounted[*h] = true,
+            Outcome::Ambiguous(_, _, hits) => hits.iter().for_each(|&h| accounted[h] = true),
+            _ => {}
         }
         ties.iter().for_each(|&(h, _)| accounted[h] = true);
 
@@ -504,55 +555,57 @@ pub fn predict(
             duplicate: false,
             tie: None,
             reason: skip.map(str::to_string),
+            diff: Vec::new(),
         };
         if skip.is_none() {
             match &outcome {
-                Outcome::Found(on, hits) => {
+                Outcome::Ambiguous(on, n, hits) => {
                     row.matched_on = Some(on.clone());
-                    row.target_id = Some(index.id(hits[0]));
-                    row.target_user_name = Some(index.user_name(hits[0]));
-                    if hits.len() > 1 {
-                        ambiguous.push((ui, hits.clone()));
-                        row.action = UserAction::Fail;
-                        row.reason = Some(format!(
-                            "duplicate-target-entries: {} target users match {on} (DuplicateTargetEntries)",
-                            hits.len()
-                        ));
-                    } else {
-                        row.action = UserAction::Match;
-                        if let Err(why) = rename(
-                            &mut names,
-                            &mut name_of,
-                            Holder::Target(hits[0]),
-                            update_name.as_deref(),
-                            &impact,
-                            &index,
-                        ) {
-                            row.action = UserAction::Fail;
-                            row.reason = Some(why);
-                        }
+                    if let Some(&h) = hits.first() {
+                        row.target_id = Some(index.id(h));
+                        row.target_user_name = Some(index.user_name(h));
                     }
+                    ambiguous.push((ui, hits.clone()));
+                    row.action = UserAction::Fail;
+                    row.reason = Some(format!(
+                        "duplicate-target-entries: {n} target users match {on} (DuplicateTargetEntries)"
+                    ));
                 }
-                Outcome::FoundInCycle(on, other) => {
+                Outcome::Found(on, who) => {
                     row.action = UserAction::Match;
                     row.matched_on = Some(on.clone());
-                    row.reason = Some(format!(
-                        "same-cycle: matched to the account this cycle creates for {}",
-                        impact
-                            .get(*other)
-                            .map(|o: &UserImpact| o.user_principal_name.clone())
-                            .unwrap_or_default()
-                    ));
-                    if let Err(why) = rename(
-                        &mut names,
-                        &mut name_of,
-                        Holder::Cycle(*other),
-                        update_name.as_deref(),
-                        &impact,
-                        &index,
-                    ) {
-                        row.action = UserAction::Fail;
-                        row.reason = Some(why);
+                    match who {
+                        Holder::Target(h) => {
+                            row.target_id = Some(index.id(*h));
+                            row.target_user_name = Some(index.user_name(*h));
+                            row.diff = identity_diff(custom, &src, &index.users[*h]);
+                        }
+                        Holder::Cycle(other) => {
+                            row.reason = Some(format!(
+                                "same-cycle: matched to the account this cycle creates for {}",
+                                impact
+                                    .get(*other)
+                                    .map(|o: &UserImpact| o.user_principal_name.clone())
+                                    .unwrap_or_default()
+                            ));
+                        }
+                    }
+                    // The update sets userName (and the rest): refused when
+                    // another account holds that userName (409 uniqueness).
+                    let taken = update_name
+                        .as_deref()
+                        .and_then(|n| live.holders("userName", n).into_iter().find(|h| h != who));
+                    match (taken, update_name.as_deref()) {
+                        (Some(other), Some(n)) => {
+                            row.action = UserAction::Fail;
+                            row.diff.clear();
+                            row.reason = Some(format!(
+                                "user-name-taken: the update sets userName \"{}\", which {} already holds: the target rejects it (409 uniqueness)",
+                                n.to_lowercase(),
+                                holder_text(other, &impact, &index)
+                            ));
+                        }
+                        _ => live.write(*who, &written(custom, &src, false)),
                     }
                 }
                 Outcome::NoMatchingValue => {
@@ -565,8 +618,8 @@ pub fn predict(
                     row.matched_on = first_matching;
                     let taken = user_name
                         .as_deref()
-                        .and_then(|n| names.get(&n.to_lowercase()))
-                        .map(|h| holder_text(*h, &impact, &index));
+                        .and_then(|n| live.holders("userName", n).into_iter().next())
+                        .map(|h| holder_text(h, &impact, &index));
                     match (&user_name, taken) {
                         (None, _) => {
                             row.action = UserAction::Fail;
@@ -582,17 +635,7 @@ pub fn predict(
                         }
                         (Some(_), None) => {
                             row.action = UserAction::Create;
-                            for m in &custom_matching {
-                                if let Some(v) = m.expr.eval(&src).ok().flatten() {
-                                    created
-                                        .entry((m.target.to_ascii_lowercase(), key(&m.target, &v)))
-                                        .or_insert(ui);
-                                }
-                            }
-                            if let Some(n) = &user_name {
-                                names.insert(n.to_lowercase(), Holder::Cycle(ui));
-                                name_of.insert(Holder::Cycle(ui), n.to_lowercase());
-                            }
+                            live.write(Holder::Cycle(ui), &written(custom, &src, true));
                         }
                     }
                     if let Some((d, why)) = ties.first() {
@@ -612,7 +655,7 @@ pub fn predict(
                     .is_empty()
                 {
                     let there = match (&outcome, ties.first()) {
-                        (Outcome::Found(_, hits), _) => Some(hits[0]),
+                        (Outcome::Found(_, Holder::Target(h)), _) => Some(*h),
                         (_, Some(&(d, _))) => Some(d),
                         _ => None,
                     };
@@ -653,9 +696,21 @@ pub fn id_set<'a>(ids: impl IntoIterator<Item = &'a str>) -> HashSet<&'a str> {
 
 /// A snapshot user as an expression source: what `GraphUserSource` does for a
 /// Graph JSON object, read straight from the snapshot's compact attributes.
-struct SnapshotUserSource<'a> {
+pub(super) struct SnapshotUserSource<'a> {
     attrs: &'a Attributes,
     soft_deleted: bool,
+}
+
+/// A snapshot user as an expression source (`IsSoftDeleted` when disabled).
+pub(super) fn user_source(u: &crate::snapshot::model::UserSnapshot) -> SnapshotUserSource<'_> {
+    SnapshotUserSource {
+        attrs: &u.attributes,
+        soft_deleted: !u
+            .attributes
+            .get("accountEnabled")
+            .and_then(AttrValue::as_bool)
+            .unwrap_or(true),
+    }
 }
 
 impl SnapshotUserSource<'_> {

@@ -4,6 +4,7 @@
 //!
 //! Rooms: `profile` (app profiles, `plans/*.toml`), `custom_schema` (the
 //! custom job's schema from the gallery's), `impact` (per-user prediction),
+//! `matching` (extra matching attributes that prevent duplicates; renames),
 //! `findings` (what would break, and notes), `build` (the pure planner), `steps` (one file per
 //! step family), `options`, `model` (the `scimshift.plan/v2` data), `placeholder` (names, binds,
 //! the binding check), `probe` (named probes, evaluating a done-check),
@@ -15,6 +16,7 @@ pub mod build;
 pub mod custom_schema;
 pub mod findings;
 pub mod impact;
+pub mod matching;
 pub mod model;
 pub mod options;
 pub mod placeholder;
@@ -25,9 +27,9 @@ pub mod steps;
 #[doc(hidden)]
 pub mod testkit;
 
-pub use build::build;
+pub use build::{build, build_with};
 pub use model::{Action, Finding, Plan, Severity, Step, UserAction, UserImpact};
-pub use options::{PlanOptions, Scope};
+pub use options::{ExtraMatching, PlanOptions, Scope};
 pub use profile::Profile;
 pub use render::{render_markdown, render_text};
 

@@ -371,6 +371,9 @@ pub enum ExpectOp {
     Exists,
     /// The value is an array holding every item of the array `value`.
     ContainsAll,
+    /// The value is an array holding no item of the array `value` (an absent
+    /// list holds none).
+    ContainsNone,
     /// The value is an array of at least `value` items.
     CountAtLeast,
     /// The value is a number at least `value`.
@@ -387,6 +390,7 @@ impl ExpectOp {
             ExpectOp::Equals => "equals",
             ExpectOp::Exists => "exists",
             ExpectOp::ContainsAll => "containsAll",
+            ExpectOp::ContainsNone => "containsNone",
             ExpectOp::CountAtLeast => "countAtLeast",
             ExpectOp::AtLeast => "atLeast",
             ExpectOp::NotBefore => "notBefore",
@@ -625,6 +629,25 @@ pub struct UserImpact {
     /// Why skipped, or a note (`scoping-filter`, `disabled`, `nested-only`, `not-assigned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a match: what the first cycle's update changes in the matched
+    /// account's identity attributes (`userName`, `externalId`, `emails…`),
+    /// one line each (`~ userName: old → new` is a rename). Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<DiffLine>,
+}
+
+impl UserImpact {
+    /// `(old, new)` when the first cycle renames the matched account (its
+    /// `userName` changes, case included).
+    pub fn rename(&self) -> Option<(String, String)> {
+        let d = self.diff.iter().find(|d| d.path == "userName")?;
+        let text = |v: &Option<Value>| match v {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        Some((text(&d.before), text(&d.after)))
+    }
 }
 
 /// The first cycle's duration and the Graph budget.
@@ -686,6 +709,17 @@ pub struct PlanApp {
     pub keep_gallery_sso: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pilot_group: Option<String>,
+    /// False with `--no-extra-matching` (written only then).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub extra_matching: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

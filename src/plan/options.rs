@@ -24,6 +24,18 @@ pub struct PlanOptions {
     pub profile_detected: bool,
 }
 
+/// Whether the planner may add a secondary matching attribute where it
+/// prevents duplicates safely (`plan::matching`): `Off` is
+/// `--no-extra-matching`. Passed beside [`PlanOptions`] (to
+/// `plan::build::build_with`) so that code building `PlanOptions` field by
+/// field keeps compiling; `plan::build` proposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExtraMatching {
+    #[default]
+    Propose,
+    Off,
+}
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {

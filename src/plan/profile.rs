@@ -63,6 +63,11 @@ pub struct Profile {
     /// Shown to the admin as an info finding.
     #[serde(default)]
     pub notes: String,
+    /// What a rename in the target (the first cycle setting a matched
+    /// account's userName to the current value) means for sign-in in this
+    /// app; shown in the `user-renamed-in-target` finding and the report.
+    #[serde(default)]
+    pub rename_note: Option<String>,
 }
 
 fn yes() -> bool {

@@ -149,6 +149,30 @@ pub fn render_text(plan: &Plan) -> String {
         }
         o.push('\n');
     }
+    let renamed: Vec<(&UserImpact, (String, String))> = renames(plan);
+    if !renamed.is_empty() {
+        let _ = writeln!(
+            o,
+            "Renamed in the target by the first cycle ({}):\n",
+            renamed.len()
+        );
+        for (u, (old, new)) in renamed.iter().take(MAX_OBJECTS) {
+            let _ = writeln!(
+                o,
+                "  {} {}: {old} → {new}",
+                style("~").yellow(),
+                u.user_principal_name
+            );
+        }
+        if renamed.len() > MAX_OBJECTS {
+            let _ = writeln!(
+                o,
+                "  {}",
+                style(format!("… and {} more", renamed.len() - MAX_OBJECTS)).dim()
+            );
+        }
+        o.push('\n');
+    }
     let s = &plan.summary;
     let _ = writeln!(
         o,
@@ -192,6 +216,27 @@ pub fn render_text(plan: &Plan) -> String {
         );
     }
     o
+}
+
+/// Matched users whose userName the first cycle changes, with (old, new).
+fn renames(plan: &Plan) -> Vec<(&UserImpact, (String, String))> {
+    plan.impact
+        .iter()
+        .filter(|u| u.action == UserAction::Match)
+        .filter_map(|u| u.rename().map(|r| (u, r)))
+        .collect()
+}
+
+/// A per-user diff as one line: `userName: a → b; externalId: + x`.
+fn diff_text(u: &UserImpact) -> String {
+    u.diff
+        .iter()
+        .map(|d| match d.op {
+            DiffOp::Change => format!("{}: {} → {}", d.path, show(&d.before), show(&d.after)),
+            _ => format!("{}: + {}", d.path, show(&d.after)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn short_digest(d: &str) -> &str {
@@ -263,6 +308,7 @@ pub fn impact_csv(plan: &Plan) -> String {
         "duplicate",
         "reason",
         "tie",
+        "diff",
     ]);
     for u in &plan.impact {
         let _ = w.write_record([
@@ -277,6 +323,7 @@ pub fn impact_csv(plan: &Plan) -> String {
             if u.duplicate { "yes" } else { "no" },
             u.reason.as_deref().unwrap_or(""),
             u.tie.as_deref().unwrap_or(""),
+            &diff_text(u),
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
@@ -481,8 +528,10 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
             for u in &plan.impact {
                 let note = if u.duplicate {
                     format!("**duplicate** ({})", md(u.tie.as_deref().unwrap_or("")))
+                } else if let Some((old, new)) = u.rename() {
+                    format!("**renamed**: {} → {}", md(&old), md(&new))
                 } else {
-                    u.reason.clone().unwrap_or_default()
+                    md(&u.reason.clone().unwrap_or_default())
                 };
                 let _ = writeln!(
                     o,
@@ -497,6 +546,40 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
             }
             o.push('\n');
         }
+    }
+
+    let renamed = renames(plan);
+    if !renamed.is_empty() {
+        let _ = writeln!(o, "## Renamed in the target\n");
+        if let Some(f) = plan
+            .findings
+            .iter()
+            .find(|f| f.code == "user-renamed-in-target")
+        {
+            let _ = writeln!(o, "{}\n", md(&f.message));
+        }
+        let _ = writeln!(
+            o,
+            "| User | userName in the target now | after the first cycle | matched on |\n|---|---|---|---|"
+        );
+        for (u, (old, new)) in renamed.iter().take(MAX_REPORT_USERS) {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                md(&u.user_principal_name),
+                md(old),
+                md(new),
+                md(u.matched_on.as_deref().unwrap_or(""))
+            );
+        }
+        if renamed.len() > MAX_REPORT_USERS {
+            let _ = writeln!(
+                o,
+                "\n… and {} more: the `diff` column of the impact CSV has them all.",
+                renamed.len() - MAX_REPORT_USERS
+            );
+        }
+        o.push('\n');
     }
 
     let _ = writeln!(o, "## Rollback\n");

@@ -9,7 +9,7 @@ use super::{EngineError, JobRuntime};
 use crate::mapping::expr::Source;
 use crate::mapping::schema::{
     CORE_GROUP_URN, CORE_USER_URN, ENTERPRISE_URN, GraphUserSource, Mappings, ObjectMapping,
-    get_path,
+    get_path, same_value,
 };
 use crate::secret::Secret;
 use crate::twin::Twin;
@@ -337,19 +337,6 @@ fn fingerprint(parts: &[&dyn std::fmt::Display]) -> u64 {
     h.finish()
 }
 
-/// Same value as far as Entra's diff is concerned.
-fn same(new: &Value, old: Option<&Value>) -> bool {
-    match (new, old) {
-        (_, None) => false,
-        (Value::String(a), Some(Value::String(b))) => a == b,
-        (Value::Bool(a), Some(Value::Bool(b))) => a == b,
-        (Value::Bool(a), Some(Value::String(b))) | (Value::String(b), Some(Value::Bool(a))) => {
-            b.eq_ignore_ascii_case(if *a { "true" } else { "false" })
-        }
-        (a, Some(b)) => a == b,
-    }
-}
-
 impl Cycle<'_> {
     /// First escrow retry delay: the cycle interval (2 s when cycles are manual).
     pub fn retry_base(&self) -> std::time::Duration {
@@ -515,11 +502,7 @@ impl Cycle<'_> {
         src: &dyn Source,
         current: &Value,
     ) -> Vec<(String, Option<Value>, Value)> {
-        map.values(src, false)
-            .into_iter()
-            .filter(|(a, v)| !same(v, get_path(current, &a.target)))
-            .map(|(a, v)| (a.target.clone(), get_path(current, &a.target).cloned(), v))
-            .collect()
+        map.update_changes(src, current)
     }
 
     /// Queue the user's manager reference (written once every user is linked).
@@ -683,56 +666,29 @@ impl Cycle<'_> {
                 self.note_reference(user, &tid, Some(&current));
                 return Ok(());
             }
-            let mut any_value = false;
-            for m in self.users_map.matching() {
-                let Some(value) = m.expr.eval(&src).ok().flatten() else {
-                    continue;
-                };
-                any_value = true;
-                let found = self.target.query("Users", &m.target, &value).await?;
-                match found.len() {
-                    0 => continue,
-                    1 => {
-                        let tid = id_of(&found[0]);
-                        if tid.is_empty() {
-                            return Err(TargetError::Incompatible(
-                                "a matched user has no id".into(),
-                            ));
-                        }
-                        self.link_user(&sid, &tid);
-                        o.target_id = Some(tid.clone());
-                        o.step(
-                            "EntryMatching",
-                            "matching",
-                            "success",
-                            format!("Matched target user {tid} on {} = {value}", m.target),
-                        );
-                        let ch = self.changes(&self.users_map, &src, &found[0]);
-                        if !ch.is_empty() {
-                            self.patch_changes("Users", &tid, &ch).await?;
-                            o.action = "update";
-                            o.changes = ch;
-                        }
-                        self.note_reference(user, &tid, Some(&found[0]));
-                        return Ok(());
-                    }
-                    n => {
-                        return Err(TargetError::Status(
-                            0,
-                            format!(
-                                "{n} target users match {} eq \"{value}\" (DuplicateTargetEntries)",
-                                m.target
-                            ),
-                        ));
-                    }
+            let attrs = super::matching::attributes(&self.users_map, false);
+            if let super::matching::Found::One {
+                resource,
+                id: tid,
+                on,
+            } = super::matching::find(&self.target, "Users", &attrs, &src).await?
+            {
+                self.link_user(&sid, &tid);
+                o.target_id = Some(tid.clone());
+                o.step(
+                    "EntryMatching",
+                    "matching",
+                    "success",
+                    format!("Matched target user {tid} on {on}"),
+                );
+                let ch = self.changes(&self.users_map, &src, &resource);
+                if !ch.is_empty() {
+                    self.patch_changes("Users", &tid, &ch).await?;
+                    o.action = "update";
+                    o.changes = ch;
                 }
-            }
-            if !any_value {
-                // ATTR: "All users must have a value for at least one matching attribute".
-                return Err(TargetError::Status(
-                    0,
-                    "the user has no value for any matching attribute, so it cannot be matched or created".into(),
-                ));
+                self.note_reference(user, &tid, Some(&resource));
+                return Ok(());
             }
             o.step(
                 "EntryMatching",
@@ -815,7 +771,7 @@ impl Cycle<'_> {
             let current = self.target.get("Users", tid).await?;
             if current
                 .get("active")
-                .is_some_and(|a| same(&json!(false), Some(a)))
+                .is_some_and(|a| same_value(&json!(false), Some(a)))
             {
                 return Ok(false);
             }
@@ -890,29 +846,20 @@ impl Cycle<'_> {
             }
             // Not linked (first cycle, or links reset): what was exported before is unknown.
             self.rt.clear_members(&sid);
-            let mut matching = map.matching();
-            if matching.is_empty() {
-                matching = map.attributes.iter().filter(|a| a.target == "displayName").collect();
-            }
-            for m in matching {
-                let Some(value) = m.expr.eval(&src).ok().flatten() else { continue };
-                let found = self.target.query("Groups", &m.target, &value).await?;
-                match found.len() {
-                    0 => continue,
-                    1 => {
-                        let tid = id_of(&found[0]);
-                        self.link_group(&sid, &tid);
-                        o.target_id = Some(tid.clone());
-                        let ch = self.changes(map, &src, &found[0]);
-                        if !ch.is_empty() {
-                            self.patch_changes("Groups", &tid, &ch).await?;
-                            o.action = "update";
-                            o.changes = ch;
-                        }
-                        return Ok(());
-                    }
-                    n => return Err(TargetError::Status(0, format!("{n} target groups match {} eq \"{value}\" (DuplicateTargetEntries)", m.target))),
+            let attrs = super::matching::attributes(map, true);
+            if let super::matching::Found::One {
+                resource, id: tid, ..
+            } = super::matching::find(&self.target, "Groups", &attrs, &src).await?
+            {
+                self.link_group(&sid, &tid);
+                o.target_id = Some(tid.clone());
+                let ch = self.changes(map, &src, &resource);
+                if !ch.is_empty() {
+                    self.patch_changes("Groups", &tid, &ch).await?;
+                    o.action = "update";
+                    o.changes = ch;
                 }
+                return Ok(());
             }
             let mut body = map.build_resource(&src, true);
             body.insert("schemas".into(), json!([CORE_GROUP_URN]));

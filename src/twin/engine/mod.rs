@@ -6,8 +6,9 @@
 //! Where its responsibility stops: it reads and writes the [`Tenant`] (links,
 //! job status, provisioning log) and never serves HTTP itself; the Graph
 //! handlers decide *when* to call it. Submodules: `target` (the SCIM client and
-//! PATCH dialects), `cycle` (one cycle), `status` (job status JSON),
-//! `on_demand` (provisionOnDemand).
+//! PATCH dialects), `cycle` (one cycle), `matching` (finding an unlinked
+//! object: one query per matching attribute in precedence order, first hit
+//! wins), `status` (job status JSON), `on_demand` (provisionOnDemand).
 //!
 //! Cycles: [`start_job`] runs a cycle in a background task, then an
 //! incremental cycle every [`EngineState::interval`] (2 s by default, or twice
@@ -51,6 +52,7 @@
 //! them (accidental-deletions.md, synchronizationJobRestartCriteria).
 
 pub mod cycle;
+pub mod matching;
 pub mod on_demand;
 pub mod status;
 pub mod target;
