@@ -101,6 +101,8 @@ pub enum Command {
     /// Execute a plan step by step: live diffs, confirmations, a crash-safe journal, resume, cutover
     #[command(after_help = APPLY_HELP)]
     Apply(ApplyArgs),
+    /// Apply a plan to a twin rebuilt from its snapshot (loopback only) and check each user's prediction
+    Rehearse(RehearseArgs),
     /// Undo what apply did, in reverse order: pause the custom job, resume the gallery job, remove assignments, delete the custom app
     #[command(after_help = ROLLBACK_HELP)]
     Rollback(RollbackArgs),
@@ -380,6 +382,22 @@ pub struct PlanArgs {
 pub enum ScopeArg {
     Assigned,
     All,
+}
+
+/// `scimshift rehearse`.
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    /// A plan JSON file written by `scimshift plan --out`
+    pub plan: PathBuf,
+    /// The snapshot the plan was made from: the twin is rebuilt from it
+    #[arg(long)]
+    pub snapshot: PathBuf,
+    /// The profile the plan was made with, when it was a file (`--profile PATH` at plan time)
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Write the users whose outcome disagrees with the prediction to this CSV (mode 0600)
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
 }
 
 /// `scimshift apply`.

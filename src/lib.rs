@@ -23,6 +23,7 @@ pub mod paging;
 pub mod permissions;
 pub mod plan;
 pub mod progress;
+pub mod rehearse;
 pub mod scim;
 pub mod secret;
 pub mod snapshot;

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod doctor;
 pub mod plan;
 pub mod progress;
+pub mod rehearse;
 pub mod snapshot;
 pub mod twin;
 pub mod users;
@@ -96,6 +97,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Plan(args) => plan::plan(&ctx, &args),
         Command::Show(args) => plan::show(&ctx, &args),
         Command::Apply(args) => apply::apply(&ctx, &args).await,
+        Command::Rehearse(args) => rehearse::rehearse(&ctx, &args).await,
         Command::Status(args) => apply::status(&ctx, &args).await,
         Command::Rollback(args) => apply::rollback(&ctx, &args).await,
         Command::Users(UsersCommand::Import(args)) => users::import(&ctx, &args).await,

@@ -53,6 +53,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod from_snapshot;
+pub use from_snapshot::from_snapshot;
+
 pub const SEED_FORMAT: &str = "scimshift.seed/v1";
 pub const SCIM_URL_PLACEHOLDER: &str = "{{scim_url}}";
 pub const SCIM_TOKEN_PLACEHOLDER: &str = "{{scim_token}}";
@@ -73,6 +76,11 @@ pub struct SeedTarget {
     pub users: Vec<Value>,
     #[serde(default)]
     pub groups: Vec<Value>,
+    /// Put these resources into the embedded store as they are, ids kept,
+    /// before the start-up cycles (a target rebuilt from a snapshot), rather
+    /// than POSTing them afterwards.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_ids: bool,
 }
 
 /// A seed file.
@@ -107,8 +115,13 @@ impl Default for Seed {
 #[derive(Debug, Clone)]
 pub enum SeedSpec {
     Demo,
-    Synthetic { users: usize, groups: usize },
+    Synthetic {
+        users: usize,
+        groups: usize,
+    },
     File(PathBuf),
+    /// `snapshot:PATH`: the tenant and target a snapshot recorded ([`from_snapshot`]).
+    Snapshot(PathBuf),
     Data(Box<Seed>),
 }
 
@@ -145,6 +158,14 @@ impl SeedSpec {
             }
             return Ok(SeedSpec::Synthetic { users, groups });
         }
+        if let Some(p) = t.strip_prefix("snapshot:") {
+            if p.trim().is_empty() {
+                return Err(Error::usage(
+                    "--seed snapshot: needs a path, e.g. --seed snapshot:snapshot.json",
+                ));
+            }
+            return Ok(SeedSpec::Snapshot(PathBuf::from(p.trim())));
+        }
         Ok(SeedSpec::File(PathBuf::from(t)))
     }
 
@@ -154,6 +175,7 @@ impl SeedSpec {
             SeedSpec::Demo => demo(),
             SeedSpec::Synthetic { users, groups } => synthetic(*users, *groups),
             SeedSpec::File(p) => Seed::load(p)?,
+            SeedSpec::Snapshot(p) => from_snapshot(&crate::snapshot::model::Snapshot::load(p)?)?,
             SeedSpec::Data(s) => {
                 s.validate()?;
                 (**s).clone()
@@ -679,6 +701,7 @@ pub fn demo() -> Seed {
         groups: vec![
             json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Coda Finance", "members": []}),
         ],
+        keep_ids: false,
     };
     // Verified: the UPN domain, the legacy mail domain and the initial
     // domain; one added but never verified (UPNs on it are refused, as Graph does).
@@ -908,6 +931,11 @@ mod tests {
                 groups: 2
             }
         ));
+        assert!(matches!(
+            SeedSpec::parse("snapshot:/tmp/s.json").unwrap(),
+            SeedSpec::Snapshot(p) if p == Path::new("/tmp/s.json")
+        ));
+        assert!(SeedSpec::parse("snapshot:").is_err());
         assert!(SeedSpec::parse("synthetic:users=ten").is_err());
         assert!(SeedSpec::parse("synthetic:people=1").is_err());
         assert!(matches!(

@@ -389,6 +389,23 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         shutdown: Some(tx),
         task: Some(task),
     };
+    if seed.target.keep_ids && opts.scim_target.is_none() {
+        let base = twin.embedded_scim_url.get().cloned().unwrap_or_default();
+        for (kind, items) in [
+            (scim_store::Kind::User, &seed.target.users),
+            (scim_store::Kind::Group, &seed.target.groups),
+        ] {
+            for r in items {
+                if let Err(e) = twin.scim_store.restore(kind, r, &base) {
+                    running.warnings.push(format!(
+                        "a captured {} could not be restored: {}",
+                        kind.name(),
+                        e.detail
+                    ));
+                }
+            }
+        }
+    }
     if opts.provision_at_start {
         for j in &seed.run_jobs {
             if let Err(e) = engine::run_cycle(&twin, &j.service_principal_id, &j.job_id).await {
@@ -398,14 +415,16 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
                 ));
             }
         }
-        let w = create_hand_made(
-            &twin.http,
-            &running.scim_url,
-            &running.scim_token,
-            &seed.target,
-        )
-        .await;
-        running.warnings.extend(w);
+        if !(seed.target.keep_ids && opts.scim_target.is_none()) {
+            let w = create_hand_made(
+                &twin.http,
+                &running.scim_url,
+                &running.scim_token,
+                &seed.target,
+            )
+            .await;
+            running.warnings.extend(w);
+        }
     }
     outer.ready.store(true, Ordering::SeqCst);
     Ok(running)

@@ -57,7 +57,7 @@ impl Kind {
             Kind::Group => "Groups",
         }
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Kind::User => "User",
             Kind::Group => "Group",
@@ -369,6 +369,61 @@ impl ScimStore {
         t.order.insert(seq, id.clone());
         t.by_id.insert(id, (seq, Arc::new(r.clone())));
         Ok(returned(r))
+    }
+
+    /// Put back a resource captured from another server, keeping its `id`
+    /// (and `meta`, if it has one): how a twin rebuilt from a snapshot holds
+    /// the target's users and groups under the ids the plan names.
+    pub fn restore(&self, kind: Kind, resource: &Value, base: &str) -> Result<(), ScimError> {
+        let mut r = resource.clone();
+        let id = r
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ScimError::new(400, Some("invalidValue"), "id is required"))?;
+        let key = unique_key(kind, &r)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ScimError::new(
+                    400,
+                    Some("invalidValue"),
+                    format!("{} is required", kind.unique_attr()),
+                )
+            })?;
+        let mut g = self.write();
+        if g.table(kind).unique.contains_key(&key) || g.table(kind).by_id.contains_key(&id) {
+            return Err(ScimError::new(
+                409,
+                Some("uniqueness"),
+                format!(
+                    "a {} with id {id} or {} '{key}' already exists",
+                    kind.name(),
+                    kind.unique_attr()
+                ),
+            ));
+        }
+        g.seq += 1;
+        let seq = g.seq;
+        let obj = r
+            .as_object_mut()
+            .ok_or_else(|| ScimError::new(400, Some("invalidSyntax"), "not a JSON object"))?;
+        if kind == Kind::Group && !obj.contains_key("members") {
+            obj.insert("members".into(), json!([]));
+        }
+        if !obj.contains_key("meta") {
+            let ts = now();
+            obj.insert(
+                "meta".into(),
+                json!({"resourceType": kind.name(), "created": ts, "lastModified": ts,
+                       "location": format!("{base}/{}/{id}", kind.endpoint()), "version": format!("W/\"{seq}\"")}),
+            );
+        }
+        let t = g.table_mut(kind);
+        t.unique.insert(key, id.clone());
+        t.order.insert(seq, id.clone());
+        t.by_id.insert(id, (seq, Arc::new(r)));
+        Ok(())
     }
 
     /// Replace a stored resource after an edit: uniqueness, index, meta.
