@@ -82,6 +82,8 @@ pub struct Resume {
     pub cutover: Option<cutover::Gap>,
     /// Steps an earlier run wrote for (an intent) or found done.
     pub touched: HashSet<String>,
+    /// Whether a passed verify is journaled after the last step done.
+    pub verified: bool,
     /// Whether an earlier run began the cutover (sent, or may have sent, the
     /// gallery job's pause): live state is then partly apply's own doing.
     pub past_cutover: bool,
@@ -111,7 +113,9 @@ impl Resume {
                     r.answered.insert((step.clone(), *request));
                     r.bound.extend(bound.clone());
                 }
+                Record::Verify { passed, .. } => r.verified = *passed,
                 Record::StepDone { step, bound, .. } => {
+                    r.verified = false;
                     r.done.insert(step.clone());
                     r.touched.insert(step.clone());
                     r.bound.extend(bound.clone());
@@ -122,19 +126,8 @@ impl Resume {
                 Record::StepUndone { step, .. } => {
                     r.done.remove(step);
                 }
-                Record::Cutover {
-                    gallery_last_cycle_ended,
-                    custom_job_started,
-                    gap_seconds,
-                    tool_seconds,
-                    ..
-                } => {
-                    r.cutover = Some(cutover::Gap {
-                        gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
-                        custom_job_started: custom_job_started.clone(),
-                        gap_seconds: *gap_seconds,
-                        tool_seconds: *tool_seconds,
-                    });
+                rec @ Record::Cutover { .. } => {
+                    r.cutover = cutover::Gap::from_record(rec);
                 }
                 _ => {}
             }
@@ -195,6 +188,8 @@ pub struct Executor<'a> {
     all: bool,
     /// `apply` or `rollback`, for the journal.
     pub(super) command: &'static str,
+    /// Steps this run found or made done.
+    pub(super) finished_steps: usize,
 }
 
 impl<'a> Executor<'a> {
@@ -228,6 +223,7 @@ impl<'a> Executor<'a> {
             secret: None,
             all: assume_all,
             command: "apply",
+            finished_steps: 0,
         }
     }
 
@@ -662,6 +658,7 @@ impl<'a> Executor<'a> {
             found,
             bound: step_bound,
         })?;
+        self.finished_steps += 1;
         self.reporter.event(&Event::StepDone {
             step: &step.id,
             found,
