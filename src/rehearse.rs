@@ -71,7 +71,22 @@ pub struct Rehearsal {
     pub table: BTreeMap<String, BTreeMap<String, usize>>,
     pub agreements: usize,
     pub disagreements: usize,
+    /// apply's final verify on the rebuilt twin.
+    pub verify: Verify,
+    /// Steps apply found already done on the rebuilt twin (their done-check
+    /// held before anything was sent), from its journal.
+    pub steps_found_done: Vec<String>,
     pub seconds: f64,
+}
+
+/// How apply's final verify went on the rebuilt twin.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verify {
+    /// `None`: verify did not run.
+    pub passed: Option<bool>,
+    /// Its worst finding (or apply's message when it failed).
+    pub worst: Option<String>,
 }
 
 /// The prediction's name in the table: `duplicate` for a create the plan
@@ -204,22 +219,48 @@ async fn run(
         &crate::progress::Silent,
     )
     .await;
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
+    // With every step done apply runs verify, and a failed verify is an
+    // error; for a rehearsal it is an outcome to report (a wrong-turn plan
+    // is expected to leave duplicates), so it is kept and the comparison goes on.
+    let verify = match result {
+        Ok(r) if matches!(r.outcome, crate::apply::exec::Outcome::Done) => Verify {
+            passed: r.verified.as_ref().map(|v| v.passed),
+            worst: r.verified.and_then(|v| v.worst),
+        },
+        Ok(_) => {
             twin.shutdown().await;
-            return Err(Error::input(format!(
-                "the plan did not apply to the rebuilt twin: {}",
-                e.message
-            )));
+            return Err(Error::input(
+                "the plan's apply on the rebuilt twin stopped before its last step",
+            ));
+        }
+        Err(e) => {
+            let all_done = crate::journal::read(copy).ok().is_some_and(|records| {
+                let applied = crate::apply::record::Applied::from_journal(plan, &records);
+                applied.done() == applied.steps.len()
+            });
+            if !all_done {
+                twin.shutdown().await;
+                return Err(Error::input(format!(
+                    "the plan did not apply to the rebuilt twin: {}",
+                    e.message
+                )));
+            }
+            Verify {
+                passed: Some(false),
+                worst: Some(e.message),
+            }
         }
     };
-    if !matches!(report.outcome, crate::apply::exec::Outcome::Done) {
-        twin.shutdown().await;
-        return Err(Error::input(
-            "the plan's apply on the rebuilt twin stopped before its last step",
-        ));
-    }
+    let steps_found_done: Vec<String> = crate::journal::read(copy)
+        .map(|records| {
+            crate::apply::record::Applied::from_journal(plan, &records)
+                .steps
+                .into_iter()
+                .filter(|s| s.state == "found done")
+                .map(|s| s.id)
+                .collect()
+        })
+        .unwrap_or_default();
     // The custom app: the service principal the plan named, other than the gallery's.
     let links: BTreeMap<String, String> = {
         let t = twin.twin.tenant();
@@ -277,6 +318,8 @@ async fn run(
         agreements,
         rows,
         table,
+        verify,
+        steps_found_done,
         seconds: 0.0,
     })
 }
@@ -306,6 +349,14 @@ impl Rehearsal {
             s.push('\n');
         }
         let total = self.rows.len().max(1);
+        s.push_str(&match (self.verify.passed, &self.verify.worst) {
+            (Some(true), _) => "\nverify on the rebuilt twin: passed\n".to_string(),
+            (Some(false), w) => format!(
+                "\nverify on the rebuilt twin: failed: {}\n",
+                w.as_deref().unwrap_or("see `scimshift verify`")
+            ),
+            (None, _) => "\nverify on the rebuilt twin: not run\n".to_string(),
+        });
         s.push_str(&format!(
             "\n{} of {} users as predicted ({:.1} %), {} disagreement(s); rehearsed in {:.1} s.\n",
             self.agreements,
