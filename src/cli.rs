@@ -101,6 +101,9 @@ pub enum Command {
     /// Execute a plan step by step: live diffs, confirmations, a crash-safe journal, resume, cutover
     #[command(after_help = APPLY_HELP)]
     Apply(ApplyArgs),
+    /// Undo what apply did, in reverse order: pause the custom job, resume the gallery job, remove assignments, delete the custom app
+    #[command(after_help = ROLLBACK_HELP)]
+    Rollback(RollbackArgs),
     /// Where a migration stands: steps done (journal), both jobs live, the gap, the last verify
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
@@ -134,6 +137,16 @@ creates anything twice. Ctrl-C once: finish the request in flight, journal, stop
 twice: stop at once. The SCIM token (SCIM_TOKEN, --scim-token-file or a prompt) is read only
 to check the target and to write the custom job's secrets; it is never written anywhere.
 Exit codes: 0 done, 1 error, 2 changes pending (--dry-run), 3 stale plan, 130 interrupted.";
+const ROLLBACK_HELP: &str = "\
+Examples:
+  scimshift rollback plan.json --dry-run     # what would be undone, and what would not; sends no write
+  scimshift rollback plan.json               # step by step, y / n / a / q
+Undoes, in reverse order, what the journal says apply did: pauses the custom job (waiting for its
+running cycle), starts the gallery job again (it resumes where it stopped), removes the
+assignments apply added (only with the custom job paused), deletes the custom app (soft-deleted,
+restorable for 30 days). The target is left alone: pushed groups are listed with the SCIM request
+that would remove each. Journaled and resumable like apply.
+Exit codes: 0 done, 1 error, 2 changes pending (--dry-run), 130 interrupted.";
 const STATUS_HELP: &str = "\
 Examples:
   scimshift status plan.json                 # the journal, and both jobs read live
@@ -396,6 +409,29 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub poll: Option<String>,
     /// How long to look for a new object (or the result of an interrupted write) before sending again
+    #[arg(long, default_value = "2m")]
+    pub in_doubt_wait: String,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    #[command(flatten)]
+    pub scim: ScimArgs,
+}
+
+/// `scimshift rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The plan apply ran; its journal is read from beside it
+    pub plan: PathBuf,
+    /// Show what would be undone and the exact requests; send no write
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for the custom job's running cycle to end, and similar waits
+    #[arg(long, default_value = "2h")]
+    pub wait: String,
+    /// Poll live state this often (e.g. 200ms against the twin)
+    #[arg(long)]
+    pub poll: Option<String>,
+    /// How long to look for the result of an interrupted write before sending again
     #[arg(long, default_value = "2m")]
     pub in_doubt_wait: String,
     #[command(flatten)]

@@ -1,8 +1,10 @@
-//! `scimshift demo`: the migration story on the built-in twin, as far as the
-//! tool goes today. It starts a simulated tenant in-process (the demo seed: a
-//! Coda gallery app that has provisioned ~150 people, and seven traps), then
-//! does what an admin would: snapshot it over Graph and SCIM, and plan the move
-//! to a custom app. Nothing leaves this machine; files go to a temp folder.
+//! `scimshift demo`: the migration story on the built-in twin. It starts a
+//! simulated tenant in-process (the demo seed: a Coda gallery app that has
+//! provisioned ~150 people, and seven traps), then does what an admin would:
+//! snapshot it over Graph and SCIM, plan the move to a custom app, apply the
+//! plan (auto-confirmed unless `--interactive`) and follow the custom job's
+//! first cycle, then show the target the morning after. Nothing leaves this
+//! machine; files go to a temp folder.
 
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
@@ -103,16 +105,108 @@ pub async fn run(ctx: &Context, args: DemoOptions) -> Result<i32> {
 
     story.chapter(
         4,
-        "Next",
-        "Applying the plan step by step (dry-run diffs, confirmations, a crash-safe journal, \
-         rollback and a verify gate) is the next milestone. Until then, the plan and its \
-         Markdown report are for review by a change board.",
+        "Apply: build the custom app, cut over, follow the first cycle",
+        "Each step's live state is read first, each write journaled before it is sent:\n  \
+         scimshift apply plan.json --snapshot snapshot.json",
     );
+    let reporter = DemoReporter { text: !ctx.json() };
+    let mut auto = crate::apply::Always(crate::apply::Choice::All);
+    let mut prompt = crate::apply::Prompt;
+    let asker: &mut dyn crate::apply::Asker = if args.interactive {
+        &mut prompt
+    } else {
+        &mut auto
+    };
+    let token = twin.scim_token.clone();
+    let mut give = || Ok(token.clone());
+    let report = crate::apply::apply(
+        crate::apply::Inputs {
+            plan_path: &plan_path,
+            plan: &plan,
+            snapshot: Some(&snap),
+            profile: None,
+            graph: graph.clone(),
+            scim: Some(scim.clone()),
+            dry_run: false,
+            exec: crate::apply::exec::ExecOptions {
+                poll: Some(std::time::Duration::from_millis(200)),
+                in_doubt_wait: std::time::Duration::from_secs(20),
+                wait: std::time::Duration::from_secs(180),
+                ..Default::default()
+            },
+        },
+        &reporter,
+        asker,
+        &mut give,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        !args.interactive,
+        &crate::progress::Silent,
+    )
+    .await?;
+    let gap = report
+        .applied
+        .gap
+        .as_ref()
+        .map(crate::apply::record::gap_text)
+        .unwrap_or_else(|| "not measured".into());
     story.say(&format!(
-        "Files:\n  {}\n  {}\n  {}\n(They hold the demo's made-up people; mode 0600.)",
+        "\n{} of {} steps done in {:.1} s with {} Graph writes. Provisioning gap: {gap}.",
+        report.applied.done(),
+        report.applied.steps.len(),
+        report.seconds,
+        report.graph_writes
+    ));
+    story.pause()?;
+
+    story.chapter(
+        5,
+        "The morning after",
+        "The target as the custom app left it, read over SCIM:",
+    );
+    let after = crate::snapshot::capture::capture_target(&scim).await?;
+    let mut names = std::collections::HashMap::<String, usize>::new();
+    for u in &after.users {
+        if let Some(n) = u.get("userName").and_then(serde_json::Value::as_str) {
+            *names.entry(n.to_lowercase()).or_default() += 1;
+        }
+    }
+    let duplicates = names.values().filter(|n| **n > 1).count();
+    let mut groups: Vec<String> = after
+        .groups
+        .iter()
+        .map(|g| {
+            format!(
+                "{} ({} members)",
+                g.get("displayName")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("?"),
+                g.get("members")
+                    .and_then(serde_json::Value::as_array)
+                    .map_or(0, Vec::len)
+            )
+        })
+        .collect();
+    groups.sort();
+    story.say(&format!(
+        "{} users ({} before; {duplicates} userNames held twice), {} groups: {}.\n\
+         The gallery job is paused, not deleted: SSO stays on it. Next: `scimshift verify` \
+         before removing anything, or `scimshift rollback` to go back.",
+        after.users.len(),
+        snap.target.as_ref().map_or(0, |t| t.users.len()),
+        after.groups.len(),
+        groups.join(", ")
+    ));
+    story.say(&format!(
+        "Files:\n  {}\n  {}\n  {}\n  {}\n  {}\n(They hold the demo's made-up people; mode 0600.)",
         snap_path.display(),
         plan_path.display(),
-        report_path.display()
+        report_path.display(),
+        report.journal.display(),
+        report
+            .applied_md
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     ));
 
     if ctx.json() {
@@ -125,6 +219,18 @@ pub async fn run(ctx: &Context, args: DemoOptions) -> Result<i32> {
                 "findings": plan.findings.iter().map(|f| json!({"severity": f.severity, "code": f.code})).collect::<Vec<_>>(),
                 "duplicates": dups,
                 "duplicatesWithDefaultMapping": naive_dups,
+            },
+            "apply": {
+                "stepsDone": report.applied.done(),
+                "steps": report.applied.steps.len(),
+                "graphWrites": report.graph_writes,
+                "gap": report.applied.gap,
+                "journal": report.journal,
+            },
+            "after": {
+                "users": after.users.len(),
+                "groups": after.groups.len(),
+                "duplicateUserNames": duplicates,
             }
         }));
     }
@@ -159,6 +265,32 @@ fn describe_tenant(twin: &RunningTwin) -> String {
          group(s): the gallery app pushes users only, which is why the admin wants a custom app.",
         users, dir_groups, in_scope, groups, job_state, twin.scim_url, target_users, target_groups,
     )
+}
+
+/// Apply's events as the story's lines: each step as it ends, and the notes.
+struct DemoReporter {
+    text: bool,
+}
+
+impl crate::apply::Reporter for DemoReporter {
+    fn event(&self, event: &crate::apply::Event<'_>) {
+        use crate::apply::Event;
+        if !self.text {
+            return;
+        }
+        match event {
+            Event::StepStarted { step } => {
+                println!("  {} {}", step.action.symbol(), step.title)
+            }
+            Event::StepDone { found: true, .. } => println!("      already done (live state)"),
+            Event::Gap { gap } => println!(
+                "      provisioning gap: {}",
+                crate::apply::record::gap_text(gap)
+            ),
+            Event::Note { text } => println!("      note: {text}"),
+            _ => {}
+        }
+    }
 }
 
 /// Prints chapters for people; silent in JSON mode.

@@ -70,7 +70,8 @@ pub enum Record {
     #[serde(rename_all = "camelCase")]
     StepUndone { at: String, step: String },
     /// The cutover's timings: the gallery's last cycle end, the custom job's
-    /// start (server clock), and the gap between them in seconds.
+    /// start (server clock), the gap between them in seconds, and apply's
+    /// own share of it.
     #[serde(rename_all = "camelCase")]
     Cutover {
         at: String,
@@ -79,6 +80,10 @@ pub enum Record {
         custom_job_started: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         gap_seconds: Option<f64>,
+        /// apply's own share: from seeing the gallery's last cycle ended to
+        /// the custom job's start answered (operator clock).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool_seconds: Option<f64>,
     },
     /// The run stopped on a first Ctrl-C (after its request in flight).
     #[serde(rename_all = "camelCase")]

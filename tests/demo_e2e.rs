@@ -227,6 +227,12 @@ fn the_demo_command_tells_the_story_and_compares_mappings() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["plan"]["duplicates"], 0);
     assert_eq!(v["plan"]["duplicatesWithDefaultMapping"], 12);
+    // The demo applies the plan: every step done, groups pushed, no one twice.
+    assert_eq!(v["apply"]["stepsDone"], v["apply"]["steps"], "{v}");
+    assert_eq!(v["after"]["groups"], 4, "{v}");
+    assert_eq!(v["after"]["users"], 158, "{v}");
+    assert_eq!(v["after"]["duplicateUserNames"], 0, "{v}");
+    assert!(v["apply"]["gap"]["gapSeconds"].is_number(), "{v}");
     let snap = std::path::PathBuf::from(v["snapshot"]["file"].as_str().unwrap());
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -245,13 +251,21 @@ fn the_demo_command_tells_the_story_and_compares_mappings() {
         .output()
         .unwrap();
     let story = String::from_utf8_lossy(&text_out.stdout);
-    for chapter in ["1. A simulated tenant", "2. Snapshot", "3. Plan", "4. Next"] {
+    for chapter in [
+        "1. A simulated tenant",
+        "2. Snapshot",
+        "3. Plan",
+        "4. Apply",
+        "5. The morning after",
+    ] {
         assert!(story.contains(chapter), "missing chapter {chapter}");
     }
     assert!(
         story.contains("would create 12 duplicate people"),
         "{story}"
     );
+    assert!(story.contains("Provisioning gap:"), "{story}");
+    assert!(story.contains("0 userNames held twice"), "{story}");
     // Colour on a terminal and off with NO_COLOR / --no-color is checked under
     // a pseudo-terminal in tests/cli_contract.rs: here stdout is a pipe, so no
     // escape code could appear whatever NO_COLOR did.

@@ -9,7 +9,7 @@ use super::transport::Transport;
 use super::{Event, Reporter};
 use crate::error::{Error, Result};
 use crate::net::Idempotent;
-use crate::plan::model::{Method, Step, Target};
+use crate::plan::model::{Method, Target};
 use crate::plan::placeholder::Bound;
 use serde::Serialize;
 use serde_json::Value;
@@ -23,7 +23,14 @@ pub struct Gap {
     pub gallery_last_cycle_ended: Option<String>,
     pub custom_job_started: String,
     pub gap_seconds: Option<f64>,
+    /// apply's own time in the gap: from seeing the gallery's last cycle
+    /// ended to the custom job's start answered, on the operator's clock.
+    pub tool_seconds: Option<f64>,
 }
+
+/// Operator-clock moments the gap's tool share is measured between.
+pub const SEEN_ENDED: &str = "galleryCycleSeenEndedAt";
+pub const START_ANSWERED: &str = "customJobStartAnsweredAt";
 
 fn timestamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     chrono::DateTime::parse_from_rfc3339(s)
@@ -32,6 +39,25 @@ fn timestamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
 }
 
 impl Gap {
+    /// The gap a `cutover` journal record holds.
+    pub fn from_record(r: &crate::journal::Record) -> Option<Gap> {
+        match r {
+            crate::journal::Record::Cutover {
+                gallery_last_cycle_ended,
+                custom_job_started,
+                gap_seconds,
+                tool_seconds,
+                ..
+            } => Some(Gap {
+                gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
+                custom_job_started: custom_job_started.clone(),
+                gap_seconds: *gap_seconds,
+                tool_seconds: *tool_seconds,
+            }),
+            _ => None,
+        }
+    }
+
     /// From the bound `galleryLastCycleEnded` and `customJobStartedAt`.
     pub fn measure(bound: &Bound) -> Gap {
         let text = |k: &str| bound.get(k).and_then(Value::as_str).map(str::to_string);
@@ -41,10 +67,18 @@ impl Gap {
             (Some(a), Some(b)) => Some(((b - a).num_milliseconds() as f64 / 1000.0).max(0.0)),
             _ => None,
         };
+        let tool_seconds = match (
+            text(SEEN_ENDED).as_deref().and_then(timestamp),
+            text(START_ANSWERED).as_deref().and_then(timestamp),
+        ) {
+            (Some(a), Some(b)) => Some(((b - a).num_milliseconds() as f64 / 1000.0).max(0.0)),
+            _ => None,
+        };
         Gap {
             gallery_last_cycle_ended: ended,
             custom_job_started: started,
             gap_seconds,
+            tool_seconds,
         }
     }
 }
@@ -61,16 +95,19 @@ fn cycle_ended(job: &Value) -> bool {
     }
 }
 
-/// After the pause: poll the gallery job until its last cycle has ended
+/// After a pause: poll the job at `url` until its last cycle has ended
 /// (bounded by `limit`), and return when it ended (`lastExecution.timeEnded`).
-pub async fn wait_gallery_cycle(
+/// `which` names the job in messages ("gallery", "custom").
+pub async fn wait_cycle_end(
     t: &Transport,
-    pause: &Step,
+    url: &str,
+    which: &str,
     reporter: &dyn Reporter,
     limit: Duration,
     poll: Option<Duration>,
 ) -> Result<Option<String>> {
-    let url = &pause.done_when.request.url;
+    let task = format!("{which} job's last cycle");
+    let task = task.as_str();
     let every = poll.unwrap_or(Duration::from_secs(5));
     let start = Instant::now();
     let mut said = false;
@@ -80,15 +117,13 @@ pub async fn wait_gallery_cycle(
             .await?;
         if !a.is_success() {
             return Err(Error::remote(format!(
-                "could not read the gallery job after pausing it (HTTP {})",
+                "could not read the {which} job after pausing it (HTTP {})",
                 a.status
             )));
         }
         if cycle_ended(&a.body) {
             if said {
-                reporter.event(&Event::Finished {
-                    task: "gallery's last cycle",
-                });
+                reporter.event(&Event::Finished { task });
             }
             let ended = a
                 .body
@@ -101,18 +136,18 @@ pub async fn wait_gallery_cycle(
         let n = |k: &str| p.and_then(|p| p.get(k)).and_then(Value::as_u64);
         if !said {
             reporter.event(&Event::Note {
-                text: "the gallery job is paused, but its running cycle finishes first (Entra lets it run to completion): waiting for it before the custom job starts",
+                text: &format!("the {which} job is paused, but its running cycle finishes first (Entra lets it run to completion): waiting for it"),
             });
             said = true;
         }
         reporter.event(&Event::Progress {
-            task: "gallery's last cycle",
+            task,
             done: n("completedUnits").unwrap_or(0),
             total: n("totalUnits"),
         });
         if start.elapsed() >= limit {
             return Err(Error::remote(format!(
-                "the gallery job's last cycle did not end within {}s of the pause: run apply again to keep waiting",
+                "the {which} job's last cycle did not end within {}s of the pause: run the command again to keep waiting",
                 limit.as_secs()
             )));
         }

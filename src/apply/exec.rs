@@ -80,7 +80,12 @@ pub struct Resume {
     /// (step, request) whose intent has no result: sent or not, nobody knows.
     pub in_doubt: HashSet<(String, usize)>,
     pub cutover: Option<cutover::Gap>,
-    /// Whether an earlier run got past `pause-gallery-job`.
+    /// Steps an earlier run wrote for (an intent) or found done.
+    pub touched: HashSet<String>,
+    /// Whether a passed verify is journaled after the last step done.
+    pub verified: bool,
+    /// Whether an earlier run began the cutover (sent, or may have sent, the
+    /// gallery job's pause): live state is then partly apply's own doing.
     pub past_cutover: bool,
 }
 
@@ -92,6 +97,11 @@ impl Resume {
             match rec {
                 Record::Intent { step, request, .. } => {
                     intents.insert((step.clone(), *request));
+                    r.touched.insert(step.clone());
+                    // The pause may have been sent: the gallery job's state is ours now.
+                    if step == "pause-gallery-job" {
+                        r.past_cutover = true;
+                    }
                 }
                 Record::Result {
                     step,
@@ -103,8 +113,11 @@ impl Resume {
                     r.answered.insert((step.clone(), *request));
                     r.bound.extend(bound.clone());
                 }
+                Record::Verify { passed, .. } => r.verified = *passed,
                 Record::StepDone { step, bound, .. } => {
+                    r.verified = false;
                     r.done.insert(step.clone());
+                    r.touched.insert(step.clone());
                     r.bound.extend(bound.clone());
                     if step == "pause-gallery-job" {
                         r.past_cutover = true;
@@ -113,17 +126,8 @@ impl Resume {
                 Record::StepUndone { step, .. } => {
                     r.done.remove(step);
                 }
-                Record::Cutover {
-                    gallery_last_cycle_ended,
-                    custom_job_started,
-                    gap_seconds,
-                    ..
-                } => {
-                    r.cutover = Some(cutover::Gap {
-                        gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
-                        custom_job_started: custom_job_started.clone(),
-                        gap_seconds: *gap_seconds,
-                    });
+                rec @ Record::Cutover { .. } => {
+                    r.cutover = cutover::Gap::from_record(rec);
                 }
                 _ => {}
             }
@@ -150,6 +154,9 @@ fn idempotency(r: &Request) -> Idempotent {
         }
     }
 }
+
+/// When the gallery job's last cycle ended (bound after the pause).
+const GALLERY_ENDED: &str = "galleryLastCycleEnded";
 
 /// The SCIM token placeholder's full name.
 const SECRET: &str = "secret:scimToken";
@@ -179,6 +186,10 @@ pub struct Executor<'a> {
     bound: Bound,
     secret: Option<Secret>,
     all: bool,
+    /// `apply` or `rollback`, for the journal.
+    pub(super) command: &'static str,
+    /// Steps this run found or made done.
+    pub(super) finished_steps: usize,
 }
 
 impl<'a> Executor<'a> {
@@ -211,6 +222,8 @@ impl<'a> Executor<'a> {
             bound,
             secret: None,
             all: assume_all,
+            command: "apply",
+            finished_steps: 0,
         }
     }
 
@@ -265,6 +278,8 @@ impl<'a> Executor<'a> {
     /// Run the selected steps.
     pub async fn run(&mut self) -> Result<Outcome> {
         let steps = self.selected()?;
+        self.check_earlier(steps.first().map(|s| s.id.as_str()))
+            .await?;
         let mut would_change = Vec::new();
         for step in steps {
             if self.stopped() {
@@ -289,6 +304,33 @@ impl<'a> Executor<'a> {
             });
         }
         Ok(Outcome::Done)
+    }
+
+    /// With `--only`/`--from`: every step before `first` must be done — by
+    /// the journal, or by its done-check read live now (which also gives
+    /// what it binds). Refused with the first one that is not.
+    async fn check_earlier(&mut self, first: Option<&str>) -> Result<()> {
+        let plan = self.plan;
+        let Some(first) = first else { return Ok(()) };
+        for step in plan.steps.iter().take_while(|s| s.id != first) {
+            if self.resume.done.contains(&step.id) || !step.action.is_change() {
+                continue;
+            }
+            let (ok, answer) = self.check(step).await?;
+            if !ok {
+                return Err(Error::usage(format!(
+                    "step {} comes before {first} and is not done (neither the journal nor live state says so): run apply without --only/--from, or --from {}",
+                    step.id, step.id
+                )));
+            }
+            if self.t.is_read_only() {
+                let mut scratch = BoundValues::new();
+                self.bind_from(&step.done_when.request, &answer, &mut scratch, false);
+            } else {
+                self.found_done(step, &answer).await?;
+            }
+        }
+        Ok(())
     }
 
     fn stop(&mut self, step: &str) -> Result<Outcome> {
@@ -364,8 +406,15 @@ impl<'a> Executor<'a> {
         Ok((ok, answer))
     }
 
-    /// Bind what a request's response gives.
-    fn bind_from(&mut self, req: &Request, answer: &Answer, into: &mut BoundValues) {
+    /// Bind what a request's response gives; a done-check's read does not
+    /// replace what the step's own answers bound (the start's `Date`).
+    fn bind_from(
+        &mut self,
+        req: &Request,
+        answer: &Answer,
+        into: &mut BoundValues,
+        overwrite: bool,
+    ) {
         for b in &req.binds {
             let v = match &b.from {
                 BindFrom::Pointer(p) => p.resolve(&answer.body).cloned(),
@@ -373,6 +422,9 @@ impl<'a> Executor<'a> {
                 BindFrom::Header(h) => answer.header(h).map(Value::from),
             };
             if let Some(v) = v.filter(|v| !v.is_null()) {
+                if !overwrite && self.bound.contains_key(&b.name) {
+                    continue;
+                }
                 self.bound.insert(b.name.clone(), v.clone());
                 into.insert(b.name.clone(), v);
             }
@@ -423,17 +475,29 @@ impl<'a> Executor<'a> {
 
     async fn step(&mut self, step: &Step) -> Result<StepEnd> {
         self.reporter.event(&Event::StepStarted { step });
+        // Only a create that cannot be listed reliably is worth waiting for:
+        // repeats of idempotent writes are harmless, and assignments are
+        // listed before each batch (a repeat answers "already exists").
         let in_doubt: Vec<usize> = self
             .resume
             .in_doubt
             .iter()
-            .filter(|(s, _)| *s == step.id)
+            .filter(|(s, i)| {
+                *s == step.id
+                    && step.requests.get(*i).is_some_and(|r| {
+                        idempotency(r) == Idempotent::No && !super::find::is_assignment_batch(r)
+                    })
+            })
             .map(|(_, i)| *i)
             .collect();
         // Live state first: already done (by an interrupted run, by hand)?
         if step.action.is_change() {
             let (ok, answer) = self.check(step).await?;
-            if ok {
+            // On-demand provisioning is sent at least once: its done-check (the
+            // pilot group in the target) can hold before it ran, e.g. for a
+            // group the target already had; a resumed run trusts it.
+            let sent_once = step.id != "pilot-on-demand" || self.resume.touched.contains(&step.id);
+            if ok && sent_once {
                 return self.found_done(step, &answer).await;
             }
             if !in_doubt.is_empty() && !self.t.is_read_only() {
@@ -474,16 +538,33 @@ impl<'a> Executor<'a> {
             if self.stopped() {
                 return Ok(StepEnd::Quit);
             }
-            if self.resume.answered.contains(&(step.id.clone(), i)) && req.method != Method::Get {
+            // Answered before (its binds are restored from the journal): a
+            // read is not repeated either, so `schemaBeforeApply` stays the
+            // schema from before the PUT.
+            let rebuilt = step.details.get("builtLive") == Some(&Value::Bool(true));
+            if !rebuilt && self.resume.answered.contains(&(step.id.clone(), i)) {
                 continue;
             }
             self.send_request(step, i, req, &mut step_bound).await?;
+            if step.requests.len() > 2 {
+                self.reporter.event(&Event::Progress {
+                    task: &step.id,
+                    done: i as u64 + 1,
+                    total: Some(step.requests.len() as u64),
+                });
+            }
         }
-        let limit = if step.id == "wait-steady-state" {
-            self.opts.wait
-        } else {
-            self.opts.in_doubt_wait
-        };
+        if step.requests.len() > 2 {
+            self.reporter.event(&Event::Finished { task: &step.id });
+        }
+        // Waits and the target's checks follow the first cycles (--wait); the
+        // rest wait for replication.
+        let limit =
+            if step.action == crate::plan::model::Action::Check && step.id != "wait-replication" {
+                self.opts.wait
+            } else {
+                self.opts.in_doubt_wait
+            };
         let reporter = self.reporter;
         let step_id = step.id.clone();
         let mut on_poll = |a: &Answer| {
@@ -496,26 +577,58 @@ impl<'a> Executor<'a> {
             None if self.stopped() => return Ok(StepEnd::Quit),
             None => return Err(self.not_done(step).await),
         };
-        self.bind_from(&step.done_when.request.clone(), &answer, &mut step_bound);
-        if step.id == "pause-gallery-job" {
-            let ended = cutover::wait_gallery_cycle(
+        self.finish_step(step, &answer, step_bound, false).await
+    }
+
+    /// A step's done-check holds: bind what it binds, do what the cutover
+    /// needs after the step (whether this run or an earlier one sent it),
+    /// journal the step done.
+    async fn finish_step(
+        &mut self,
+        step: &Step,
+        answer: &Answer,
+        mut step_bound: BoundValues,
+        found: bool,
+    ) -> Result<StepEnd> {
+        self.bind_from(
+            &step.done_when.request.clone(),
+            answer,
+            &mut step_bound,
+            false,
+        );
+        if step.id == "create-app" {
+            super::find::refuse_twins(step, &answer.body)?;
+        }
+        let job_url = fill_str(&step.done_when.request.url, &self.bound).unwrap_or_default();
+        if step.id == "pause-gallery-job" && !self.bound.contains_key(GALLERY_ENDED) {
+            let ended = cutover::wait_cycle_end(
                 self.t,
-                step,
+                &job_url,
+                "gallery",
                 self.reporter,
                 self.opts.wait,
                 self.opts.poll,
             )
             .await?;
-            step_bound.insert(
-                "galleryLastCycleEnded".into(),
-                ended.clone().map_or(Value::Null, Value::from),
-            );
-            self.bound.insert(
-                "galleryLastCycleEnded".into(),
-                ended.map_or(Value::Null, Value::from),
-            );
+            let v = ended.map_or(Value::Null, Value::from);
+            step_bound.insert(GALLERY_ENDED.into(), v.clone());
+            self.bound.insert(GALLERY_ENDED.into(), v);
+            let seen = Value::from(now());
+            step_bound.insert(cutover::SEEN_ENDED.into(), seen.clone());
+            self.bound.insert(cutover::SEEN_ENDED.into(), seen);
         }
-        if step.id == "start-custom-job" {
+        if step.details.get("waitForCycleEnd") == Some(&Value::Bool(true)) {
+            cutover::wait_cycle_end(
+                self.t,
+                &job_url,
+                "custom",
+                self.reporter,
+                self.opts.wait,
+                self.opts.poll,
+            )
+            .await?;
+        }
+        if step.id == "start-custom-job" && self.resume.cutover.is_none() {
             let gap = cutover::Gap::measure(&self.bound);
             self.reporter.event(&Event::Gap { gap: &gap });
             self.append(Record::Cutover {
@@ -523,17 +636,32 @@ impl<'a> Executor<'a> {
                 gallery_last_cycle_ended: gap.gallery_last_cycle_ended.clone(),
                 custom_job_started: gap.custom_job_started.clone(),
                 gap_seconds: gap.gap_seconds,
+                tool_seconds: gap.tool_seconds,
             })?;
+            self.resume.cutover = Some(gap);
+        }
+        // What an undo step undoes is journaled before the step itself is
+        // done, so a crash between them repeats the (idempotent) undo step
+        // rather than losing the record.
+        for undone in super::rollback::undoes(&step.id) {
+            // Only steps still done need the record (a resumed run skips the rest).
+            if self.resume.done.remove(*undone) {
+                self.append(Record::StepUndone {
+                    at: now(),
+                    step: undone.to_string(),
+                })?;
+            }
         }
         self.append(Record::StepDone {
             at: now(),
             step: step.id.clone(),
-            found: false,
+            found,
             bound: step_bound,
         })?;
+        self.finished_steps += 1;
         self.reporter.event(&Event::StepDone {
             step: &step.id,
-            found: false,
+            found,
         });
         Ok(StepEnd::Done)
     }
@@ -581,22 +709,8 @@ impl<'a> Executor<'a> {
     }
 
     async fn found_done(&mut self, step: &Step, answer: &Answer) -> Result<StepEnd> {
-        let mut step_bound = BoundValues::new();
-        self.bind_from(&step.done_when.request.clone(), answer, &mut step_bound);
-        if step.id == "create-app" {
-            super::find::refuse_twins(step, &answer.body)?;
-        }
-        self.append(Record::StepDone {
-            at: now(),
-            step: step.id.clone(),
-            found: true,
-            bound: step_bound,
-        })?;
-        self.reporter.event(&Event::StepDone {
-            step: &step.id,
-            found: true,
-        });
-        Ok(StepEnd::Done)
+        self.finish_step(step, answer, BoundValues::new(), true)
+            .await
     }
 
     /// A dry run of a step: its requests as they would be sent (filled where
@@ -666,7 +780,9 @@ impl<'a> Executor<'a> {
             principals = kept.iter().map(|(_, p)| p.clone()).collect();
             body = Some(json!({"requests": kept.into_iter().map(|(r, _)| r).collect::<Vec<_>>()}));
         }
-        if req.method != Method::Get {
+        // An intent already journaled (and unanswered) is not journaled again.
+        let key = (step.id.clone(), i);
+        if req.method != Method::Get && !self.resume.in_doubt.contains(&key) {
             self.append(Record::Intent {
                 at: now(),
                 step: step.id.clone(),
@@ -689,13 +805,20 @@ impl<'a> Executor<'a> {
         }
         let answer = self.send_replicated(req, &url, body.as_ref()).await?;
         let mut bound = BoundValues::new();
-        self.bind_from(req, &answer, &mut bound);
-        if super::find::is_assignment_batch(req) {
+        self.bind_from(req, &answer, &mut bound, true);
+        if step.id == "start-custom-job" {
+            let at = Value::from(now());
+            self.bound
+                .insert(cutover::START_ANSWERED.into(), at.clone());
+            bound.insert(cutover::START_ANSWERED.into(), at);
+        }
+        if req.url == "/$batch" {
             super::find::check_batch(&answer.body, body.as_ref())?;
         }
         if step.id == "pilot-on-demand" {
             cutover::report_on_demand(self.reporter, &answer.body);
         }
+        self.resume.in_doubt.remove(&key);
         step_bound.extend(bound.clone());
         // Big values (a whole schema) are journaled once, with the result.
         self.append(Record::Result {

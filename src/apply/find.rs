@@ -110,8 +110,9 @@ pub async fn missing_assignments(
     Ok((missing, there))
 }
 
-/// Every inner answer of an assignments batch succeeded (or found the
-/// assignment already there); else one sentence naming the first failure.
+/// Every inner answer of a `$batch` succeeded (an assignment found already
+/// there, or a removal found already gone, count as success); else one
+/// sentence naming the first failure.
 pub fn check_batch(body: &Value, sent: Option<&Value>) -> Result<()> {
     let Some(responses) = body.get("responses").and_then(Value::as_array) else {
         return Ok(());
@@ -139,10 +140,25 @@ pub fn check_batch(body: &Value, sent: Option<&Value>) -> Result<()> {
         if status == 400 && msg.contains(ALREADY_EXISTS) {
             continue;
         }
+        // A removal whose object is already gone (an interrupted rollback).
+        let id = r.get("id").and_then(Value::as_str).unwrap_or("");
+        let deleting = sent
+            .and_then(|b| b.get("requests"))
+            .and_then(Value::as_array)
+            .and_then(|a| {
+                a.iter()
+                    .find(|x| x.get("id").and_then(Value::as_str) == Some(id))
+            })
+            .and_then(|x| x.get("method"))
+            .and_then(Value::as_str)
+            == Some("DELETE");
+        if status == 404 && deleting {
+            continue;
+        }
         let id = r.get("id").and_then(Value::as_str).unwrap_or("?");
         let who = principal_of(id).unwrap_or_else(|| id.to_string());
         return Err(Error::remote(format!(
-            "Graph refused the assignment of principal {who} to the custom app (HTTP {status}: {}); run apply again to resume",
+            "Graph refused the change of principal {who}'s assignment to the custom app (HTTP {status}: {}); run the command again to resume",
             if msg.is_empty() { "no message" } else { msg }
         )));
     }

@@ -113,17 +113,8 @@ impl Applied {
                         s.state = "undone".into();
                     }
                 }
-                Record::Cutover {
-                    gallery_last_cycle_ended,
-                    custom_job_started,
-                    gap_seconds,
-                    ..
-                } => {
-                    out.gap = Some(super::cutover::Gap {
-                        gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
-                        custom_job_started: custom_job_started.clone(),
-                        gap_seconds: *gap_seconds,
-                    });
+                rec @ Record::Cutover { .. } => {
+                    out.gap = super::cutover::Gap::from_record(rec);
                 }
                 Record::Finished {
                     command, outcome, ..
@@ -239,9 +230,13 @@ fn find<'s>(steps: &'s mut [StepRecord], id: &str) -> Option<&'s mut StepRecord>
 
 /// `2.4 s (gallery's last cycle ended …, custom job started …)`.
 pub fn gap_text(g: &super::cutover::Gap) -> String {
+    let tool = g
+        .tool_seconds
+        .map(|t| format!(", {t:.1} s of it apply's own"))
+        .unwrap_or_default();
     match g.gap_seconds {
         Some(s) => format!(
-            "{s:.1} s (gallery's last cycle ended {}, custom job started {})",
+            "{s:.1} s (gallery's last cycle ended {}, custom job started {}{tool})",
             g.gallery_last_cycle_ended.as_deref().unwrap_or("?"),
             g.custom_job_started
         ),

@@ -172,13 +172,16 @@ impl Transport {
             }
             Target::Scim => {
                 let scim = self.scim()?;
-                let resource = if url.trim_start_matches('/').starts_with("Groups") {
-                    Resource::Groups
+                let (resource, extra) = if url.trim_start_matches('/').starts_with("Groups") {
+                    (
+                        Resource::Groups,
+                        vec![("excludedAttributes", "members".to_string())],
+                    )
                 } else {
-                    Resource::Users
+                    (Resource::Users, vec![])
                 };
                 let mut all = Vec::new();
-                scim.for_each_page(resource, None, &[], 100, |page, _| {
+                scim.for_each_page(resource, None, &extra, 100, |page, _| {
                     all.extend(page);
                     Ok(())
                 })

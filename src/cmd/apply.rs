@@ -4,10 +4,10 @@
 
 use crate::apply::exec::{ExecOptions, Outcome};
 use crate::apply::{Asker, Choice, Event, Reporter};
-use crate::cli::{ApplyArgs, StatusArgs};
+use crate::cli::{ApplyArgs, RollbackArgs, StatusArgs};
 use crate::context::Context;
 use crate::error::{Error, Result, exit};
-use crate::plan::model::{Plan, Step, Target};
+use crate::plan::model::{Plan, Target};
 use crate::scim::ScimClient;
 use crate::twin::faults::parse_duration;
 use serde_json::{Value, json};
@@ -17,6 +17,62 @@ use std::time::Duration;
 
 fn duration(flag: &str, v: &str) -> Result<Duration> {
     parse_duration(v).map_err(|e| Error::usage(format!("{flag}: {e}")))
+}
+
+/// The exit code of a run's outcome, and the outcome in words.
+fn exit_and_words(outcome: &Outcome) -> (i32, String) {
+    match outcome {
+        Outcome::Done => (exit::OK, "done".to_string()),
+        Outcome::Stopped { step } => (exit::INTERRUPTED, format!("stopped at {step}")),
+        Outcome::WouldChange { steps } => (
+            exit::CHANGES,
+            format!("dry run: {} steps would change something", steps.len()),
+        ),
+    }
+}
+
+/// Refuse at once when a step-by-step command has no one to ask.
+fn require_answerer(ctx: &Context, dry_run: bool, what: &str) -> Result<()> {
+    if !dry_run && !ctx.assume_yes && !ctx.interactive {
+        return Err(Error::usage(format!(
+            "{what} asks before each step, and no one can answer here (stdin is not a terminal): pass --yes to answer yes to every step, or --dry-run to only look"
+        )));
+    }
+    Ok(())
+}
+
+/// The SCIM URL (`--scim-url`, else the plan's BaseAddress), checked, and
+/// the Graph client from the Graph flags.
+fn endpoints(
+    plan: &Plan,
+    scim: &crate::cli::ScimArgs,
+    graph: &crate::cli::GraphArgs,
+) -> Result<(Option<String>, crate::graph::GraphClient)> {
+    let scim_url = scim
+        .scim_url
+        .clone()
+        .or_else(|| crate::apply::base_address(plan));
+    if let Some(u) = &scim_url {
+        crate::net::checked_url(u, "the SCIM URL")?;
+    }
+    let (settings, notes) = super::credentials::graph(graph)?;
+    super::print_notes(&notes);
+    Ok((scim_url, settings.client()?))
+}
+
+/// How events look, and who answers the y/n/a/q question.
+fn reporter_and_asker(ctx: &Context, dry_run: bool) -> (Box<dyn Reporter>, Box<dyn Asker>) {
+    let reporter: Box<dyn Reporter> = if ctx.json() {
+        Box::new(JsonLines)
+    } else {
+        Box::new(Text::default())
+    };
+    let asker: Box<dyn Asker> = if ctx.assume_yes || dry_run {
+        Box::new(crate::apply::Always(Choice::All))
+    } else {
+        Box::new(crate::apply::Prompt)
+    };
+    (reporter, asker)
 }
 
 pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
@@ -37,22 +93,8 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
         Some(p) => Some(crate::snapshot::model::Snapshot::load(p)?),
         None => None,
     };
-    if !args.dry_run && !ctx.assume_yes && !ctx.interactive {
-        return Err(Error::usage(
-            "apply asks before each step, and no one can answer here (stdin is not a terminal): pass --yes to apply every step, or --dry-run to only look",
-        ));
-    }
-    let scim_url = args
-        .scim
-        .scim_url
-        .clone()
-        .or_else(|| crate::apply::base_address(&plan));
-    if let Some(u) = &scim_url {
-        crate::net::checked_url(u, "the SCIM URL")?;
-    }
-    let (settings, notes) = super::credentials::graph(&args.graph)?;
-    super::print_notes(&notes);
-    let graph = settings.client()?;
+    require_answerer(ctx, args.dry_run, "apply")?;
+    let (scim_url, graph) = endpoints(&plan, &args.scim, &args.graph)?;
     let token = match &scim_url {
         Some(_) => Some(super::credentials::scim_token(
             ctx,
@@ -71,16 +113,7 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     };
     let interrupt = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(interrupt.clone());
-    let reporter: Box<dyn Reporter> = if ctx.json() {
-        Box::new(JsonLines)
-    } else {
-        Box::new(Text::default())
-    };
-    let mut asker: Box<dyn Asker> = if ctx.assume_yes || args.dry_run {
-        Box::new(crate::apply::Always(Choice::All))
-    } else {
-        Box::new(Prompt)
-    };
+    let (reporter, mut asker) = reporter_and_asker(ctx, args.dry_run);
     let observer = super::progress::observer(ctx);
     let report = crate::apply::apply(
         crate::apply::Inputs {
@@ -109,27 +142,24 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
             .map(|s| format!(" --snapshot {}", s.display()))
             .unwrap_or_default()
     );
-    let (code, outcome) = match &report.outcome {
-        Outcome::Done => (exit::OK, "done".to_string()),
-        Outcome::Stopped { step } => (exit::INTERRUPTED, format!("stopped at {step}")),
-        Outcome::WouldChange { steps } => (
-            exit::CHANGES,
-            format!("dry run: {} steps would change something", steps.len()),
-        ),
-    };
+    let (code, outcome) = exit_and_words(&report.outcome);
     if ctx.json() {
-        crate::output::print_json(&json!({
-            "event": "summary",
-            "outcome": outcome,
-            "stepsDone": report.applied.done(),
-            "steps": report.applied.steps.len(),
-            "seconds": report.seconds,
-            "graphWrites": report.graph_writes,
-            "gap": report.applied.gap,
-            "keptWrites": report.kept.len(),
-            "journal": report.journal,
-            "applied": report.applied_md,
-        }));
+        // The last of the JSON lines: compact, like every event before it.
+        println!(
+            "{}",
+            json!({
+                "event": "summary",
+                "outcome": outcome,
+                "stepsDone": report.applied.done(),
+                "steps": report.applied.steps.len(),
+                "seconds": report.seconds,
+                "graphWrites": report.graph_writes,
+                "gap": report.applied.gap,
+                "keptWrites": report.kept.len(),
+                "journal": report.journal,
+                "applied": report.applied_md,
+            })
+        );
     } else {
         println!();
         println!(
@@ -160,6 +190,92 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     Ok(code)
 }
 
+pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
+    let plan = Plan::load(&args.plan)?;
+    let opts = ExecOptions {
+        wait: duration("--wait", &args.wait)?,
+        poll: args
+            .poll
+            .as_deref()
+            .map(|p| duration("--poll", p))
+            .transpose()?,
+        in_doubt_wait: duration("--in-doubt-wait", &args.in_doubt_wait)?,
+        ..ExecOptions::default()
+    };
+    if crate::journal::read(&args.plan)?.is_empty() {
+        return Err(Error::input(format!(
+            "{} has no journal beside it ({}): apply has not run, so there is nothing to roll back",
+            args.plan.display(),
+            crate::journal::path_for(&args.plan).display()
+        )));
+    }
+    require_answerer(ctx, args.dry_run, "rollback")?;
+    let (scim_url, graph) = endpoints(&plan, &args.scim, &args.graph)?;
+    // The target is only read (for the residue): its token when one is given.
+    let token = args
+        .scim
+        .scim_token_file
+        .as_deref()
+        .map(crate::secret::read_secret_file)
+        .transpose()?
+        .or_else(super::credentials::scim_token_env);
+    let scim = match (&scim_url, token) {
+        (Some(u), Some(t)) => Some(ScimClient::new(u, t)?),
+        _ => None,
+    };
+    let interrupt = Arc::new(AtomicBool::new(false));
+    watch_ctrl_c(interrupt.clone());
+    let (reporter, mut asker) = reporter_and_asker(ctx, args.dry_run);
+    let report = crate::apply::rollback::run(
+        &args.plan,
+        &plan,
+        graph,
+        scim,
+        args.dry_run,
+        opts,
+        reporter.as_ref(),
+        asker.as_mut(),
+        interrupt,
+        ctx.assume_yes || args.dry_run,
+    )
+    .await?;
+    let (code, outcome) = exit_and_words(&report.outcome);
+    if ctx.json() {
+        println!(
+            "{}",
+            json!({
+                "event": "summary",
+                "outcome": outcome,
+                "steps": report.scope.steps.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+                "restores": report.scope.restores,
+                "leaves": report.scope.leaves,
+                "residue": report.residue.iter().map(|(n, r)| json!({"group": n, "remove": r})).collect::<Vec<_>>(),
+                "keptWrites": report.kept,
+            })
+        );
+    } else {
+        println!("\nRollback {outcome}.");
+        if !report.residue.is_empty() {
+            println!(
+                "Left in the target (groups the custom job pushed; remove them there if you want them gone):"
+            );
+            for (name, req) in &report.residue {
+                println!("  {name}: {req}");
+            }
+        }
+        if args.dry_run {
+            println!(
+                "Nothing was sent: {} writes were shown, not sent.",
+                report.kept
+            );
+        }
+        if code == exit::INTERRUPTED {
+            println!("Resume with: scimshift rollback {}", args.plan.display());
+        }
+    }
+    Ok(code)
+}
+
 /// First Ctrl-C: stop after the request in flight; second: stop at once.
 fn watch_ctrl_c(flag: Arc<AtomicBool>) {
     tokio::spawn(async move {
@@ -174,27 +290,6 @@ fn watch_ctrl_c(flag: Arc<AtomicBool>) {
             }
         }
     });
-}
-
-/// y / n / a / q with dialoguer.
-struct Prompt;
-
-impl Asker for Prompt {
-    fn ask(&mut self, step: &Step) -> Result<Choice> {
-        let items = [
-            "y  apply this step",
-            "n  skip it",
-            "a  apply this and every later step",
-            "q  quit (resume later)",
-        ];
-        let i = dialoguer::Select::new()
-            .with_prompt(format!("Apply step {}?", step.id))
-            .items(items)
-            .default(0)
-            .interact()
-            .map_err(|e| Error::io(format!("could not read the answer: {e}")))?;
-        Ok([Choice::Yes, Choice::No, Choice::All, Choice::Quit][i])
-    }
 }
 
 /// One JSON object per event on stdout.

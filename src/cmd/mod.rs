@@ -97,6 +97,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Show(args) => plan::show(&ctx, &args),
         Command::Apply(args) => apply::apply(&ctx, &args).await,
         Command::Status(args) => apply::status(&ctx, &args).await,
+        Command::Rollback(args) => apply::rollback(&ctx, &args).await,
         Command::Users(UsersCommand::Import(args)) => users::import(&ctx, &args).await,
         Command::Users(UsersCommand::Export(args)) => users::export(&ctx, &args).await,
         Command::Verify(args) => verify::verify(&ctx, &args).await,

@@ -463,6 +463,7 @@ fn docs_describe_every_probe_and_placeholder() {
         "equals",
         "exists",
         "containsAll",
+        "containsNone",
         "countAtLeast",
         "atLeast",
         "notBefore",

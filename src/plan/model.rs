@@ -371,6 +371,9 @@ pub enum ExpectOp {
     Exists,
     /// The value is an array holding every item of the array `value`.
     ContainsAll,
+    /// The value is an array holding no item of the array `value` (an absent
+    /// list holds none).
+    ContainsNone,
     /// The value is an array of at least `value` items.
     CountAtLeast,
     /// The value is a number at least `value`.
@@ -387,6 +390,7 @@ impl ExpectOp {
             ExpectOp::Equals => "equals",
             ExpectOp::Exists => "exists",
             ExpectOp::ContainsAll => "containsAll",
+            ExpectOp::ContainsNone => "containsNone",
             ExpectOp::CountAtLeast => "countAtLeast",
             ExpectOp::AtLeast => "atLeast",
             ExpectOp::NotBefore => "notBefore",

@@ -15,7 +15,8 @@ use serde_json::Value;
 use std::fmt;
 
 /// The closed list of named probes (serialised as `secret:<key>`,
-/// `userMatching`, `groupMappingEnabled`, `principalIds`, `duplicateUserNames`).
+/// `userMatching`, `groupMappingEnabled`, `principalIds`, `duplicateUserNames`,
+/// `displayNames`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Probe {
@@ -36,6 +37,9 @@ pub enum Probe {
     /// A SCIM `/Users` list: how many users share a userName with an earlier
     /// one (case-insensitive), over every page (`Resources`).
     DuplicateUserNames,
+    /// A SCIM list (`/Groups`): the `displayName` of every resource, over
+    /// every page (`Resources`).
+    DisplayNames,
 }
 
 /// Every probe name, with what it checks, for the docs and `--help`-style listings.
@@ -60,6 +64,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "duplicateUserNames",
         "the number of SCIM users whose userName (case-insensitive) an earlier user already has, over all pages",
     ),
+    (
+        "displayNames",
+        "the displayName of every SCIM resource listed (groups), over all pages",
+    ),
 ];
 
 impl fmt::Display for Probe {
@@ -70,6 +78,7 @@ impl fmt::Display for Probe {
             Probe::GroupMappingEnabled => f.write_str("groupMappingEnabled"),
             Probe::PrincipalIds => f.write_str("principalIds"),
             Probe::DuplicateUserNames => f.write_str("duplicateUserNames"),
+            Probe::DisplayNames => f.write_str("displayNames"),
         }
     }
 }
@@ -82,6 +91,7 @@ impl TryFrom<String> for Probe {
             "groupMappingEnabled" => Probe::GroupMappingEnabled,
             "principalIds" => Probe::PrincipalIds,
             "duplicateUserNames" => Probe::DuplicateUserNames,
+            "displayNames" => Probe::DisplayNames,
             _ => match s.strip_prefix("secret:") {
                 Some(k) if !k.is_empty() => Probe::Secret(k.to_string()),
                 _ => {
@@ -109,7 +119,10 @@ impl Probe {
     /// Whether the executor must merge every page of the list (Graph's
     /// `@odata.nextLink`, SCIM's `startIndex`) into one body before [`Probe::read`].
     pub fn paged(&self) -> bool {
-        matches!(self, Probe::PrincipalIds | Probe::DuplicateUserNames)
+        matches!(
+            self,
+            Probe::PrincipalIds | Probe::DuplicateUserNames | Probe::DisplayNames
+        )
     }
 
     /// What the probe reads from a response body; `None` = absent.
@@ -154,6 +167,13 @@ impl Probe {
                     .count();
                 Some(Value::from(dups))
             }
+            Probe::DisplayNames => Some(Value::Array(
+                body.get("Resources")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|g| g.get("displayName").cloned())
+                    .collect(),
+            )),
         }
     }
 }
@@ -192,6 +212,13 @@ pub fn holds(expect: &Expect, status: u16, body: &Value, bound: &Bound) -> bool 
         ExpectOp::Exists => got.is_some_and(|v| !v.is_null()),
         ExpectOp::ContainsAll => match (got.as_ref().and_then(Value::as_array), want) {
             (Some(have), Some(Value::Array(need))) => need.iter().all(|n| have.contains(n)),
+            _ => false,
+        },
+        ExpectOp::ContainsNone => match (got.as_ref(), want) {
+            (None | Some(Value::Null), Some(Value::Array(_))) => true,
+            (Some(Value::Array(have)), Some(Value::Array(none))) => {
+                none.iter().all(|n| !have.contains(n))
+            }
             _ => false,
         },
         ExpectOp::CountAtLeast => match (

@@ -194,13 +194,14 @@ fn steps_come_in_cutover_order() {
             "start-custom-job",
             "pilot-on-demand",
             "wait-steady-state",
-            "verify"
+            "verify",
+            "verify-groups"
         ]
     );
     let symbols: Vec<&str> = p.steps.iter().map(|s| s.action.symbol()).collect();
     assert_eq!(
         symbols,
-        ["+", "?", "+", "~", "~", "+", "⏸", "▶", "▶", "?", "?"]
+        ["+", "?", "+", "~", "~", "+", "⏸", "▶", "▶", "?", "?", "?"]
     );
     // 12 direct users + 3 contractors/apostrophe/disabled… = every User/Group assignment, 20 per $batch.
     let a = &p.steps[5];

@@ -769,6 +769,13 @@ pub fn synthetic(users: usize, groups: usize) -> Seed {
     for g in &group_ids {
         assign(&mut ids, &mut t, &coda, g);
     }
+    // `groups=0`: every user assigned directly (the assignment-remap benchmark).
+    if groups == 0 {
+        let users: Vec<String> = t.users.keys().cloned().collect();
+        for u in &users {
+            assign(&mut ids, &mut t, &coda, u);
+        }
+    }
     Seed {
         format: SEED_FORMAT.into(),
         tenant: t,

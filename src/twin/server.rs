@@ -108,6 +108,7 @@ pub struct RunningTwin {
     pub warnings: Vec<String>,
     graph: Arc<GraphState>,
     script: Arc<Script>,
+    faults_paused: Arc<AtomicBool>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -178,6 +179,12 @@ impl RunningTwin {
         self.script.matches()
     }
 
+    /// Pause (or resume) the random faults of `TwinOptions.faults`: a test's
+    /// own checks of the end state need not fight injected 429s.
+    pub fn pause_faults(&self, paused: bool) {
+        self.faults_paused.store(paused, Ordering::SeqCst);
+    }
+
     /// Stop serving and wait for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -207,6 +214,8 @@ struct Outer {
     closing: tokio::sync::watch::Sender<bool>,
     /// Set once seeding is done: the start-up provisioning is neither faulted nor logged.
     ready: AtomicBool,
+    /// Random faults paused ([`RunningTwin::pause_faults`]); scripted ones still strike.
+    faults_paused: Arc<AtomicBool>,
 }
 
 fn random_token() -> String {
@@ -312,6 +321,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
     });
     let graph_router = graph_api::router(graph.clone());
     let _ = graph.router.set(graph_router.clone());
+    let faults_paused = Arc::new(AtomicBool::new(false));
     let outer = Arc::new(Outer {
         log,
         faults: opts.faults.clone(),
@@ -320,6 +330,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         )),
         closing: tokio::sync::watch::channel(false).0,
         ready: AtomicBool::new(false),
+        faults_paused: faults_paused.clone(),
     });
     let store_for_tokens = twin.scim_store.clone();
     let app = Router::new()
@@ -374,6 +385,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         warnings: vec![],
         graph,
         script: outer.script.clone(),
+        faults_paused: outer.faults_paused.clone(),
         shutdown: Some(tx),
         task: Some(task),
     };
@@ -507,7 +519,8 @@ async fn outer_layer(State(o): State<Arc<Outer>>, req: Request, next: Next) -> R
     } else {
         None
     };
-    let resp = match (&o.faults, live) {
+    let random_live = live && !o.faults_paused.load(Ordering::SeqCst);
+    let resp = match (&o.faults, random_live) {
         _ if strike.is_some() => {
             match strike.expect("checked") {
                 Strike::Status(code) => {

@@ -5,6 +5,7 @@
 //! - [`cli`]: the `scimshift` binary with a clean environment;
 //! - [`data`]: paths of the committed test data (tests/data, tests/fixtures);
 //! - [`hostile`]: hostile servers (redirects, huge bodies, endless pages) and a capturing listener;
+//! - [`migration`]: a whole migration on the twin (snapshot, plan, apply through the binary) and its end state;
 //! - [`mock_scim`]: a counting in-process SCIM target;
 //! - [`net`]: a loopback port that refuses connections (for "unreachable" cases);
 //! - [`mock_graph`]: a Graph mock with scripted faults (see its doc for why it
@@ -14,6 +15,7 @@
 pub mod cli;
 pub mod data;
 pub mod hostile;
+pub mod migration;
 pub mod mock_graph;
 pub mod mock_scim;
 pub mod net;

@@ -2,7 +2,8 @@
 //! [`StepInputs`] returning its [`Step`]s: `app` (create-app,
 //! wait-replication), `job` (create-job, write-secrets), `schema`
 //! (put-schema), `assignments`, `cutover` (pause-gallery-job,
-//! start-custom-job, pilot-on-demand, wait-steady-state) and `verify`. They
+//! start-custom-job, pilot-on-demand, wait-steady-state) and `verify`
+//! (`verify`, `verify-groups`). They
 //! say what is sent, what each response binds, and how to tell a step is
 //! done; deciding the schema, the prediction and the findings is not theirs.
 
@@ -64,5 +65,8 @@ pub fn all(i: &StepInputs) -> Vec<Step> {
     }
     steps.push(cutover::wait_steady_state());
     steps.push(verify::step(i));
+    if !i.pushed.is_empty() {
+        steps.push(verify::groups(i));
+    }
     steps
 }

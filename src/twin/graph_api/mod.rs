@@ -593,46 +593,69 @@ async fn method_not_allowed(req: Request) -> Response {
 
 /// Alternate-key paths served besides [`ROUTES`] (checked by the contract test too):
 /// they are resolved to the object id and dispatched through the same routes.
-pub const ALIASES: &[(&str, &str)] = &[("GET", "/servicePrincipals(appId='{appId}')")];
+pub const ALIASES: &[(&str, &str)] = &[
+    ("GET", "/servicePrincipals(appId='{appId}')"),
+    ("GET", "/applications(appId='{appId}')"),
+    ("DELETE", "/applications(appId='{appId}')"),
+];
 
-/// `servicePrincipals(appId='…')` → the appId, for GET only.
-fn app_id_alias(method: &Method, path: &str) -> Option<String> {
-    if method != Method::GET {
-        return None;
-    }
+/// `servicePrincipals(appId='…')` (GET) or `applications(appId='…')` (GET,
+/// DELETE) → the collection and the appId.
+fn app_id_alias(method: &Method, path: &str) -> Option<(&'static str, String)> {
     let decoded: String =
         url::form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())?;
-    let inner = decoded
-        .strip_prefix("/servicePrincipals(appId=")?
-        .strip_suffix(')')?;
-    let key = inner.strip_prefix('\'')?.strip_suffix('\'')?;
-    Some(key.to_string())
+    let (collection, inner) = if let Some(rest) = decoded.strip_prefix("/servicePrincipals(appId=")
+    {
+        if method != Method::GET {
+            return None;
+        }
+        ("servicePrincipals", rest)
+    } else if let Some(rest) = decoded.strip_prefix("/applications(appId=") {
+        if method != Method::GET && method != Method::DELETE {
+            return None;
+        }
+        ("applications", rest)
+    } else {
+        return None;
+    };
+    let key = inner
+        .strip_suffix(')')?
+        .strip_prefix('\'')?
+        .strip_suffix('\'')?;
+    Some((collection, key.to_string()))
 }
 
 async fn unknown_segment(State(st): State<Arc<GraphState>>, req: Request) -> Response {
-    if let Some(app_id) = app_id_alias(req.method(), req.uri().path()) {
+    if let Some((collection, app_id)) = app_id_alias(req.method(), req.uri().path()) {
         if let Err(msg) = st.auth.check_bearer(req.headers()) {
             return error_response(
                 &GErr::new(401, "InvalidAuthenticationToken", msg),
                 req.headers(),
             );
         }
-        let sp = {
+        let object = {
             let t = st.twin.tenant();
-            t.service_principals
-                .values()
-                .find(|sp| sp.app_id.eq_ignore_ascii_case(&app_id))
-                .map(|sp| sp.id.clone())
+            if collection == "servicePrincipals" {
+                t.service_principals
+                    .values()
+                    .find(|sp| sp.app_id.eq_ignore_ascii_case(&app_id))
+                    .map(|sp| sp.id.clone())
+            } else {
+                t.applications
+                    .values()
+                    .find(|a| a.app_id.eq_ignore_ascii_case(&app_id))
+                    .map(|a| a.id.clone())
+            }
         };
-        let Some(sp) = sp.filter(|id| st.visible(id)) else {
+        let Some(sp) = object.filter(|id| st.visible(id)) else {
             return error_response(&GErr::not_found(&app_id), req.headers());
         };
         let (mut parts, body) = req.into_parts();
         let target = match parts.uri.query() {
-            Some(q) => format!("/servicePrincipals/{sp}?{q}"),
-            None => format!("/servicePrincipals/{sp}"),
+            Some(q) => format!("/{collection}/{sp}?{q}"),
+            None => format!("/{collection}/{sp}"),
         };
         let Ok(uri) = target.parse() else {
             return error_response(&GErr::bad_request("Invalid request."), &parts.headers);
