@@ -39,6 +39,10 @@ async fn apply_migrates_the_demo_tenant_into_the_embedded_store() {
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(out.contains("Apply done: 11 of 11 steps done"), "{out}");
     assert!(out.contains("Provisioning gap:"), "{out}");
+    assert!(
+        out.contains("verify passed"),
+        "apply ends with the verify gate: {out}"
+    );
     assert_migrated(&m, before).await;
 
     // Secrets: not in the journal, the change record, stdout or -vv stderr.
@@ -83,6 +87,7 @@ async fn apply_migrates_the_demo_tenant_into_the_embedded_store() {
     assert_eq!(v["jobs"]["gallery"]["status"], "Paused", "{v}");
     assert_eq!(v["jobs"]["custom"]["schedule"], "Active", "{v}");
     assert!(v["applied"]["gap"]["gapSeconds"].is_number(), "{v}");
+    assert_eq!(v["applied"]["lastVerify"]["passed"], true, "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,6 +82,8 @@ pub struct Resume {
     pub cutover: Option<cutover::Gap>,
     /// Steps an earlier run wrote for (an intent) or found done.
     pub touched: HashSet<String>,
+    /// Whether a passed verify is journaled after the last step done.
+    pub verified: bool,
     /// Whether an earlier run began the cutover (sent, or may have sent, the
     /// gallery job's pause): live state is then partly apply's own doing.
     pub past_cutover: bool,
@@ -111,7 +113,9 @@ impl Resume {
                     r.answered.insert((step.clone(), *request));
                     r.bound.extend(bound.clone());
                 }
+                Record::Verify { passed, .. } => r.verified = *passed,
                 Record::StepDone { step, bound, .. } => {
+                    r.verified = false;
                     r.done.insert(step.clone());
                     r.touched.insert(step.clone());
                     r.bound.extend(bound.clone());
@@ -195,6 +199,8 @@ pub struct Executor<'a> {
     all: bool,
     /// `apply` or `rollback`, for the journal.
     pub(super) command: &'static str,
+    /// Steps this run found or made done.
+    pub(super) finished_steps: usize,
 }
 
 impl<'a> Executor<'a> {
@@ -228,6 +234,7 @@ impl<'a> Executor<'a> {
             secret: None,
             all: assume_all,
             command: "apply",
+            finished_steps: 0,
         }
     }
 
@@ -662,6 +669,7 @@ impl<'a> Executor<'a> {
             found,
             bound: step_bound,
         })?;
+        self.finished_steps += 1;
         self.reporter.event(&Event::StepDone {
             step: &step.id,
             found,

@@ -176,6 +176,8 @@ pub struct Inputs<'a> {
 #[derive(Debug)]
 pub struct Report {
     pub outcome: Outcome,
+    /// The final verify (when every step is done and the snapshot and target were given).
+    pub verified: Option<crate::verify::VerifyReport>,
     pub applied: record::Applied,
     pub graph_writes: usize,
     pub seconds: f64,
@@ -255,7 +257,32 @@ pub async fn apply(
     );
     ex.selected()?;
     ex.append_started()?;
-    let result = ex.run().await;
+    let mut result = ex.run().await;
+    // The gate: the whole verify (`crate::verify`), once every step is done
+    // (not after `--only` one step; not again when a passed verify is
+    // journaled after the last step done).
+    let mut verified = None;
+    if let (Ok(Outcome::Done), false, None, Some(snap), Some(scim)) = (
+        &result,
+        i.dry_run,
+        &i.exec.only,
+        i.snapshot,
+        i.scim.as_ref(),
+    ) && (ex.finished_steps > 0 || !ex.resume.verified)
+    {
+        match final_verify(&mut ex, i.plan, snap, &i.graph, scim, progress).await {
+            Ok(report) => verified = Some(report),
+            Err(e) => result = Err(e),
+        }
+    }
+    if let Some(v) = &verified
+        && !v.passed
+    {
+        result = Err(Error::remote(format!(
+            "every step is done, but verify failed: {} (run `scimshift verify` for the table, or `scimshift rollback` to go back)",
+            v.worst.as_deref().unwrap_or("see the report")
+        )));
+    }
     let outcome_text = match &result {
         Ok(Outcome::Done) => "done".to_string(),
         Ok(Outcome::Stopped { step }) => format!("stopped at {step}"),
@@ -280,6 +307,7 @@ pub async fn apply(
     let outcome = result?;
     Ok(Report {
         outcome,
+        verified,
         applied,
         graph_writes: t.graph_writes(),
         seconds: started.elapsed().as_secs_f64(),
@@ -298,6 +326,52 @@ pub fn base_address(plan: &Plan) -> Option<String> {
         .and_then(|s| s.details.get("galleryBaseAddress"))
         .and_then(Value::as_str)
         .map(str::to_string)
+}
+
+/// Run `crate::verify` after the last step, with what apply bound, and
+/// journal its result.
+async fn final_verify(
+    ex: &mut Executor<'_>,
+    plan: &Plan,
+    snap: &Snapshot,
+    graph: &GraphClient,
+    scim: &ScimClient,
+    progress: &dyn crate::progress::Observer,
+) -> Result<crate::verify::VerifyReport> {
+    let text = |k: &str| {
+        ex.bound()
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let opts = crate::verify::VerifyOptions {
+        since: text(crate::plan::steps::cutover::STARTED_AT),
+        custom_sp_id: text("customSpId"),
+        custom_job_id: text("customJobId"),
+    };
+    let before = crate::verify::Before::from_snapshot(snap, plan);
+    let report = crate::verify::verify(
+        plan,
+        &before,
+        crate::verify::Readers { graph, scim },
+        &opts,
+        progress,
+    )
+    .await?;
+    ex.append_record(Record::Verify {
+        at: now(),
+        passed: report.passed,
+        worst: report.worst.clone(),
+        counts: serde_json::to_value(&report.counts).unwrap_or(Value::Null),
+    })?;
+    ex.reporter.event(&Event::Note {
+        text: &if report.passed {
+            "verify passed: everyone the plan provisions is in the target once and active, every pushed group has its members".to_string()
+        } else {
+            format!("verify failed: {}", report.worst.as_deref().unwrap_or("see the report"))
+        },
+    });
+    Ok(report)
 }
 
 impl Executor<'_> {
