@@ -39,6 +39,25 @@ fn timestamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
 }
 
 impl Gap {
+    /// The gap a `cutover` journal record holds.
+    pub fn from_record(r: &crate::journal::Record) -> Option<Gap> {
+        match r {
+            crate::journal::Record::Cutover {
+                gallery_last_cycle_ended,
+                custom_job_started,
+                gap_seconds,
+                tool_seconds,
+                ..
+            } => Some(Gap {
+                gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
+                custom_job_started: custom_job_started.clone(),
+                gap_seconds: *gap_seconds,
+                tool_seconds: *tool_seconds,
+            }),
+            _ => None,
+        }
+    }
+
     /// From the bound `galleryLastCycleEnded` and `customJobStartedAt`.
     pub fn measure(bound: &Bound) -> Gap {
         let text = |k: &str| bound.get(k).and_then(Value::as_str).map(str::to_string);

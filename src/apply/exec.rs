@@ -126,19 +126,8 @@ impl Resume {
                 Record::StepUndone { step, .. } => {
                     r.done.remove(step);
                 }
-                Record::Cutover {
-                    gallery_last_cycle_ended,
-                    custom_job_started,
-                    gap_seconds,
-                    tool_seconds,
-                    ..
-                } => {
-                    r.cutover = Some(cutover::Gap {
-                        gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
-                        custom_job_started: custom_job_started.clone(),
-                        gap_seconds: *gap_seconds,
-                        tool_seconds: *tool_seconds,
-                    });
+                rec @ Record::Cutover { .. } => {
+                    r.cutover = cutover::Gap::from_record(rec);
                 }
                 _ => {}
             }

@@ -113,19 +113,8 @@ impl Applied {
                         s.state = "undone".into();
                     }
                 }
-                Record::Cutover {
-                    gallery_last_cycle_ended,
-                    custom_job_started,
-                    gap_seconds,
-                    tool_seconds,
-                    ..
-                } => {
-                    out.gap = Some(super::cutover::Gap {
-                        gallery_last_cycle_ended: gallery_last_cycle_ended.clone(),
-                        custom_job_started: custom_job_started.clone(),
-                        gap_seconds: *gap_seconds,
-                        tool_seconds: *tool_seconds,
-                    });
+                rec @ Record::Cutover { .. } => {
+                    out.gap = super::cutover::Gap::from_record(rec);
                 }
                 Record::Finished {
                     command, outcome, ..

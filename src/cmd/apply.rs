@@ -19,6 +19,62 @@ fn duration(flag: &str, v: &str) -> Result<Duration> {
     parse_duration(v).map_err(|e| Error::usage(format!("{flag}: {e}")))
 }
 
+/// The exit code of a run's outcome, and the outcome in words.
+fn exit_and_words(outcome: &Outcome) -> (i32, String) {
+    match outcome {
+        Outcome::Done => (exit::OK, "done".to_string()),
+        Outcome::Stopped { step } => (exit::INTERRUPTED, format!("stopped at {step}")),
+        Outcome::WouldChange { steps } => (
+            exit::CHANGES,
+            format!("dry run: {} steps would change something", steps.len()),
+        ),
+    }
+}
+
+/// Refuse at once when a step-by-step command has no one to ask.
+fn require_answerer(ctx: &Context, dry_run: bool, what: &str) -> Result<()> {
+    if !dry_run && !ctx.assume_yes && !ctx.interactive {
+        return Err(Error::usage(format!(
+            "{what} asks before each step, and no one can answer here (stdin is not a terminal): pass --yes to answer yes to every step, or --dry-run to only look"
+        )));
+    }
+    Ok(())
+}
+
+/// The SCIM URL (`--scim-url`, else the plan's BaseAddress), checked, and
+/// the Graph client from the Graph flags.
+fn endpoints(
+    plan: &Plan,
+    scim: &crate::cli::ScimArgs,
+    graph: &crate::cli::GraphArgs,
+) -> Result<(Option<String>, crate::graph::GraphClient)> {
+    let scim_url = scim
+        .scim_url
+        .clone()
+        .or_else(|| crate::apply::base_address(plan));
+    if let Some(u) = &scim_url {
+        crate::net::checked_url(u, "the SCIM URL")?;
+    }
+    let (settings, notes) = super::credentials::graph(graph)?;
+    super::print_notes(&notes);
+    Ok((scim_url, settings.client()?))
+}
+
+/// How events look, and who answers the y/n/a/q question.
+fn reporter_and_asker(ctx: &Context, dry_run: bool) -> (Box<dyn Reporter>, Box<dyn Asker>) {
+    let reporter: Box<dyn Reporter> = if ctx.json() {
+        Box::new(JsonLines)
+    } else {
+        Box::new(Text::default())
+    };
+    let asker: Box<dyn Asker> = if ctx.assume_yes || dry_run {
+        Box::new(crate::apply::Always(Choice::All))
+    } else {
+        Box::new(crate::apply::Prompt)
+    };
+    (reporter, asker)
+}
+
 pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     // Everything that can be refused is refused before anything is read remotely.
     let plan = Plan::load(&args.plan)?;
@@ -37,22 +93,8 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
         Some(p) => Some(crate::snapshot::model::Snapshot::load(p)?),
         None => None,
     };
-    if !args.dry_run && !ctx.assume_yes && !ctx.interactive {
-        return Err(Error::usage(
-            "apply asks before each step, and no one can answer here (stdin is not a terminal): pass --yes to apply every step, or --dry-run to only look",
-        ));
-    }
-    let scim_url = args
-        .scim
-        .scim_url
-        .clone()
-        .or_else(|| crate::apply::base_address(&plan));
-    if let Some(u) = &scim_url {
-        crate::net::checked_url(u, "the SCIM URL")?;
-    }
-    let (settings, notes) = super::credentials::graph(&args.graph)?;
-    super::print_notes(&notes);
-    let graph = settings.client()?;
+    require_answerer(ctx, args.dry_run, "apply")?;
+    let (scim_url, graph) = endpoints(&plan, &args.scim, &args.graph)?;
     let token = match &scim_url {
         Some(_) => Some(super::credentials::scim_token(
             ctx,
@@ -71,16 +113,7 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     };
     let interrupt = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(interrupt.clone());
-    let reporter: Box<dyn Reporter> = if ctx.json() {
-        Box::new(JsonLines)
-    } else {
-        Box::new(Text::default())
-    };
-    let mut asker: Box<dyn Asker> = if ctx.assume_yes || args.dry_run {
-        Box::new(crate::apply::Always(Choice::All))
-    } else {
-        Box::new(crate::apply::Prompt)
-    };
+    let (reporter, mut asker) = reporter_and_asker(ctx, args.dry_run);
     let observer = super::progress::observer(ctx);
     let report = crate::apply::apply(
         crate::apply::Inputs {
@@ -109,14 +142,7 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
             .map(|s| format!(" --snapshot {}", s.display()))
             .unwrap_or_default()
     );
-    let (code, outcome) = match &report.outcome {
-        Outcome::Done => (exit::OK, "done".to_string()),
-        Outcome::Stopped { step } => (exit::INTERRUPTED, format!("stopped at {step}")),
-        Outcome::WouldChange { steps } => (
-            exit::CHANGES,
-            format!("dry run: {} steps would change something", steps.len()),
-        ),
-    };
+    let (code, outcome) = exit_and_words(&report.outcome);
     if ctx.json() {
         // The last of the JSON lines: compact, like every event before it.
         println!(
@@ -183,22 +209,8 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
             crate::journal::path_for(&args.plan).display()
         )));
     }
-    if !args.dry_run && !ctx.assume_yes && !ctx.interactive {
-        return Err(Error::usage(
-            "rollback asks before each step, and no one can answer here (stdin is not a terminal): pass --yes to roll back every step, or --dry-run to only look",
-        ));
-    }
-    let scim_url = args
-        .scim
-        .scim_url
-        .clone()
-        .or_else(|| crate::apply::base_address(&plan));
-    if let Some(u) = &scim_url {
-        crate::net::checked_url(u, "the SCIM URL")?;
-    }
-    let (settings, notes) = super::credentials::graph(&args.graph)?;
-    super::print_notes(&notes);
-    let graph = settings.client()?;
+    require_answerer(ctx, args.dry_run, "rollback")?;
+    let (scim_url, graph) = endpoints(&plan, &args.scim, &args.graph)?;
     // The target is only read (for the residue): its token when one is given.
     let token = args
         .scim
@@ -213,16 +225,7 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
     };
     let interrupt = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(interrupt.clone());
-    let reporter: Box<dyn Reporter> = if ctx.json() {
-        Box::new(JsonLines)
-    } else {
-        Box::new(Text::default())
-    };
-    let mut asker: Box<dyn Asker> = if ctx.assume_yes || args.dry_run {
-        Box::new(crate::apply::Always(Choice::All))
-    } else {
-        Box::new(crate::apply::Prompt)
-    };
+    let (reporter, mut asker) = reporter_and_asker(ctx, args.dry_run);
     let report = crate::apply::rollback::run(
         &args.plan,
         &plan,
@@ -236,14 +239,7 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
         ctx.assume_yes || args.dry_run,
     )
     .await?;
-    let (code, outcome) = match &report.outcome {
-        Outcome::Done => (exit::OK, "done".to_string()),
-        Outcome::Stopped { step } => (exit::INTERRUPTED, format!("stopped at {step}")),
-        Outcome::WouldChange { steps } => (
-            exit::CHANGES,
-            format!("dry run: {} steps would change something", steps.len()),
-        ),
-    };
+    let (code, outcome) = exit_and_words(&report.outcome);
     if ctx.json() {
         println!(
             "{}",
