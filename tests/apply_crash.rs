@@ -56,9 +56,10 @@ async fn kill_loop_of(
                 );
             }
         }
-        // Every run leaves the journal readable and bound to the plan.
-        let records = scimshift::journal::read(&m.plan).expect("the journal reads back");
-        assert!(!records.is_empty());
+        // Every run leaves the journal readable (a run that failed before its
+        // first record, e.g. its stale-plan capture beaten by injected faults,
+        // leaves it empty).
+        scimshift::journal::read(&m.plan).expect("the journal reads back");
     }
     panic!("apply did not complete within {max_runs} runs");
 }

@@ -11,6 +11,9 @@
 //!   engine creates nobody and renames the three accounts.
 //! - `--no-extra-matching` keeps the gallery's matching: the plan predicts
 //!   exactly the three duplicates the engine then creates.
+//! - When only the target's work email holds a renamed person's address (the
+//!   UPN changed, the mail did not), the plan matches also on
+//!   `emails[type eq "work"].value`, and both servers answer that filter.
 //! - When the secondary attribute's values are not unique in the target
 //!   (`externalId ← [mailNickname]`, two accounts holding one nickname), the
 //!   plan adds nothing, says why, and predicts the duplicates the engine makes.
@@ -50,6 +53,9 @@ enum ExternalId {
     ObjectId,
     /// The mail nickname, with a second target account holding user 1's.
     SharedNickname,
+    /// No externalId at all; the renamed people kept their mail (only the
+    /// UPN changed), which the target holds in emails.
+    None,
 }
 
 /// The synthetic Coda tenant, its gallery job mapping `userName ←
@@ -61,18 +67,20 @@ fn renamed_seed(ext: ExternalId) -> Seed {
     let t = &mut seed.tenant;
     let mut schema = scimshift::twin::schemas::coda_gallery_schema();
     let ext_source = match ext {
-        ExternalId::ObjectId => "objectId",
-        ExternalId::SharedNickname => "mailNickname",
+        ExternalId::ObjectId => Some("objectId"),
+        ExternalId::SharedNickname => Some("mailNickname"),
+        ExternalId::None => None,
     };
     {
         let attrs = schema["synchronizationRules"][0]["objectMappings"][0]["attributeMappings"]
             .as_array_mut()
             .unwrap();
         attrs[0]["source"] = json!({"type": "Attribute", "name": "userPrincipalName", "expression": "[userPrincipalName]", "parameters": []});
-        for (target, source) in [
-            ("externalId", ext_source),
-            ("emails[type eq \"work\"].value", "mail"),
-        ] {
+        let mapped = [
+            ext_source.map(|s| ("externalId", s)),
+            Some(("emails[type eq \"work\"].value", "mail")),
+        ];
+        for (target, source) in mapped.into_iter().flatten() {
             attrs.push(json!({"targetAttributeName": target, "matchingPriority": 0, "flowType": "Always",
                 "flowBehavior": "FlowWhenChanged", "defaultValue": null, "exportMissingReferences": false,
                 "source": {"type": "Attribute", "name": source, "expression": format!("[{source}]"), "parameters": []}}));
@@ -91,16 +99,18 @@ fn renamed_seed(ext: ExternalId) -> Seed {
         if u.department.as_deref() == Some("Contractors") {
             continue;
         }
-        let external = match ext {
-            ExternalId::ObjectId => u.id.clone(),
-            ExternalId::SharedNickname => u.mail_nickname.clone().unwrap(),
-        };
-        seed.target.users.push(json!({
+        let mut record = json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": old_upn(i), "externalId": external, "active": true,
+            "userName": old_upn(i), "active": true,
             "name": {"givenName": u.given_name, "familyName": u.surname},
             "emails": [{"type": "work", "primary": true, "value": old_upn(i)}]
-        }));
+        });
+        match ext {
+            ExternalId::ObjectId => record["externalId"] = json!(u.id),
+            ExternalId::SharedNickname => record["externalId"] = json!(u.mail_nickname),
+            ExternalId::None => {}
+        }
+        seed.target.users.push(record);
     }
     if ext == ExternalId::SharedNickname {
         // Someone else's account holding user 1's nickname as its externalId.
@@ -111,11 +121,13 @@ fn renamed_seed(ext: ExternalId) -> Seed {
             "emails": [{"type": "work", "primary": true, "value": "namesake@partner.example"}]
         }));
     }
-    // Renamed in Entra since: new UPN and mail (object id and nickname stay).
+    // Renamed in Entra since: new UPN and (but for `None`) mail; object id and nickname stay.
     for i in RENAMED {
         let u = t.users.get_mut(&user_id(i)).unwrap();
         u.user_principal_name = new_upn(i);
-        u.mail = Some(new_upn(i));
+        if ext != ExternalId::None {
+            u.mail = Some(new_upn(i));
+        }
     }
     seed
 }
@@ -481,4 +493,61 @@ async fn a_secondary_attribute_not_unique_in_the_target_is_not_added() {
     let (created, _) = first_cycle(&t, schema_of(&plan)).await;
     assert_eq!(created, predicted);
     t.shutdown().await;
+}
+
+/// Only the target's emails hold the renamed people's address (their UPN
+/// changed, their mail did not): the plan matches also on the work email,
+/// and Entra's filter `emails[type eq "work"].value eq "…"` finds them, in
+/// the embedded store and in scim2-server.
+async fn matched_on_the_work_email(scim2: bool) {
+    let server = scim2.then(common::start_scim2_server);
+    let t = start(options(renamed_seed(ExternalId::None), server.as_ref()))
+        .await
+        .unwrap();
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    let dir = tempfile::tempdir().unwrap();
+    let snap = snapshot_cli(&t, dir.path()).await;
+    let (plan, _) = plan_cli(&snap, dir.path(), "plan", &[]).await;
+    let schema = schema_of(&plan);
+    assert_eq!(
+        matching_of(&schema),
+        vec![
+            ("userName".to_string(), 1),
+            ("emails[type eq \"work\"].value".to_string(), 2)
+        ],
+        "{:#?}",
+        plan.findings
+    );
+    assert_eq!(plan.summary.duplicates, 0, "{:#?}", plan.findings);
+    for i in RENAMED {
+        let u = plan.impact.iter().find(|u| u.id == user_id(i)).unwrap();
+        assert_eq!(u.action, UserAction::Match, "{u:?}");
+        assert_eq!(u.rename(), Some((old_upn(i), new_upn(i))), "{u:?}");
+    }
+    let (created, r) = first_cycle(&t, schema).await;
+    assert!(created.is_empty(), "created {created:?}: {r:#?}");
+    assert_eq!(r.escrowed, 0, "{r:#?}");
+    assert!(
+        r.requests
+            .iter()
+            .any(|q| q
+                .starts_with("GET /Users?filter=emails%5Btype%20eq%20%22work%22%5D.value%20eq")),
+        "{:#?}",
+        r.requests
+    );
+    let names = target_user_names(&t).await;
+    for i in RENAMED {
+        assert!(names.contains(&new_upn(i)), "{names:?}");
+    }
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_users_are_matched_on_the_work_email_on_the_embedded_store() {
+    matched_on_the_work_email(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_users_are_matched_on_the_work_email_on_scim2_server() {
+    matched_on_the_work_email(true).await;
 }

@@ -7,7 +7,9 @@
 
 use super::model::{DiffLine, UserAction, UserImpact};
 use crate::mapping::expr::Source;
-use crate::mapping::schema::{ObjectMapping, bool_text, get_path, graph_property, source_text};
+use crate::mapping::schema::{
+    ObjectMapping, bool_text, get_path, graph_property, same_value, source_text,
+};
 use crate::snapshot::model::{AttrValue, Attributes, Snapshot};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -345,6 +347,13 @@ impl<'a> Live<'a> {
     fn write(&mut self, who: Holder, values: &[(String, String)]) {
         for (t, v) in values {
             if let Some(ix) = self.slot(t) {
+                // A target user writing the value it already holds changes nothing.
+                if let Holder::Target(i) = who
+                    && !self.now[ix].contains_key(&who)
+                    && self.index.lookup(t, v).contains(&i)
+                {
+                    continue;
+                }
                 let k = key(t, v);
                 self.now[ix].insert(who, k.clone());
                 let list = self.took[ix].entry(k).or_default();
@@ -356,12 +365,29 @@ impl<'a> Live<'a> {
     }
 }
 
-/// The values a create (`for_create`) or an update writes, as `(target, text)`.
-fn written(custom: &ObjectMapping, src: &dyn Source, for_create: bool) -> Vec<(String, String)> {
+/// The values a create (`for_create`) or an update writes into the tracked
+/// attributes, as `(target, text)` (the rules of `ObjectMapping::values`:
+/// no nulls, `ObjectAddOnly` and default values only on create).
+fn written(
+    custom: &ObjectMapping,
+    live: &Live,
+    src: &dyn Source,
+    for_create: bool,
+) -> Vec<(String, String)> {
     custom
-        .values(src, for_create)
-        .into_iter()
-        .filter_map(|(a, v)| str_value(&v).map(|s| (a.target.clone(), s)))
+        .attributes
+        .iter()
+        .filter(|a| live.slot(&a.target).is_some())
+        .filter(|a| for_create || !a.flow_type.eq_ignore_ascii_case("ObjectAddOnly"))
+        .filter_map(|a| {
+            let v = a
+                .expr
+                .eval(src)
+                .ok()
+                .flatten()
+                .or_else(|| for_create.then(|| a.default_value.clone()).flatten())?;
+            (!v.is_empty()).then(|| (a.target.clone(), v))
+        })
         .collect()
 }
 
@@ -371,15 +397,23 @@ fn identity_attr(target: &str) -> bool {
     t == "username" || t == "externalid" || t.starts_with("emails")
 }
 
-/// The identity lines (userName, externalId, emails) an update of `current` changes.
+/// The identity lines (userName, externalId, emails) an update of `current`
+/// changes: what `ObjectMapping::update_changes` sends, for those attributes.
 fn identity_diff(custom: &ObjectMapping, src: &dyn Source, current: &Value) -> Vec<DiffLine> {
     custom
-        .update_changes(src, current)
-        .into_iter()
-        .filter(|(t, _, _)| identity_attr(t))
-        .map(|(t, before, after)| match before {
-            Some(b) if !b.is_null() => DiffLine::change(t, b, after),
-            _ => DiffLine::add(t, after),
+        .attributes
+        .iter()
+        .filter(|a| identity_attr(&a.target) && !a.flow_type.eq_ignore_ascii_case("ObjectAddOnly"))
+        .filter_map(|a| {
+            let after = Value::String(a.expr.eval(src).ok().flatten()?);
+            let before = get_path(current, &a.target);
+            if same_value(&after, before) {
+                return None;
+            }
+            Some(match before {
+                Some(b) if !b.is_null() => DiffLine::change(&a.target, b.clone(), after),
+                _ => DiffLine::add(&a.target, after),
+            })
         })
         .collect()
 }
@@ -605,7 +639,10 @@ pub fn predict(
                                 holder_text(other, &impact, &index)
                             ));
                         }
-                        _ => live.write(*who, &written(custom, &src, false)),
+                        _ => {
+                            let w = written(custom, &live, &src, false);
+                            live.write(*who, &w);
+                        }
                     }
                 }
                 Outcome::NoMatchingValue => {
@@ -635,7 +672,8 @@ pub fn predict(
                         }
                         (Some(_), None) => {
                             row.action = UserAction::Create;
-                            live.write(Holder::Cycle(ui), &written(custom, &src, true));
+                            let w = written(custom, &live, &src, true);
+                            live.write(Holder::Cycle(ui), &w);
                         }
                     }
                     if let Some((d, why)) = ties.first() {

@@ -101,11 +101,14 @@ fn tie_slot(u: &UserImpact) -> Option<&str> {
 
 /// The gallery attributes worth trying, best first: `externalId`, then
 /// emails, then the gallery's other matching attributes; never userName (the
-/// custom job maps it itself) nor one the custom job already matches on.
+/// custom job maps it itself) nor one the custom job already matches on, and
+/// only direct mappings (`[attribute]`): a value computed by an expression is
+/// not something to look people up by.
 fn candidates(gallery: &ObjectMapping, custom: &ObjectMapping) -> Vec<String> {
     let mut out: Vec<(u8, String)> = gallery
         .attributes
         .iter()
+        .filter(|a| matches!(a.expr, crate::mapping::expr::Expr::Attr(_)))
         .filter_map(|a| {
             let t = a.target.to_ascii_lowercase();
             let rank = if t == "externalid" {

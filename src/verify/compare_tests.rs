@@ -513,6 +513,18 @@ fn the_job_must_be_found_steady_since_apply_and_not_quarantined() {
         );
         assert!(!r.passed);
     }
+    // apply's start as the server's Date header (the cutover record).
+    let mut c = applied();
+    c.opts.since = Some("Wed, 02 Dec 2026 10:06:00 GMT".into());
+    assert!(
+        c.run()
+            .worst
+            .unwrap()
+            .contains("has not reached steady state since apply started")
+    );
+    c.opts.since = Some("Wed, 02 Dec 2026 10:04:59 GMT".into());
+    assert!(c.run().passed);
+
     let mut c = applied();
     set_status(
         &mut c,
