@@ -31,6 +31,15 @@ pub fn options_of(plan: &Plan) -> PlanOptions {
     }
 }
 
+/// Whether the plan was made with `--no-extra-matching`.
+fn extra_of(plan: &Plan) -> crate::plan::ExtraMatching {
+    if plan.app.extra_matching {
+        crate::plan::ExtraMatching::Propose
+    } else {
+        crate::plan::ExtraMatching::Off
+    }
+}
+
 /// Refuse a snapshot that is not the one the plan was made from.
 pub fn check_snapshot(plan: &Plan, snap: &Snapshot, origin: &str) -> Result<()> {
     if snap.digest != plan.snapshot_digest {
@@ -50,7 +59,7 @@ fn replan(plan: &Plan, snap: &Snapshot, profile_spec: Option<&str>) -> Option<Pl
     let mut opts = options_of(plan);
     for detected in [true, false] {
         opts.profile_detected = detected;
-        if let Ok(p) = crate::plan::build(snap, &profile, &opts)
+        if let Ok(p) = crate::plan::build_with(snap, &profile, &opts, extra_of(plan))
             && p.plan_digest == plan.plan_digest
         {
             return Some(p);
@@ -96,7 +105,7 @@ pub async fn stale(
     let opts = options_of(plan);
     let spec = profile_spec.unwrap_or(&plan.app.profile);
     let (profile, _) = crate::plan::choose_profile(&fresh, Some(spec))?;
-    let mut now = crate::plan::build(&fresh, &profile, &opts)?;
+    let mut now = crate::plan::build_with(&fresh, &profile, &opts, extra_of(plan))?;
     now.snapshot_digest = saved.snapshot_digest.clone();
     let same_steps = now.steps == saved.steps;
     let same_impact = now.impact == saved.impact;
