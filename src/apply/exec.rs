@@ -493,11 +493,28 @@ impl<'a> Executor<'a> {
         // Live state first: already done (by an interrupted run, by hand)?
         if step.action.is_change() {
             let (ok, answer) = self.check(step).await?;
-            // On-demand provisioning is sent at least once: its done-check (the
-            // pilot group in the target) can hold before it ran, e.g. for a
-            // group the target already had; a resumed run trusts it.
-            let sent_once = step.id != "pilot-on-demand" || self.resume.touched.contains(&step.id);
-            if ok && sent_once {
+            // A step whose writes may be repeated (PUT, start, pause,
+            // on-demand) is sent until the journal holds an answer to each of
+            // them: its done-check can hold before it ran (the custom app's
+            // default schema already matches on userName ← UPN; a pilot group
+            // the target already had), and sending it again is harmless. Only
+            // creates, which must never be repeated, are trusted to live state.
+            let writes: Vec<usize> = step
+                .requests
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.method != Method::Get)
+                .map(|(i, _)| i)
+                .collect();
+            let repeatable = !writes.is_empty()
+                && writes.iter().all(|i| {
+                    let r = &step.requests[*i];
+                    idempotency(r) == Idempotent::Yes && !super::find::is_assignment_batch(r)
+                });
+            let answered = writes
+                .iter()
+                .all(|i| self.resume.answered.contains(&(step.id.clone(), *i)));
+            if ok && (!repeatable || answered) {
                 return self.found_done(step, &answer).await;
             }
             if !in_doubt.is_empty() && !self.t.is_read_only() {
@@ -847,7 +864,8 @@ impl<'a> Executor<'a> {
                 .t
                 .send(req.target, req.method, url, body, idempotency(req))
                 .await?;
-            if answer.is_success() {
+            // A removal of what is already gone is done (a repeated DELETE).
+            if answer.is_success() || (req.method == Method::Delete && answer.status == 404) {
                 return Ok(answer);
             }
             let replicating = fresh && matches!(answer.status, 403 | 404 | 409);
