@@ -400,6 +400,20 @@ pub struct RehearseArgs {
     pub csv: Option<PathBuf>,
 }
 
+/// How apply and rollback wait for live state.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// How long to follow a job's cycle (the custom job's first, or the one a pause lets finish) before stopping (resumable)
+    #[arg(long, default_value = "2h")]
+    pub wait: String,
+    /// Poll live state this often instead of the plan's intervals (e.g. 200ms against the twin)
+    #[arg(long)]
+    pub poll: Option<String>,
+    /// How long to look for a new object (or the result of an interrupted write) before sending again
+    #[arg(long, default_value = "2m")]
+    pub in_doubt_wait: String,
+}
+
 /// `scimshift apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -420,15 +434,8 @@ pub struct ApplyArgs {
     /// Start at this step (by id); earlier steps are checked live, not skipped blindly
     #[arg(long)]
     pub from: Option<String>,
-    /// How long to follow the custom job's first cycle before stopping (resumable)
-    #[arg(long, default_value = "2h")]
-    pub wait: String,
-    /// Poll live state this often instead of the plan's intervals (e.g. 200ms against the twin)
-    #[arg(long)]
-    pub poll: Option<String>,
-    /// How long to look for a new object (or the result of an interrupted write) before sending again
-    #[arg(long, default_value = "2m")]
-    pub in_doubt_wait: String,
+    #[command(flatten)]
+    pub waits: WaitArgs,
     #[command(flatten)]
     pub graph: GraphArgs,
     #[command(flatten)]
@@ -443,15 +450,8 @@ pub struct RollbackArgs {
     /// Show what would be undone and the exact requests; send no write
     #[arg(long)]
     pub dry_run: bool,
-    /// How long to wait for the custom job's running cycle to end, and similar waits
-    #[arg(long, default_value = "2h")]
-    pub wait: String,
-    /// Poll live state this often (e.g. 200ms against the twin)
-    #[arg(long)]
-    pub poll: Option<String>,
-    /// How long to look for the result of an interrupted write before sending again
-    #[arg(long, default_value = "2m")]
-    pub in_doubt_wait: String,
+    #[command(flatten)]
+    pub waits: WaitArgs,
     #[command(flatten)]
     pub graph: GraphArgs,
     #[command(flatten)]

@@ -170,8 +170,6 @@ pub fn bound_digest(records: &[Record]) -> Option<&str> {
 pub struct Journal {
     path: PathBuf,
     file: std::fs::File,
-    /// Records appended by this run so far (for tests' crash points).
-    appended: usize,
 }
 
 impl Journal {
@@ -196,11 +194,7 @@ impl Journal {
             opts.mode(0o600);
         }
         let file = opts.open(&path).map_err(|e| Error::io_at(&path, e))?;
-        let j = Journal {
-            path,
-            file,
-            appended: 0,
-        };
+        let j = Journal { path, file };
         // A record torn by a crash mid-write was never complete: cut it off, so
         // the next record starts on its own line. (An intent is journaled
         // before its request is sent, so a torn intent was not sent; a torn
@@ -230,7 +224,6 @@ impl Journal {
             .write_all(&line)
             .and_then(|_| self.file.sync_data())
             .map_err(|e| Error::io_at(&self.path, e))?;
-        self.appended += 1;
         Ok(())
     }
 }

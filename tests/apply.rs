@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::migration::{FAST, Migration, assert_migrated};
+use common::migration::{Migration, assert_migrated, logged_twin, yes_fast};
 use scimshift::twin::server::TwinOptions;
 use serde_json::Value;
 
@@ -32,8 +32,8 @@ fn writes(log: &[Value]) -> Vec<String> {
 async fn apply_migrates_the_demo_tenant_into_the_embedded_store() {
     let m = Migration::new(TwinOptions::default(), None).await;
     let before = m.target().await.0.len();
-    let mut args = vec!["--yes", "-vv"];
-    args.extend(FAST);
+    let mut args = yes_fast();
+    args.extend(["-vv"]);
     let o = m.apply(&args).await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
@@ -102,8 +102,7 @@ async fn apply_migrates_the_demo_tenant_into_scim2_server() {
     };
     let m = Migration::new(opts, Some((server.base_url.clone(), server.token.clone()))).await;
     let before = m.target().await.0.len();
-    let mut args = vec!["--yes"];
-    args.extend(FAST);
+    let args = yes_fast();
     let o = m.apply(&args).await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
@@ -112,12 +111,7 @@ async fn apply_migrates_the_demo_tenant_into_scim2_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_sends_no_write_and_exits_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("requests.jsonl");
-    let opts = TwinOptions {
-        request_log: Some(log.clone()),
-        ..TwinOptions::default()
-    };
+    let (_dir, log, opts) = logged_twin();
     let m = Migration::new(opts, None).await;
     let before = logged(&log).len();
     let o = m.apply(&["--dry-run"]).await;
@@ -144,12 +138,7 @@ async fn a_dry_run_sends_no_write_and_exits_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_plan_is_refused_with_what_changed_and_nothing_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("requests.jsonl");
-    let opts = TwinOptions {
-        request_log: Some(log.clone()),
-        ..TwinOptions::default()
-    };
+    let (_dir, log, opts) = logged_twin();
     let m = Migration::new(opts, None).await;
     // Someone removes a gallery assignment after the snapshot.
     let plan = m.plan_json();
@@ -176,8 +165,7 @@ async fn a_stale_plan_is_refused_with_what_changed_and_nothing_sent() {
         .await
         .unwrap();
     let before = logged(&log).len();
-    let mut args = vec!["--yes"];
-    args.extend(FAST);
+    let args = yes_fast();
     let o = m.apply(&args).await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
@@ -213,8 +201,7 @@ async fn a_schema_change_after_the_snapshot_makes_the_plan_stale() {
         }
     }
     g.put(&url, &schema).await.unwrap();
-    let mut args = vec!["--yes"];
-    args.extend(FAST);
+    let args = yes_fast();
     let o = m.apply(&args).await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
@@ -231,8 +218,7 @@ async fn a_second_apply_of_the_same_plan_is_refused_while_the_first_runs() {
         format!("{} apply\n", std::process::id()),
     )
     .unwrap();
-    let mut args = vec!["--yes"];
-    args.extend(FAST);
+    let args = yes_fast();
     let o = m.apply(&args).await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
@@ -260,8 +246,8 @@ async fn without_a_terminal_and_without_yes_apply_refuses_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_json_is_one_event_per_line_then_a_summary() {
     let m = Migration::new(TwinOptions::default(), None).await;
-    let mut args = vec!["--yes", "--output", "json"];
-    args.extend(FAST);
+    let mut args = yes_fast();
+    args.extend(["--output", "json"]);
     let o = m.apply(&args).await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
@@ -293,8 +279,7 @@ async fn output_json_is_one_event_per_line_then_a_summary() {
 async fn a_first_ctrl_c_stops_after_the_request_in_flight_and_a_rerun_resumes() {
     let m = Migration::new(TwinOptions::default(), None).await;
     let before = m.target().await.0.len();
-    let mut args = vec!["--yes"];
-    args.extend(FAST);
+    let args = yes_fast();
     let mut c = m.apply_process(&args);
     c.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -340,20 +325,14 @@ async fn a_first_ctrl_c_stops_after_the_request_in_flight_and_a_rerun_resumes() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_after_apply_leaves_only_the_documented_residue() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("requests.jsonl");
-    let opts = TwinOptions {
-        request_log: Some(log.clone()),
-        ..TwinOptions::default()
-    };
+    let (_dir, log, opts) = logged_twin();
     let m = Migration::new(opts, None).await;
     let gallery_sp = m.plan_json()["app"]["galleryServicePrincipalId"]
         .as_str()
         .unwrap()
         .to_string();
     let gallery_assignments = m.assignments_of(&gallery_sp);
-    let mut args = vec!["--yes"];
-    args.extend(FAST);
+    let args = yes_fast();
     let o = m.apply(&args).await;
     assert_eq!(o.status.code(), Some(0), "{}", common::cli::text(&o).1);
     assert_eq!(m.custom_apps().await.len(), 1);
@@ -454,8 +433,7 @@ async fn the_pilot_group_is_provisioned_on_demand_with_per_user_results() {
     )
     .await;
     let before = m.target().await.0.len();
-    let mut args = vec!["--yes"];
-    args.extend(FAST);
+    let args = yes_fast();
     let o = m.apply(&args).await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
@@ -468,8 +446,8 @@ async fn the_pilot_group_is_provisioned_on_demand_with_per_user_results() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_and_from_check_earlier_steps_live_and_refuse_unknown_ids() {
     let m = Migration::new(TwinOptions::default(), None).await;
-    let mut args = vec!["--yes", "--only", "no-such-step"];
-    args.extend(FAST);
+    let mut args = yes_fast();
+    args.extend(["--only", "no-such-step"]);
     let o = m.apply(&args).await;
     let (_, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(64), "{err}");
@@ -478,8 +456,8 @@ async fn only_and_from_check_earlier_steps_live_and_refuse_unknown_ids() {
         "{err}"
     );
     // Nothing done yet: starting at the assignments is refused, naming the first missing step.
-    let mut args = vec!["--yes", "--from", "assignments"];
-    args.extend(FAST);
+    let mut args = yes_fast();
+    args.extend(["--from", "assignments"]);
     let o = m.apply(&args).await;
     let (_, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(64), "{err}");
@@ -489,13 +467,13 @@ async fn only_and_from_check_earlier_steps_live_and_refuse_unknown_ids() {
     );
     assert!(m.custom_apps().await.is_empty());
     // The app only, then the rest from where it stands.
-    let mut args = vec!["--yes", "--only", "create-app"];
-    args.extend(FAST);
+    let mut args = yes_fast();
+    args.extend(["--only", "create-app"]);
     let o = m.apply(&args).await;
     assert_eq!(o.status.code(), Some(0), "{}", common::cli::text(&o).1);
     assert_eq!(m.custom_apps().await.len(), 1);
-    let mut args = vec!["--yes", "--from", "wait-replication"];
-    args.extend(FAST);
+    let mut args = yes_fast();
+    args.extend(["--from", "wait-replication"]);
     let o = m.apply(&args).await;
     let (out, err) = common::cli::text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::migration::{FAST, Migration, assert_migrated};
+use common::migration::{Migration, assert_migrated, yes_fast};
 use scimshift::twin::faults::Faults;
 use scimshift::twin::server::TwinOptions;
 use std::os::unix::process::ExitStatusExt;
@@ -18,8 +18,7 @@ use std::os::unix::process::ExitStatusExt;
 /// (SIGKILLed runs, runs that failed otherwise, total runs).
 async fn kill_loop(m: &Migration, max_runs: usize) -> (usize, usize, usize) {
     kill_loop_of(m, max_runs, |m| {
-        let mut args = vec!["--yes"];
-        args.extend(FAST);
+        let args = yes_fast();
         m.apply_cmd(&args)
     })
     .await
@@ -109,8 +108,7 @@ async fn rollback_killed_at_every_journal_point_converges() {
         .unwrap()
         .to_string();
     let gallery_assignments = m.assignments_of(&gallery_sp);
-    let mut args = vec!["--yes"];
-    args.extend(FAST);
+    let args = yes_fast();
     let o = m.apply(&args).await;
     assert_eq!(o.status.code(), Some(0), "{}", common::cli::text(&o).1);
     let (killed, failed, runs) = kill_loop_of(&m, 60, |m| {

@@ -19,6 +19,20 @@ fn duration(flag: &str, v: &str) -> Result<Duration> {
     parse_duration(v).map_err(|e| Error::usage(format!("{flag}: {e}")))
 }
 
+/// `--wait`, `--poll` and `--in-doubt-wait` as the executor's options.
+fn exec_options(w: &crate::cli::WaitArgs) -> Result<ExecOptions> {
+    Ok(ExecOptions {
+        wait: duration("--wait", &w.wait)?,
+        poll: w
+            .poll
+            .as_deref()
+            .map(|p| duration("--poll", p))
+            .transpose()?,
+        in_doubt_wait: duration("--in-doubt-wait", &w.in_doubt_wait)?,
+        ..ExecOptions::default()
+    })
+}
+
 /// The exit code of a run's outcome, and the outcome in words.
 fn exit_and_words(outcome: &Outcome) -> (i32, String) {
     match outcome {
@@ -81,13 +95,7 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     let exec = ExecOptions {
         only: args.only.clone(),
         from: args.from.clone(),
-        wait: duration("--wait", &args.wait)?,
-        poll: args
-            .poll
-            .as_deref()
-            .map(|p| duration("--poll", p))
-            .transpose()?,
-        in_doubt_wait: duration("--in-doubt-wait", &args.in_doubt_wait)?,
+        ..exec_options(&args.waits)?
     };
     let snapshot = match &args.snapshot {
         Some(p) => Some(crate::snapshot::model::Snapshot::load(p)?),
@@ -192,16 +200,7 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
 
 pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
     let plan = Plan::load(&args.plan)?;
-    let opts = ExecOptions {
-        wait: duration("--wait", &args.wait)?,
-        poll: args
-            .poll
-            .as_deref()
-            .map(|p| duration("--poll", p))
-            .transpose()?,
-        in_doubt_wait: duration("--in-doubt-wait", &args.in_doubt_wait)?,
-        ..ExecOptions::default()
-    };
+    let opts = exec_options(&args.waits)?;
     if crate::journal::read(&args.plan)?.is_empty() {
         return Err(Error::input(format!(
             "{} has no journal beside it ({}): apply has not run, so there is nothing to roll back",

@@ -16,6 +16,24 @@ use std::process::Output;
 /// longer than the twin's replication window.
 pub const FAST: &[&str] = &["--poll", "100ms", "--in-doubt-wait", "8s", "--wait", "2m"];
 
+/// `--yes` and [`FAST`]: an unattended apply against the twin.
+pub fn yes_fast() -> Vec<&'static str> {
+    let mut args = vec!["--yes"];
+    args.extend(FAST);
+    args
+}
+
+/// Default twin options with a request log in a temp folder (kept alive by the returned dir).
+pub fn logged_twin() -> (tempfile::TempDir, PathBuf, TwinOptions) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let opts = TwinOptions {
+        request_log: Some(log.clone()),
+        ..TwinOptions::default()
+    };
+    (dir, log, opts)
+}
+
 pub struct Migration {
     pub twin: RunningTwin,
     pub dir: tempfile::TempDir,
