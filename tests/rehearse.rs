@@ -289,3 +289,137 @@ async fn the_wrong_turn_makes_exactly_the_duplicates_an_independent_plan_predict
         assert!(md.contains(&format!("`{upn}`")), "{upn} in {md}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_under_faults_reaches_the_same_end_state() {
+    // 429s, 503s and latency on every route of the rebuilt twin: apply
+    // retries through them and the engine's outcome is the one without faults.
+    let (dir, snapshot, plan) = captured(&[]).await;
+    let csv = dir.path().join("disagreements.csv");
+    let clean = rehearse(&plan, &snapshot, &["--output", "json"], &csv).await;
+    let faulty = rehearse(
+        &plan,
+        &snapshot,
+        &[
+            "--output",
+            "json",
+            "--faults",
+            "429:0.05,503:0.02,latency:10ms",
+        ],
+        &csv,
+    )
+    .await;
+    let (out, err) = cli::text(&faulty);
+    assert_eq!(faulty.status.code(), Some(0), "{out}\n{err}");
+    let a: Value = serde_json::from_str(&cli::text(&clean).0).unwrap();
+    let b: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(b["disagreements"], 0, "{}", b["table"]);
+    assert_eq!(a["table"], b["table"]);
+    let targets = |r: &Value| -> Vec<(Value, Value)> {
+        r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["id"].clone(), x["targetId"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        targets(&a),
+        targets(&b),
+        "each user linked to the same target user"
+    );
+    let groups = |r: &Value| -> Vec<(Value, Value, Value)> {
+        r["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["id"].clone(),
+                    g["outcome"].clone(),
+                    g["membersMissing"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(groups(&a), groups(&b));
+    assert_eq!(b["verify"]["passed"], Value::Bool(true), "{}", b["verify"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_serve_serves_the_tenant_a_snapshot_recorded() {
+    use tokio::io::AsyncBufReadExt;
+    let (_dir, snapshot, _) = captured(&[]).await;
+    let snap: Value = serde_json::from_slice(&std::fs::read(&snapshot).unwrap()).unwrap();
+    let mut child = tokio::process::Command::new(assert_cmd::cargo::cargo_bin("scimshift"))
+        .args(["twin", "serve", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(format!("snapshot:{}", snapshot.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("the ready line within 2 minutes")
+        .unwrap()
+        .expect("a ready line");
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let http = reqwest::Client::new();
+    let get = async |url: String, token: &str| -> Value {
+        http.get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    // The target as captured: the same users, by id.
+    let scim = ready["scim_url"].as_str().unwrap();
+    let token = ready["scim_token"].as_str().unwrap();
+    let users = get(format!("{scim}/Users?startIndex=1&count=1000"), token).await;
+    let ids = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&users["Resources"]), ids(&snap["target"]["users"]));
+    // The gallery app and its job, under the snapshot's ids.
+    let tok: Value = http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            ready["authority_url"].as_str().unwrap(),
+            ready["tenant_id"].as_str().unwrap()
+        ))
+        .form(&[
+            ("client_id", ready["client_id"].as_str().unwrap()),
+            ("client_secret", ready["client_secret"].as_str().unwrap()),
+            ("scope", "https://graph.microsoft.com/.default"),
+            ("grant_type", "client_credentials"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sp = snap["app"]["servicePrincipalId"].as_str().unwrap();
+    let jobs = get(
+        format!(
+            "{}/servicePrincipals/{sp}/synchronization/jobs",
+            ready["graph_url"].as_str().unwrap()
+        ),
+        tok["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        jobs["value"][0]["id"], snap["app"]["jobs"][0]["id"],
+        "{jobs}"
+    );
+    let _ = child.kill().await;
+}

@@ -159,8 +159,14 @@ async fn rehearse_scenario(
     let made = set(&|x| x["predicted"] == "duplicate" && x["outcome"] == "created");
     let created = set(&|x| x["outcome"] == "created");
     let expected_creates = set(&|x| x["predicted"] == "create");
-    assert_eq!(predicted, wrong_turn_duplicates, "{name}: predicted duplicates");
-    assert_eq!(made, wrong_turn_duplicates, "{name}: duplicates the engine made");
+    assert_eq!(
+        predicted, wrong_turn_duplicates,
+        "{name}: predicted duplicates"
+    );
+    assert_eq!(
+        made, wrong_turn_duplicates,
+        "{name}: duplicates the engine made"
+    );
     assert_eq!(
         created,
         &wrong_turn_duplicates | &expected_creates,
@@ -209,7 +215,14 @@ async fn scenario_sync_all_scope() {
     let mut seed = demo();
     gallery_secrets(&mut seed.tenant).insert("SyncAll".into(), "true".into());
     let groups = seed.tenant.groups.len();
-    let o = rehearse_scenario("sync-all", seed, async |_| {}, &["--scope", "all"], wingtip()).await;
+    let o = rehearse_scenario(
+        "sync-all",
+        seed,
+        async |_| {},
+        &["--scope", "all"],
+        wingtip(),
+    )
+    .await;
     // 200 users less the 12 Contractors the scoping filter excludes.
     assert_eq!(o.table["match"]["matched"], 188, "{}", o.table);
     assert_eq!(o.groups.len(), groups, "every group is pushed");
@@ -221,9 +234,7 @@ async fn scenario_sync_all_scope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_scoping_filter_on_several_attributes() {
     let mut seed = demo();
-    let clause = |op: &str, attr: &str, v: &str| {
-        json!({"operatorName": op, "sourceOperandName": attr, "targetOperand": {"values": [v]}})
-    };
+    let clause = |op: &str, attr: &str, v: &str| json!({"operatorName": op, "sourceOperandName": attr, "targetOperand": {"values": [v]}});
     user_mapping(gallery_schema(&mut seed.tenant))["scope"] = json!({
         "groups": [
             {"name": "Staff outside Berlin", "clauses": [
@@ -246,7 +257,11 @@ async fn scenario_scoping_filter_on_several_attributes() {
     let expected: BTreeSet<String> = wingtip().difference(&berlin).cloned().collect();
     assert!(!expected.is_empty() && expected.len() < 12, "{expected:?}");
     let o = rehearse_scenario("scoping", seed, async |_| {}, &[], expected).await;
-    assert!(o.table["skip"]["not-provisioned"].as_u64().unwrap() > 20, "{}", o.table);
+    assert!(
+        o.table["skip"]["not-provisioned"].as_u64().unwrap() > 20,
+        "{}",
+        o.table
+    );
 }
 
 /// 4. Users lacking the matching attribute: six provisioned users lost
