@@ -696,7 +696,7 @@ impl Rehearsal {
             ));
         }
         for g in &self.groups {
-            let name = clean(&g.display_name);
+            let name = crate::text::clean(&g.display_name);
             if markdown {
                 s.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {} | {} |\n",
@@ -730,7 +730,7 @@ impl Rehearsal {
             (Some(true), _) => "\nverify on the rebuilt twin: passed\n".to_string(),
             (Some(false), w) => format!(
                 "\nverify on the rebuilt twin: failed: {}\n",
-                clean(w.as_deref().unwrap_or("see `scimshift verify`"))
+                crate::text::clean(w.as_deref().unwrap_or("see `scimshift verify`"))
             ),
             (None, _) => "\nverify on the rebuilt twin: not run\n".to_string(),
         });
@@ -739,7 +739,7 @@ impl Rehearsal {
                 "target users deactivated (none should be): {}\n",
                 self.deactivated
                     .iter()
-                    .map(|u| clean(u))
+                    .map(|u| crate::text::clean(u).into_owned())
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
@@ -818,23 +818,9 @@ impl Rehearsal {
     }
 }
 
-/// Text from the snapshot or the target, safe to print: control and bidi
-/// characters escaped.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 /// Text for a Markdown table cell: clean, pipes and backticks escaped.
 fn md(s: &str) -> String {
-    clean(s).replace('|', "\\|").replace('`', "'")
+    crate::text::clean(s).replace('|', "\\|").replace('`', "'")
 }
 
 /// Apply's events are not shown: the rehearsal prints its own table.
