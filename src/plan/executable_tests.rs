@@ -250,7 +250,10 @@ fn wait_steady_state_needs_a_steady_state_after_the_start() {
         .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
         .count();
     job["status"]["synchronizedEntryCountByType"] = json!([{"key": "User to User", "value": 0}]);
-    assert!(!check(&job, &bound), "a steady state with nobody synchronized");
+    assert!(
+        !check(&job, &bound),
+        "a steady state with nobody synchronized"
+    );
     job["status"]["synchronizedEntryCountByType"] =
         json!([{"key": "User to User", "value": expected - 1}]);
     assert!(!check(&job, &bound));
