@@ -25,7 +25,7 @@ const MAX_PRINTED: usize = 200;
 
 fn print_diags(file: &str, diags: &[Diag]) {
     for d in diags.iter().take(MAX_PRINTED) {
-        eprintln!("{}", d.render(file));
+        eprintln!("{}", crate::text::clean_lines(&d.render(file)));
     }
     if diags.len() > MAX_PRINTED {
         eprintln!(
@@ -52,6 +52,16 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     }
     if args.concurrency == 0 || args.concurrency > 64 {
         return Err(Error::usage("--concurrency must be between 1 and 64"));
+    }
+    if let Some(r) = &args.results {
+        let failed = results::failed_path(r);
+        crate::output::refuse_overlap(
+            &[
+                ("--results", r.as_path()),
+                ("the failed-rows file", failed.as_path()),
+            ],
+            &[("the input file", args.file.as_path())],
+        )?;
     }
     let entra = entra_options(args, to_entra)?;
     let opts = ImportOptions {
@@ -189,7 +199,10 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             crate::output::print_json(&plan_json());
         }
     } else {
-        print!("{}", import_plan::render_text(&plan, 500));
+        print!(
+            "{}",
+            crate::text::for_terminal(&import_plan::render_text(&plan, 500))
+        );
     }
 
     let write_outputs = |outcomes: &[Outcome], deact: &[Outcome]| -> Result<()> {
@@ -321,8 +334,8 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             eprintln!(
                 "{file}:{}:1: {}: {}",
                 p.line,
-                p.user_name,
-                o.error.as_deref().unwrap_or("failed")
+                crate::text::clean(&p.user_name),
+                crate::text::clean(o.error.as_deref().unwrap_or("failed"))
             );
         }
         println!(
@@ -407,6 +420,12 @@ fn entra_options(args: &UsersImportArgs, to_entra: bool) -> Result<EntraOptions>
 pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
     let progress = super::progress::observer(ctx);
     let format = Format::parse_output(&args.format)?;
+    if let Some(s) = &args.snapshot {
+        crate::output::refuse_overlap(
+            &[("--out", args.out.as_path())],
+            &[("--snapshot", s.as_path())],
+        )?;
+    }
     let (users, groups, source) = match (&args.snapshot, &args.scim.scim_url) {
         (Some(path), _) => {
             let snap = crate::snapshot::model::Snapshot::load(path)?;
