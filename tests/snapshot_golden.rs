@@ -20,17 +20,27 @@ use sha2::{Digest, Sha256};
 const DEMO_DIGEST: &str = "sha256:85432a9c1f3f663bdbfc3570e19adeaaa7e3f15379c3b36ecc48ee28ae471afb";
 const DEMO_FILE_SHA256: &str = "1650b4ce21ca90bb5cf4164160158c9d6d7bf9d4d291f748a2853885eeff7344";
 const SYNTHETIC_DIGEST: &str =
-    "sha256:28d8dc29b667d94c05e6a98be1826c9d24400b904f9dccfdf727f223246343a1";
+    "sha256:c00a04e5cb66efa151ef5b9e3b993461d686a0bad3e1d57000bbd25886b298d1";
 const SYNTHETIC_FILE_SHA256: &str =
-    "4358b2a03ac9f4fa75961233b78f419404f22435cfd208ab2d19a87da738483d";
+    "e5db6c74610420b2ed18cca1302c18c77e75347a7e117525b75c102e0dab797a";
 
 /// `synthetic:users=3000,groups=120`, plus nesting (group 3 holds 5, 5 holds
 /// 7: two levels; 9 holds 3, a group reached twice) and 40 users assigned
-/// directly (half of them also group members).
+/// directly (half of them also group members); groups 0–2 are a Microsoft
+/// 365 group, a mail-enabled security group and a distribution list.
 fn synthetic_seed() -> Seed {
     let mut s = seed::synthetic(3000, 120);
     let gid = |j: usize| format!("00000000-0000-4000-9000-{j:012x}");
     let uid = |i: usize| format!("00000000-0000-4000-8000-{i:012x}");
+    // One group of each other kind (the synthetic ones are security groups).
+    for (j, types, security, mail) in [
+        (0, vec!["Unified".to_string()], false, true),
+        (1, vec![], true, true),
+        (2, vec![], false, true),
+    ] {
+        let g = s.tenant.groups.get_mut(&gid(j)).unwrap();
+        (g.group_types, g.security_enabled, g.mail_enabled) = (types, security, mail);
+    }
     for (outer, inner) in [(3, 5), (5, 7), (9, 3)] {
         let g = s.tenant.groups.get_mut(&gid(outer)).unwrap();
         g.members.push(gid(inner));
