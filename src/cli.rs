@@ -101,7 +101,8 @@ pub enum Command {
     /// Execute a plan step by step: live diffs, confirmations, a crash-safe journal, resume, cutover
     #[command(after_help = APPLY_HELP)]
     Apply(ApplyArgs),
-    /// Apply a plan to a twin rebuilt from its snapshot (loopback only) and check each user's prediction
+    /// Apply a plan to a twin rebuilt from its snapshot (no network) and check every prediction against what the engine did
+    #[command(after_help = REHEARSE_HELP)]
     Rehearse(RehearseArgs),
     /// Undo what apply did, in reverse order: pause the custom job, resume the gallery job, remove assignments, delete the custom app
     #[command(after_help = ROLLBACK_HELP)]
@@ -125,6 +126,17 @@ pub enum Command {
     #[command(after_help = MAN_HELP)]
     Man(ManArgs),
 }
+
+const REHEARSE_HELP: &str = "\
+Examples:
+  scimshift rehearse plan.json --snapshot snapshot.json                       # the agreement table; exit 1 on any disagreement
+  scimshift rehearse plan.json --snapshot snapshot.json --report rehearsal.md --csv disagreements.csv
+  scimshift rehearse plan.json --snapshot snapshot.json --mapping default     # the wrong turn: the duplicates Entra's default mapping makes
+  scimshift rehearse plan.json --snapshot snapshot.json --faults 429:0.05,503:0.02,latency:10ms
+rehearse needs neither the tenant nor the target: it rebuilds both from the snapshot on loopback,
+runs the plan through the same code as `scimshift apply` over HTTP, lets the custom job run its
+first cycle, runs verify, and compares each user's and group's prediction with the outcome.
+For now the snapshot's SCIM BaseAddress must be a loopback URL (a snapshot of a twin).";
 
 const APPLY_HELP: &str = "\
 Examples:
@@ -395,9 +407,25 @@ pub struct RehearseArgs {
     /// The profile the plan was made with, when it was a file (`--profile PATH` at plan time)
     #[arg(long)]
     pub profile: Option<String>,
-    /// Write the users whose outcome disagrees with the prediction to this CSV (mode 0600)
+    /// Write the users and groups whose outcome disagrees with the prediction to this CSV (mode 0600)
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// Write the rehearsal as Markdown (tables, duplicates, disagreements, verify) to this file (mode 0600)
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// `plan`: the plan as given; `default`: the wrong turn, Entra's default user mapping with nothing carried over from the gallery
+    #[arg(long, value_enum, default_value_t = RehearseMapping::Plan)]
+    pub mapping: RehearseMapping,
+    /// Twin faults during the rehearsal, e.g. `429:0.05,503:0.02,latency:10ms` (the end state must be the same)
+    #[arg(long)]
+    pub faults: Option<String>,
+}
+
+/// `rehearse --mapping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RehearseMapping {
+    Plan,
+    Default,
 }
 
 /// How apply and rollback wait for live state.

@@ -68,6 +68,32 @@ async fn the_demo_plan_rehearses_with_full_agreement() {
     assert!(r["table"]["create"].is_null(), "{}", r["table"]);
     // apply's final verify passed on the rebuilt twin.
     assert_eq!(r["verify"]["passed"], Value::Bool(true), "{}", r["verify"]);
+    // Groups: the four assigned groups pushed as predicted; the target's own
+    // "Coda Finance" adopted (same id), the others created, every predicted
+    // member there and no other.
+    let groups = r["groups"].as_array().unwrap();
+    let by_name = |n: &str| groups.iter().find(|g| g["displayName"] == n).unwrap();
+    assert_eq!(groups.len(), 4, "{groups:?}");
+    assert!(
+        groups.iter().all(|g| g["agrees"] == Value::Bool(true)),
+        "{groups:?}"
+    );
+    let finance = by_name("Coda Finance");
+    assert_eq!(finance["outcome"], "adopted", "{finance}");
+    assert_eq!(
+        finance["targetId"], finance["predictedTargetId"],
+        "{finance}"
+    );
+    assert_eq!(finance["membersPredicted"], 15, "{finance}");
+    assert_eq!(by_name("Coda Engineering")["outcome"], "created");
+    // Platform Guild's 8 (nested) are not members: 60 direct users only.
+    assert_eq!(by_name("Coda Engineering")["membersPredicted"], 60);
+    assert_eq!(
+        r["deactivated"],
+        serde_json::json!([]),
+        "{}",
+        r["deactivated"]
+    );
     // The CSV holds the header only, private.
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
@@ -85,7 +111,10 @@ async fn the_demo_plan_rehearses_with_full_agreement() {
         out.contains("predicted") && out.contains("matched"),
         "{out}"
     );
-    assert!(out.contains("(100.0 %), 0 disagreement(s)"), "{out}");
+    assert!(
+        out.contains("(100.0 %), 4 of 4 groups, 0 deactivated; 0 disagreement(s)"),
+        "{out}"
+    );
     assert!(out.contains("verify on the rebuilt twin: passed"), "{out}");
 }
 
@@ -183,4 +212,214 @@ async fn the_default_mapping_plan_rehearses_its_twelve_duplicates() {
     assert!(wrong.is_empty(), "{} (found done: {found:?})", r["table"]);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wrong_turn_makes_exactly_the_duplicates_an_independent_plan_predicts() {
+    // The prediction, made by `scimshift plan` with a profile that carries
+    // nothing over from the gallery (what an admin clicking "create app"
+    // gets), and the rehearsal of the real plan with `--mapping default`.
+    let (dir, snapshot, plan) = captured(&[]).await;
+    let coda =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/coda.toml"))
+            .unwrap();
+    let profile = dir.path().join("naive.toml");
+    std::fs::write(
+        &profile,
+        coda.replace("copy_from_gallery = true", "copy_from_gallery = false"),
+    )
+    .unwrap();
+    let naive = dir.path().join("naive.json");
+    let mut c = cli::bin();
+    c.args(["plan", "--no-extra-matching", "--profile"])
+        .arg(&profile)
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .arg("--out")
+        .arg(&naive);
+    let o = cli::run(c).await;
+    assert_eq!(o.status.code(), Some(2), "plan: {}", cli::text(&o).1);
+    let predicted: BTreeSet<String> = plan_json(&naive)["impact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["duplicate"] == Value::Bool(true))
+        .map(|u| u["userPrincipalName"].as_str().unwrap().to_string())
+        .collect();
+    let wingtip: BTreeSet<String> = common::data::DEMO_WINGTIP
+        .iter()
+        .map(|(upn, _)| upn.to_string())
+        .collect();
+    assert_eq!(predicted, wingtip, "the 12 Wingtip users");
+
+    let csv = dir.path().join("wrong.csv");
+    let report = dir.path().join("wrong.md");
+    let o = {
+        let mut c = cli::bin();
+        c.arg("rehearse")
+            .arg(&plan)
+            .arg("--snapshot")
+            .arg(&snapshot)
+            .args(["--mapping", "default", "--output", "json", "--csv"])
+            .arg(&csv)
+            .arg("--report")
+            .arg(&report);
+        cli::run(c).await
+    };
+    let (out, err) = cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["mapping"], "default");
+    let created: BTreeSet<String> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["outcome"] == "created")
+        .map(|x| x["userPrincipalName"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        created, predicted,
+        "the engine created exactly the predicted duplicates"
+    );
+    assert_eq!(r["disagreements"], 0, "{}", r["table"]);
+    // The report names each duplicate for the change record.
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(md.contains("## Duplicates made (12)"), "{md}");
+    for upn in &predicted {
+        assert!(md.contains(&format!("`{upn}`")), "{upn} in {md}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_under_faults_reaches_the_same_end_state() {
+    // 429s, 503s and latency on every route of the rebuilt twin: apply
+    // retries through them and the engine's outcome is the one without faults.
+    let (dir, snapshot, plan) = captured(&[]).await;
+    let csv = dir.path().join("disagreements.csv");
+    let clean = rehearse(&plan, &snapshot, &["--output", "json"], &csv).await;
+    let faulty = rehearse(
+        &plan,
+        &snapshot,
+        &[
+            "--output",
+            "json",
+            "--faults",
+            "429:0.05,503:0.02,latency:10ms",
+        ],
+        &csv,
+    )
+    .await;
+    let (out, err) = cli::text(&faulty);
+    assert_eq!(faulty.status.code(), Some(0), "{out}\n{err}");
+    let a: Value = serde_json::from_str(&cli::text(&clean).0).unwrap();
+    let b: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(b["disagreements"], 0, "{}", b["table"]);
+    assert_eq!(a["table"], b["table"]);
+    let targets = |r: &Value| -> Vec<(Value, Value)> {
+        r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["id"].clone(), x["targetId"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        targets(&a),
+        targets(&b),
+        "each user linked to the same target user"
+    );
+    let groups = |r: &Value| -> Vec<(Value, Value, Value)> {
+        r["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["id"].clone(),
+                    g["outcome"].clone(),
+                    g["membersMissing"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(groups(&a), groups(&b));
+    assert_eq!(b["verify"]["passed"], Value::Bool(true), "{}", b["verify"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_serve_serves_the_tenant_a_snapshot_recorded() {
+    use tokio::io::AsyncBufReadExt;
+    let (_dir, snapshot, _) = captured(&[]).await;
+    let snap: Value = serde_json::from_slice(&std::fs::read(&snapshot).unwrap()).unwrap();
+    let mut child = tokio::process::Command::new(assert_cmd::cargo::cargo_bin("scimshift"))
+        .args(["twin", "serve", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(format!("snapshot:{}", snapshot.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("the ready line within 2 minutes")
+        .unwrap()
+        .expect("a ready line");
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let http = reqwest::Client::new();
+    let get = async |url: String, token: &str| -> Value {
+        http.get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    // The target as captured: the same users, by id.
+    let scim = ready["scim_url"].as_str().unwrap();
+    let token = ready["scim_token"].as_str().unwrap();
+    let users = get(format!("{scim}/Users?startIndex=1&count=1000"), token).await;
+    let ids = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&users["Resources"]), ids(&snap["target"]["users"]));
+    // The gallery app and its job, under the snapshot's ids.
+    let tok: Value = http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            ready["authority_url"].as_str().unwrap(),
+            ready["tenant_id"].as_str().unwrap()
+        ))
+        .form(&[
+            ("client_id", ready["client_id"].as_str().unwrap()),
+            ("client_secret", ready["client_secret"].as_str().unwrap()),
+            ("scope", "https://graph.microsoft.com/.default"),
+            ("grant_type", "client_credentials"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sp = snap["app"]["servicePrincipalId"].as_str().unwrap();
+    let jobs = get(
+        format!(
+            "{}/servicePrincipals/{sp}/synchronization/jobs",
+            ready["graph_url"].as_str().unwrap()
+        ),
+        tok["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        jobs["value"][0]["id"], snap["app"]["jobs"][0]["id"],
+        "{jobs}"
+    );
+    let _ = child.kill().await;
 }

@@ -985,6 +985,7 @@ async fn seeds_built_in_code_start_and_bad_specs_fail_in_one_sentence() {
     broken.run_jobs.push(scimshift::twin::seed::JobRef {
         service_principal_id: "x".into(),
         job_id: "y".into(),
+        link_only: false,
     });
     let e = start(TwinOptions {
         seed: SeedSpec::Data(Box::new(broken)),

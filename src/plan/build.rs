@@ -371,7 +371,33 @@ pub fn build_with(
         custom_maps.pushes_groups(),
         &mut f,
     );
-    let plan = finish(snap, plan_app, steps, f, pred.impact, est);
+    let group_impact = if custom_maps.pushes_groups() {
+        // With SyncAll every group is in the job's scope, assigned or not.
+        let all: Vec<&GroupSnapshot> = if scope_all {
+            snap.groups.iter().collect()
+        } else {
+            groups.assigned.clone()
+        };
+        let pushed: Vec<(&GroupSnapshot, String, bool)> = all
+            .into_iter()
+            .map(|g| {
+                let name = groups.pushed_name(g);
+                let merged = groups
+                    .by_pushed
+                    .get(&name.to_lowercase())
+                    .is_some_and(|v| v.len() > 1);
+                (g, name, merged)
+            })
+            .collect();
+        impact::group_impact(snap, &pushed, &pred.impact)
+    } else {
+        Vec::new()
+    };
+    let mut plan = finish(snap, plan_app, steps, f, pred.impact, est);
+    if !group_impact.is_empty() {
+        plan.group_impact = group_impact;
+        plan.seal();
+    }
     let problems = super::placeholder::check(&plan);
     if !problems.is_empty() {
         return Err(Error::internal(format!(
@@ -549,6 +575,7 @@ fn finish(
         findings,
         estimate,
         impact,
+        group_impact: Vec::new(),
     };
     plan.seal();
     plan

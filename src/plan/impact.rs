@@ -797,3 +797,61 @@ pub(super) fn pred_members(
         .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
         .count()
 }
+
+/// Each pushed group's first cycle: adopt the one target group with its
+/// pushed name (SCIM `displayName` is not case-exact), create it when there
+/// is none, fail when there are several; its members are its direct user
+/// members the custom job provisions. `pushed`: (group, pushed name, whether
+/// another group is pushed under the same name).
+pub(super) fn group_impact(
+    snap: &Snapshot,
+    pushed: &[(&crate::snapshot::model::GroupSnapshot, String, bool)],
+    impact: &[UserImpact],
+) -> Vec<super::model::GroupImpact> {
+    use super::model::{GroupAction, GroupImpact};
+    let provisioned: HashSet<&str> = impact
+        .iter()
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
+        .map(|u| u.id.as_str())
+        .collect();
+    let targets: Vec<(&str, String)> = snap
+        .target
+        .iter()
+        .flat_map(|t| t.groups.iter())
+        .filter_map(|g| {
+            Some((
+                g.get("id")?.as_str()?,
+                g.get("displayName")?.as_str()?.to_lowercase(),
+            ))
+        })
+        .collect();
+    pushed
+        .iter()
+        .map(|(g, name, merged)| {
+            let lower = name.to_lowercase();
+            let hits: Vec<&str> = targets
+                .iter()
+                .filter(|(_, n)| *n == lower)
+                .map(|(id, _)| *id)
+                .collect();
+            let (action, target_id) = match hits.as_slice() {
+                [] => (GroupAction::Create, None),
+                [one] => (GroupAction::Adopt, Some(one.to_string())),
+                _ => (GroupAction::Fail, None),
+            };
+            GroupImpact {
+                id: g.id.clone(),
+                display_name: name.clone(),
+                action,
+                target_id,
+                members: g
+                    .members
+                    .iter()
+                    .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
+                    .map(|m| m.id.clone())
+                    .collect(),
+                reason: merged.then(|| "merged".to_string()),
+            }
+        })
+        .collect()
+}

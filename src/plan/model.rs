@@ -738,6 +738,52 @@ pub struct Plan {
     pub findings: Vec<Finding>,
     pub estimate: Estimate,
     pub impact: Vec<UserImpact>,
+    /// What the custom job's first cycle does with each group it pushes
+    /// (empty when it pushes none; absent in plans made before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_impact: Vec<GroupImpact>,
+}
+
+/// What the custom job's first cycle will do with one Entra group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupAction {
+    /// No target group has its name: the engine creates one.
+    Create,
+    /// One target group has its name: the engine takes it over (`targetId`).
+    Adopt,
+    /// Several target groups have its name: the engine cannot tell which.
+    Fail,
+}
+
+impl GroupAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupAction::Create => "create",
+            GroupAction::Adopt => "adopt",
+            GroupAction::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupImpact {
+    /// The Entra group's object id.
+    pub id: String,
+    /// The name it is pushed under (after `--group-map`).
+    pub display_name: String,
+    pub action: GroupAction,
+    /// The target group taken over (adopt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    /// The Entra ids of the members the first cycle adds: its direct user
+    /// members the custom job provisions (nested groups' members are not).
+    pub members: Vec<String>,
+    /// Why the outcome cannot be foretold exactly (`merged`: another Entra
+    /// group is pushed under the same name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Plan {
@@ -748,10 +794,24 @@ impl Plan {
 
     /// The digest over the canonical bytes: the compact JSON array of the
     /// plan's fields other than `planDigest`, in file order (`[format,
-    /// snapshotDigest, app, summary, steps, findings, estimate, impact]`).
+    /// snapshotDigest, app, summary, steps, findings, estimate, impact]`,
+    /// then `groupImpact` when there is one, so older plans keep their digest).
     pub fn compute_digest(&self) -> String {
         // The fields in file order, `planDigest` left out: the same bytes for
         // the same plan, without copying a plan that can hold 100,000 users.
+        if !self.group_impact.is_empty() {
+            return crate::snapshot::model::sha256_json(&(
+                &self.format,
+                &self.snapshot_digest,
+                &self.app,
+                &self.summary,
+                &self.steps,
+                &self.findings,
+                &self.estimate,
+                &self.impact,
+                &self.group_impact,
+            ));
+        }
         crate::snapshot::model::sha256_json(&(
             &self.format,
             &self.snapshot_digest,

@@ -66,6 +66,10 @@ pub const SCIM_TOKEN_PLACEHOLDER: &str = "{{scim_token}}";
 pub struct JobRef {
     pub service_principal_id: String,
     pub job_id: String,
+    /// Only link what the job's matching finds, write nothing (a job rebuilt
+    /// from a snapshot: [`crate::twin::engine::link::link_only`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub link_only: bool,
 }
 
 /// SCIM resources created in the target (over SCIM HTTP) after the initial cycles.
@@ -722,6 +726,7 @@ pub fn demo() -> Seed {
         run_jobs: vec![JobRef {
             service_principal_id: coda.id.clone(),
             job_id,
+            link_only: false,
         }],
         tenant: t,
         clients: vec![],

@@ -418,7 +418,12 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
     }
     if opts.provision_at_start {
         for j in &seed.run_jobs {
-            if let Err(e) = engine::run_cycle(&twin, &j.service_principal_id, &j.job_id).await {
+            let r = if j.link_only {
+                engine::link::link_only(&twin, &j.service_principal_id, &j.job_id).await
+            } else {
+                engine::run_cycle(&twin, &j.service_principal_id, &j.job_id).await
+            };
+            if let Err(e) = r {
                 running.warnings.push(format!(
                     "the initial cycle of job {} failed: {}",
                     j.job_id, e.message

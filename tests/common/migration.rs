@@ -56,7 +56,19 @@ impl Migration {
         scim: Option<(String, String)>,
         plan_args: &[&str],
     ) -> Migration {
+        Migration::prepared(opts, scim, plan_args, async |_| {}).await
+    }
+
+    /// [`Migration::with_plan_args`], with `setup` run on the started twin
+    /// before the snapshot (the tenant's state since the gallery's last export).
+    pub async fn prepared(
+        opts: TwinOptions,
+        scim: Option<(String, String)>,
+        plan_args: &[&str],
+        setup: impl AsyncFnOnce(&RunningTwin),
+    ) -> Migration {
         let twin = super::twin::with(opts).await;
+        setup(&twin).await;
         // The snapshot and plan are the admin's yesterday: no injected faults.
         twin.pause_faults(true);
         let (scim_url, scim_token) =

@@ -52,6 +52,7 @@
 //! them (accidental-deletions.md, synchronizationJobRestartCriteria).
 
 pub mod cycle;
+pub mod link;
 pub mod matching;
 pub mod on_demand;
 pub mod status;

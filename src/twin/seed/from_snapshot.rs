@@ -9,10 +9,11 @@
 //! assignments, the assigned groups with their direct members, nested groups
 //! (with the users reached through them), and the users with the attributes
 //! the snapshot read. Target side: the captured SCIM users and groups, ids
-//! kept. The gallery's Active jobs run one cycle at start: with the target
-//! already holding what they provisioned, that cycle matches each user the
-//! gallery provisioned and links it, so the gallery job starts in steady
-//! state, as in the tenant the snapshot was taken from.
+//! kept. The gallery's Active jobs link at start without writing
+//! ([`crate::twin::engine::link::link_only`]): each user and group the
+//! gallery's matching finds in the target is linked, so the gallery job
+//! starts in steady state and the target stays exactly as captured, even
+//! where Entra's values have moved on since the gallery's last export.
 //!
 //! This is the twin's one dependency on product code (`crate::snapshot`).
 
@@ -80,6 +81,7 @@ pub fn from_snapshot(snap: &Snapshot) -> Result<Seed> {
             run_jobs.push(JobRef {
                 service_principal_id: sp.id.clone(),
                 job_id: j.id.clone(),
+                link_only: true,
             });
         }
         jobs.insert(
