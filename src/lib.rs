@@ -27,6 +27,7 @@ pub mod rehearse;
 pub mod scim;
 pub mod secret;
 pub mod snapshot;
+pub mod text;
 pub mod twin;
 pub mod users;
 pub mod verify;

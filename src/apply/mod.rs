@@ -301,7 +301,10 @@ pub async fn apply(
         None
     } else {
         let p = applied_md_path(i.plan_path);
-        crate::output::write_private_file(&p, applied.render_markdown(i.plan).as_bytes())?;
+        crate::output::write_private_file(
+            &p,
+            crate::text::clean_lines(&applied.render_markdown(i.plan)).as_bytes(),
+        )?;
         Some(p)
     };
     let outcome = result?;

@@ -334,6 +334,7 @@ fn curl(method: &str, target: Target, url: &str, body: Option<&Value>) -> String
 impl Reporter for Text {
     fn event(&self, event: &Event<'_>) {
         use crate::progress::{Event as P, Observer};
+        use crate::text::{clean, clean_lines};
         use console::style;
         match event {
             Event::StepStarted { step } => {
@@ -341,7 +342,7 @@ impl Reporter for Text {
                     "\n{} {} {}",
                     style(step.action.symbol()).bold(),
                     style(&step.id).bold(),
-                    step.title
+                    clean(&step.title)
                 );
             }
             Event::Diff { live, .. } => {
@@ -352,7 +353,12 @@ impl Reporter for Text {
                     } else {
                         &l.what
                     };
-                    println!("    {mark} {what}: {} → {}", l.live, l.want);
+                    println!(
+                        "    {mark} {}: {} → {}",
+                        clean(what),
+                        clean(&l.live),
+                        clean(&l.want)
+                    );
                 }
             }
             Event::Request {
@@ -374,7 +380,7 @@ impl Reporter for Text {
                     println!("  {} {step}: done", style("✓").green());
                 }
             }
-            Event::StepSkipped { step, why } => println!("  · {step}: {why}"),
+            Event::StepSkipped { step, why } => println!("  · {step}: {}", clean(why)),
             Event::Progress { task, done, total } => {
                 let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
                 if open.insert(task.to_string()) {
@@ -402,7 +408,7 @@ impl Reporter for Text {
                     crate::apply::record::gap_text(gap)
                 );
             }
-            Event::Note { text } => println!("  note: {text}"),
+            Event::Note { text } => println!("  note: {}", clean_lines(text)),
         }
     }
 }
@@ -498,7 +504,7 @@ fn print_status(
             .map(|o| format!("; last: {o}"))
             .unwrap_or_default()
     );
-    print!("{}", applied.render_text());
+    print!("{}", crate::text::for_terminal(&applied.render_text()));
     for (name, v) in live {
         println!(
             "  {name} job: {}",

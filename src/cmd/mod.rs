@@ -55,7 +55,7 @@ pub fn main() -> i32 {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::text::clean_lines(&e.message));
             e.exit_code()
         }
     }
@@ -120,6 +120,6 @@ pub fn required<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T> {
 /// environment…) on stderr.
 pub fn print_notes(notes: &[String]) {
     for n in notes {
-        eprintln!("note: {n}");
+        eprintln!("note: {}", crate::text::clean_lines(n));
     }
 }

@@ -50,7 +50,7 @@ pub fn plan(ctx: &Context, args: &PlanArgs) -> Result<i32> {
     if ctx.json() {
         crate::output::print_json(&plan);
     } else {
-        print!("{}", render_text(&plan));
+        print!("{}", crate::text::for_terminal(&render_text(&plan)));
         if let Some(out) = &args.out {
             println!(
                 "Saved the plan to {}; review it with `scimshift show {}`.",
@@ -71,7 +71,7 @@ pub fn show(ctx: &Context, args: &ShowArgs) -> Result<i32> {
     if ctx.json() {
         crate::output::print_json(&plan);
     } else {
-        print!("{}", render_text(&plan));
+        print!("{}", crate::text::for_terminal(&render_text(&plan)));
     }
     Ok(exit::OK)
 }

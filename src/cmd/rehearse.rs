@@ -46,12 +46,15 @@ pub async fn rehearse(ctx: &Context, args: &RehearseArgs) -> Result<i32> {
         crate::output::write_private_file(p, &r.disagreements_csv())?;
     }
     if let Some(p) = &args.report {
-        crate::output::write_private_file(p, r.render_markdown().as_bytes())?;
+        crate::output::write_private_file(
+            p,
+            crate::text::clean_lines(&r.render_markdown()).as_bytes(),
+        )?;
     }
     if ctx.json() {
         crate::output::print_json(&r);
     } else {
-        print!("{}", r.render_text());
+        print!("{}", crate::text::for_terminal(&r.render_text()));
     }
     Ok(if r.disagreements == 0 {
         exit::OK

@@ -27,7 +27,7 @@ pub async fn capture(ctx: &Context, args: &SnapshotArgs) -> Result<i32> {
     if ctx.json() {
         crate::output::print_json(&summary);
     } else {
-        print!("{}", summary.render_text());
+        print!("{}", crate::text::for_terminal(&summary.render_text()));
     }
     Ok(exit::OK)
 }

@@ -25,7 +25,7 @@ const MAX_PRINTED: usize = 200;
 
 fn print_diags(file: &str, diags: &[Diag]) {
     for d in diags.iter().take(MAX_PRINTED) {
-        eprintln!("{}", d.render(file));
+        eprintln!("{}", crate::text::clean_lines(&d.render(file)));
     }
     if diags.len() > MAX_PRINTED {
         eprintln!(
@@ -189,7 +189,10 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             crate::output::print_json(&plan_json());
         }
     } else {
-        print!("{}", import_plan::render_text(&plan, 500));
+        print!(
+            "{}",
+            crate::text::for_terminal(&import_plan::render_text(&plan, 500))
+        );
     }
 
     let write_outputs = |outcomes: &[Outcome], deact: &[Outcome]| -> Result<()> {
@@ -321,8 +324,8 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             eprintln!(
                 "{file}:{}:1: {}: {}",
                 p.line,
-                p.user_name,
-                o.error.as_deref().unwrap_or("failed")
+                crate::text::clean(&p.user_name),
+                crate::text::clean(o.error.as_deref().unwrap_or("failed"))
             );
         }
         println!(

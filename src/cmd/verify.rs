@@ -93,7 +93,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
     if ctx.json() {
         crate::output::print_json(&report);
     } else {
-        print!("{}", report.render_text());
+        print!("{}", crate::text::for_terminal(&report.render_text()));
         if let Some(csv) = &args.csv {
             println!("Wrote one row per user and group to {}.", csv.display());
         }

@@ -66,9 +66,9 @@ impl GraphError {
             .or_else(|| header_request_id.map(str::to_string));
         GraphError {
             status,
-            code,
-            message: message.trim().to_string(),
-            request_id,
+            code: crate::text::server_text(&code),
+            message: crate::text::server_text(&message),
+            request_id: request_id.map(|r| crate::text::server_text(&r)),
             method: method.to_string(),
             path: path_only(path).to_string(),
         }

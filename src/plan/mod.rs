@@ -112,7 +112,10 @@ pub fn write_report(plan: &Plan, path: &Path) -> Result<()> {
     } else {
         None
     };
-    crate::output::write_private_file(path, render_markdown(plan, csv_name.as_deref()).as_bytes())
+    crate::output::write_private_file(
+        path,
+        crate::text::clean_lines(&render_markdown(plan, csv_name.as_deref())).as_bytes(),
+    )
 }
 
 #[cfg(test)]

@@ -535,13 +535,13 @@ pub fn parse_error(status: u16, body: &Value) -> ScimError {
         scim_type: body
             .get("scimType")
             .and_then(Value::as_str)
-            .map(str::to_string),
-        detail: body
-            .get("detail")
-            .or_else(|| body.get("message"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+            .map(crate::text::server_text),
+        detail: crate::text::server_text(
+            body.get("detail")
+                .or_else(|| body.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        ),
     }
 }
 

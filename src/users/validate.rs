@@ -155,6 +155,22 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
                 u.had_password = true;
                 continue;
             }
+            // Line breaks are checked per attribute below; TAB is plain text.
+            if let Some(c) = v
+                .chars()
+                .find(|&c| crate::text::is_unsafe(c) && !matches!(c, '\t' | '\n' | '\r'))
+            {
+                errs.push(Diag::error(
+                    line,
+                    col,
+                    format!(
+                        "{} holds the control character U+{:04X}, which would act on a terminal rather than print: remove it from the cell",
+                        hname(ci),
+                        c as u32
+                    ),
+                ));
+                continue;
+            }
             if let Some(why) = powershell_leftover(v) {
                 match role {
                     Col::Known | Col::Unknown => {

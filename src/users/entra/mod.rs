@@ -232,7 +232,7 @@ pub async fn run(
     let (st, mut plan) = prepare(g, args, table, validated).await?;
     spinner.finish();
     for d in &plan.diags {
-        eprintln!("{}", d.render(file));
+        eprintln!("{}", crate::text::clean_lines(&d.render(file)));
     }
     let importable = plan.rows.iter().filter(|p| p.action != "invalid").count();
     if args.deactivate_missing && importable == 0 {
