@@ -136,7 +136,8 @@ Examples:
 rehearse needs neither the tenant nor the target: it rebuilds both from the snapshot on loopback,
 runs the plan through the same code as `scimshift apply` over HTTP, lets the custom job run its
 first cycle, runs verify, and compares each user's and group's prediction with the outcome.
-For now the snapshot's SCIM BaseAddress must be a loopback URL (a snapshot of a twin).";
+A real tenant's snapshot rehearses too: its https BaseAddress is served by the twin's own store,
+so nothing leaves loopback.";
 
 const APPLY_HELP: &str = "\
 Examples:

@@ -77,6 +77,7 @@ pub fn write_private_file_with(
     let name = path
         .file_name()
         .ok_or_else(|| Error::usage(format!("{} is not a file path", path.display())))?;
+    refuse_special(path)?;
     let tmp = dir.join(format!(
         ".{}.tmp{}",
         name.to_string_lossy(),
@@ -99,6 +100,62 @@ pub fn write_private_file_with(
         let _ = std::fs::remove_file(&tmp);
         Error::io_at(path, e)
     })
+}
+
+/// Refuse to replace anything but a regular file: a symlink (its target would
+/// be left alone and the link replaced), a FIFO, a socket or a device.
+fn refuse_special(path: &std::path::Path) -> crate::error::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let ft = meta.file_type();
+    let what = if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_file() {
+        return Ok(());
+    } else {
+        "a device, FIFO or socket, not a regular file"
+    };
+    Err(crate::error::Error::usage(format!(
+        "{} is {what}: scimshift writes only regular files; give a new path",
+        path.display()
+    )))
+}
+
+/// Whether two paths name the same file: the same device and inode when both
+/// exist, else the same canonical path.
+pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Refuse an output path that is one of the command's inputs or another output.
+pub fn refuse_overlap(
+    outputs: &[(&str, &std::path::Path)],
+    inputs: &[(&str, &std::path::Path)],
+) -> crate::error::Result<()> {
+    for (i, (flag, out)) in outputs.iter().enumerate() {
+        for (other, p) in inputs.iter().chain(&outputs[..i]) {
+            if same_file(out, p) {
+                return Err(crate::error::Error::usage(format!(
+                    "{flag} {} is the same file as {other}: it would be overwritten; give another path",
+                    out.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

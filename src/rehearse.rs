@@ -2,8 +2,10 @@
 //! own snapshot and check the plan's per-user predictions.
 //!
 //! The twin starts in-process on loopback from [`crate::twin::seed::from_snapshot`]
-//! (bound to the port of the snapshot's BaseAddress, so the plan's URLs and
-//! ids resolve unchanged), the plan goes through [`crate::apply::apply`] over
+//! (bound to the port of the snapshot's BaseAddress when that is loopback, so
+//! the plan's URLs and ids resolve unchanged; for a real tenant's `https://`
+//! BaseAddress, on a free port with that address served by the twin's own
+//! store, so neither the tenant nor the target is needed), the plan goes through [`crate::apply::apply`] over
 //! HTTP exactly as `scimshift apply` sends it (stale-plan check, every step,
 //! the wait for the custom job's first cycle and verify), and then each
 //! user's prediction (`plan.impact`) is compared with what the engine did:
@@ -159,8 +161,17 @@ fn agrees(u: &crate::plan::model::UserImpact, outcome: Outcome, target: Option<&
     }
 }
 
-/// The loopback port of the snapshot's BaseAddress: the rebuilt twin serves there.
-fn loopback_port(snap: &Snapshot) -> Result<u16> {
+/// Where the rebuilt twin serves. A snapshot of a twin (BaseAddress on
+/// loopback with a port): that port, so the plan's URLs resolve unchanged. A
+/// real tenant's (`https://…`): a free loopback port, the BaseAddress kept
+/// as the jobs' setting and served by the twin's own store, so nothing leaves
+/// loopback.
+enum Serve {
+    Port(u16),
+    Alias(String),
+}
+
+fn serve_of(snap: &Snapshot) -> Result<Serve> {
     let base = snap
         .app
         .settings
@@ -179,10 +190,11 @@ fn loopback_port(snap: &Snapshot) -> Result<u16> {
         url.host_str(),
         Some("127.0.0.1") | Some("localhost") | Some("[::1]")
     );
-    match (loopback, url.port()) {
-        (true, Some(p)) => Ok(p),
+    match (loopback, url.port(), url.scheme()) {
+        (true, Some(p), _) => Ok(Serve::Port(p)),
+        (false, _, "https") => Ok(Serve::Alias(base)),
         _ => Err(Error::input(format!(
-            "rehearse can only rebuild a target whose BaseAddress is a loopback URL with a port for now (the snapshot's is {base})"
+            "the snapshot's BaseAddress {base} is neither https nor a loopback URL with a port, so rehearse cannot stand in for it"
         ))),
     }
 }
@@ -195,8 +207,16 @@ pub async fn rehearse(
     opts: Options<'_>,
 ) -> Result<Rehearsal> {
     crate::apply::drift::check_snapshot(plan, snap, "--snapshot")?;
-    let port = loopback_port(snap)?;
-    let seed = from_snapshot(snap)?;
+    let serve = serve_of(snap)?;
+    let mut seed = from_snapshot(snap)?;
+    if let Serve::Alias(base) = &serve
+        && let Some(sync) = seed
+            .tenant
+            .synchronization
+            .get_mut(&snap.app.service_principal_id)
+    {
+        sync.secrets.insert("BaseAddress".into(), base.clone());
+    }
     let started = std::time::Instant::now();
     // Apply journals next to the plan: rehearse on a copy in a private temp folder.
     let dir = std::env::temp_dir().join(format!(
@@ -228,7 +248,7 @@ pub async fn rehearse(
             &copy,
             &plan,
             snap,
-            port,
+            &serve,
             seed,
             profile.as_deref(),
             opts.faults,
@@ -281,15 +301,20 @@ async fn run(
     copy: &Path,
     plan: &Plan,
     snap: &Snapshot,
-    port: u16,
+    serve: &Serve,
     seed: crate::twin::seed::Seed,
     profile: Option<&str>,
     faults: Option<crate::twin::faults::Faults>,
 ) -> Result<Rehearsal> {
+    let (listen, scim_alias) = match serve {
+        Serve::Port(p) => (format!("127.0.0.1:{p}"), None),
+        Serve::Alias(base) => ("127.0.0.1:0".to_string(), Some(base.clone())),
+    };
     let twin = crate::twin::server::start(TwinOptions {
-        listen: format!("127.0.0.1:{port}"),
+        listen,
         seed: SeedSpec::Data(Box::new(seed)),
         faults,
+        scim_alias,
         ..Default::default()
     })
     .await?;
@@ -319,6 +344,7 @@ async fn run(
                 poll: Some(std::time::Duration::from_millis(200)),
                 in_doubt_wait: std::time::Duration::from_secs(20),
                 wait: std::time::Duration::from_secs(600),
+                token_check_base: Some(twin.scim_url.clone()),
                 ..Default::default()
             },
         },
@@ -670,7 +696,7 @@ impl Rehearsal {
             ));
         }
         for g in &self.groups {
-            let name = clean(&g.display_name);
+            let name = crate::text::clean(&g.display_name);
             if markdown {
                 s.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {} | {} |\n",
@@ -704,7 +730,7 @@ impl Rehearsal {
             (Some(true), _) => "\nverify on the rebuilt twin: passed\n".to_string(),
             (Some(false), w) => format!(
                 "\nverify on the rebuilt twin: failed: {}\n",
-                clean(w.as_deref().unwrap_or("see `scimshift verify`"))
+                crate::text::clean(w.as_deref().unwrap_or("see `scimshift verify`"))
             ),
             (None, _) => "\nverify on the rebuilt twin: not run\n".to_string(),
         });
@@ -713,7 +739,7 @@ impl Rehearsal {
                 "target users deactivated (none should be): {}\n",
                 self.deactivated
                     .iter()
-                    .map(|u| clean(u))
+                    .map(|u| crate::text::clean(u).into_owned())
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
@@ -792,23 +818,9 @@ impl Rehearsal {
     }
 }
 
-/// Text from the snapshot or the target, safe to print: control and bidi
-/// characters escaped.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 /// Text for a Markdown table cell: clean, pipes and backticks escaped.
 fn md(s: &str) -> String {
-    clean(s).replace('|', "\\|").replace('`', "'")
+    crate::text::clean(s).replace('|', "\\|").replace('`', "'")
 }
 
 /// Apply's events are not shown: the rehearsal prints its own table.

@@ -210,6 +210,43 @@ async fn a_schema_change_after_the_snapshot_makes_the_plan_stale() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_group_made_after_the_snapshot_makes_the_plan_stale() {
+    // The plan says the custom job creates "Coda Engineering"; someone makes
+    // a group of that name in the app by hand. The steps and the users'
+    // predictions are unchanged, but the job would now take that group over.
+    let m = Migration::new(TwinOptions::default(), None).await;
+    let plan = m.plan_json();
+    let eng = plan["groupImpact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["displayName"] == "Coda Engineering")
+        .unwrap();
+    assert_eq!(eng["action"], "create", "{eng}");
+    let scim = scimshift::scim::ScimClient::new(
+        &m.scim_url,
+        scimshift::secret::Secret::new(m.scim_token.clone()),
+    )
+    .unwrap();
+    scim.create(
+        scimshift::scim::client::Resource::Groups,
+        &serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                            "displayName": "Coda Engineering", "members": []}),
+    )
+    .await
+    .unwrap();
+    let args = yes_fast();
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(
+        err.contains("the predictions for 1 groups would now differ"),
+        "{err}"
+    );
+    assert!(m.custom_apps().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_apply_of_the_same_plan_is_refused_while_the_first_runs() {
     let m = Migration::new(TwinOptions::default(), None).await;
     // A live holder: this test process.

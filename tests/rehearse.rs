@@ -423,3 +423,41 @@ async fn twin_serve_serves_the_tenant_a_snapshot_recorded() {
     );
     let _ = child.kill().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_tenants_snapshot_rehearses_without_the_tenant_or_the_target() {
+    // The demo snapshot as if captured from a real tenant whose gallery app
+    // provisions into Coda: BaseAddress and the target's URL are https on
+    // coda.io. Neither is reachable from here; the rehearsal must not need them.
+    let (dir, snapshot, _) = captured(&[]).await;
+    let mut snap = scimshift::snapshot::model::Snapshot::load(&snapshot).unwrap();
+    let coda = "https://coda.io/scim/v2/organizations/org-4711";
+    for kv in &mut snap.app.settings {
+        if kv.key == "BaseAddress" {
+            kv.value = coda.to_string();
+        }
+    }
+    snap.target.as_mut().unwrap().base_url = coda.to_string();
+    snap.seal();
+    let real = dir.path().join("real-snapshot.json");
+    std::fs::write(&real, snap.to_bytes()).unwrap();
+    let plan = dir.path().join("real-plan.json");
+    let mut c = cli::bin();
+    c.args(["plan", "--profile", "coda", "--snapshot"])
+        .arg(&real)
+        .arg("--out")
+        .arg(&plan);
+    let o = cli::run(c).await;
+    assert_eq!(o.status.code(), Some(2), "plan: {}", cli::text(&o).1);
+    let body = std::fs::read_to_string(&plan).unwrap();
+    assert!(body.contains(coda), "the plan writes the real BaseAddress");
+
+    let csv = dir.path().join("real.csv");
+    let o = rehearse(&plan, &real, &["--output", "json"], &csv).await;
+    let (out, err) = cli::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["disagreements"], 0, "{}", r["table"]);
+    assert_eq!(r["table"]["match"]["matched"], 155, "{}", r["table"]);
+    assert_eq!(r["verify"]["passed"], Value::Bool(true), "{}", r["verify"]);
+}

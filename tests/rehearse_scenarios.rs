@@ -164,8 +164,15 @@ async fn rehearse_scenario(
         "{name}: predicted duplicates"
     );
     assert_eq!(
-        made, wrong_turn_duplicates,
-        "{name}: duplicates the engine made"
+        made,
+        wrong_turn_duplicates,
+        "{name}: duplicates the engine made; the predicted duplicates' rows: {:#?}; verify {}; found done {}",
+        rows.iter()
+            .filter(|x| x["predicted"] == "duplicate")
+            .take(3)
+            .collect::<Vec<_>>(),
+        r["verify"],
+        r["stepsFoundDone"]
     );
     assert_eq!(
         created,

@@ -109,7 +109,8 @@ pub async fn stale(
     now.snapshot_digest = saved.snapshot_digest.clone();
     let same_steps = now.steps == saved.steps;
     let same_impact = now.impact == saved.impact;
-    if same_steps && same_impact {
+    let same_groups = now.group_impact == saved.group_impact;
+    if same_steps && same_impact && same_groups {
         return Ok(vec![]);
     }
     let mut out = Vec::new();
@@ -133,6 +134,18 @@ pub async fn stale(
             .count()
             + now.impact.len().saturating_sub(saved.impact.len());
         out.push(format!("the predictions for {n} users would now differ"));
+    }
+    if !same_groups {
+        let n = saved
+            .group_impact
+            .iter()
+            .filter(|g| !now.group_impact.contains(g))
+            .count()
+            + now
+                .group_impact
+                .len()
+                .saturating_sub(saved.group_impact.len());
+        out.push(format!("the predictions for {n} groups would now differ"));
     }
     out.extend(lines());
     Ok(out)

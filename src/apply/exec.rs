@@ -45,6 +45,10 @@ pub struct ExecOptions {
     /// How long to look for the result of a write that was sent but not
     /// confirmed (and for a new object to replicate) before sending again.
     pub in_doubt_wait: Duration,
+    /// Check the SCIM token against this base URL instead of the plan's
+    /// BaseAddress (rehearse: the rebuilt twin's store stands in for a real
+    /// target the plan names).
+    pub token_check_base: Option<String>,
 }
 
 impl Default for ExecOptions {
@@ -55,6 +59,7 @@ impl Default for ExecOptions {
             wait: Duration::from_secs(2 * 3600),
             poll: None,
             in_doubt_wait: Duration::from_secs(120),
+            token_check_base: None,
         }
     }
 }
@@ -366,7 +371,12 @@ impl<'a> Executor<'a> {
         crate::plan::placeholder::names_in_value(v, &mut names);
         if names.contains(&SECRET) && !self.bound.contains_key(SECRET) {
             let token = (self.token)()?;
-            if let Some(base) = super::base_address(self.plan) {
+            let base = self
+                .opts
+                .token_check_base
+                .clone()
+                .or_else(|| super::base_address(self.plan));
+            if let Some(base) = base {
                 crate::scim::ScimClient::new(&base, token.clone())?
                     .get_path("Users?startIndex=1&count=1")
                     .await

@@ -12,6 +12,18 @@ use crate::plan::{
 use crate::snapshot::model::Snapshot;
 
 pub fn plan(ctx: &Context, args: &PlanArgs) -> Result<i32> {
+    let mut outputs = Vec::new();
+    if let Some(p) = &args.out {
+        outputs.push(("--out", p.as_path()));
+    }
+    if let Some(p) = &args.report {
+        outputs.push(("--report", p.as_path()));
+    }
+    let mut inputs = vec![("--snapshot", args.snapshot.as_path())];
+    if let Some(p) = &args.group_map {
+        inputs.push(("--group-map", p.as_path()));
+    }
+    crate::output::refuse_overlap(&outputs, &inputs)?;
     let snap = Snapshot::load(&args.snapshot)?;
     let (profile, detected) = choose_profile(&snap, args.profile.as_deref())?;
     if !detected {

@@ -53,6 +53,16 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     if args.concurrency == 0 || args.concurrency > 64 {
         return Err(Error::usage("--concurrency must be between 1 and 64"));
     }
+    if let Some(r) = &args.results {
+        let failed = results::failed_path(r);
+        crate::output::refuse_overlap(
+            &[
+                ("--results", r.as_path()),
+                ("the failed-rows file", failed.as_path()),
+            ],
+            &[("the input file", args.file.as_path())],
+        )?;
+    }
     let entra = entra_options(args, to_entra)?;
     let opts = ImportOptions {
         file: args.file.clone(),
@@ -410,6 +420,12 @@ fn entra_options(args: &UsersImportArgs, to_entra: bool) -> Result<EntraOptions>
 pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
     let progress = super::progress::observer(ctx);
     let format = Format::parse_output(&args.format)?;
+    if let Some(s) = &args.snapshot {
+        crate::output::refuse_overlap(
+            &[("--out", args.out.as_path())],
+            &[("--snapshot", s.as_path())],
+        )?;
+    }
     let (users, groups, source) = match (&args.snapshot, &args.scim.scim_url) {
         (Some(path), _) => {
             let snap = crate::snapshot::model::Snapshot::load(path)?;

@@ -241,8 +241,27 @@ fn wait_steady_state_needs_a_steady_state_after_the_start() {
     // A steady state from before the start (an earlier run) does not count either.
     job["status"]["steadyStateLastAchievedTime"] = json!("2026-12-01T22:40:00Z");
     assert!(!check(&job, &bound));
-    // Reached after the start: done.
+    // Reached after the start, but by a cycle that saw none of the
+    // assignments yet (Entra's assignment lag): not done.
     job["status"]["steadyStateLastAchievedTime"] = json!("2026-12-01T23:05:12.3456789Z");
+    let expected = p
+        .impact
+        .iter()
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
+        .count();
+    job["status"]["synchronizedEntryCountByType"] = json!([{"key": "User to User", "value": 0}]);
+    assert!(
+        !check(&job, &bound),
+        "a steady state with nobody synchronized"
+    );
+    job["status"]["synchronizedEntryCountByType"] =
+        json!([{"key": "User to User", "value": expected - 1}]);
+    assert!(!check(&job, &bound));
+    // Every user the plan provisions in sync: done.
+    job["status"]["synchronizedEntryCountByType"] = json!([
+        {"key": "User to User", "value": expected},
+        {"key": "Group to Group", "value": 4}
+    ]);
     assert!(check(&job, &bound));
     // ... unless quarantined.
     job["status"]["quarantine"] = json!({"reason": "EncounteredQuarantineException"});

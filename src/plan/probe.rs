@@ -16,7 +16,7 @@ use std::fmt;
 
 /// The closed list of named probes (serialised as `secret:<key>`,
 /// `userMatching`, `groupMappingEnabled`, `principalIds`, `duplicateUserNames`,
-/// `displayNames`).
+/// `displayNames`, `synchronizedUsers`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Probe {
@@ -40,6 +40,11 @@ pub enum Probe {
     /// A SCIM list (`/Groups`): the `displayName` of every resource, over
     /// every page (`Resources`).
     DisplayNames,
+    /// A synchronization job: how many users it keeps in sync, the sum of
+    /// the `User to …` counts in `status.synchronizedEntryCountByType`. A
+    /// first cycle that ran before the engine saw the assignments (Entra's
+    /// assignment lag) reaches steady state with none.
+    SynchronizedUsers,
 }
 
 /// Every probe name, with what it checks, for the docs and `--help`-style listings.
@@ -68,6 +73,10 @@ pub const PROBES: &[(&str, &str)] = &[
         "displayNames",
         "the displayName of every SCIM resource listed (groups), over all pages",
     ),
+    (
+        "synchronizedUsers",
+        "the users a synchronization job keeps in sync: the sum of the `User to …` counts in status.synchronizedEntryCountByType",
+    ),
 ];
 
 impl fmt::Display for Probe {
@@ -79,6 +88,7 @@ impl fmt::Display for Probe {
             Probe::PrincipalIds => f.write_str("principalIds"),
             Probe::DuplicateUserNames => f.write_str("duplicateUserNames"),
             Probe::DisplayNames => f.write_str("displayNames"),
+            Probe::SynchronizedUsers => f.write_str("synchronizedUsers"),
         }
     }
 }
@@ -92,6 +102,7 @@ impl TryFrom<String> for Probe {
             "principalIds" => Probe::PrincipalIds,
             "duplicateUserNames" => Probe::DuplicateUserNames,
             "displayNames" => Probe::DisplayNames,
+            "synchronizedUsers" => Probe::SynchronizedUsers,
             _ => match s.strip_prefix("secret:") {
                 Some(k) if !k.is_empty() => Probe::Secret(k.to_string()),
                 _ => {
@@ -173,6 +184,18 @@ impl Probe {
                     .iter()
                     .filter_map(|g| g.get("displayName").cloned())
                     .collect(),
+            )),
+            Probe::SynchronizedUsers => Some(Value::from(
+                body.pointer("/status/synchronizedEntryCountByType")?
+                    .as_array()?
+                    .iter()
+                    .filter(|kv| {
+                        kv.get("key")
+                            .and_then(Value::as_str)
+                            .is_some_and(|k| k.starts_with("User to "))
+                    })
+                    .filter_map(|kv| kv.get("value").and_then(Value::as_u64))
+                    .sum::<u64>(),
             )),
         }
     }

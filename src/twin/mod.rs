@@ -36,6 +36,10 @@ pub struct Twin {
     pub scim_store: Arc<scim_store::ScimStore>,
     /// Base URL of the embedded store, known once the listener is bound.
     pub embedded_scim_url: OnceLock<String>,
+    /// A BaseAddress the engine sends to the embedded store instead (a twin
+    /// rebuilt from a real tenant's snapshot: `https://coda.io/…` stays the
+    /// jobs' setting, and nothing leaves loopback).
+    pub scim_alias: OnceLock<String>,
     /// Bearer token of the embedded store.
     pub embedded_scim_token: Secret,
     /// Replication and assignment lag of objects created through Graph.
@@ -48,5 +52,18 @@ impl Twin {
     /// Lock the tenant (poisoning is ignored: a panicked handler must not wedge the twin).
     pub fn tenant(&self) -> std::sync::MutexGuard<'_, state::Tenant> {
         self.tenant.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where the engine sends SCIM for a job's BaseAddress: the embedded
+    /// store for [`Twin::scim_alias`], else the address itself.
+    pub fn scim_base(&self, base: &str) -> String {
+        let same = |a: &str| {
+            a.trim_end_matches('/')
+                .eq_ignore_ascii_case(base.trim_end_matches('/'))
+        };
+        match (self.scim_alias.get(), self.embedded_scim_url.get()) {
+            (Some(alias), Some(embedded)) if same(alias) => embedded.clone(),
+            _ => base.to_string(),
+        }
     }
 }

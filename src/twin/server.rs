@@ -63,6 +63,8 @@ pub struct TwinOptions {
     pub device_code_pending_polls: u32,
     /// Run the seed's `runJobs` cycles and create its hand-made target objects at start.
     pub provision_at_start: bool,
+    /// A BaseAddress served by the embedded store (`Twin::scim_alias`).
+    pub scim_alias: Option<String>,
 }
 
 impl Default for TwinOptions {
@@ -79,6 +81,7 @@ impl Default for TwinOptions {
             quota_scale: 1.0,
             device_code_pending_polls: 2,
             provision_at_start: true,
+            scim_alias: None,
         }
     }
 }
@@ -300,6 +303,7 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         http: crate::net::http_client(),
         scim_store: Arc::new(scim_store::ScimStore::default()),
         embedded_scim_url: OnceLock::new(),
+        scim_alias: OnceLock::new(),
         embedded_scim_token: embedded_token.clone(),
         lag: LagState::new(opts.lag.clone()),
         engine: engine::EngineState::default(),
@@ -315,6 +319,9 @@ async fn start_with_seed(opts: TwinOptions, seed: Seed) -> Result<RunningTwin> {
         .unwrap_or(matches!(opts.seed, SeedSpec::Demo));
     twin.scim_store.set_one_token_at_a_time(one_token);
     let _ = twin.embedded_scim_url.set(embedded_url);
+    if let Some(alias) = &opts.scim_alias {
+        let _ = twin.scim_alias.set(alias.clone());
+    }
     let auth = Arc::new(Auth::new(
         tenant_id.clone(),
         clients.clone(),

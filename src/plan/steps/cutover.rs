@@ -7,6 +7,7 @@
 use super::{POD_MEMBERS, StepInputs, custom_job};
 use crate::plan::findings::{plural, pred_count};
 use crate::plan::model::*;
+use crate::plan::probe::Probe;
 use crate::snapshot::model::GroupSnapshot;
 use serde_json::{Value, json};
 
@@ -154,7 +155,9 @@ pub fn pilot_on_demand(i: &StepInputs, g: &GroupSnapshot, pushed: &str) -> Step 
     }
 }
 
-pub fn wait_steady_state() -> Step {
+/// `expected_users`: the users the plan predicts the first cycle matches or
+/// creates; the steady state counts only once the job keeps that many in sync.
+pub fn wait_steady_state(expected_users: usize) -> Step {
     let job = custom_job("");
     Step {
         id: "wait-steady-state".into(),
@@ -174,10 +177,15 @@ pub fn wait_steady_state() -> Step {
                 ),
                 Expect::at("/status/code", ExpectOp::Equals, Some(json!("Active"))),
                 Expect::at("/status/quarantine", ExpectOp::Equals, Some(Value::Null)),
+                Expect::probe(
+                    Probe::SynchronizedUsers,
+                    ExpectOp::AtLeast,
+                    Some(json!(expected_users)),
+                ),
             ],
         )
         .polled(60, None),
         undo: Undo::read(),
-        details: Value::Null,
+        details: json!({"expectedUsers": expected_users}),
     }
 }

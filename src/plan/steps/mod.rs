@@ -16,7 +16,7 @@ pub mod verify;
 
 use super::custom_schema::CustomSchema;
 use super::impact::Prediction;
-use super::model::Step;
+use super::model::{Step, UserAction};
 use crate::mapping::schema::Mappings;
 use crate::snapshot::model::{GroupSnapshot, JobSnapshot, Snapshot};
 
@@ -63,7 +63,13 @@ pub fn all(i: &StepInputs) -> Vec<Step> {
     if let Some((g, pushed)) = &i.pilot {
         steps.push(cutover::pilot_on_demand(i, g, pushed));
     }
-    steps.push(cutover::wait_steady_state());
+    let expected_users = i
+        .pred
+        .impact
+        .iter()
+        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
+        .count();
+    steps.push(cutover::wait_steady_state(expected_users));
     steps.push(verify::step(i));
     if !i.pushed.is_empty() {
         steps.push(verify::groups(i));

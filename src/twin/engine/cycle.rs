@@ -221,6 +221,7 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
                 "the job has no BaseAddress secret: save the tenant URL and token first",
             )
         })?;
+    let base = twin.scim_base(&base);
     let token = Secret::new(sync.secrets.get("SecretToken").cloned().unwrap_or_default());
     let to_json = |u: &crate::twin::state::DirUser| serde_json::to_value(u).unwrap_or(Value::Null);
     // Assignments made through Graph moments ago are not visible to the engine yet.

@@ -503,7 +503,8 @@ pub async fn validate_credentials(
     token: &str,
 ) -> Result<(), EngineError> {
     use target::{Target, TargetError};
-    let t = Target::new(twin.http.clone(), base_url, Secret::new(token))
+    let base_url = twin.scim_base(base_url);
+    let t = Target::new(twin.http.clone(), &base_url, Secret::new(token))
         .map_err(|m| EngineError::bad_request("InvalidTenantUrl", m))?;
     let probe = uuid::Uuid::new_v4().to_string();
     match t.query("Users", "userName", &probe).await {
@@ -556,6 +557,7 @@ pub fn new_twin(tenant: Tenant) -> Twin {
         http: crate::net::http_client(),
         scim_store: Arc::new(super::scim_store::ScimStore::default()),
         embedded_scim_url: OnceLock::new(),
+        scim_alias: OnceLock::new(),
         embedded_scim_token: Secret::new(format!("twin-{}", uuid::Uuid::new_v4().simple())),
         lag: super::lag::LagState::new(super::lag::Lag::off()),
         engine: EngineState::default(),
