@@ -37,8 +37,8 @@ fn opts(seed: Seed) -> TwinOptions {
     }
 }
 
-/// The Coda gallery job's schema in a seed.
-fn gallery_schema(t: &mut Tenant) -> &mut Value {
+/// The Coda gallery app's synchronization (jobs and settings) in a seed.
+fn gallery_sync(t: &mut Tenant) -> &mut scimshift::twin::state::Synchronization {
     let sp = t
         .service_principals
         .values()
@@ -46,19 +46,12 @@ fn gallery_schema(t: &mut Tenant) -> &mut Value {
         .unwrap()
         .id
         .clone();
-    let sync = t.synchronization.get_mut(&sp).unwrap();
-    &mut sync.jobs.values_mut().next().unwrap().schema
+    t.synchronization.get_mut(&sp).unwrap()
 }
 
-fn gallery_secrets(t: &mut Tenant) -> &mut std::collections::BTreeMap<String, String> {
-    let sp = t
-        .service_principals
-        .values()
-        .find(|s| s.display_name == "Coda")
-        .unwrap()
-        .id
-        .clone();
-    &mut t.synchronization.get_mut(&sp).unwrap().secrets
+/// The Coda gallery job's schema in a seed.
+fn gallery_schema(t: &mut Tenant) -> &mut Value {
+    &mut gallery_sync(t).jobs.values_mut().next().unwrap().schema
 }
 
 /// The gallery's user object mapping (the first of its rule).
@@ -220,7 +213,9 @@ async fn scenario_username_case_differences() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_sync_all_scope() {
     let mut seed = demo();
-    gallery_secrets(&mut seed.tenant).insert("SyncAll".into(), "true".into());
+    gallery_sync(&mut seed.tenant)
+        .secrets
+        .insert("SyncAll".into(), "true".into());
     let groups = seed.tenant.groups.len();
     let o = rehearse_scenario(
         "sync-all",
