@@ -26,6 +26,7 @@ async fn snapshot_of_100k_users_5k_groups() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
+    let mut twin_handle: Option<scimshift::twin::server::RunningTwin> = None;
     let (graph_url, authority, app, creds, _mock) = match std::env::var("SCIMSHIFT_BENCH_GRAPH_URL")
     {
         Ok(url) => {
@@ -70,12 +71,14 @@ async fn snapshot_of_100k_users_5k_groups() {
                     twin.client_secret.expose().to_string(),
                 ),
             ];
+            let urls = (twin.graph_url.clone(), twin.authority_url.clone());
+            twin_handle = Some(twin);
             (
-                twin.graph_url.clone(),
-                twin.authority_url.clone(),
+                urls.0,
+                urls.1,
                 "Coda".to_string(),
                 creds,
-                Some(Box::new(twin) as Box<dyn std::any::Any + Send>),
+                None::<Box<dyn std::any::Any + Send>>,
             )
         }
         Err(_) => {
@@ -138,6 +141,7 @@ async fn snapshot_of_100k_users_5k_groups() {
     for (k, v) in creds {
         cmd.env(k, v);
     }
+    let before = twin_handle.as_ref().map(|t| t.usage());
     let t = Instant::now();
     let output = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
@@ -157,4 +161,54 @@ async fn snapshot_of_100k_users_5k_groups() {
             .find(|l| l.starts_with("BENCH"))
             .unwrap_or("")
     );
+    // Against the twin: what the run cost in Graph requests and resource units,
+    // and its wall time against the time Graph's quota allows for those units.
+    if let (Some(twin), Some(before)) = (&twin_handle, before) {
+        use scimshift::twin::throttle::Quota;
+        let after = twin.usage();
+        let requests = after.requests - before.requests;
+        let get = |m: &std::collections::HashMap<Quota, u64>| {
+            m.get(&Quota::ResourceUnits).copied().unwrap_or(0)
+        };
+        let ru = get(&after.admitted) - get(&before.admitted);
+        let refused = get(&after.refused) - get(&before.refused);
+        // The quota in force (unscaled when throttling is off: 8,000 RU / 10 s).
+        let (limit, window) = twin
+            .quota(Quota::ResourceUnits)
+            .unwrap_or((8000, std::time::Duration::from_secs(10)));
+        let rate = limit as f64 / window.as_secs_f64();
+        let quota_s = ru as f64 / rate;
+        let time = stderr
+            .lines()
+            .find(|l| l.starts_with("BENCH"))
+            .unwrap_or("");
+        let field = |name: &str| -> f64 {
+            time.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let (wall_s, rss_kb) = (field("wall="), field("maxrss="));
+        eprintln!(
+            "graph: {requests} requests ($batch and inner), {ru} RU admitted, {refused} answered 429; quota {limit} RU / {window:?} -> {quota_s:.1} s for those RU; wall / quota time = {:.2}",
+            wall_s / quota_s
+        );
+        println!(
+            "RESULT {}",
+            serde_json::json!({
+                "bench": "snapshot",
+                "users": users,
+                "groups": groups,
+                "requests": requests,
+                "ru": ru,
+                "refused": refused,
+                "quota_ru": limit,
+                "quota_window_s": window.as_secs_f64(),
+                "quota_s": quota_s,
+                "wall_s": wall_s,
+                "rss_kb": rss_kb,
+                "file_bytes": size,
+            })
+        );
+    }
 }

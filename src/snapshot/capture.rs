@@ -7,8 +7,10 @@
 //! [`capture`] is the entry point (the demo and tests call it;
 //! [`capture_with`] reports each phase to a `crate::progress::Observer`, which
 //! the command in `crate::cmd::snapshot` draws); it draws nothing itself. What
-//! `snapshot` prints is `super::summary`. Per-group and per-user reads go
-//! through `$batch`.
+//! `snapshot` prints is `super::summary`. Group details are read in bulk
+//! (`$filter=id in (…)`, 15 ids a read), members with one paged read per
+//! group, transitive members only of groups found nested in another; these
+//! and per-user reads go through `$batch`.
 //! No credential value ever reaches the snapshot: credential keys are
 //! recorded as present only.
 
@@ -197,21 +199,25 @@ pub async fn capture_with(
     }
     let group_ids: Vec<String> = group_ids.into_iter().collect();
     let member_select = format!("{user_select},groupTypes,securityEnabled,mailEnabled");
-    let mut requests = Vec::new();
-    for (i, g) in group_ids.iter().enumerate() {
-        requests.push(BatchRequest::get(
-            format!("g{i}"),
-            format!("/groups/{}?$select={GROUP_SELECT}", seg(g)),
-        ));
-        requests.push(BatchRequest::get(
-            format!("m{i}"),
-            format!(
-                "/groups/{}/members?$select={}&$top=999",
-                seg(g),
-                query(&member_select)
-            ),
-        ));
-    }
+    // Group details (name and kind) in bulk: `$filter=id in (…)` of up to 15
+    // ids (Graph's limit without advanced queries), inside `$batch` — 5,000
+    // groups in 334 reads instead of 5,000.
+    let mut group_bodies = read_groups_by_id(graph, &group_ids, progress).await?;
+    // Members: one paged read per group.
+    let requests: Vec<BatchRequest> = group_ids
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            BatchRequest::get(
+                format!("m{i}"),
+                format!(
+                    "/groups/{}/members?$select={}&$top=999",
+                    seg(g),
+                    query(&member_select)
+                ),
+            )
+        })
+        .collect();
     let bar = Task::start(
         progress,
         if sync_all {
@@ -223,20 +229,17 @@ pub async fn capture_with(
     );
     let mut groups = Vec::new();
     let mut nested_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut group_bodies: BTreeMap<String, Value> = BTreeMap::new();
     {
         let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
         while let Some(chunk) = stream.next().await {
             for (req, resp) in chunk? {
-                let key = req.id[1..].to_string();
-                if req.id.starts_with('g') {
-                    group_bodies.insert(key, resp.into_result(&req)?);
-                    continue;
-                }
-                let group = group_bodies
-                    .remove(&key)
-                    .ok_or_else(|| Error::internal("a group's members arrived before the group"))?;
+                let gid = &group_ids[req.id[1..].parse::<usize>().unwrap_or(0)];
                 let first = resp.into_result(&req)?;
+                let group = group_bodies.remove(gid).ok_or_else(|| {
+                    Error::remote(format!(
+                        "Graph listed the members of group {gid} but did not return the group itself"
+                    ))
+                })?;
                 let members = graph.rest_of_pages(first, &req.url).await?;
                 let (g, direct_users, nested) = read_group(group, members, &mut users);
                 nested_of.insert(g.id.clone(), nested);
@@ -562,6 +565,52 @@ fn candidates(found: &[Value]) -> String {
         .collect();
     v.sort();
     v.join(", ")
+}
+
+/// Graph's limit on the values of one `$filter=… in (…)` (without advanced queries).
+const MAX_IN_FILTER: usize = 15;
+
+/// Name and kind of each group in `ids`, keyed by id: `GET
+/// /groups?$filter=id in (…)` for up to [`MAX_IN_FILTER`] ids at a time,
+/// through `$batch`. A group Graph does not return is simply absent.
+async fn read_groups_by_id(
+    graph: &GraphClient,
+    ids: &[String],
+    progress: &dyn Observer,
+) -> Result<HashMap<String, Value>> {
+    let requests: Vec<BatchRequest> = ids
+        .chunks(MAX_IN_FILTER)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let list: Vec<String> = chunk.iter().map(|id| odata_string(id)).collect();
+            BatchRequest::get(
+                format!("d{i}"),
+                format!(
+                    "/groups?$filter={}&$select={GROUP_SELECT}",
+                    query(&format!("id in ({})", list.join(",")))
+                ),
+            )
+        })
+        .collect();
+    let mut out = HashMap::with_capacity(ids.len());
+    if requests.is_empty() {
+        return Ok(out);
+    }
+    let bar = Task::start(progress, "reading group details", Some(ids.len() as u64));
+    let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
+    while let Some(chunk) = stream.next().await {
+        for (req, resp) in chunk? {
+            let first = resp.into_result(&req)?;
+            for g in graph.rest_of_pages(first, &req.url).await? {
+                if let Some(id) = str_of(&g, "id") {
+                    bar.inc(1);
+                    out.insert(id, g);
+                }
+            }
+        }
+    }
+    bar.finish();
+    Ok(out)
 }
 
 /// One assigned group and its direct members: the snapshot entry, its direct

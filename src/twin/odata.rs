@@ -1,6 +1,7 @@
 //! The OData query options the twin's Graph side understands: `$filter`
-//! (`eq`, `startswith`, joined by `and`), `$select`, `$top`, `$count` and
-//! `$skiptoken` paging with absolute `@odata.nextLink`s.
+//! (`eq`, `in`, `startswith`, joined by `and`; at most 15 values in `in`
+//! lists, Graph's limit without advanced queries), `$select`, `$top`,
+//! `$count` and `$skiptoken` paging with absolute `@odata.nextLink`s.
 //!
 //! It stops at what scimshift sends; anything else is refused the way Graph
 //! refuses it (400 with Graph's wording where we know it).
@@ -20,6 +21,10 @@ pub struct ODataQuery {
     pub count: bool,
 }
 
+/// Graph's limit on the values of `in` lists in one `$filter` (without
+/// `ConsistencyLevel: eventual`, which the twin does not model).
+pub const MAX_IN_VALUES: usize = 15;
+
 /// Why a query option was refused: (Graph error code, message).
 pub type QueryError = (&'static str, String);
 
@@ -37,7 +42,25 @@ impl ODataQuery {
         for (k, v) in &pairs {
             let key = k.trim_start_matches('$').to_ascii_lowercase();
             match key.as_str() {
-                "filter" => q.filter = Some(Filter::parse(v).map_err(|m| ("BadRequest", m))?),
+                "filter" => {
+                    let f = Filter::parse(v).map_err(|m| ("BadRequest", m))?;
+                    let alternatives: usize =
+                        f.0.iter()
+                            .map(|c| match c {
+                                Cond::In(_, vs) => vs.len(),
+                                _ => 0,
+                            })
+                            .sum();
+                    if alternatives > MAX_IN_VALUES {
+                        return Err((
+                            "Request_UnsupportedQuery",
+                            format!(
+                                "Too many child clauses specified in search filter expression containing 'OR' operators: {alternatives}. Max allowed: {MAX_IN_VALUES}."
+                            ),
+                        ));
+                    }
+                    q.filter = Some(f)
+                }
                 "select" => {
                     q.select = Some(
                         v.split(',')
@@ -105,14 +128,32 @@ impl ODataQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cond {
     Eq(String, Value),
+    /// `prop in ('a', 'b')`: equal to any of the values.
+    In(String, Vec<Value>),
     StartsWith(String, String),
 }
 
 impl Cond {
     pub fn prop(&self) -> &str {
         match self {
-            Cond::Eq(p, _) | Cond::StartsWith(p, _) => p,
+            Cond::Eq(p, _) | Cond::In(p, _) | Cond::StartsWith(p, _) => p,
         }
+    }
+}
+
+/// `got` equals `want` as `eq` compares (strings case-insensitively when `ci`).
+fn equal(got: Option<&Value>, want: &Value, ci: bool) -> bool {
+    match (got, want) {
+        (None | Some(Value::Null), Value::Null) => true,
+        (Some(Value::String(a)), Value::String(b)) => {
+            if ci {
+                a.to_lowercase() == b.to_lowercase()
+            } else {
+                a == b
+            }
+        }
+        (Some(a), b) => a == b,
+        _ => false,
     }
 }
 
@@ -148,22 +189,24 @@ impl Filter {
         })
     }
 
+    /// The string values `prop` must be one of, when the filter is exactly
+    /// `prop eq '…'` or `prop in ('…', …)` (a lookup by key, no scan).
+    pub fn key_values(&self, prop: &str) -> Option<Vec<&str>> {
+        match self.0.as_slice() {
+            [Cond::Eq(p, Value::String(v))] if p.eq_ignore_ascii_case(prop) => Some(vec![v]),
+            [Cond::In(p, vs)] if p.eq_ignore_ascii_case(prop) => {
+                vs.iter().map(Value::as_str).collect()
+            }
+            _ => None,
+        }
+    }
+
     pub fn matches(&self, obj: &Value, ci: bool) -> bool {
         self.0.iter().all(|c| match c {
-            Cond::Eq(p, want) => {
+            Cond::Eq(p, want) => equal(lookup(obj, p), want, ci),
+            Cond::In(p, wants) => {
                 let got = lookup(obj, p);
-                match (got, want) {
-                    (None | Some(Value::Null), Value::Null) => true,
-                    (Some(Value::String(a)), Value::String(b)) => {
-                        if ci {
-                            a.to_lowercase() == b.to_lowercase()
-                        } else {
-                            a == b
-                        }
-                    }
-                    (Some(a), b) => a == b,
-                    _ => false,
-                }
+                wants.iter().any(|w| equal(got, w, ci))
             }
             Cond::StartsWith(p, prefix) => match lookup(obj, p) {
                 Some(Value::String(a)) => {
@@ -300,9 +343,28 @@ impl FilterParser<'_> {
             self.i = save;
         }
         let prop = self.ident()?;
+        if self.keyword("in") {
+            self.expect(b'(')?;
+            let mut values = vec![self.literal()?];
+            loop {
+                self.ws();
+                match self.s.get(self.i) {
+                    Some(b',') => {
+                        self.i += 1;
+                        values.push(self.literal()?);
+                    }
+                    Some(b')') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err("`,` or `)` was expected in an `in` list".into()),
+                }
+            }
+            return Ok(Cond::In(prop, values));
+        }
         if !self.keyword("eq") {
             return Err(format!(
-                "only `eq` and `startswith` are supported after `{prop}`"
+                "only `eq`, `in` and `startswith` are supported after `{prop}`"
             ));
         }
         let v = self.literal()?;
@@ -427,6 +489,28 @@ mod tests {
                 .unwrap()
                 .matches(&json!({"accountEnabled":true}), true)
         );
+    }
+
+    #[test]
+    fn in_lists_match_any_value_up_to_graphs_limit() {
+        let f = Filter::parse("id in ('a', 'B','c')").unwrap();
+        assert_eq!(f.key_values("id"), Some(vec!["a", "B", "c"]));
+        assert!(f.matches(&json!({"id":"b"}), true));
+        assert!(!f.matches(&json!({"id":"b"}), false));
+        assert!(!f.matches(&json!({"id":"d"}), true));
+        assert!(Filter::parse("id in ('a'").is_err());
+        assert!(Filter::parse("id in ()").is_err());
+        let list = |n: usize| {
+            let ids: Vec<String> = (0..n).map(|i| format!("'{i}'")).collect();
+            format!("$filter=id in ({})", ids.join(","))
+        };
+        assert!(ODataQuery::parse(Some(&list(15))).is_ok());
+        let e = ODataQuery::parse(Some(&list(16))).unwrap_err();
+        assert_eq!(e.0, "Request_UnsupportedQuery");
+        assert!(e.1.contains("16. Max allowed: 15."), "{}", e.1);
+        // Not a pure key lookup: the filter is evaluated item by item.
+        let g = Filter::parse("id in ('a') and displayName eq 'x'").unwrap();
+        assert_eq!(g.key_values("id"), None);
     }
 
     #[test]

@@ -144,6 +144,16 @@ impl RunningTwin {
         .to_string()
     }
 
+    /// Graph requests, resource units and 429s the twin has answered so far.
+    pub fn usage(&self) -> super::throttle::Usage {
+        self.graph.throttle.usage()
+    }
+
+    /// A quota's scaled limit and window (None with throttling off).
+    pub fn quota(&self, q: super::throttle::Quota) -> Option<(usize, std::time::Duration)> {
+        self.graph.throttle.limit(q)
+    }
+
     /// The token endpoint URL.
     pub fn token_url(&self) -> String {
         format!(

@@ -65,6 +65,20 @@ pub struct Throttle {
     scale: f64,
     tenant_users: usize,
     windows: Mutex<HashMap<(String, Quota), VecDeque<Instant>>>,
+    usage: Mutex<Usage>,
+}
+
+/// What the twin's Graph side has answered since it started, all apps
+/// together (benchmarks read it: requests and resource units a command
+/// spent, and how often it was refused).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Graph requests dispatched, a `$batch` and each request inside it counted.
+    pub requests: u64,
+    /// Units admitted per quota (with throttling off too).
+    pub admitted: HashMap<Quota, u64>,
+    /// Requests answered 429 per quota.
+    pub refused: HashMap<Quota, u64>,
 }
 
 impl Throttle {
@@ -74,6 +88,28 @@ impl Throttle {
             scale,
             tenant_users,
             windows: Mutex::new(HashMap::new()),
+            usage: Mutex::new(Usage::default()),
+        }
+    }
+
+    /// Count one Graph request (before any quota is checked).
+    pub fn count_request(&self) {
+        self.usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .requests += 1;
+    }
+
+    /// The counts so far.
+    pub fn usage(&self) -> Usage {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn note(&self, q: Quota, admitted: Option<usize>) {
+        let mut u = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        match admitted {
+            Some(n) => *u.admitted.entry(q).or_default() += n as u64,
+            None => *u.refused.entry(q).or_default() += 1,
         }
     }
 
@@ -94,6 +130,7 @@ impl Throttle {
     /// Count a request costing `cost` units of quota `q`.
     pub fn admit_cost(&self, app: &str, q: Quota, cost: usize) -> Result<(), u64> {
         let Some((limit, window)) = self.limit(q) else {
+            self.note(q, Some(cost.max(1)));
             return Ok(());
         };
         let now = Instant::now();
@@ -107,11 +144,15 @@ impl Throttle {
             // The request fits once enough of the oldest units have left the window.
             let idx = (w.len() + cost - limit - 1).min(w.len() - 1);
             let wait = window.saturating_sub(now.duration_since(w[idx]));
+            drop(map);
+            self.note(q, None);
             return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
         }
         for _ in 0..cost {
             w.push_back(now);
         }
+        drop(map);
+        self.note(q, Some(cost));
         Ok(())
     }
 }
@@ -155,5 +196,8 @@ mod tests {
         t.admit_cost("a", Quota::ResourceUnits, 1).unwrap();
         let retry = t.admit("a", Quota::ResourceUnits).unwrap_err();
         assert!((9..=10).contains(&retry), "{retry}");
+        let u = t.usage();
+        assert_eq!(u.admitted[&Quota::ResourceUnits], 3);
+        assert_eq!(u.refused[&Quota::ResourceUnits], 2);
     }
 }

@@ -693,6 +693,37 @@ fn route(m: &Mock, method: &str, rel: &str, query: &str, body: &Value, inner: bo
             d.assignments.push(a.clone());
             (201, vec![], a)
         }
+        // `$filter=id in ('…', …)` (at most 15 values, as Graph allows), or every group.
+        ("GET", ["groups"]) => {
+            let filter = q.get("$filter").cloned().unwrap_or_default();
+            let wanted: Option<Vec<String>> = filter
+                .strip_prefix("id in (")
+                .and_then(|v| v.strip_suffix(')'))
+                .map(|list| list.split(',').map(quoted).collect());
+            if wanted.as_ref().is_some_and(|w| w.len() > 15) {
+                return (
+                    400,
+                    vec![],
+                    json!({"error": {"code": "Request_UnsupportedQuery", "message": "Too many child clauses specified in search filter expression containing 'OR' operators. Max allowed: 15."}}),
+                );
+            }
+            let items: Vec<Value> = d
+                .groups
+                .values()
+                .filter(|g| {
+                    wanted
+                        .as_ref()
+                        .is_none_or(|w| w.iter().any(|id| g["id"] == id.as_str()))
+                })
+                .map(|g| {
+                    let mut g = g.clone();
+                    g.as_object_mut().unwrap().remove("members");
+                    g
+                })
+                .collect();
+            drop(d);
+            page(m, rel, query, items)
+        }
         ("GET", ["groups", id]) => match d.groups.get(*id) {
             Some(g) => (200, vec![], with_type(g, "group")),
             None => not_found(id),

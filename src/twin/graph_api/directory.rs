@@ -458,9 +458,22 @@ pub fn list_groups(c: &Call) -> GResult {
             100,
         ));
     }
-    let items = c
-        .query
-        .apply_filter(t.groups.values().map(group_json).collect(), true);
+    // `id eq '…'` / `id in (…)` (how a snapshot reads assigned groups in
+    // bulk): looked up by key, not by converting every group to JSON.
+    let by_key = c.query.filter.as_ref().and_then(|f| f.key_values("id"));
+    let items = match by_key {
+        Some(ids) => {
+            let mut ids: Vec<&str> = ids;
+            ids.sort_unstable();
+            ids.dedup();
+            ids.iter()
+                .filter_map(|id| t.groups.get(*id))
+                .map(group_json)
+                .collect()
+        }
+        None => t.groups.values().map(group_json).collect(),
+    };
+    let items = c.query.apply_filter(items, true);
     ok(odata::page(items, &c.query, &url, &ctx, 100))
 }
 

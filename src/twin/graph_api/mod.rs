@@ -718,6 +718,7 @@ async fn dispatch(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
+    st.throttle.count_request();
     let caller = match st.auth.check_bearer(&headers) {
         Ok(c) => c,
         Err(msg) => {
