@@ -5,12 +5,35 @@ use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 struct Kill(std::process::Child);
 impl Drop for Kill {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// How long `twin serve` may take to print its ready line (it builds the
+/// seed first; a cold debug build on a busy 2-core machine is slow).
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+/// The child's first stdout line, read on a thread so the wait is bounded:
+/// a child that never prints fails the test instead of hanging it (the
+/// `Kill` guard then ends the child, which closes the pipe and the thread).
+fn first_line(child: &mut Kill) -> String {
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+        let _ = tx.send(read);
+    });
+    match rx.recv_timeout(READY_WITHIN) {
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => panic!("reading the ready line: {e}"),
+        Err(_) => panic!("no ready line within {READY_WITHIN:?}"),
     }
 }
 
@@ -31,10 +54,7 @@ fn serve_prints_the_ready_line_and_answers_graph() {
         .spawn()
         .unwrap();
     let mut child = Kill(child);
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     let ready: Value = serde_json::from_str(&line).expect("one JSON line");
     let graph = ready["graph_url"].as_str().unwrap().to_string();
     assert!(graph.starts_with("http://127.0.0.1:") && graph.ends_with("/v1.0"));
@@ -139,10 +159,7 @@ fn serve_loads_a_seed_file() {
         .spawn()
         .unwrap();
     let mut child = Kill(child);
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     let ready: Value = serde_json::from_str(&line).expect("one JSON line");
     assert_eq!(ready["tenant_id"], "0c0ffee0-1111-4222-8333-444444444444");
 }
