@@ -22,6 +22,36 @@ fn log_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// tests/data/csv/malformed holds 42 files; these 10 are well-formed in a way
+/// a spreadsheet produces (other delimiters, a BOM and CRLF, a multi-line
+/// quoted value, short rows, a guarded formula prefix, a PowerShell type
+/// line, tab-and-space padding, a staged user, an ignored password column),
+/// as tests/users_malformed.rs documents; the other 32 are rejected.
+const MALFORMED_FILES: usize = 42;
+const MALFORMED_ACCEPTED: &[&str] = &[
+    "bom_crlf_excel.csv",
+    "entra_tab_leading_spaces.csv",
+    "guarded_formula_prefix.csv",
+    "multiline_description.csv",
+    "password_column.csv",
+    "powershell_type_line.csv",
+    "ragged_short_rows.csv",
+    "semicolon.csv",
+    "staged_user_skipped.csv",
+    "tab.csv",
+];
+
+/// The real samples: 18 JumpCloud, 2 Entra, 3 other.
+const SAMPLES: usize = 23;
+/// The samples rejected, in the order read, each for what its data holds: a
+/// header and one row of empty fields; `Attribute1_name` set with an empty
+/// `Attribute1_value`; Microsoft's example row (chris@contoso.com) left in.
+const SAMPLES_REJECTED: &[&str] = &[
+    "PowerShell_JCUserUpdateImport_10-25-2022.csv",
+    "update_UpdateExample_missingAttribute.csv",
+    "ItsTriich_UserCreateTemplate.csv",
+];
+
 fn writes(path: &Path) -> usize {
     log_lines(path)
         .iter()
@@ -57,13 +87,28 @@ async fn rejected_files_send_no_write_to_the_twin() {
     let dir = tempfile::tempdir().unwrap();
     let (twin, log) = twin_with_log(dir.path()).await;
     let mut rejected = 0;
-    for entry in std::fs::read_dir(data("malformed")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("csv") {
-            continue;
-        }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data("malformed"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("csv"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), MALFORMED_FILES, "the corpus changed");
+    for path in files {
+        let name = path.file_name().unwrap().to_str().unwrap();
         let before = writes(&log);
         let out = import(&twin, &path, &["--yes"]);
+        let expected = if MALFORMED_ACCEPTED.contains(&name) {
+            0
+        } else {
+            1
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         if out.status.code() == Some(1) {
             rejected += 1;
             assert_eq!(
@@ -76,7 +121,7 @@ async fn rejected_files_send_no_write_to_the_twin() {
             assert!(stderr.contains(&format!("{}:", path.display())), "{stderr}");
         }
     }
-    assert!(rejected >= 25, "only {rejected} files were rejected");
+    assert_eq!(rejected, MALFORMED_FILES - MALFORMED_ACCEPTED.len());
     // The log itself never holds the token.
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains(twin.scim_token.expose()));
@@ -151,7 +196,8 @@ async fn fifty_users_land_and_export_then_import_is_a_no_op() {
 async fn every_real_sample_imports_into_the_twin_or_is_rejected_without_a_write() {
     let dir = tempfile::tempdir().unwrap();
     let (twin, log) = twin_with_log(dir.path()).await;
-    let mut imported = 0;
+    let mut imported = vec![];
+    let mut rejected = vec![];
     for sub in ["jumpcloud", "entra", "other"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(data(sub))
             .unwrap()
@@ -162,9 +208,10 @@ async fn every_real_sample_imports_into_the_twin_or_is_rejected_without_a_write(
             let before = writes(&log);
             let out = import(&twin, &path, &["--yes"]);
             let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
             match out.status.code() {
                 Some(0) => {
-                    imported += 1;
+                    imported.push(name);
                     // Importing it again is a no-op.
                     let again = import(&twin, &path, &["--dry-run"]);
                     assert_eq!(
@@ -176,6 +223,7 @@ async fn every_real_sample_imports_into_the_twin_or_is_rejected_without_a_write(
                     );
                 }
                 Some(1) => {
+                    rejected.push((name, stderr.trim().to_string()));
                     assert!(stderr.contains(&format!("{}:", path.display())), "{stderr}");
                     assert_eq!(
                         writes(&log),
@@ -188,6 +236,12 @@ async fn every_real_sample_imports_into_the_twin_or_is_rejected_without_a_write(
             }
         }
     }
-    assert!(imported >= 19, "only {imported} samples imported");
+    let names: Vec<&str> = rejected.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, SAMPLES_REJECTED, "rejected: {rejected:#?}");
+    assert_eq!(
+        imported.len(),
+        SAMPLES - SAMPLES_REJECTED.len(),
+        "{imported:?}"
+    );
     twin.shutdown().await;
 }
