@@ -96,10 +96,21 @@ fn serve_prints_the_ready_line_and_answers_graph() {
     });
     #[cfg(unix)]
     {
-        // SIGTERM ends it cleanly.
-        let pid = child.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let status = child.0.wait().unwrap();
+        // SIGTERM ends it cleanly, within a bound (polled, not a blocking wait).
+        let pid = libc::pid_t::try_from(child.0.id()).unwrap();
+        // SAFETY: signals the child this test spawned, by its pid.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "kill -TERM");
+        let deadline = std::time::Instant::now() + READY_WITHIN;
+        let status = loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running {READY_WITHIN:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
         assert!(status.success(), "{status:?}");
     }
 }
