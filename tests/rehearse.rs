@@ -19,16 +19,10 @@ use std::path::Path;
 async fn captured(
     plan_args: &[&str],
 ) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
-    let m = Migration::with_plan_args(TwinOptions::default(), None, plan_args).await;
-    let Migration {
-        twin,
-        dir,
-        snapshot,
-        plan,
-        ..
-    } = m;
-    twin.shutdown().await;
-    (dir, snapshot, plan)
+    Migration::with_plan_args(TwinOptions::default(), None, plan_args)
+        .await
+        .into_files()
+        .await
 }
 
 async fn rehearse(
@@ -390,31 +384,14 @@ async fn twin_serve_serves_the_tenant_a_snapshot_recorded() {
     };
     assert_eq!(ids(&users["Resources"]), ids(&snap["target"]["users"]));
     // The gallery app and its job, under the snapshot's ids.
-    let tok: Value = http
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            ready["authority_url"].as_str().unwrap(),
-            ready["tenant_id"].as_str().unwrap()
-        ))
-        .form(&[
-            ("client_id", ready["client_id"].as_str().unwrap()),
-            ("client_secret", ready["client_secret"].as_str().unwrap()),
-            ("scope", "https://graph.microsoft.com/.default"),
-            ("grant_type", "client_credentials"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = common::twin::token_from_ready_line(&ready).await;
     let sp = snap["app"]["servicePrincipalId"].as_str().unwrap();
     let jobs = get(
         format!(
             "{}/servicePrincipals/{sp}/synchronization/jobs",
             ready["graph_url"].as_str().unwrap()
         ),
-        tok["access_token"].as_str().unwrap(),
+        &token,
     )
     .await;
     assert_eq!(

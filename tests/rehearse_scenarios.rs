@@ -87,15 +87,10 @@ async fn rehearse_scenario(
     plan_args: &[&str],
     wrong_turn_duplicates: BTreeSet<String>,
 ) -> Outcome {
-    let m = Migration::prepared(opts(seed), None, plan_args, setup).await;
-    let Migration {
-        twin,
-        dir,
-        snapshot,
-        plan,
-        ..
-    } = m;
-    twin.shutdown().await;
+    let (dir, snapshot, plan) = Migration::prepared(opts(seed), None, plan_args, setup)
+        .await
+        .into_files()
+        .await;
     let run = async |extra: &[&str]| {
         let mut c = cli::bin();
         c.arg("rehearse")

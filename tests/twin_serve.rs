@@ -1,6 +1,8 @@
 //! `scimshift twin serve` as a process: prints one JSON line when ready,
 //! serves Graph, and refuses bad flags with one sentence.
 
+mod common;
+
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -65,27 +67,10 @@ fn serve_prints_the_ready_line_and_answers_graph() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let http = reqwest::Client::new();
-        let tok: Value = http
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                ready["authority_url"].as_str().unwrap(),
-                ready["tenant_id"].as_str().unwrap()
-            ))
-            .form(&[
-                ("client_id", ready["client_id"].as_str().unwrap()),
-                ("client_secret", ready["client_secret"].as_str().unwrap()),
-                ("scope", "https://graph.microsoft.com/.default"),
-                ("grant_type", "client_credentials"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = common::twin::token_from_ready_line(&ready).await;
         let users: Value = http
             .get(format!("{graph}/users?$top=999"))
-            .bearer_auth(tok["access_token"].as_str().unwrap())
+            .bearer_auth(&token)
             .send()
             .await
             .unwrap()

@@ -107,6 +107,13 @@ impl Migration {
         m
     }
 
+    /// Stop the twin and keep what the admin has on disk: the folder, the
+    /// snapshot and the plan (a rehearsal rebuilds the tenant from them).
+    pub async fn into_files(self) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        self.twin.shutdown().await;
+        (self.dir, self.snapshot, self.plan)
+    }
+
     /// The binary with the twin's Graph and SCIM credentials.
     pub fn bin(&self) -> assert_cmd::Command {
         let mut c = cli::bin();

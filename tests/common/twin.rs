@@ -34,3 +34,36 @@ pub fn admin_graph(t: &RunningTwin) -> GraphClient {
 pub fn scim(t: &RunningTwin) -> ScimClient {
     ScimClient::new(&t.scim_url, t.scim_token.clone()).expect("a SCIM client for the twin")
 }
+
+/// A Graph access token for the admin client a `twin serve` ready line names
+/// (client-credentials grant at its token endpoint).
+pub async fn token_from_ready_line(ready: &serde_json::Value) -> String {
+    let text = |k: &str| {
+        ready[k]
+            .as_str()
+            .expect("the ready line names it")
+            .to_string()
+    };
+    let tok: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            text("authority_url"),
+            text("tenant_id")
+        ))
+        .form(&[
+            ("client_id", text("client_id")),
+            ("client_secret", text("client_secret")),
+            ("scope", "https://graph.microsoft.com/.default".to_string()),
+            ("grant_type", "client_credentials".to_string()),
+        ])
+        .send()
+        .await
+        .expect("the twin's token endpoint answers")
+        .json()
+        .await
+        .expect("a token response");
+    tok["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_string()
+}
