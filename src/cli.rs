@@ -340,6 +340,12 @@ pub struct SnapshotArgs {
     /// Where to write the snapshot (created with mode 0600)
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also read this Graph user property on every user (repeatable), for a
+    /// custom mapping that reads what the gallery's does not; `plan` names
+    /// the property when one is missing. The gallery's mappings and scoping
+    /// filters are read without it.
+    #[arg(long = "user-property", value_name = "PROPERTY")]
+    pub user_properties: Vec<String>,
     #[command(flatten)]
     pub graph: GraphArgs,
     #[command(flatten)]
