@@ -469,6 +469,11 @@ pub struct ApplyArgs {
     /// Start at this step (by id); earlier steps are checked live, not skipped blindly
     #[arg(long)]
     pub from: Option<String>,
+    /// Carry out a plan that has error findings (predicted duplicates, users
+    /// the first cycle cannot provision, attributes the snapshot did not
+    /// read); without it apply refuses such a plan before reading anything
+    #[arg(long)]
+    pub accept_errors: bool,
     #[command(flatten)]
     pub waits: WaitArgs,
     #[command(flatten)]
