@@ -2,8 +2,8 @@
 //! template's `instantiate`, and `appRoleAssignedTo`.
 
 use super::{Call, GErr, GResult, created, entity, no_content, ok};
-use crate::twin::schemas;
-use crate::twin::state::{
+use crate::schemas;
+use crate::state::{
     AppRole, AppRoleAssignment, Application, NON_GALLERY_TEMPLATE_ID, ServicePrincipal,
     Synchronization, Tenant,
 };
@@ -65,7 +65,7 @@ pub fn get_sp(c: &Call) -> GResult {
     let sp = sp_or_404(c, &t)?;
     let mut v = sp_json(&sp);
     if let Some(f) = &c.query.select {
-        v = crate::twin::odata::select(v, f);
+        v = crate::odata::select(v, f);
     }
     ok(entity(v, c.context("servicePrincipals/$entity")))
 }
@@ -96,7 +96,7 @@ pub fn get_app(c: &Call) -> GResult {
         .ok_or_else(|| GErr::missing_object(id))?;
     let mut v = app_json(app);
     if let Some(f) = &c.query.select {
-        v = crate::twin::odata::select(v, f);
+        v = crate::odata::select(v, f);
     }
     ok(entity(v, c.context("applications/$entity")))
 }

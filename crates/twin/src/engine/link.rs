@@ -10,8 +10,8 @@ use super::EngineError;
 use super::cycle::{id_of, read_job};
 use super::matching::{Found, attributes, find};
 use super::target::Target;
+use crate::Twin;
 use crate::mapping::schema::{GraphUserSource, Mappings};
-use crate::twin::Twin;
 use serde_json::Value;
 use std::sync::Arc;
 

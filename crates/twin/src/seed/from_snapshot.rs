@@ -10,7 +10,7 @@
 //! (with the users reached through them), and the users with the attributes
 //! the snapshot read. Target side: the captured SCIM users and groups, ids
 //! kept. The gallery's Active jobs link at start without writing
-//! ([`crate::twin::engine::link::link_only`]): each user and group the
+//! ([`crate::engine::link::link_only`]): each user and group the
 //! gallery's matching finds in the target is linked, so the gallery job
 //! starts in steady state and the target stays exactly as captured, even
 //! where Entra's values have moved on since the gallery's last export.
@@ -20,7 +20,7 @@
 use super::{JobRef, SCIM_TOKEN_PLACEHOLDER, SCIM_URL_PLACEHOLDER, SEED_FORMAT, Seed, SeedTarget};
 use crate::error::{Error, Result};
 use crate::snapshot::model::{GroupKind, Snapshot};
-use crate::twin::state::{
+use crate::state::{
     AppRoleAssignment, Application, DirGroup, DirUser, ServicePrincipal, SyncJob, Synchronization,
     Tenant,
 };

@@ -15,7 +15,7 @@ use std::path::Path;
 
 fn demo_fixture() -> crate::snapshot::model::Snapshot {
     crate::snapshot::model::Snapshot::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo-snapshot.json"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/demo-snapshot.json"),
     )
     .unwrap()
 }
@@ -459,9 +459,10 @@ fn selectors_and_unknown_probes_are_not_plan_data() {
 
 #[test]
 fn docs_describe_every_probe_and_placeholder() {
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/plan-format.md"))
-            .unwrap();
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plan-format.md"),
+    )
+    .unwrap();
     assert!(doc.contains("scimshift.plan/v2") && doc.contains("planDigest"));
     for (name, _) in probe::PROBES {
         assert!(

@@ -5,9 +5,9 @@
 
 use super::apps::sp_or_404;
 use super::{Call, GErr, GResult, created, entity, no_content, ok};
-use crate::twin::engine;
-use crate::twin::schemas::{self, MASKED_SECRETS, SECRET_KEYS};
-use crate::twin::state::{SyncJob, Tenant};
+use crate::engine;
+use crate::schemas::{self, MASKED_SECRETS, SECRET_KEYS};
+use crate::state::{SyncJob, Tenant};
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};

@@ -14,8 +14,8 @@
 use super::EngineError;
 use super::cycle::{self, Cycle, CycleReport, LogCtx, Outcome, id_of};
 use super::target::Target;
+use crate::Twin;
 use crate::mapping::schema::{GraphUserSource, Mappings};
-use crate::twin::Twin;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;

@@ -5,7 +5,7 @@
 //! Shapes follow Graph's synchronizationSchema (directories → objects →
 //! attributes; synchronizationRules → objectMappings → attributeMappings).
 
-use crate::twin::state::SyncJob;
+use crate::state::SyncJob;
 use serde_json::{Value, json};
 
 /// The rule id of the default scim schema's outbound rule.

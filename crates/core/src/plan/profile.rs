@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 
 /// Built-in profiles: (name, TOML text).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("coda", include_str!("../../plans/coda.toml")),
-    ("code42", include_str!("../../plans/code42.toml")),
-    ("cinode", include_str!("../../plans/cinode.toml")),
+    ("coda", include_str!("../../../../plans/coda.toml")),
+    ("code42", include_str!("../../../../plans/code42.toml")),
+    ("cinode", include_str!("../../../../plans/cinode.toml")),
     (
         "generic-scim",
-        include_str!("../../plans/generic-scim.toml"),
+        include_str!("../../../../plans/generic-scim.toml"),
     ),
 ];
 

@@ -9,8 +9,8 @@
 //! password itself is never stored.
 
 use super::{Call, GErr, GResult, created, entity, no_content, ok};
-use crate::twin::odata;
-use crate::twin::state::{DirGroup, DirUser, Tenant};
+use crate::odata;
+use crate::state::{DirGroup, DirUser, Tenant};
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 

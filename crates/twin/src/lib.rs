@@ -1,11 +1,15 @@
 //! The twin: a simulated Entra tenant (Graph + token endpoints), its provisioning
 //! engine, and an embedded SCIM target, served on loopback for tests, the demo
-//! and (later) rehearsals.
+//! and rehearsals. Its own crate, so that the product library (`scimshift-core`)
+//! cannot call into it: the arrow goes one way, the twin uses the product
+//! library's mapping evaluator (the planner predicts with the code the engine
+//! runs), its error and secret types, and `snapshot::model` for
+//! `seed::from_snapshot`.
 //!
 //! Ownership: `state` is the data model; `engine` runs provisioning jobs
 //! against a SCIM target over real HTTP; `scim_store` is the embedded SCIM 2.0
 //! server; the Graph side (handlers, auth, throttling, faults, request log,
-//! seeds) lives in the other modules; the `twin serve` command is `crate::cmd::twin`.
+//! seeds) lives in the other modules; the `twin serve` command is `scimshift::cmd::twin`.
 
 pub mod auth;
 pub mod engine;
@@ -20,6 +24,10 @@ pub mod seed;
 pub mod server;
 pub mod state;
 pub mod throttle;
+
+// The product library's modules the twin builds on, named as if they were the
+// twin's own (`crate::mapping::…`), so the code reads the same on both sides.
+use scimshift_core::{error, graph, mapping, net, secret, snapshot};
 
 use crate::secret::Secret;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -67,7 +67,7 @@ pub struct JobRef {
     pub service_principal_id: String,
     pub job_id: String,
     /// Only link what the job's matching finds, write nothing (a job rebuilt
-    /// from a snapshot: [`crate::twin::engine::link::link_only`]).
+    /// from a snapshot: [`crate::engine::link::link_only`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub link_only: bool,
 }

@@ -3,16 +3,11 @@
 //! and quarantine. Fields the engine does not own are left as they are.
 
 use super::cycle::CycleReport;
+use crate::Twin;
 use crate::mapping::schema::ObjectMapping;
-use crate::twin::Twin;
 use serde_json::{Value, json};
 
-fn with_job(
-    twin: &Twin,
-    sp_id: &str,
-    job_id: &str,
-    f: impl FnOnce(&mut crate::twin::state::SyncJob),
-) {
+fn with_job(twin: &Twin, sp_id: &str, job_id: &str, f: impl FnOnce(&mut crate::state::SyncJob)) {
     let mut t = twin.tenant();
     if let Some(j) = t
         .synchronization

@@ -142,7 +142,7 @@ impl Call {
     /// page of it (default page 100, `$top`, nextLink), as Graph does.
     pub fn filtered_page(&self, items: Vec<serde_json::Value>, context: &str) -> GResult {
         let items = self.query.apply_filter(items, true);
-        ok(crate::twin::odata::page(
+        ok(crate::odata::page(
             items,
             &self.query,
             &self.self_url(),

@@ -6,13 +6,13 @@
 
 use super::target::{Target, TargetError};
 use super::{EngineError, JobRuntime};
+use crate::Twin;
 use crate::mapping::expr::Source;
 use crate::mapping::schema::{
     CORE_GROUP_URN, CORE_USER_URN, ENTERPRISE_URN, GraphUserSource, Mappings, ObjectMapping,
     get_path, same_value,
 };
 use crate::secret::Secret;
-use crate::twin::Twin;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -223,7 +223,7 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
         })?;
     let base = twin.scim_base(&base);
     let token = Secret::new(sync.secrets.get("SecretToken").cloned().unwrap_or_default());
-    let to_json = |u: &crate::twin::state::DirUser| serde_json::to_value(u).unwrap_or(Value::Null);
+    let to_json = |u: &crate::state::DirUser| serde_json::to_value(u).unwrap_or(Value::Null);
     // Assignments made through Graph moments ago are not visible to the engine yet.
     let hidden = twin.lag.hidden_assignments();
     let in_scope = t.users_in_assignment_scope_except(sp_id, &hidden);
@@ -241,7 +241,7 @@ pub(super) fn read_job(twin: &Twin, sp_id: &str, job_id: &str) -> Result<JobView
         .secrets
         .get("SyncAll")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let in_scope_groups: Vec<&crate::twin::state::DirGroup> = if sync_all {
+    let in_scope_groups: Vec<&crate::state::DirGroup> = if sync_all {
         t.groups.values().collect()
     } else {
         t.assigned_groups_except(sp_id, &hidden)
