@@ -9,7 +9,7 @@ use common::mock_graph;
 
 use mock_graph::{CLIENT_ID, CLIENT_SECRET, Fault, Scope, TENANT};
 use scimshift::graph::{
-    AuthSettings, BatchRequest, Credential, Endpoints, GraphClient, ReplicationPolicy,
+    AuthSettings, BatchRequest, Credential, Endpoints, GraphClient, ReadPacer, ReplicationPolicy,
     TokenProvider, WritePacer, cloud::Cloud,
 };
 use scimshift::net::RetryPolicy;
@@ -84,14 +84,41 @@ async fn retries_429_with_retry_after_outside_batch() {
         2
     );
 
-    // Throttled for longer than the policy allows: one sentence, no panic.
+    // A throttled read is retried past `max_attempts` while the run makes
+    // progress: 6 429s in a row (the policy allows 4 attempts), then the answer.
     mock.add_fault(
-        Fault::new("/users/10000000-0000-0000-0000-000000000002", 429, 10).retry_after("0"),
+        Fault::new("/users/10000000-0000-0000-0000-000000000003", 429, 6).retry_after("0"),
     );
+    let u = c
+        .get(&format!("/users/{}", mock_graph::user_id(3)))
+        .await
+        .unwrap();
+    assert_eq!(u["userPrincipalName"], "user3@contoso.com");
+    assert_eq!(
+        mock.count("GET /v1.0/users/10000000-0000-0000-0000-000000000003"),
+        7
+    );
+
+    // Throttled with no read answered for longer than the pacer's stall
+    // deadline: one sentence, no panic.
+    let c = c.with_read_pacer(ReadPacer::graph_default().with_stall(Duration::from_millis(300)));
+    mock.add_fault(
+        Fault::new("/users/10000000-0000-0000-0000-000000000002", 429, 1000).retry_after("0.05"),
+    );
+    let t = Instant::now();
     let e = c
         .get(&format!("/users/{}", mock_graph::user_id(2)))
         .await
         .unwrap_err();
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        mock.count("GET /v1.0/users/10000000-0000-0000-0000-000000000002") < 100,
+        "paced by Retry-After, not a hot loop"
+    );
     assert!(
         e.message.contains("429") && e.message.contains("throttling"),
         "{}",

@@ -262,7 +262,7 @@ async fn reader_without_sync_permission_and_device_code() {
 async fn the_binary_snapshots_the_twin() {
     let t = demo_twin(1).await;
     let server = common::start_scim2_server();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let out = dir.path().join("demo.json");
     let mut c = common::cli::bin();
     c.env_remove("SCIMSHIFT_GRAPH_TOKEN")
@@ -339,6 +339,76 @@ async fn capture_reports_its_phases_to_an_observer() {
         .len();
     assert!(
         lines.contains(&format!("finished reading assigned groups {groups}")),
+        "{lines:#?}"
+    );
+}
+
+/// A tenant whose read quota is far below what one snapshot reads (20
+/// resource units per 10 s for ~26 reads), and a client allowed no retry at
+/// all by its policy: the snapshot still completes, because a throttled read
+/// is retried for as long as the run makes progress, and reads are paced at
+/// the quota learnt from the first 429 (few 429s, no storm of them). The
+/// progress lines carry the ETA the quota implies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_completes_under_a_tiny_read_quota() {
+    let t = start(TwinOptions {
+        seed: SeedSpec::Synthetic {
+            users: 600,
+            groups: 20,
+        },
+        // 8,000 RU per 10 s for a tenant over 500 users: 20 RU per 10 s.
+        quota_scale: 0.0025,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (limit, window) = t
+        .quota(scimshift::twin::throttle::Quota::ResourceUnits)
+        .unwrap();
+    assert_eq!((limit, window.as_secs()), (20, 10));
+    // Graph's default pacer learns no quota below Graph's smallest (3,500
+    // RU); the twin's scaled one is far below it.
+    let g = common::twin::admin_graph(&t)
+        .with_retry(scimshift::net::RetryPolicy {
+            max_attempts: 1,
+            base_delay: std::time::Duration::from_millis(10),
+            max_delay: std::time::Duration::from_secs(20),
+        })
+        .with_read_pacer(scimshift::graph::ReadPacer::new(
+            scimshift::graph::pacer::RU_LIMIT,
+            scimshift::graph::pacer::RU_WINDOW,
+        ));
+    let rec = scimshift::progress::Recorder::default();
+    let started = std::time::Instant::now();
+    let snap = capture::capture_with(&g, "Coda", None, &rec).await.unwrap();
+    let wall = started.elapsed();
+    assert_eq!((snap.users.len(), snap.groups.len()), (600, 20));
+    let usage = t.usage();
+    let admitted = usage.admitted[&scimshift::twin::throttle::Quota::ResourceUnits];
+    let refused = usage
+        .refused
+        .get(&scimshift::twin::throttle::Quota::ResourceUnits)
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        admitted > limit as u64,
+        "the reads need more than one window: {usage:?}"
+    );
+    assert!(refused >= 1, "the quota was reached: {usage:?}");
+    // One burst of 429s while the quota is learnt (every read in flight), not
+    // one per retry of every read.
+    assert!(
+        refused <= admitted,
+        "{refused} reads answered 429 for {admitted} admitted: {usage:?}"
+    );
+    let stats = g.read_pacer().stats();
+    assert_eq!(stats.limit, Some(limit as f64), "{stats:?}");
+    assert!(wall >= window, "{wall:?}");
+    let lines = rec.lines.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("eta reading assigned groups ") && !l.ends_with(" 0s")),
         "{lines:#?}"
     );
 }

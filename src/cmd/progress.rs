@@ -48,6 +48,11 @@ impl Observer for Bars {
                     bar.set_position(done);
                 }
             }
+            Event::Eta { task, eta } => {
+                if let Some(bar) = open.get(task) {
+                    bar.set_prefix(quota_eta(eta));
+                }
+            }
             Event::Finished { task, .. } => {
                 if let Some(bar) = open.remove(task) {
                     bar.finish_and_clear();
@@ -61,12 +66,29 @@ impl Observer for Bars {
 fn progress_bar(len: u64, message: &str) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(Some(len), draw_target());
     pb.set_style(
-        ProgressStyle::with_template("{msg:30} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
+        ProgressStyle::with_template("{msg:30} [{bar:30}] {pos}/{len} ({per_sec}, {eta}){prefix}")
             .expect("static template")
             .progress_chars("=> "),
     );
     pb.set_message(message.to_string());
     pb
+}
+
+/// The suffix of a bar whose work is paced by a quota: `, ≥ 1m 05s at
+/// Graph's quota` (nothing when the quota leaves no wait).
+fn quota_eta(eta: std::time::Duration) -> String {
+    if eta.as_secs() == 0 {
+        return String::new();
+    }
+    let s = eta.as_secs();
+    let shown = if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    };
+    format!(", quota ETA {shown}")
 }
 
 /// A spinner on stderr for work of unknown length (paging), hidden when not a terminal.

@@ -335,6 +335,40 @@ pub const TRANSPORT_ATTEMPTS: u32 = 3;
 pub async fn send_with_retry<F>(
     policy: &RetryPolicy,
     idempotent: Idempotent,
+    build: F,
+) -> Result<reqwest::Response, reqwest::Error>
+where
+    F: FnMut() -> reqwest::RequestBuilder,
+{
+    send_with_retry_gated(policy, idempotent, &Attempts(policy), build).await
+}
+
+/// Decides, for [`send_with_retry_gated`], whether a retryable answer is sent
+/// again and after how long; told of every answer that was not retried.
+pub trait RetryGate: Sync {
+    /// Attempt `attempt` was answered `status` (retryable) with `retry_after`:
+    /// the wait before the next attempt, or `None` to hand the answer back.
+    fn retry(&self, attempt: u32, status: u16, retry_after: Option<Duration>) -> Option<Duration>;
+    /// An answer that is not retried arrived.
+    fn answered(&self, _status: u16) {}
+}
+
+/// The plain policy: `max_attempts`, waits from [`RetryPolicy::delay`].
+pub struct Attempts<'a>(pub &'a RetryPolicy);
+
+impl RetryGate for Attempts<'_> {
+    fn retry(&self, attempt: u32, _: u16, retry_after: Option<Duration>) -> Option<Duration> {
+        (attempt < self.0.max_attempts).then(|| self.0.delay(attempt, retry_after))
+    }
+}
+
+/// [`send_with_retry`] with `gate` deciding about retryable statuses
+/// (Graph reads: the read pacer retries a 429 while the run makes progress).
+/// Transport failures are retried as [`send_with_retry`] does.
+pub async fn send_with_retry_gated<F>(
+    policy: &RetryPolicy,
+    idempotent: Idempotent,
+    gate: &dyn RetryGate,
     mut build: F,
 ) -> Result<reqwest::Response, reqwest::Error>
 where
@@ -343,19 +377,18 @@ where
     let mut attempt = 1;
     loop {
         match build().send().await {
-            Ok(resp)
-                if is_retryable_status(resp.status().as_u16(), idempotent)
-                    && attempt < policy.max_attempts =>
-            {
-                let wait = policy.delay(attempt, retry_after(resp.headers()));
-                tracing::debug!(
-                    status = resp.status().as_u16(),
-                    ?wait,
-                    "retrying throttled request"
-                );
+            Ok(resp) if is_retryable_status(resp.status().as_u16(), idempotent) => {
+                let status = resp.status().as_u16();
+                let Some(wait) = gate.retry(attempt, status, retry_after(resp.headers())) else {
+                    return Ok(resp);
+                };
+                tracing::debug!(status, ?wait, "retrying throttled request");
                 tokio::time::sleep(wait).await;
             }
-            Ok(resp) => return Ok(resp),
+            Ok(resp) => {
+                gate.answered(resp.status().as_u16());
+                return Ok(resp);
+            }
             // A refused or reset connection is retried, but only a couple of
             // times: an unreachable host should get its sentence in seconds.
             Err(e)

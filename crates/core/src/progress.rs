@@ -20,6 +20,12 @@ pub enum Event<'a> {
         done: u64,
         total: Option<u64>,
     },
+    /// What is left of the phase takes at least `eta` (a quota's pace:
+    /// Graph reads under the resource-unit quota).
+    Eta {
+        task: &'a str,
+        eta: std::time::Duration,
+    },
     /// The phase ended (done, failed or abandoned).
     Finished { task: &'a str, done: u64 },
 }
@@ -55,6 +61,7 @@ impl Observer for Recorder {
                 "progress {task} {done}/{}",
                 total.map_or("?".to_string(), |t| t.to_string())
             ),
+            Event::Eta { task, eta } => format!("eta {task} {}s", eta.as_secs()),
             Event::Finished { task, done } => format!("finished {task} {done}"),
         };
         self.lines
@@ -120,6 +127,14 @@ impl<'a> Task<'a> {
         });
     }
 
+    /// What is left takes at least `eta` at the pace a quota allows.
+    pub fn set_eta(&self, eta: std::time::Duration) {
+        self.observer.event(&Event::Eta {
+            task: &self.name,
+            eta,
+        });
+    }
+
     /// End the phase now.
     pub fn finish(self) {
         drop(self)
@@ -149,6 +164,7 @@ mod tests {
             t.inc(1);
             t.add_total(1);
             t.inc(2);
+            t.set_eta(std::time::Duration::from_millis(61_500));
         }
         Task::start(&r, "paging", None).finish();
         assert_eq!(
@@ -158,6 +174,7 @@ mod tests {
                 "progress reading 1/2",
                 "progress reading 1/3",
                 "progress reading 3/3",
+                "eta reading 61s",
                 "finished reading 3",
                 "started paging ?",
                 "finished paging 0",

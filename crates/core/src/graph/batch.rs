@@ -195,6 +195,14 @@ impl GraphClient {
         let mut attempt = 1u32;
         loop {
             let writes = pending.iter().filter(|r| r.method != Method::GET).count();
+            let reads: u64 = pending
+                .iter()
+                .filter(|r| r.method == Method::GET)
+                .map(|r| super::client::resource_units(&r.url))
+                .sum();
+            if reads > 0 {
+                self.reads.acquire(reads).await;
+            }
             let body =
                 json!({ "requests": pending.iter().map(|r| r.to_json()).collect::<Vec<_>>() });
             // The `$batch` call may be repeated after a timeout only when every
@@ -226,6 +234,13 @@ impl GraphClient {
                 .iter()
                 .map(|r| (r.id.as_str(), net::Idempotent::by_method(&r.method)))
                 .collect();
+            let by_method: HashMap<&str, &Method> =
+                pending.iter().map(|r| (r.id.as_str(), &r.method)).collect();
+            let by_url: HashMap<&str, &str> = pending
+                .iter()
+                .map(|r| (r.id.as_str(), r.url.as_str()))
+                .collect();
+            let is_get = |id: &str| by_method.get(id).is_some_and(|m| **m == Method::GET);
             let mut got: HashMap<String, BatchResponse> = HashMap::new();
             for mut r in responses {
                 let id = match r.get("id") {
@@ -261,7 +276,27 @@ impl GraphClient {
                 })
                 .map(|r| r.id.clone())
                 .collect();
-            let can_retry = attempt < self.retry.max_attempts && !throttled.is_empty();
+            // A throttled read is retried for as long as the run makes
+            // progress (the read pacer's deadline); anything else
+            // `max_attempts` times.
+            let reads_only = got
+                .values()
+                .filter(|r| throttled.contains(&r.id))
+                .all(|r| r.status == 429 && is_get(&r.id));
+            let admitted: u64 = got
+                .values()
+                .filter(|r| r.status != 429 && is_get(&r.id))
+                .map(|r| {
+                    by_url
+                        .get(r.id.as_str())
+                        .map_or(1, |u| super::client::resource_units(u))
+                })
+                .sum();
+            if admitted > 0 {
+                self.reads.progressed(admitted);
+            }
+            let can_retry = !throttled.is_empty()
+                && (attempt < self.retry.max_attempts || (reads_only && !self.reads.stalled()));
             let mut again = Vec::new();
             let mut wait: Option<Duration> = None;
             for req in pending {
@@ -288,6 +323,13 @@ impl GraphClient {
                 break;
             }
             let d = self.retry.delay(attempt, wait);
+            if again
+                .iter()
+                .any(|r| r.method == Method::GET && throttled.contains(&r.id))
+            {
+                // Every read waits, not only these: the quota is shared.
+                self.reads.throttled(d);
+            }
             tracing::debug!(
                 n = again.len(),
                 ?d,

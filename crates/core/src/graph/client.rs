@@ -11,7 +11,7 @@
 use super::auth::{Credential, TokenProvider};
 use super::cloud::Endpoints;
 use super::error::GraphError;
-use super::pacer::WritePacer;
+use super::pacer::{ReadPacer, WritePacer};
 use crate::error::{Error, Result};
 use crate::net::{self, Idempotent, RetryPolicy};
 use reqwest::Method;
@@ -46,6 +46,8 @@ pub struct GraphClient {
     http: reqwest::Client,
     pub(crate) retry: RetryPolicy,
     pub(crate) pacer: Arc<WritePacer>,
+    /// Reads under the resource-unit quota, shared by every clone.
+    pub(crate) reads: Arc<ReadPacer>,
     /// `$batch` requests in flight at once.
     pub(crate) concurrency: usize,
 }
@@ -93,6 +95,7 @@ impl GraphClient {
             http: net::http_client(),
             retry: RetryPolicy::default(),
             pacer: Arc::new(WritePacer::graph_default()),
+            reads: Arc::new(ReadPacer::graph_default()),
             concurrency: 4,
         })
     }
@@ -104,6 +107,11 @@ impl GraphClient {
 
     pub fn with_pacer(mut self, pacer: WritePacer) -> Self {
         self.pacer = Arc::new(pacer);
+        self
+    }
+
+    pub fn with_read_pacer(mut self, reads: ReadPacer) -> Self {
+        self.reads = Arc::new(reads);
         self
     }
 
@@ -135,6 +143,11 @@ impl GraphClient {
 
     pub fn pacer(&self) -> &WritePacer {
         &self.pacer
+    }
+
+    /// The read pacer (its rate gives the ETA of a long read).
+    pub fn read_pacer(&self) -> &ReadPacer {
+        &self.reads
     }
 
     /// `path` relative to the version root (`/servicePrincipals?…`), or an
@@ -170,7 +183,8 @@ impl GraphClient {
     /// and transient failures are retried as the method allows
     /// ([`Idempotent::by_method`]: a `POST` that timed out is not sent again);
     /// a 401 is retried once with a new token. A write (anything but GET)
-    /// first waits for the write pacer.
+    /// first waits for the write pacer, a GET for the read pacer (and a
+    /// throttled GET is retried while the run makes progress, [`ReadGate`]).
     pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Reply> {
         let idempotent = Idempotent::by_method(&method);
         self.send(method, path, body, idempotent).await
@@ -206,10 +220,25 @@ impl GraphClient {
         if writes > 0 {
             self.pacer.acquire(writes).await;
         }
+        let read_units = if method == Method::GET {
+            resource_units(&rel)
+        } else {
+            0
+        };
+        let plain = net::Attempts(&self.retry);
+        let read_gate = ReadGate {
+            pacer: &self.reads,
+            policy: &self.retry,
+            units: read_units,
+        };
+        let gate: &dyn net::RetryGate = if read_units > 0 { &read_gate } else { &plain };
         let mut renewed = false;
         loop {
             let token = self.auth.token().await?;
-            let resp = net::send_with_retry(&self.retry, idempotent, || {
+            if read_units > 0 {
+                self.reads.acquire(read_units).await;
+            }
+            let resp = net::send_with_retry_gated(&self.retry, idempotent, gate, || {
                 let mut rb = self
                     .http
                     .request(method.clone(), &url)
@@ -423,6 +452,56 @@ impl GraphClient {
     /// The `{"@odata.id": …/directoryObjects/{id}}` body of a reference add.
     pub fn member_ref(&self, member_id: &str) -> Value {
         json!({ "@odata.id": format!("{}/directoryObjects/{}", self.endpoints.graph_base, seg(member_id)) })
+    }
+}
+
+/// Resource units a GET of `rel` costs (GRAPH-API.md §2.3: 1, 2 on
+/// `/applications`; none for the synchronization service, which Graph proxies).
+pub(crate) fn resource_units(rel: &str) -> u64 {
+    if rel
+        .split('?')
+        .next()
+        .unwrap_or(rel)
+        .contains("/synchronization")
+    {
+        0
+    } else if rel.starts_with("/applications") {
+        2
+    } else {
+        1
+    }
+}
+
+/// Retries for a GET: a 429 pauses every read ([`ReadPacer::throttled`]) and
+/// is sent again for as long as the run makes progress (some read answered
+/// within the pacer's stall deadline), at least `max_attempts` times; other
+/// retryable statuses as the policy says.
+pub(crate) struct ReadGate<'a> {
+    pub(crate) pacer: &'a ReadPacer,
+    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) units: u64,
+}
+
+impl net::RetryGate for ReadGate<'_> {
+    fn retry(
+        &self,
+        attempt: u32,
+        status: u16,
+        retry_after: Option<std::time::Duration>,
+    ) -> Option<std::time::Duration> {
+        let pause = self.policy.delay(attempt, retry_after);
+        if status != 429 {
+            return (attempt < self.policy.max_attempts).then_some(pause);
+        }
+        self.pacer.throttled(pause);
+        if attempt >= self.policy.max_attempts && self.pacer.stalled() {
+            return None;
+        }
+        Some(self.pacer.reserve(self.units))
+    }
+
+    fn answered(&self, _status: u16) {
+        self.pacer.progressed(self.units);
     }
 }
 

@@ -20,7 +20,7 @@ pub use batch::{BatchRequest, BatchResponse};
 pub use client::{GraphClient, Reply};
 pub use cloud::{Cloud, Endpoints};
 pub use error::GraphError;
-pub use pacer::WritePacer;
+pub use pacer::{ReadPacer, WritePacer};
 pub use replication::{Replicated, ReplicationPolicy};
 
 use crate::error::Result;

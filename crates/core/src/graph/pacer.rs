@@ -1,10 +1,20 @@
-//! Keeps writes under Graph's write quota instead of bouncing off it.
+//! Keeps requests under Graph's quotas instead of bouncing off them.
 //!
-//! Identity & access allows 3,000 writes per 2 min 30 s per app and tenant
-//! (GRAPH-API.md §2.3). A large remap (thousands of assignments) would hit
-//! that and spend minutes in 429s; the pacer spaces writes out over a sliding
-//! window with a small safety margin, so the quota is never reached from our
-//! side. Reads are not paced (their limit is far higher and 429s are retried).
+//! Writes: identity & access allows 3,000 writes per 2 min 30 s per app and
+//! tenant (GRAPH-API.md §2.3). A large remap (thousands of assignments) would
+//! hit that and spend minutes in 429s; [`WritePacer`] spaces writes out over a
+//! sliding window with a small safety margin, so the quota is never reached
+//! from our side.
+//!
+//! Reads: the resource-unit quota (3,500 / 5,000 / 8,000 RU per 10 s by tenant
+//! size; a GET costs 1 RU). A snapshot of a million users sends tens of
+//! thousands of reads; unpaced, bursts of concurrent `$batch` reads exhaust
+//! each request's retries. [`ReadPacer`] is a token bucket at the quota
+//! (95 % of it, starting at the largest, 8,000 RU / 10 s), which learns a lower quota from
+//! the first 429 (what Graph admitted in the last window is what the quota allows),
+//! pauses every read for the 429's `Retry-After`, and says whether the run as
+//! a whole still makes progress: a throttled read is retried for as long as
+//! some read was answered within [`ReadPacer::stall`].
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -88,9 +98,318 @@ impl WritePacer {
     }
 }
 
+/// Graph's resource-unit window.
+pub const RU_WINDOW: Duration = Duration::from_secs(10);
+/// The largest resource-unit quota (tenants over 500 users), per [`RU_WINDOW`].
+pub const RU_LIMIT: usize = 8_000;
+/// The smallest resource-unit quota (tenants under 50 users): what a 429
+/// can teach [`ReadPacer::graph_default`] at most.
+pub const RU_LIMIT_MIN: usize = 3_500;
+/// After this long without a 429 the pace is raised again, 10 % a window,
+/// up to where it started (a 429 of another kind taught too little).
+const READ_RECOVER: Duration = Duration::from_secs(60);
+/// How long a throttled read keeps being retried after the last read of the
+/// run that was answered.
+pub const READ_STALL: Duration = Duration::from_secs(300);
+/// The share of the quota paced at.
+const READ_SHARE: f64 = 0.95;
+/// The share of the quota that may go at once (with [`READ_SHARE`], any
+/// window carries at most 99 % of the quota).
+const READ_BURST: f64 = 0.04;
+
+/// A token bucket for resource units (GCRA: every unit has its time slot;
+/// a burst of up to 4 % of the quota may go early), shared by every clone of
+/// a client.
+#[derive(Debug)]
+pub struct ReadPacer {
+    window: Duration,
+    /// Where the pace starts and the most it recovers to; the least a 429
+    /// lowers it to.
+    ceiling: f64,
+    floor: f64,
+    stall: Duration,
+    state: std::sync::Mutex<ReadState>,
+}
+
+#[derive(Debug)]
+struct ReadState {
+    /// Units per window the quota is believed to allow (None: unpaced).
+    limit: Option<f64>,
+    /// When the bucket is next empty: the next unit's theoretical send time.
+    tat: Instant,
+    /// No read before this (a 429's `Retry-After`).
+    resume_at: Instant,
+    /// The last 429, and the last time the pace was raised.
+    last_throttle: Instant,
+    last_raise: Instant,
+    /// Units Graph answered (not 429) within the last window, oldest first.
+    admitted: VecDeque<(Instant, u64)>,
+    last_progress: Instant,
+    waited: Duration,
+    throttled: u64,
+    units: u64,
+}
+
+/// What a [`ReadPacer`] has seen so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadStats {
+    /// Units sent (reservations made).
+    pub units: u64,
+    /// Read answers that were 429.
+    pub throttled: u64,
+    /// Time reads spent waiting for the bucket, summed over reads.
+    pub waited: Duration,
+    /// The quota paced at now, units per window (None: unpaced).
+    pub limit: Option<f64>,
+}
+
+impl ReadPacer {
+    /// At most `limit` units in any `window` (paced at 95 % of it), until a
+    /// 429 says the quota is lower.
+    pub fn new(limit: usize, window: Duration) -> ReadPacer {
+        let now = Instant::now();
+        ReadPacer {
+            window,
+            ceiling: limit.max(1) as f64,
+            floor: 1.0,
+            stall: READ_STALL,
+            state: std::sync::Mutex::new(ReadState {
+                limit: (!window.is_zero()).then_some(limit.max(1) as f64),
+                tat: now,
+                resume_at: now,
+                last_throttle: now,
+                last_raise: now,
+                admitted: VecDeque::new(),
+                last_progress: now,
+                waited: Duration::ZERO,
+                throttled: 0,
+                units: 0,
+            }),
+        }
+    }
+
+    /// Graph's largest resource-unit quota (8,000 RU / 10 s); a smaller
+    /// tenant's quota is learnt from the first 429, never below Graph's
+    /// smallest (3,500), so one stray 429 cannot slow a run to a crawl.
+    pub fn graph_default() -> ReadPacer {
+        ReadPacer::new(RU_LIMIT, RU_WINDOW).with_floor(RU_LIMIT_MIN)
+    }
+
+    /// The least a 429 lowers the quota to (default 1 unit a window): a
+    /// twin with scaled-down quotas needs a pacer that goes below Graph's.
+    pub fn with_floor(mut self, floor: usize) -> ReadPacer {
+        self.floor = (floor.max(1) as f64).min(self.ceiling);
+        self
+    }
+
+    /// No pacing; throttled reads are still retried while the run progresses.
+    pub fn unlimited() -> ReadPacer {
+        ReadPacer::new(usize::MAX, Duration::ZERO)
+    }
+
+    /// Another deadline without progress (default [`READ_STALL`]).
+    pub fn with_stall(mut self, stall: Duration) -> ReadPacer {
+        self.stall = stall;
+        self
+    }
+
+    /// The deadline without progress.
+    pub fn stall(&self) -> Duration {
+        self.stall
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ReadState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Units per second paced at (None: unpaced).
+    fn rate(limit: Option<f64>, window: Duration) -> Option<f64> {
+        limit.map(|l| l * READ_SHARE / window.as_secs_f64())
+    }
+
+    /// Reserve `units` and say how long to wait before sending them.
+    pub fn reserve(&self, units: u64) -> Duration {
+        let now = Instant::now();
+        let mut s = self.state();
+        s.units += units;
+        let Some(rate) = Self::rate(s.limit, self.window) else {
+            return Duration::ZERO;
+        };
+        if now.duration_since(s.last_throttle) >= READ_RECOVER
+            && now.duration_since(s.last_raise) >= self.window
+            && let Some(l) = s.limit
+            && l < self.ceiling
+        {
+            s.limit = Some((l * 1.1).min(self.ceiling));
+            s.last_raise = now;
+        }
+        let rate = Self::rate(s.limit, self.window).unwrap_or(rate);
+        let limit = s.limit.unwrap_or(1.0);
+        let per_unit = Duration::from_secs_f64(1.0 / rate);
+        // The burst: 4 % of the window's units may go ahead of their slot.
+        let tolerance = Duration::from_secs_f64((limit * READ_BURST).max(1.0) / rate);
+        let earliest = s.tat.checked_sub(tolerance).unwrap_or(now);
+        let send_at = now.max(earliest).max(s.resume_at);
+        s.tat = s.tat.max(send_at) + per_unit.mul_f64(units as f64);
+        let wait = send_at - now;
+        s.waited += wait;
+        wait
+    }
+
+    /// Wait until `units` may be sent, and count them.
+    pub async fn acquire(&self, units: u64) {
+        let wait = self.reserve(units);
+        if !wait.is_zero() {
+            tracing::debug!(?wait, "pacing reads under the Graph resource-unit quota");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// A read was answered 429: every read waits `pause` (its `Retry-After`),
+    /// and the quota is taken to be at most what Graph admitted in the last
+    /// window.
+    pub fn throttled(&self, pause: Duration) {
+        let now = Instant::now();
+        let mut s = self.state();
+        s.throttled += 1;
+        s.last_throttle = now;
+        s.resume_at = s.resume_at.max(now + pause);
+        let window = self.window;
+        s.admitted.retain(|(t, _)| now.duration_since(*t) < window);
+        if let Some(limit) = s.limit {
+            let recent: u64 = s.admitted.iter().map(|(_, n)| n).sum();
+            let learnt = limit.min((recent as f64).max(self.floor));
+            if learnt < limit {
+                tracing::debug!(
+                    learnt,
+                    "the Graph resource-unit quota is lower than assumed"
+                );
+            }
+            s.limit = Some(learnt);
+        }
+    }
+
+    /// `units` of reads were answered (not throttled): the run is making
+    /// progress, and Graph admitted them.
+    pub fn progressed(&self, units: u64) {
+        let now = Instant::now();
+        let mut s = self.state();
+        s.last_progress = now;
+        if s.limit.is_some() {
+            let window = self.window;
+            while s
+                .admitted
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) >= window)
+            {
+                s.admitted.pop_front();
+            }
+            s.admitted.push_back((now, units));
+        }
+    }
+
+    /// Whether no read has been answered for longer than [`ReadPacer::stall`].
+    pub fn stalled(&self) -> bool {
+        self.state().last_progress.elapsed() > self.stall
+    }
+
+    /// How long `units` more take at least at the quota paced at now (zero
+    /// when unpaced): the ETA a progress line shows.
+    pub fn time_for(&self, units: u64) -> Duration {
+        let s = self.state();
+        match Self::rate(s.limit, self.window) {
+            Some(rate) => {
+                Duration::from_secs_f64(units as f64 / rate)
+                    + s.resume_at.saturating_duration_since(Instant::now())
+            }
+            None => Duration::ZERO,
+        }
+    }
+
+    /// What the pacer has seen so far.
+    pub fn stats(&self) -> ReadStats {
+        let s = self.state();
+        ReadStats {
+            units: s.units,
+            throttled: s.throttled,
+            waited: s.waited,
+            limit: s.limit,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn reads_go_at_the_quota_after_a_small_burst() {
+        // 100 units per second: 95/s paced, 4 ahead of their slot.
+        let p = ReadPacer::new(100, Duration::from_secs(1));
+        let start = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(p.reserve(1), Duration::ZERO, "the burst goes at once");
+        }
+        let mut last = Duration::ZERO;
+        for _ in 0..95 {
+            last = p.reserve(1);
+        }
+        // 100 units at 95/s, 4 of them early: the last goes after ~1 s.
+        assert!(
+            (Duration::from_millis(940)..Duration::from_millis(1010)).contains(&last),
+            "{last:?}"
+        );
+        assert!(start.elapsed() < Duration::from_millis(50));
+        assert_eq!(p.stats().units, 100);
+        let u = ReadPacer::unlimited();
+        assert_eq!(u.reserve(1_000_000), Duration::ZERO);
+        assert_eq!(u.time_for(1_000_000), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_429_pauses_every_read_and_lowers_the_quota_to_what_was_admitted() {
+        let p = ReadPacer::new(1_000, Duration::from_secs(10)).with_floor(20);
+        for _ in 0..30 {
+            p.reserve(1);
+            p.progressed(1);
+        }
+        p.reserve(1); // answered 429: not admitted
+        p.throttled(Duration::from_millis(300));
+        let s = p.stats();
+        assert_eq!((s.throttled, s.limit), (1, Some(30.0)));
+        let wait = p.reserve(1);
+        assert!(
+            (Duration::from_millis(290)..=Duration::from_millis(300)).contains(&wait),
+            "{wait:?}"
+        );
+        // 28.5 units per 10 s from now on.
+        let eta = p.time_for(285);
+        assert!(eta >= Duration::from_secs(100), "{eta:?}");
+        // A later 429 never raises it.
+        p.throttled(Duration::ZERO);
+        assert_eq!(p.stats().limit, Some(30.0));
+        // Nor lowers it below the floor.
+        let f = ReadPacer::new(1_000, Duration::from_secs(10)).with_floor(20);
+        f.progressed(5);
+        f.throttled(Duration::ZERO);
+        assert_eq!(f.stats().limit, Some(20.0));
+        // Graph's default never learns less than its smallest quota.
+        let g = ReadPacer::graph_default();
+        g.reserve(1);
+        g.progressed(1);
+        g.throttled(Duration::ZERO);
+        assert_eq!(g.stats().limit, Some(RU_LIMIT_MIN as f64));
+    }
+
+    #[test]
+    fn stalled_only_after_the_deadline_without_progress() {
+        let p = ReadPacer::graph_default().with_stall(Duration::from_millis(50));
+        assert!(!p.stalled());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(p.stalled());
+        p.progressed(1);
+        assert!(!p.stalled());
+    }
 
     #[tokio::test]
     async fn spaces_writes_over_the_window() {

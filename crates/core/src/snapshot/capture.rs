@@ -260,6 +260,7 @@ pub async fn capture_selecting(
                 nested_of.insert(g.id.clone(), nested);
                 groups.push((g, direct_users));
                 bar.inc(1);
+                quota_eta(graph, &bar, (group_ids.len() - groups.len()) as u64);
             }
         }
     }
@@ -307,6 +308,7 @@ pub async fn capture_selecting(
                     users.add(&mid, Some(m), format!("nested:{n}"));
                 }
                 bar.inc(1);
+                quota_eta(graph, &bar, (nested_ids.len() - nested_users.len()) as u64);
             }
         }
         bar.finish();
@@ -356,11 +358,14 @@ pub async fn capture_selecting(
             "reading assigned users",
             Some(unread.len() as u64),
         );
+        let mut read = 0usize;
         let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
         while let Some(chunk) = stream.next().await {
             for (req, resp) in chunk? {
                 let id = unread[req.id[1..].parse::<usize>().unwrap_or(0)];
                 bar.inc(1);
+                read += 1;
+                quota_eta(graph, &bar, (unread.len() - read) as u64);
                 if resp.status == 404 {
                     tracing::warn!(
                         "user {id} is assigned to the app but no longer exists; left out"
@@ -613,9 +618,13 @@ async fn read_groups_by_id(
         return Ok(out);
     }
     let bar = Task::start(progress, "reading group details", Some(ids.len() as u64));
+    let reads = requests.len();
+    let mut read = 0usize;
     let mut stream = std::pin::pin!(graph.batch_stream(requests)?);
     while let Some(chunk) = stream.next().await {
         for (req, resp) in chunk? {
+            read += 1;
+            quota_eta(graph, &bar, (reads - read) as u64);
             let first = resp.into_result(&req)?;
             for g in graph.rest_of_pages(first, &req.url).await? {
                 if let Some(id) = str_of(&g, "id") {
@@ -627,6 +636,12 @@ async fn read_groups_by_id(
     }
     bar.finish();
     Ok(out)
+}
+
+/// Tell `bar` how long its `reads` still to send take at least at the pace
+/// of Graph's resource-unit quota (one unit a read; extra pages not counted).
+fn quota_eta(graph: &GraphClient, bar: &Task<'_>, reads: u64) {
+    bar.set_eta(graph.read_pacer().time_for(reads));
 }
 
 /// One assigned group and its direct members: the snapshot entry, its direct
