@@ -24,7 +24,7 @@ fn assert_clean(what: &str, s: &str) {
 
 #[test]
 fn hostile_user_names_reach_plan_text_and_report_escaped() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let mut s = testkit::demo_like();
     let target = s.target.as_mut().unwrap();
     for u in target.users.iter_mut() {

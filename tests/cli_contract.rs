@@ -278,7 +278,7 @@ fn assert_absent(what: &str, secrets: &[&str], stdout: &str, stderr: &str, files
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_output_of_a_real_run_never_holds_its_secrets() {
     let t = common::twin::demo().await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = dir.path().join("coda.snapshot.json");
     let secret = t.client_secret.expose().to_string();
     let scim_token = t.scim_token.expose().to_string();

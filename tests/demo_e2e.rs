@@ -214,9 +214,12 @@ async fn demo_plan_finds_every_trap_with_scim2_server_as_the_target() {
 
 #[test]
 fn the_demo_command_tells_the_story_and_compares_mappings() {
+    // The demo writes its snapshot, plan and journal under the temp folder.
+    let tmp = common::schemas::tempdir();
     let out = common::cli::bin()
         .args(["demo", "--output", "json"])
         .env("NO_COLOR", "1")
+        .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
     assert!(
@@ -248,6 +251,7 @@ fn the_demo_command_tells_the_story_and_compares_mappings() {
     let text_out = common::cli::bin()
         .arg("demo")
         .env("NO_COLOR", "1")
+        .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
     let story = String::from_utf8_lossy(&text_out.stdout);
@@ -269,4 +273,11 @@ fn the_demo_command_tells_the_story_and_compares_mappings() {
     // Colour on a terminal and off with NO_COLOR / --no-color is checked under
     // a pseudo-terminal in tests/cli_contract.rs: here stdout is a pipe, so no
     // escape code could appear whatever NO_COLOR did.
+    assert!(snap.starts_with(tmp.path()), "{}", snap.display());
+    let (_, w) = tmp.check();
+    assert_eq!(
+        (w.snapshots.len(), w.plans.len(), w.journals.len()),
+        (2, 2, 2),
+        "two demos, each a snapshot, a plan and its journal: {w:?}"
+    );
 }

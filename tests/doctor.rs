@@ -119,6 +119,11 @@ async fn doctor_passes_with_full_roles_names_what_is_missing_and_writes_nothing(
     let requests = std::fs::read_to_string(&log).unwrap();
     let graph_requests = requests.lines().count();
     assert!(graph_requests >= 10, "{requests}");
+    // The log covers the SCIM target too, so "no write" holds for it as well.
+    assert!(
+        requests.contains("/ServiceProviderConfig") && requests.contains("/Users"),
+        "the SCIM checks are in the log: {requests}"
+    );
     let writes: Vec<&str> = requests
         .lines()
         .filter(|l| serde_json::from_str::<Value>(l).unwrap()["write"] == true)
@@ -177,4 +182,38 @@ fn completions_for_every_shell_and_man_pages_generate() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a directory"));
+}
+
+/// A reader that went away (`scimshift completions fish | head -1`): one
+/// sentence and exit 1, not a panic. stdout is a pipe whose read end is
+/// closed before the command starts, so every write fails with EPIPE.
+#[test]
+fn completions_and_man_into_a_closed_pipe_fail_with_a_sentence() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    for args in [
+        &["completions", "bash"][..],
+        &["completions", "zsh"],
+        &["completions", "fish"],
+        &["completions", "powershell"],
+        &["man"],
+    ] {
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read);
+        let mut c = std::process::Command::new(common::cli::bin_path());
+        c.args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::piped());
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: could not write the"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
 }

@@ -321,7 +321,7 @@ async fn renamed_users_story(scim2: bool) {
         .await
         .unwrap();
     assert!(t.warnings.is_empty(), "{:?}", t.warnings);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = snapshot_cli(&t, dir.path()).await;
     let (plan, report) = plan_cli(&snap, dir.path(), "plan", &[]).await;
     let (plain, plain_report) =
@@ -457,7 +457,7 @@ async fn a_secondary_attribute_not_unique_in_the_target_is_not_added() {
     let t = start(options(renamed_seed(ExternalId::SharedNickname), None))
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = snapshot_cli(&t, dir.path()).await;
     let (plan, _) = plan_cli(&snap, dir.path(), "plan", &[]).await;
     assert_eq!(
@@ -505,7 +505,7 @@ async fn matched_on_the_work_email(scim2: bool) {
         .await
         .unwrap();
     assert!(t.warnings.is_empty(), "{:?}", t.warnings);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = snapshot_cli(&t, dir.path()).await;
     let (plan, _) = plan_cli(&snap, dir.path(), "plan", &[]).await;
     let schema = schema_of(&plan);

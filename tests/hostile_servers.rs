@@ -110,7 +110,7 @@ async fn no_client_follows_a_redirect() {
 async fn proxy_variables_never_see_loopback_or_plain_http() {
     let proxy = Capture::start();
     let twin = common::twin::demo().await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let with_proxies = |c: &mut assert_cmd::Command| {
         for k in [
             "HTTP_PROXY",

@@ -33,7 +33,7 @@ fn v2_steps(path: &Path) -> Vec<String> {
 
 #[test]
 fn plan_exits_2_writes_identical_json_and_report() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = write_snapshot(dir.path(), &testkit::demo_like());
     let run = |out: &str| {
         let a = bin()
@@ -128,7 +128,7 @@ fn plan_exits_2_writes_identical_json_and_report() {
 #[test]
 fn a_secret_planted_in_the_snapshot_reaches_no_output_even_at_debug_level() {
     const PLANTED: &str = "sk-planted-4c9e1";
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let mut s = testkit::demo_like();
     for key in ["SecretToken", "ClientSecret", "Password"] {
         s.app.settings.push(scimshift::snapshot::model::KeyValue {
@@ -186,7 +186,7 @@ fn a_secret_planted_in_the_snapshot_reaches_no_output_even_at_debug_level() {
 
 #[test]
 fn json_output_on_stdout() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = write_snapshot(dir.path(), &testkit::demo_like());
     let a = bin()
         .args(["--output", "json", "plan", "--snapshot"])
@@ -195,13 +195,14 @@ fn json_output_on_stdout() {
         .code(2);
     let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
     assert_eq!(v["format"], "scimshift.plan/v2");
+    common::schemas::check_plan("plan --output json", &v);
     assert_eq!(v["steps"][0]["action"], "+");
     assert_eq!(v["summary"]["duplicates"], 0);
 }
 
 #[test]
 fn nothing_to_do_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let mut schema = testkit::gallery_schema("customappsso", "mail", None);
     schema["synchronizationRules"][0]["objectMappings"][1]["enabled"] = serde_json::json!(true);
     let mut s = testkit::SnapBuilder::new("Coda (SCIM custom)", schema).build();
@@ -279,7 +280,7 @@ fn errors_exit_1_with_one_sentence() {
 
 #[test]
 fn profile_file_forcing_upn_predicts_twelve_duplicates() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = write_snapshot(dir.path(), &testkit::demo_like());
     // The shipped example profile: Entra's default userName <- userPrincipalName, not copied.
     let p =
@@ -293,6 +294,7 @@ fn profile_file_forcing_upn_predicts_twelve_duplicates() {
         .code(2);
     let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
     assert_eq!(v["summary"]["duplicates"], 12);
+    common::schemas::check_plan("plan --output json, userName <- UPN", &v);
     // The built-in profile (detected from the app name) predicts none.
     let a = bin()
         .args(["--output", "json", "plan", "--snapshot"])
@@ -306,7 +308,7 @@ fn profile_file_forcing_upn_predicts_twelve_duplicates() {
 
 #[test]
 fn unknown_app_falls_back_to_generic_with_a_warning() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let mut b = testkit::SnapBuilder::new("Slack", testkit::gallery_schema("Slack", "mail", None));
     b.user("u1", "a@x.com", Some("a@x.com"), "S", true, &["direct"])
         .assign_user("u1", "a@x.com");
@@ -323,7 +325,7 @@ fn unknown_app_falls_back_to_generic_with_a_warning() {
 
 #[test]
 fn large_report_puts_impact_in_a_csv() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = write_snapshot(dir.path(), &testkit::synthetic(300));
     bin()
         .args(["plan", "--snapshot"])

@@ -18,7 +18,7 @@ use std::path::Path;
 /// rebuilds the tenant from the snapshot on the same loopback port).
 async fn captured(
     plan_args: &[&str],
-) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+) -> (common::schemas::Dir, std::path::PathBuf, std::path::PathBuf) {
     Migration::with_plan_args(TwinOptions::default(), None, plan_args)
         .await
         .into_files()

@@ -8,73 +8,14 @@
 mod common;
 
 use common::migration::{Migration, yes_fast};
+use common::schemas::checker;
 use scimshift::twin::seed::SeedSpec;
 use scimshift::twin::server::TwinOptions;
 use serde_json::Value;
 use std::path::Path;
 
-/// The three schemas, compiled (boon checks each against the 2020-12 meta-schema).
-struct Checker {
-    schemas: boon::Schemas,
-    snapshot: boon::SchemaIndex,
-    plan: boon::SchemaIndex,
-    journal: boon::SchemaIndex,
-}
-
-impl Checker {
-    fn new() -> Checker {
-        let mut schemas = boon::Schemas::new();
-        let mut compiler = boon::Compiler::new();
-        let mut compile = |name: &str| {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("docs/schemas")
-                .join(name);
-            let value: Value = serde_json::from_slice(&std::fs::read(&path).unwrap())
-                .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
-            let url = format!("file:///scimshift/{name}");
-            compiler.add_resource(&url, value).unwrap();
-            compiler
-                .compile(&url, &mut schemas)
-                .unwrap_or_else(|e| panic!("{name} does not compile: {e:#}"))
-        };
-        let snapshot = compile("snapshot.schema.json");
-        let plan = compile("plan.schema.json");
-        let journal = compile("journal-record.schema.json");
-        Checker {
-            schemas,
-            snapshot,
-            plan,
-            journal,
-        }
-    }
-
-    fn check(&self, schema: boon::SchemaIndex, what: &str, v: &Value) -> Result<(), String> {
-        self.schemas
-            .validate(v, schema)
-            .map_err(|e| format!("{what}: {e:#}"))
-    }
-
-    fn snapshot(&self, what: &str, v: &Value) -> Result<(), String> {
-        self.check(self.snapshot, what, v)
-    }
-    fn plan(&self, what: &str, v: &Value) -> Result<(), String> {
-        self.check(self.plan, what, v)
-    }
-
-    /// Every line of a journal against the record schema; the events seen.
-    fn journal(&self, path: &Path) -> Vec<String> {
-        let text = std::fs::read_to_string(path).unwrap();
-        let mut events = vec![];
-        for (i, line) in text.lines().enumerate() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            let what = format!("{} line {}", path.display(), i + 1);
-            if let Err(e) = self.check(self.journal, &what, &v) {
-                panic!("{e}");
-            }
-            events.push(v["event"].as_str().unwrap().to_string());
-        }
-        events
-    }
+fn journal(path: &Path) -> Vec<String> {
+    checker().journal(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn read(path: &Path) -> Value {
@@ -89,15 +30,15 @@ fn ok(r: Result<(), String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_migration_writes_what_the_schemas_describe() {
-    let c = Checker::new();
+    let c = checker();
     let m = Migration::new(TwinOptions::default(), None).await;
     ok(c.snapshot("demo snapshot", &read(&m.snapshot)));
     ok(c.plan("demo plan", &read(&m.plan)));
 
     let o = m.apply(&yes_fast()).await;
     assert_eq!(o.status.code(), Some(0), "{}", common::cli::text(&o).1);
-    let journal = scimshift::journal::path_for(&m.plan);
-    let events = c.journal(&journal);
+    let journal_path = scimshift::journal::path_for(&m.plan);
+    let events = journal(&journal_path);
     for e in [
         "started", "intent", "result", "stepDone", "cutover", "finished",
     ] {
@@ -110,7 +51,7 @@ async fn the_demo_migration_writes_what_the_schemas_describe() {
         .args(["--yes", "--poll", "100ms", "--in-doubt-wait", "8s"]);
     let o = common::cli::run(rb).await;
     assert_eq!(o.status.code(), Some(0), "{}", common::cli::text(&o).1);
-    let after = c.journal(&journal);
+    let after = journal(&journal_path);
     assert!(after.len() > events.len(), "rollback appended nothing");
     assert!(
         after[events.len()..].iter().any(|x| x == "stepUndone"),
@@ -121,7 +62,7 @@ async fn the_demo_migration_writes_what_the_schemas_describe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_synthetic_tenant_planned_with_and_without_extra_matching() {
-    let c = Checker::new();
+    let c = checker();
     let opts = TwinOptions {
         seed: SeedSpec::Synthetic {
             users: 40,
@@ -163,7 +104,7 @@ async fn a_synthetic_tenant_planned_with_and_without_extra_matching() {
 /// duplicates and so fills every optional part of the impact).
 #[test]
 fn the_demo_fixture_and_its_plans() {
-    let c = Checker::new();
+    let c = checker();
     let path = common::data::fixture("demo-snapshot.json");
     ok(c.snapshot("tests/fixtures/demo-snapshot.json", &read(&path)));
     let snap = scimshift::snapshot::Snapshot::load(&path).unwrap();
@@ -195,7 +136,7 @@ fn the_demo_fixture_and_its_plans() {
 /// value outside an enum is refused (so the tests above can fail).
 #[test]
 fn the_schemas_refuse_what_scimshift_does_not_write() {
-    let c = Checker::new();
+    let c = checker();
     let snap = read(&common::data::fixture("demo-snapshot.json"));
     let mut extra = snap.clone();
     extra["app"]["newField"] = Value::from(1);
@@ -228,4 +169,48 @@ fn the_schemas_refuse_what_scimshift_does_not_write() {
     let mut r = record.clone();
     r["event"] = Value::from("stepRedone");
     assert!(c.check(c.journal, "event", &r).is_err());
+}
+
+/// The hook the other test binaries use (common::schemas::check_written)
+/// fails on a written file with an unknown field, a journal line with a
+/// wrong type, and a folder with nothing to check.
+#[test]
+fn the_written_files_hook_fails_on_a_file_the_schemas_refuse() {
+    let fails = |dir: &Path| {
+        let dir = dir.to_path_buf();
+        std::panic::catch_unwind(move || common::schemas::check_written(&dir))
+            .err()
+            .map(|e| {
+                e.downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_else(|| e.downcast_ref::<&str>().unwrap().to_string())
+            })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        fails(dir.path()).unwrap().contains("nothing was written"),
+        "an empty folder is no check"
+    );
+    let snap = dir.path().join("snapshot.json");
+    let good = read(&common::data::fixture("demo-snapshot.json"));
+    std::fs::write(&snap, serde_json::to_vec(&good).unwrap()).unwrap();
+    let record = serde_json::json!({"event": "stepDone", "at": "2026-01-01T00:00:00Z", "step": "x", "found": true});
+    let journal = dir.path().join("sub").join("plan.journal.jsonl");
+    std::fs::create_dir(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, format!("{record}\n{record}\n")).unwrap();
+    let w = common::schemas::check_written(dir.path());
+    assert_eq!((w.snapshots.len(), w.journals.len(), w.records), (1, 1, 2));
+
+    let mut extra = good.clone();
+    extra["users"][0]["newField"] = Value::from(1);
+    std::fs::write(&snap, serde_json::to_vec(&extra).unwrap()).unwrap();
+    let e = fails(dir.path()).expect("an unknown field fails the hook");
+    assert!(e.contains("snapshot.json"), "{e}");
+    std::fs::write(&snap, serde_json::to_vec(&good).unwrap()).unwrap();
+
+    let mut typed = record.clone();
+    typed["found"] = Value::from("yes");
+    std::fs::write(&journal, format!("{record}\n{typed}\n")).unwrap();
+    let e = fails(dir.path()).expect("a wrong type fails the hook");
+    assert!(e.contains("plan.journal.jsonl line 2"), "{e}");
 }

@@ -179,7 +179,7 @@ async fn captures_the_gallery_app_and_the_target() {
     assert!(t.service_provider_config.get("patch").is_some());
 
     // The file: no secret, mode 0600, loads back.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let path = dir.path().join("coda.json");
     scimshift::output::write_private_file(&path, &snap.to_bytes()).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
@@ -508,6 +508,10 @@ async fn the_binary_writes_snapshots_and_diffs_them_with_exit_codes() {
         "{d}"
     );
     assert_eq!(d["targetUsers"].as_array().unwrap().len(), 0);
+
+    // What the binary wrote (before the test edits one).
+    let written = common::schemas::check_written(dir.path());
+    assert_eq!(written.snapshots, [a.clone(), b.clone()]);
 
     // An edited snapshot is refused.
     let edited = std::fs::read_to_string(&a)

@@ -96,6 +96,11 @@ async fn capture_fixed(seed: SeedSpec) -> (String, String, Snapshot) {
     let mut bytes = Vec::new();
     snap.write_to(&mut bytes).unwrap();
     let file = hex::encode(Sha256::digest(&bytes));
+    // The bytes `scimshift snapshot` would write, against the schema.
+    common::schemas::check_snapshot(
+        "snapshot file bytes",
+        &serde_json::from_slice(&bytes).unwrap(),
+    );
     // GOLDEN_DUMP=DIR keeps the file, to diff two runs when a digest moves.
     if let Ok(d) = std::env::var("GOLDEN_DUMP") {
         std::fs::write(format!("{d}/{}.json", &file[..12]), &bytes).unwrap();

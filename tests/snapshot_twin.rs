@@ -262,7 +262,7 @@ async fn reader_without_sync_permission_and_device_code() {
 async fn the_binary_snapshots_the_twin() {
     let t = demo_twin(1).await;
     let server = common::start_scim2_server();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let out = dir.path().join("demo.json");
     let mut c = common::cli::bin();
     c.env_remove("SCIMSHIFT_GRAPH_TOKEN")

@@ -65,7 +65,7 @@ async fn verify_of_100k_users_5k_groups() {
         t0.elapsed()
     );
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::schemas::tempdir();
     let snap = dir.path().join("snap.json");
     let plan = dir.path().join("plan.json");
     let bin = || {

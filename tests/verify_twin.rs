@@ -296,7 +296,9 @@ async fn before_apply_verify_fails_saying_the_custom_app_is_not_there() {
         "{err}"
     );
     // A snapshot of another plan is refused before anything is read.
-    let other = m.dir.path().join("other.json");
+    // (Beside the migration's folder: that one holds only what scimshift wrote.)
+    let edited = tempfile::tempdir().unwrap();
+    let other = edited.path().join("other.json");
     let mut s: Value = serde_json::from_slice(&std::fs::read(&m.snapshot).unwrap()).unwrap();
     s["digest"] = json!("sha256:0000");
     std::fs::write(&other, serde_json::to_vec(&s).unwrap()).unwrap();

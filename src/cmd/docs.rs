@@ -8,7 +8,15 @@ use clap::CommandFactory;
 
 pub fn completions(args: &CompletionsArgs) -> Result<i32> {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "scimshift", &mut std::io::stdout());
+    // Into memory first: clap_complete panics when a write fails (a closed
+    // pipe, `| head`); one write here fails with a sentence instead.
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "scimshift", &mut out);
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(&out)
+        .and_then(|_| std::io::stdout().flush())
+        .map_err(|e| Error::io(format!("could not write the completion script: {e}")))?;
     Ok(exit::OK)
 }
 
@@ -21,6 +29,7 @@ pub fn man(args: &ManArgs) -> Result<i32> {
             use std::io::Write;
             std::io::stdout()
                 .write_all(&out)
+                .and_then(|_| std::io::stdout().flush())
                 .map_err(|e| Error::io(format!("could not write the man page: {e}")))?;
         }
         Some(dir) => {

@@ -36,7 +36,8 @@ pub fn logged_twin() -> (tempfile::TempDir, PathBuf, TwinOptions) {
 
 pub struct Migration {
     pub twin: RunningTwin,
-    pub dir: tempfile::TempDir,
+    /// Checked against docs/schemas when dropped ([`super::schemas::Dir`]).
+    pub dir: super::schemas::Dir,
     pub snapshot: PathBuf,
     pub plan: PathBuf,
     /// The SCIM target's URL and token (the twin's store, or scim2-server).
@@ -73,7 +74,7 @@ impl Migration {
         twin.pause_faults(true);
         let (scim_url, scim_token) =
             scim.unwrap_or_else(|| (twin.scim_url.clone(), twin.scim_token.expose().to_string()));
-        let dir = tempfile::tempdir().unwrap();
+        let dir = super::schemas::tempdir();
         let m = Migration {
             snapshot: dir.path().join("snapshot.json"),
             plan: dir.path().join("plan.json"),
@@ -109,7 +110,7 @@ impl Migration {
 
     /// Stop the twin and keep what the admin has on disk: the folder, the
     /// snapshot and the plan (a rehearsal rebuilds the tenant from them).
-    pub async fn into_files(self) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    pub async fn into_files(self) -> (super::schemas::Dir, PathBuf, PathBuf) {
         self.twin.shutdown().await;
         (self.dir, self.snapshot, self.plan)
     }

@@ -9,6 +9,7 @@
 //! - [`migration`]: a whole migration on the twin (snapshot, plan, apply through the binary) and its end state;
 //! - [`mock_scim`]: a counting in-process SCIM target;
 //! - [`net`]: a loopback port that refuses connections (for "unreachable" cases);
+//! - [`schemas`]: every snapshot, plan and journal a test made scimshift write, against docs/schemas;
 //! - [`mock_graph`]: a Graph mock with scripted faults (see its doc for why it
 //!   stays beside the twin).
 #![allow(dead_code, unused_imports)]
@@ -21,6 +22,7 @@ pub mod migration;
 pub mod mock_graph;
 pub mod mock_scim;
 pub mod net;
+pub mod schemas;
 pub mod scim2;
 pub mod twin;
 
