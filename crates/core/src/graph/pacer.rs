@@ -240,11 +240,7 @@ impl ReadPacer {
             s.last_raise = now;
         }
         let allowed = ((s.limit.unwrap_or(limit) * READ_SHARE).floor() as u64).max(1);
-        while s
-            .sent
-            .front()
-            .is_some_and(|(t, _)| *t + window <= now)
-        {
+        while s.sent.front().is_some_and(|(t, _)| *t + window <= now) {
             let (_, n) = s.sent.pop_front().expect("front");
             s.sent_units -= n;
         }
@@ -363,7 +359,11 @@ mod tests {
         // 100 units per second: 98 in any second.
         let p = ReadPacer::new(100, Duration::from_secs(1));
         for _ in 0..49 {
-            assert_eq!(p.reserve(2), Duration::ZERO, "the window's allowance goes at once");
+            assert_eq!(
+                p.reserve(2),
+                Duration::ZERO,
+                "the window's allowance goes at once"
+            );
         }
         // The 99th unit waits for the first reservation to leave the window;
         // the next ones queue behind it, in order.
