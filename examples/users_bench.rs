@@ -1,11 +1,14 @@
-//! Benchmarks for `users import` (run in release; figures go to bench/USERS.md):
+//! Benchmarks for `users import` (run in release; `bench/run` collects the
+//! `RESULT` lines into bench/RESULTS.md):
 //!
 //! 1. read + validate + plan 100,000 rows against a target of 50,000 users;
-//! 2. import 10,000 users into an in-process axum SCIM store (Bulk and POST);
+//! 2. import 10,000 users into an in-process axum SCIM store (Bulk and POST),
+//!    and M users into the twin's embedded store against a plain concurrent
+//!    POST loop on the same kind of store;
 //! 3. import N users into scim2-server, against a plain concurrent POST loop
 //!    on a fresh server in the same run (the ratio is what matters).
 //!
-//! `cargo run --release --example users_bench [-- N_FOR_SCIM2]`
+//! `cargo run --release --example users_bench [-- N_FOR_SCIM2 [M_FOR_TWIN]]`
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -133,6 +136,12 @@ async fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
     let only_plan = arg == "plan";
     let n_scim2: usize = arg.parse().unwrap_or(3000);
+    let n_twin: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    // Two interleaved rounds on scim2-server for small sizes (the machine is shared).
+    let rounds = if n_scim2 <= 4000 { 2 } else { 1 };
 
     // 1. Validate + plan 100k rows.
     let f = csv_file(100_000, "user");
@@ -183,35 +192,54 @@ async fn main() {
         );
     }
 
-    // 2b. The twin's embedded SCIM store (what `twin serve` and the demo use), 10k users.
-    for bulk in [true, false] {
+    // 2b. The twin's embedded SCIM store (what `twin serve` and the demo use):
+    //     a plain POST loop, then our import with Bulk and with POST, each on
+    //     a fresh store.
+    let ftwin = csv_file(n_twin, "tw");
+    let twin_store = || async {
         let store = std::sync::Arc::new(scimshift::twin::scim_store::ScimStore::default());
         let token = Secret::new("bench-token");
-        let (url, _task) =
-            scimshift::twin::scim_store::serve_loopback(store.clone(), token.clone())
-                .await
-                .unwrap();
-        let client = ScimClient::new(&url, token).unwrap();
+        let (url, task) = scimshift::twin::scim_store::serve_loopback(store.clone(), token.clone())
+            .await
+            .unwrap();
+        (store, ScimClient::new(&url, token).unwrap(), task)
+    };
+    let (_store, client, _task) = twin_store().await;
+    let (_, twin_plain) = post_loop(&client, ftwin.path(), 4).await;
+    println!(
+        "twin's embedded SCIM store, plain POST loop (4 concurrent): {n_twin} users: {twin_plain:.0} users/s"
+    );
+    let mut twin_rates = Vec::new();
+    for bulk in [true, false] {
+        let (store, client, _task) = twin_store().await;
         let (n, secs) = import_into(
             &client,
-            f10k.path(),
+            ftwin.path(),
             write::WriteOptions {
                 concurrency: 4,
                 use_bulk: bulk,
             },
         )
         .await;
-        assert_eq!(store.users().len(), 10_000);
+        assert_eq!(store.users().len(), n_twin);
         println!(
-            "twin's embedded SCIM store, {} : {n} users in {secs:.2} s = {:.0} users/s",
+            "twin's embedded SCIM store, {} : {n} users in {secs:.2} s = {:.0} users/s = {:.0}% of the plain POST loop",
             if bulk { "Bulk" } else { "POST" },
-            n as f64 / secs
+            n as f64 / secs,
+            100.0 * n as f64 / secs / twin_plain
         );
+        twin_rates.push(n as f64 / secs);
     }
+    println!(
+        "RESULT {}",
+        json!({"bench": "users_import", "server": "twin (embedded store)", "users": n_twin,
+               "plain_per_s": twin_plain, "bulk_per_s": twin_rates[0], "post_per_s": twin_rates[1]})
+    );
     // 3. scim2-server: plain POST loop vs our import, each on a fresh server,
     //    interleaved over two rounds because the machine is shared.
     let fs = csv_file(n_scim2, "s2u");
-    for round in 1..=2 {
+    for round in 1..=rounds {
+        let mut rates = Vec::new();
         let plain = {
             let server = common::start_scim2_server();
             let client =
@@ -245,7 +273,13 @@ async fn main() {
                 },
                 100.0 * rate / plain
             );
+            rates.push(rate);
         }
+        println!(
+            "RESULT {}",
+            json!({"bench": "users_import", "server": "scim2-server", "round": round, "users": n_scim2,
+                   "plain_per_s": plain, "bulk_per_s": rates[0], "post_per_s": rates[1]})
+        );
     }
     let _ = ProviderConfig::default();
 }

@@ -1,4 +1,5 @@
-//! Benchmarks of `scimshift apply` (not timed tests; figures go to bench/APPLY.md):
+//! Benchmarks of `scimshift apply` (not timed tests; `bench/run` collects
+//! their `RESULT` lines into bench/RESULTS.md):
 //!
 //! (a) the assignment remap: `synthetic:users=N,groups=0` (every user assigned
 //!     directly to the gallery app, N = BENCH_USERS, default 10,000) with
@@ -95,6 +96,16 @@ async fn assignment_remap_throughput_against_the_write_quota() {
         inner.len(),
         100.0 * throttled as f64 / inner.len().max(1) as f64
     );
+    common::bench::result(serde_json::json!({
+        "bench": "apply_remap",
+        "assignments": users,
+        "quota_scale": scale,
+        "seconds": seconds,
+        "writes_per_s": writes / seconds,
+        "share_of_quota": writes / seconds / quota,
+        "inner_requests": inner.len(),
+        "throttled": throttled,
+    }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,4 +135,10 @@ async fn demo_provisioning_gap() {
         gap[runs / 2],
         gap[runs - 1]
     );
+    common::bench::result(serde_json::json!({
+        "bench": "demo_gap",
+        "runs": runs,
+        "tool_s": [tool[0], tool[runs / 2], tool[runs - 1]],
+        "gap_s": [gap[0], gap[runs / 2], gap[runs - 1]],
+    }));
 }

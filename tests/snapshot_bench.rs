@@ -3,11 +3,14 @@
 //!
 //! Run with `cargo test --release --test snapshot_bench -- --ignored --nocapture`.
 //! By default the twin is started in-process with `synthetic:users=N,groups=M`
-//! (BENCH_USERS, BENCH_GROUPS; Graph's real quotas unless BENCH_QUOTA_SCALE);
+//! (BENCH_USERS, BENCH_GROUPS; Graph's real quotas unless BENCH_QUOTA_SCALE;
+//! BENCH_OUT keeps the snapshot file);
 //! BENCH_SOURCE=mock uses the mock Graph of `tests/mock_graph` instead; or point
 //! SCIMSHIFT_BENCH_GRAPH_URL / SCIMSHIFT_BENCH_AUTHORITY_URL / AZURE_* at a
 //! running `scimshift twin serve`. The snapshot runs as the `scimshift`
-//! binary; wall time and peak RSS of that process come from /usr/bin/time.
+//! binary; wall time and peak RSS of that process come from bench/timed.
+//! Against the twin it prints a `RESULT {json}` line (requests, RU, the
+//! minimal request plan, 429s, quota time) that `bench/run` collects.
 
 mod common;
 
@@ -112,29 +115,35 @@ async fn snapshot_of_100k_users_5k_groups() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("bench.json");
+    // BENCH_OUT keeps the snapshot there (bench/run plans the million-user one).
+    let out = std::env::var("BENCH_OUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("bench.json"));
     let bin = assert_cmd::cargo::cargo_bin("scimshift");
-    let mut cmd = std::process::Command::new("/usr/bin/time");
-    cmd.args(["-f", "BENCH wall=%e s user=%U s sys=%S s maxrss=%M KB"]);
     // e.g. BENCH_WRAPPER="heaptrack -o /tmp/snap" to profile the heap.
-    if let Ok(w) = std::env::var("BENCH_WRAPPER") {
-        cmd.args(w.split_whitespace());
-    }
-    cmd.arg(&bin)
-        .args([
-            "--output",
-            "json",
-            "snapshot",
-            "--app",
-            &app,
-            "--graph-url",
-            &graph_url,
-            "--authority-url",
-            &authority,
-            "--out",
-        ])
-        .arg(&out)
-        .env_remove("SCIMSHIFT_GRAPH_TOKEN");
+    let mut cmd = match std::env::var("BENCH_WRAPPER") {
+        Ok(w) => {
+            let mut words = w.split_whitespace();
+            let mut c = common::bench::timed(std::path::Path::new(words.next().unwrap()));
+            c.args(words).arg(&bin);
+            c
+        }
+        Err(_) => common::bench::timed(&bin),
+    };
+    cmd.args([
+        "--output",
+        "json",
+        "snapshot",
+        "--app",
+        &app,
+        "--graph-url",
+        &graph_url,
+        "--authority-url",
+        &authority,
+        "--out",
+    ])
+    .arg(&out)
+    .env_remove("SCIMSHIFT_GRAPH_TOKEN");
     if let Ok(v) = std::env::var("BENCH_MALLOC_ARENA_MAX") {
         cmd.env("MALLOC_ARENA_MAX", v);
     }
@@ -178,19 +187,22 @@ async fn snapshot_of_100k_users_5k_groups() {
             .unwrap_or((8000, std::time::Duration::from_secs(10)));
         let rate = limit as f64 / window.as_secs_f64();
         let quota_s = ru as f64 / rate;
-        let time = stderr
-            .lines()
-            .find(|l| l.starts_with("BENCH"))
-            .unwrap_or("");
-        let field = |name: &str| -> f64 {
-            time.split_whitespace()
-                .find_map(|w| w.strip_prefix(name))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(f64::NAN)
-        };
+        let time = common::bench::timing_line(&stderr);
+        let field = |name: &str| common::bench::field(time, name);
         let (wall_s, rss_kb) = (field("wall="), field("maxrss="));
+        // The reads no snapshot of this tenant can avoid: the app lookup, the
+        // assignment pages (999 a page), group details 15 ids a read (Graph's
+        // `in` limit), one member page per 999 members of each group; with no
+        // groups, the directly assigned users 15 ids a read.
+        let div = |a: usize, b: usize| a.div_ceil(b);
+        let minimal_ru = if groups > 0 {
+            1 + div(groups, 999) + div(groups, 15) + groups * div(div(users, groups), 999).max(1)
+        } else {
+            1 + div(users, 999) + div(users, 15)
+        };
         eprintln!(
-            "graph: {requests} requests ($batch and inner), {ru} RU admitted, {refused} answered 429; quota {limit} RU / {window:?} -> {quota_s:.1} s for those RU; wall / quota time = {:.2}",
+            "graph: {requests} requests ($batch and inner), {ru} RU admitted ({:.2} of the minimal {minimal_ru}), {refused} answered 429; quota {limit} RU / {window:?} -> {quota_s:.1} s for those RU; wall / quota time = {:.2}",
+            ru as f64 / minimal_ru as f64,
             wall_s / quota_s
         );
         println!(
@@ -205,6 +217,8 @@ async fn snapshot_of_100k_users_5k_groups() {
                 "quota_ru": limit,
                 "quota_window_s": window.as_secs_f64(),
                 "quota_s": quota_s,
+                "minimal_ru": minimal_ru,
+                "cpu_s": field("user=") + field("sys="),
                 "wall_s": wall_s,
                 "rss_kb": rss_kb,
                 "file_bytes": size,

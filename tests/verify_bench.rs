@@ -9,9 +9,9 @@
 //! and `scimshift plan` run as the binary, then a custom app is set up in
 //! the tenant as apply leaves it (the gallery's user mappings carried over,
 //! groups pushed, the same assignments) and its first cycle run. Finally
-//! `scimshift verify` runs as the binary under `/usr/bin/time`, which
+//! `scimshift verify` runs as the binary under `bench/timed`, which
 //! reports its wall time and peak RSS (the twin serving it shares the two
-//! cores). The result is in bench/VERIFY.md.
+//! cores); the `RESULT` line goes to bench/RESULTS.md through `bench/run`.
 
 mod common;
 
@@ -172,13 +172,16 @@ async fn verify_of_100k_users_5k_groups() {
     let csv = dir.path().join("verify.csv");
     // BENCH_OUTPUT=text: the parity table only (json prints every row).
     let output = std::env::var("BENCH_OUTPUT").unwrap_or_else(|_| "json".into());
-    let mut cmd = std::process::Command::new("/usr/bin/time");
-    cmd.args(["-f", "BENCH wall=%e s user=%U s sys=%S s maxrss=%M KB"]);
-    if let Ok(w) = std::env::var("BENCH_WRAPPER") {
-        cmd.args(w.split_whitespace());
-    }
-    cmd.arg(assert_cmd::cargo::cargo_bin("scimshift"))
-        .args(["--output", &output, "verify"])
+    let mut cmd = match std::env::var("BENCH_WRAPPER") {
+        Ok(w) => {
+            let mut words = w.split_whitespace();
+            let mut c = common::bench::timed(std::path::Path::new(words.next().unwrap()));
+            c.args(words).arg(assert_cmd::cargo::cargo_bin("scimshift"));
+            c
+        }
+        Err(_) => common::bench::timed(&assert_cmd::cargo::cargo_bin("scimshift")),
+    };
+    cmd.args(["--output", &output, "verify"])
         .arg(&plan)
         .arg("--snapshot")
         .arg(&snap)
@@ -191,17 +194,14 @@ async fn verify_of_100k_users_5k_groups() {
         .env("SCIMSHIFT_AUTHORITY_URL", &running.authority_url)
         .env("SCIM_TOKEN", running.scim_token.expose())
         .env_remove("SCIMSHIFT_GRAPH_TOKEN");
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load1 = common::bench::load1();
     let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     let out = String::from_utf8_lossy(&o.stdout);
-    let bench = err.lines().find(|l| l.starts_with("BENCH")).unwrap_or("");
-    eprintln!(
-        "verify of {users} users / {groups} groups: {bench} (load before: {})",
-        load.split_whitespace().next().unwrap_or("?")
-    );
+    let bench = common::bench::timing_line(&err);
+    eprintln!("verify of {users} users / {groups} groups: {bench} (load before: {load1})");
     if output == "json" {
         let v: Value =
             serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
@@ -213,5 +213,18 @@ async fn verify_of_100k_users_5k_groups() {
     }
     let rows = std::fs::read_to_string(&csv).unwrap().lines().count() - 1;
     eprintln!("CSV rows: {rows}");
+    let field = |name| common::bench::field(bench, name);
+    common::bench::result(json!({
+        "bench": "verify",
+        "users": users,
+        "groups": groups,
+        "wall_s": field("wall="),
+        "cpu_s": field("user=") + field("sys="),
+        "rss_kb": field("maxrss="),
+        // The asserts above end the benchmark when verify did not pass.
+        "passed": true,
+        "csv_rows": rows,
+        "load1": load1,
+    }));
     running.shutdown().await;
 }

@@ -2,6 +2,7 @@
 //! says `mod common;` and uses what it needs:
 //! - [`scim2`]: the independent SCIM server scim2-server on loopback;
 //! - [`twin`]: the simulated tenant in-process, its admin Graph client and token;
+//! - [`bench`]: for the benchmarks, a command under `bench/timed` and the `RESULT` line;
 //! - [`cli`]: the `scimshift` binary with a clean environment;
 //! - [`data`]: paths of the committed test data (tests/data, tests/fixtures);
 //! - [`hostile`]: hostile servers (redirects, huge bodies, endless pages) and a capturing listener;
@@ -13,6 +14,7 @@
 //!   stays beside the twin).
 #![allow(dead_code, unused_imports)]
 
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod hostile;

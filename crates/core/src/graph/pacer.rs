@@ -9,8 +9,8 @@
 //! Reads: the resource-unit quota (3,500 / 5,000 / 8,000 RU per 10 s by tenant
 //! size; a GET costs 1 RU). A snapshot of a million users sends tens of
 //! thousands of reads; unpaced, bursts of concurrent `$batch` reads exhaust
-//! each request's retries. [`ReadPacer`] is a token bucket at the quota
-//! (95 % of it, starting at the largest, 8,000 RU / 10 s), which learns a lower quota from
+//! each request's retries. [`ReadPacer`] is a sliding window at the quota
+//! (98 % of it, starting at the largest, 8,000 RU / 10 s), which learns a lower quota from
 //! the first 429 (what Graph admitted in the last window is what the quota allows),
 //! pauses every read for the 429's `Retry-After`, and says whether the run as
 //! a whole still makes progress: a throttled read is retried for as long as
@@ -111,15 +111,14 @@ const READ_RECOVER: Duration = Duration::from_secs(60);
 /// How long a throttled read keeps being retried after the last read of the
 /// run that was answered.
 pub const READ_STALL: Duration = Duration::from_secs(300);
-/// The share of the quota paced at.
-const READ_SHARE: f64 = 0.95;
-/// The share of the quota that may go at once (with [`READ_SHARE`], any
-/// window carries at most 99 % of the quota).
-const READ_BURST: f64 = 0.04;
+/// The share of the quota any window carries at most (the rest is room for
+/// the time requests take to reach Graph).
+const READ_SHARE: f64 = 0.98;
 
-/// A token bucket for resource units (GCRA: every unit has its time slot;
-/// a burst of up to 4 % of the quota may go early), shared by every clone of
-/// a client.
+/// A sliding-window limiter for resource units (at most 98 % of the quota in
+/// any window, as Graph counts it: a window's allowance may go at once),
+/// shared by every clone of a client. A reservation takes the earliest slot
+/// that fits, so concurrent reads queue in order.
 #[derive(Debug)]
 pub struct ReadPacer {
     window: Duration,
@@ -135,8 +134,9 @@ pub struct ReadPacer {
 struct ReadState {
     /// Units per window the quota is believed to allow (None: unpaced).
     limit: Option<f64>,
-    /// When the bucket is next empty: the next unit's theoretical send time.
-    tat: Instant,
+    /// Units reserved within the last window (some in the future), in time order.
+    sent: VecDeque<(Instant, u64)>,
+    sent_units: u64,
     /// No read before this (a 429's `Retry-After`).
     resume_at: Instant,
     /// The last 429, and the last time the pace was raised.
@@ -164,8 +164,8 @@ pub struct ReadStats {
 }
 
 impl ReadPacer {
-    /// At most `limit` units in any `window` (paced at 95 % of it), until a
-    /// 429 says the quota is lower.
+    /// At most `limit` units in any `window` (98 % of it sent), until a 429
+    /// says the quota is lower.
     pub fn new(limit: usize, window: Duration) -> ReadPacer {
         let now = Instant::now();
         ReadPacer {
@@ -175,7 +175,8 @@ impl ReadPacer {
             stall: READ_STALL,
             state: std::sync::Mutex::new(ReadState {
                 limit: (!window.is_zero()).then_some(limit.max(1) as f64),
-                tat: now,
+                sent: VecDeque::new(),
+                sent_units: 0,
                 resume_at: now,
                 last_throttle: now,
                 last_raise: now,
@@ -222,35 +223,45 @@ impl ReadPacer {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Units per second paced at (None: unpaced).
-    fn rate(limit: Option<f64>, window: Duration) -> Option<f64> {
-        limit.map(|l| l * READ_SHARE / window.as_secs_f64())
-    }
-
     /// Reserve `units` and say how long to wait before sending them.
     pub fn reserve(&self, units: u64) -> Duration {
         let now = Instant::now();
         let mut s = self.state();
         s.units += units;
-        let Some(rate) = Self::rate(s.limit, self.window) else {
+        let Some(limit) = s.limit else {
             return Duration::ZERO;
         };
+        let window = self.window;
         if now.duration_since(s.last_throttle) >= READ_RECOVER
-            && now.duration_since(s.last_raise) >= self.window
-            && let Some(l) = s.limit
-            && l < self.ceiling
+            && now.duration_since(s.last_raise) >= window
+            && limit < self.ceiling
         {
-            s.limit = Some((l * 1.1).min(self.ceiling));
+            s.limit = Some((limit * 1.1).min(self.ceiling));
             s.last_raise = now;
         }
-        let rate = Self::rate(s.limit, self.window).unwrap_or(rate);
-        let limit = s.limit.unwrap_or(1.0);
-        let per_unit = Duration::from_secs_f64(1.0 / rate);
-        // The burst: 4 % of the window's units may go ahead of their slot.
-        let tolerance = Duration::from_secs_f64((limit * READ_BURST).max(1.0) / rate);
-        let earliest = s.tat.checked_sub(tolerance).unwrap_or(now);
-        let send_at = now.max(earliest).max(s.resume_at);
-        s.tat = s.tat.max(send_at) + per_unit.mul_f64(units as f64);
+        let allowed = ((s.limit.unwrap_or(limit) * READ_SHARE).floor() as u64).max(1);
+        while s.sent.front().is_some_and(|(t, _)| *t + window <= now) {
+            let (_, n) = s.sent.pop_front().expect("front");
+            s.sent_units -= n;
+        }
+        // The earliest time the window ending then holds these units too:
+        // once enough of the oldest reservations have left it. Reservations
+        // are in time order (each is at or after the one before).
+        let units_now = units.min(allowed);
+        let mut send_at = now.max(s.resume_at);
+        if let Some((last, _)) = s.sent.back() {
+            send_at = send_at.max(*last);
+        }
+        let mut held = s.sent_units;
+        for (t, n) in &s.sent {
+            if held + units_now <= allowed {
+                break;
+            }
+            held -= n;
+            send_at = send_at.max(*t + window);
+        }
+        s.sent.push_back((send_at, units));
+        s.sent_units += units;
         let wait = send_at - now;
         s.waited += wait;
         wait
@@ -317,13 +328,14 @@ impl ReadPacer {
     /// when unpaced): the ETA a progress line shows.
     pub fn time_for(&self, units: u64) -> Duration {
         let s = self.state();
-        match Self::rate(s.limit, self.window) {
-            Some(rate) => {
-                Duration::from_secs_f64(units as f64 / rate)
-                    + s.resume_at.saturating_duration_since(Instant::now())
-            }
-            None => Duration::ZERO,
-        }
+        let Some(limit) = s.limit else {
+            return Duration::ZERO;
+        };
+        let allowed = (limit * READ_SHARE).floor().max(1.0);
+        let pause = s.resume_at.saturating_duration_since(Instant::now());
+        // Whole windows after the one in progress (whose allowance is spent
+        // when reads are waiting at all).
+        pause + self.window.mul_f64(units as f64 / allowed)
     }
 
     /// What the pacer has seen so far.
@@ -343,24 +355,29 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn reads_go_at_the_quota_after_a_small_burst() {
-        // 100 units per second: 95/s paced, 4 ahead of their slot.
+    async fn a_window_s_allowance_goes_at_once_and_the_next_waits_for_the_window() {
+        // 100 units per second: 98 in any second.
         let p = ReadPacer::new(100, Duration::from_secs(1));
-        let start = Instant::now();
-        for _ in 0..5 {
-            assert_eq!(p.reserve(1), Duration::ZERO, "the burst goes at once");
+        for _ in 0..49 {
+            assert_eq!(
+                p.reserve(2),
+                Duration::ZERO,
+                "the window's allowance goes at once"
+            );
         }
-        let mut last = Duration::ZERO;
-        for _ in 0..95 {
-            last = p.reserve(1);
-        }
-        // 100 units at 95/s, 4 of them early: the last goes after ~1 s.
+        // The 99th unit waits for the first reservation to leave the window;
+        // the next ones queue behind it, in order.
+        let a = p.reserve(1);
+        let b = p.reserve(2);
         assert!(
-            (Duration::from_millis(940)..Duration::from_millis(1010)).contains(&last),
-            "{last:?}"
+            (Duration::from_millis(980)..=Duration::from_secs(1)).contains(&a),
+            "{a:?}"
         );
-        assert!(start.elapsed() < Duration::from_millis(50));
-        assert_eq!(p.stats().units, 100);
+        assert!(b >= a, "{a:?} {b:?}");
+        assert_eq!(p.stats().units, 101);
+        // 196 more units: two more windows.
+        let eta = p.time_for(196);
+        assert!(eta >= Duration::from_millis(1990), "{eta:?}");
         let u = ReadPacer::unlimited();
         assert_eq!(u.reserve(1_000_000), Duration::ZERO);
         assert_eq!(u.time_for(1_000_000), Duration::ZERO);
@@ -377,13 +394,24 @@ mod tests {
         p.throttled(Duration::from_millis(300));
         let s = p.stats();
         assert_eq!((s.throttled, s.limit), (1, Some(30.0)));
+        // Not before the Retry-After; here the window (31 units sent, 29
+        // allowed now) keeps it waiting longer.
         let wait = p.reserve(1);
         assert!(
-            (Duration::from_millis(290)..=Duration::from_millis(300)).contains(&wait),
+            (Duration::from_millis(290)..=Duration::from_secs(10)).contains(&wait),
             "{wait:?}"
         );
-        // 28.5 units per 10 s from now on.
-        let eta = p.time_for(285);
+        let q = ReadPacer::new(1_000, Duration::from_secs(10)).with_floor(100);
+        q.reserve(1);
+        q.progressed(1);
+        q.throttled(Duration::from_millis(300));
+        let wait = q.reserve(1);
+        assert!(
+            (Duration::from_millis(290)..=Duration::from_millis(300)).contains(&wait),
+            "a 429's Retry-After pauses every read: {wait:?}"
+        );
+        // 29 units per 10 s from now on.
+        let eta = p.time_for(290);
         assert!(eta >= Duration::from_secs(100), "{eta:?}");
         // A later 429 never raises it.
         p.throttled(Duration::ZERO);

@@ -300,7 +300,7 @@ impl Snapshot {
     /// [`compact`]); the file's bytes are dropped as soon as it is parsed and
     /// the digest is hashed as it is serialised. (Parsing from a slice is about
     /// twice as fast as through a reader, for 88 MB held briefly at 100,000
-    /// users; bench/PLAN.md.)
+    /// users; bench/RESULTS.md.)
     pub fn load(path: &std::path::Path) -> crate::error::Result<Snapshot> {
         use crate::error::Error;
         let bytes = std::fs::read(path).map_err(|e| Error::io_at(path, e))?;
