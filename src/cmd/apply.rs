@@ -90,6 +90,12 @@ fn reporter_and_asker(ctx: &Context, dry_run: bool) -> (Box<dyn Reporter>, Box<d
 pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     // Everything that can be refused is refused before anything is read remotely.
     let plan = Plan::load(&args.plan)?;
+    // A dry run only looks: it shows the errors instead of refusing.
+    if let Some(note) =
+        crate::apply::error_gate(&plan, &args.plan, args.accept_errors, args.dry_run)?
+    {
+        super::print_notes(&[note]);
+    }
     let exec = ExecOptions {
         only: args.only.clone(),
         from: args.from.clone(),
