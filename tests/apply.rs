@@ -518,6 +518,43 @@ async fn rollback_after_apply_leaves_only_the_documented_residue() {
     assert!(out.contains("Left in the target"), "{out}");
 }
 
+/// A plan made with `--group-map` is checked for drift with its renames: a
+/// target group made after the snapshot under a renamed group's new name
+/// would be taken over by the custom job, so the group predictions differ,
+/// the plan is stale (exit 3) and nothing is sent. (The check used to re-plan
+/// without the renames, could not rebuild the plan, and so refused such a
+/// plan on any change at all, naming no prediction.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_groups_new_name_taken_in_the_target_makes_the_plan_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("groups.csv");
+    std::fs::write(&map, "from,to\nCoda Engineering,Engineering (Coda)\n").unwrap();
+    let m = Migration::with_plan_args(
+        TwinOptions::default(),
+        None,
+        &["--group-map", map.to_str().unwrap()],
+    )
+    .await;
+    let body = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "engineering (coda)", "members": []
+    });
+    m.twin
+        .twin
+        .scim_store
+        .create(
+            scimshift::twin::scim_store::Kind::Group,
+            body,
+            "http://127.0.0.1/scim/v2",
+        )
+        .unwrap();
+    let o = m.apply(&yes_fast()).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(err.contains("groups would now differ"), "{err}");
+    assert!(m.custom_apps().await.is_empty(), "nothing was created");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pilot_group_is_provisioned_on_demand_with_per_user_results() {
     let m = Migration::with_plan_args(

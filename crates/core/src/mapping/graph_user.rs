@@ -17,18 +17,22 @@ use std::collections::BTreeMap;
 
 /// The structural properties of `microsoft.graph.user` in Graph v1.0 (the
 /// OpenAPI description, `components.schemas.microsoft.graph.user`, plus
-/// `directoryObject`'s `id` and `deletedDateTime`); navigation properties
-/// (`manager`, `memberOf`, …) are not selectable and not listed.
+/// `directoryObject`'s `id` and `deletedDateTime`) that a *list* of users
+/// can return. Navigation properties (`manager`, `memberOf`, …) are not
+/// selectable; `aboutMe`, `birthday`, `hireDate`, `interests`, `mySite`,
+/// `pastProjects`, `preferredName`, `responsibilities`, `schools` and
+/// `skills` are returned only when one user is read (Graph v1.0 *List users*,
+/// "Optional query parameters"; a list that selects them is refused, as
+/// pnp/cli-microsoft365#5788 and microsoft-graph-explorer-v4#2748 show), so a
+/// snapshot, which reads users in lists, cannot hold them: not listed either.
 pub const GRAPH_USER_PROPERTIES: &[&str] = &[
     "id",
     "deletedDateTime",
-    "aboutMe",
     "accountEnabled",
     "ageGroup",
     "assignedLicenses",
     "assignedPlans",
     "authorizationInfo",
-    "birthday",
     "businessPhones",
     "city",
     "companyName",
@@ -49,10 +53,8 @@ pub const GRAPH_USER_PROPERTIES: &[&str] = &[
     "externalUserStateChangeDateTime",
     "faxNumber",
     "givenName",
-    "hireDate",
     "identities",
     "imAddresses",
-    "interests",
     "isManagementRestricted",
     "isResourceAccount",
     "jobTitle",
@@ -62,7 +64,6 @@ pub const GRAPH_USER_PROPERTIES: &[&str] = &[
     "mail",
     "mailNickname",
     "mobilePhone",
-    "mySite",
     "officeLocation",
     "onPremisesDistinguishedName",
     "onPremisesDomainName",
@@ -76,19 +77,14 @@ pub const GRAPH_USER_PROPERTIES: &[&str] = &[
     "onPremisesUserPrincipalName",
     "otherMails",
     "passwordPolicies",
-    "pastProjects",
     "postalCode",
     "preferredDataLocation",
     "preferredLanguage",
-    "preferredName",
     "provisionedPlans",
     "proxyAddresses",
-    "responsibilities",
-    "schools",
     "securityIdentifier",
     "showInAddressList",
     "signInSessionsValidFromDateTime",
-    "skills",
     "state",
     "streetAddress",
     "surname",
@@ -323,6 +319,8 @@ mod tests {
             Some("extension_abc123_costCenter")
         );
         assert_eq!(locate("favouriteColour"), Location::Unknown);
+        // Only on a single-user read: a snapshot cannot hold it.
+        assert_eq!(locate("skills"), Location::Unknown);
     }
 
     #[test]

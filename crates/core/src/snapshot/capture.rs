@@ -1049,4 +1049,34 @@ mod tests {
             "{e}"
         );
     }
+
+    /// Every user attribute a built-in profile's mappings read is in the
+    /// fixed list, so a plan with any built-in profile finds it in any v2
+    /// snapshot (a profile edit that reads more fails here, not at a customer).
+    #[test]
+    fn the_fixed_list_covers_every_built_in_profile() {
+        use crate::mapping::expr::Expr;
+        for (name, _) in crate::plan::profile::BUILTIN {
+            let p = crate::plan::Profile::builtin(name).unwrap();
+            for m in &p.user_mappings {
+                let e = if m.source.contains('(') || m.source.contains('[') {
+                    Expr::parse(&m.source).unwrap()
+                } else {
+                    Expr::Attr(m.source.clone())
+                };
+                for a in e.attributes() {
+                    match locate(a) {
+                        Location::Computed | Location::Reference => {}
+                        loc => {
+                            let prop = loc.property().unwrap_or_else(|| panic!("{name}: {a}"));
+                            assert!(
+                                USER_ATTRIBUTES.contains(&prop),
+                                "profile {name} reads {a} (Graph {prop}), not in USER_ATTRIBUTES"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
