@@ -180,6 +180,7 @@ async fn main() {
             write::WriteOptions {
                 concurrency: 4,
                 use_bulk: bulk,
+                ..Default::default()
             },
         )
         .await;
@@ -218,6 +219,7 @@ async fn main() {
             write::WriteOptions {
                 concurrency: 4,
                 use_bulk: bulk,
+                ..Default::default()
             },
         )
         .await;
@@ -260,6 +262,7 @@ async fn main() {
                 write::WriteOptions {
                     concurrency: 4,
                     use_bulk: bulk,
+                    ..Default::default()
                 },
             )
             .await;

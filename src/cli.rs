@@ -340,6 +340,12 @@ pub struct SnapshotArgs {
     /// Where to write the snapshot (created with mode 0600)
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also read this Graph user property on every user (repeatable), for a
+    /// custom mapping that reads what the gallery's does not; `plan` names
+    /// the property when one is missing. The gallery's mappings and scoping
+    /// filters are read without it.
+    #[arg(long = "user-property", value_name = "PROPERTY")]
+    pub user_properties: Vec<String>,
     #[command(flatten)]
     pub graph: GraphArgs,
     #[command(flatten)]
@@ -463,6 +469,11 @@ pub struct ApplyArgs {
     /// Start at this step (by id); earlier steps are checked live, not skipped blindly
     #[arg(long)]
     pub from: Option<String>,
+    /// Carry out a plan that has error findings (predicted duplicates, users
+    /// the first cycle cannot provision, attributes the snapshot did not
+    /// read); without it apply refuses such a plan before reading anything
+    #[arg(long)]
+    pub accept_errors: bool,
     #[command(flatten)]
     pub waits: WaitArgs,
     #[command(flatten)]

@@ -136,6 +136,63 @@ async fn a_dry_run_sends_no_write_and_exits_2() {
     assert!(m.custom_apps().await.is_empty());
 }
 
+/// A plan that predicts harm (here Entra's default mapping: the 12 Wingtip
+/// users would be created a second time) is refused before anything is read
+/// or written, unless `--accept-errors` says so; a dry run shows it and goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_error_findings_is_refused_without_accept_errors() {
+    let (dir, log, opts) = logged_twin();
+    let coda = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/coda.toml"),
+    )
+    .unwrap();
+    let profile = dir.path().join("naive.toml");
+    std::fs::write(
+        &profile,
+        coda.replace("copy_from_gallery = true", "copy_from_gallery = false"),
+    )
+    .unwrap();
+    let profile = profile.to_str().unwrap().to_string();
+    let m = Migration::new(opts, None).await;
+    // The same snapshot planned with the naive profile, in place of the plan.
+    let mut c = common::cli::bin();
+    c.args([
+        "plan",
+        "--no-extra-matching",
+        "--profile",
+        &profile,
+        "--snapshot",
+    ])
+    .arg(&m.snapshot)
+    .arg("--out")
+    .arg(&m.plan);
+    let o = common::cli::run(c).await;
+    assert_eq!(o.status.code(), Some(2), "{}", common::cli::text(&o).1);
+    let before = logged(&log).len();
+    let mut args = yes_fast();
+    args.extend(["--profile", profile.as_str()]);
+    let o = m.apply(&args).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("1 error finding (duplicate-on-create)")
+            && err.contains("--accept-errors")
+            && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(logged(&log).len(), before, "nothing was read or written");
+    assert!(!m.plan.with_extension("journal.jsonl").exists());
+    // A dry run looks anyway, and says what a real run would do.
+    let o = m.apply(&["--dry-run", "--profile", &profile]).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("apply without --dry-run refuses it unless --accept-errors"),
+        "{err}"
+    );
+    assert_eq!(writes(&logged(&log)), Vec::<String>::new());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_plan_is_refused_with_what_changed_and_nothing_sent() {
     let (_dir, log, opts) = logged_twin();
@@ -459,6 +516,43 @@ async fn rollback_after_apply_leaves_only_the_documented_residue() {
         "no target user changed: {v}"
     );
     assert!(out.contains("Left in the target"), "{out}");
+}
+
+/// A plan made with `--group-map` is checked for drift with its renames: a
+/// target group made after the snapshot under a renamed group's new name
+/// would be taken over by the custom job, so the group predictions differ,
+/// the plan is stale (exit 3) and nothing is sent. (The check used to re-plan
+/// without the renames, could not rebuild the plan, and so refused such a
+/// plan on any change at all, naming no prediction.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_groups_new_name_taken_in_the_target_makes_the_plan_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("groups.csv");
+    std::fs::write(&map, "from,to\nCoda Engineering,Engineering (Coda)\n").unwrap();
+    let m = Migration::with_plan_args(
+        TwinOptions::default(),
+        None,
+        &["--group-map", map.to_str().unwrap()],
+    )
+    .await;
+    let body = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "engineering (coda)", "members": []
+    });
+    m.twin
+        .twin
+        .scim_store
+        .create(
+            scimshift::twin::scim_store::Kind::Group,
+            body,
+            "http://127.0.0.1/scim/v2",
+        )
+        .unwrap();
+    let o = m.apply(&yes_fast()).await;
+    let (out, err) = common::cli::text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(err.contains("groups would now differ"), "{err}");
+    assert!(m.custom_apps().await.is_empty(), "nothing was created");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

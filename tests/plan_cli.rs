@@ -276,6 +276,51 @@ fn errors_exit_1_with_one_sentence() {
         .arg(&edited)
         .assert()
         .code(1);
+    // A v1 snapshot (no record of the user properties it read), sealed as
+    // v1 wrote it: refused by every reader with one sentence to capture again.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&testkit::demo_like().to_bytes()).unwrap();
+    v["format"] = "scimshift.snapshot/v1".into();
+    v["source"]
+        .as_object_mut()
+        .unwrap()
+        .remove("userProperties");
+    v["digest"] = "".into();
+    v["digest"] = scimshift::snapshot::model::sha256_json(&v).into();
+    let v1 = dir.path().join("v1.json");
+    std::fs::write(&v1, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let out = dir.path().join("never.json");
+    for args in [
+        vec!["plan", "--snapshot", "V1", "--out", "OUT"],
+        vec![
+            "users",
+            "export",
+            "--snapshot",
+            "V1",
+            "--format",
+            "scim",
+            "--out",
+            "OUT",
+        ],
+    ] {
+        let args: Vec<std::ffi::OsString> = args
+            .iter()
+            .map(|a| match *a {
+                "V1" => v1.clone().into_os_string(),
+                "OUT" => out.clone().into_os_string(),
+                a => a.into(),
+            })
+            .collect();
+        let a = bin().args(&args).assert().code(1);
+        let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+        assert!(
+            err.contains("is a scimshift.snapshot/v1 snapshot")
+                && err.contains("capture it again with `scimshift snapshot`"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!out.exists(), "{args:?} wrote its output");
+    }
 }
 
 #[test]

@@ -406,3 +406,37 @@ async fn scenario_gallery_already_pushes_groups() {
         assert_eq!(g["outcome"], "adopted", "{g}");
     }
 }
+
+/// 9. A scoping filter on an on-premises extension attribute: only users
+///    tagged `extensionAttribute1 = coda` are provisioned (8 Sales staff were
+///    untagged since the gallery's last export). Entra reads the attribute
+///    inside Graph's `onPremisesExtensionAttributes`; a snapshot that did not
+///    `$select` it would see nobody tagged and predict everyone skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_scope_on_an_extension_attribute() {
+    let mut seed = demo();
+    let untagged = plain_users(&seed.tenant, "Sales", 8);
+    assert_eq!(untagged.len(), 8);
+    for u in seed.tenant.users.values_mut() {
+        let tag = if untagged.contains(&u.id) {
+            "none"
+        } else {
+            "coda"
+        };
+        let mut ext = serde_json::Map::new();
+        for n in 1..=15 {
+            ext.insert(format!("extensionAttribute{n}"), Value::Null);
+        }
+        ext.insert("extensionAttribute1".into(), json!(tag));
+        u.extra
+            .insert("onPremisesExtensionAttributes".into(), Value::Object(ext));
+    }
+    let scope =
+        &mut user_mapping(gallery_schema(&mut seed.tenant))["scope"]["groups"][0]["clauses"];
+    scope.as_array_mut().unwrap().push(json!({
+        "operatorName": "EQUALS", "sourceOperandName": "extensionAttribute1",
+        "targetOperand": {"values": ["coda"]}
+    }));
+    let o = rehearse_scenario("extension-attribute", seed, async |_| {}, &[], wingtip()).await;
+    assert_eq!(o.table["match"]["matched"], 147, "{}", o.table);
+}

@@ -66,7 +66,7 @@ async fn captures_the_gallery_app_and_the_target() {
     let g = graph(&base);
     let snap = capture::capture(&g, "Coda", Some(&scim)).await.unwrap();
 
-    assert_eq!(snap.format, "scimshift.snapshot/v1");
+    assert_eq!(snap.format, "scimshift.snapshot/v2");
     assert_eq!(snap.digest, snap.compute_digest());
     assert_eq!(snap.source.tenant_id.as_deref(), Some(TENANT));
     assert_eq!(snap.app.service_principal_id, CODA_SP);

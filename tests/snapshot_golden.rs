@@ -16,13 +16,42 @@ use scimshift::twin::server::TwinOptions;
 use scimshift::twin::state::AppRoleAssignment;
 use sha2::{Digest, Sha256};
 
-/// Recorded at 13:00 UTC 2026-12-02 from main at df63290 (per-group `GET /groups/{id}`).
+/// Recorded at 13:00 UTC 2026-12-02 from main at df63290 (per-group `GET /groups/{id}`),
+/// as `scimshift.snapshot/v1`: today's file seen as v1 ([`as_v1`]) must still give them.
 const DEMO_DIGEST: &str = "sha256:85432a9c1f3f663bdbfc3570e19adeaaa7e3f15379c3b36ecc48ee28ae471afb";
 const DEMO_FILE_SHA256: &str = "1650b4ce21ca90bb5cf4164160158c9d6d7bf9d4d291f748a2853885eeff7344";
 const SYNTHETIC_DIGEST: &str =
     "sha256:c00a04e5cb66efa151ef5b9e3b993461d686a0bad3e1d57000bbd25886b298d1";
 const SYNTHETIC_FILE_SHA256: &str =
     "e5db6c74610420b2ed18cca1302c18c77e75347a7e117525b75c102e0dab797a";
+
+/// The same tenants in `scimshift.snapshot/v2` (which adds `source.userProperties`),
+/// recorded when v2 was introduced, from a capture whose v1 view gave the digests above.
+const DEMO_V2_DIGEST: &str =
+    "sha256:f1b5c2d3891989d95c02a5b7e740861cec116776c4c66bd4e737d86b3232030f";
+const DEMO_V2_FILE_SHA256: &str =
+    "20067a11c4babc7c743452cc002de17a52eb949a6981812a0f9aa9ba81032873";
+const SYNTHETIC_V2_DIGEST: &str =
+    "sha256:1f9805071395965c323eeb1db768aa9642888419c585ca29e8617618884b8059";
+const SYNTHETIC_V2_FILE_SHA256: &str =
+    "73908f8aa48f2624b0b33713fd140ff3357d8cfcaddeb2233e4cb4bacf924bb9";
+
+/// The snapshot as the v1 format wrote it: `format` v1, no
+/// `source.userProperties`, resealed; its digest and file SHA-256.
+fn as_v1(snap: &Snapshot) -> (String, String) {
+    let mut v = serde_json::to_value(snap).unwrap();
+    v["format"] = "scimshift.snapshot/v1".into();
+    v["source"]
+        .as_object_mut()
+        .unwrap()
+        .remove("userProperties");
+    v["digest"] = "".into();
+    let digest = scimshift::snapshot::model::sha256_json(&v);
+    v["digest"] = digest.clone().into();
+    let mut bytes = serde_json::to_vec_pretty(&v).unwrap();
+    bytes.push(b'\n');
+    (digest, hex::encode(Sha256::digest(&bytes)))
+}
 
 /// `synthetic:users=3000,groups=120`, plus nesting (group 3 holds 5, 5 holds
 /// 7: two levels; 9 holds 3, a group reached twice) and 40 users assigned
@@ -125,8 +154,9 @@ async fn demo_snapshot_is_unchanged_and_the_twin_deterministic() {
             .any(|u| u.via.iter().any(|v| v == "direct"))
     );
     eprintln!("demo digest {d1} file {f1}");
-    assert_eq!(d1, DEMO_DIGEST);
-    assert_eq!(f1, DEMO_FILE_SHA256);
+    assert_eq!(as_v1(&snap), (DEMO_DIGEST.into(), DEMO_FILE_SHA256.into()));
+    assert_eq!(d1, DEMO_V2_DIGEST);
+    assert_eq!(f1, DEMO_V2_FILE_SHA256);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,6 +186,10 @@ async fn synthetic_snapshot_is_unchanged() {
         "groups 3, 5 and 7: 25 users each"
     );
     eprintln!("synthetic digest {d1} file {f1}");
-    assert_eq!(d1, SYNTHETIC_DIGEST);
-    assert_eq!(f1, SYNTHETIC_FILE_SHA256);
+    assert_eq!(
+        as_v1(&snap),
+        (SYNTHETIC_DIGEST.into(), SYNTHETIC_FILE_SHA256.into())
+    );
+    assert_eq!(d1, SYNTHETIC_V2_DIGEST);
+    assert_eq!(f1, SYNTHETIC_V2_FILE_SHA256);
 }

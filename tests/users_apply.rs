@@ -99,8 +99,8 @@ fn refused_rows_go_to_the_failed_file_and_cycles_are_linked() {
 #[test]
 fn export_from_a_snapshot_writes_its_target_users() {
     let snap_json = json!({
-        "format": "scimshift.snapshot/v1", "digest": "", "takenAt": "2026-11-23T00:00:00Z",
-        "source": {"graphUrl": "http://127.0.0.1:1/v1.0", "cloud": "global", "tenantId": null},
+        "format": "scimshift.snapshot/v2", "digest": "", "takenAt": "2026-11-23T00:00:00Z",
+        "source": {"graphUrl": "http://127.0.0.1:1/v1.0", "cloud": "global", "tenantId": null, "userProperties": ["id"]},
         "app": {"servicePrincipal": {}, "servicePrincipalId": "sp", "appId": "app", "displayName": "Coda",
                 "applicationTemplateId": null, "appRoles": [], "jobs": [], "settings": [], "credentialKeysPresent": [],
                 "templates": [], "assignments": []},

@@ -11,8 +11,6 @@ use crate::plan::model::{Plan, Target};
 use crate::scim::ScimClient;
 use crate::twin::faults::parse_duration;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 fn duration(flag: &str, v: &str) -> Result<Duration> {
@@ -92,6 +90,12 @@ fn reporter_and_asker(ctx: &Context, dry_run: bool) -> (Box<dyn Reporter>, Box<d
 pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
     // Everything that can be refused is refused before anything is read remotely.
     let plan = Plan::load(&args.plan)?;
+    // A dry run only looks: it shows the errors instead of refusing.
+    if let Some(note) =
+        crate::apply::error_gate(&plan, &args.plan, args.accept_errors, args.dry_run)?
+    {
+        super::print_notes(&[note]);
+    }
     let exec = ExecOptions {
         only: args.only.clone(),
         from: args.from.clone(),
@@ -119,8 +123,10 @@ pub async fn apply(ctx: &Context, args: &ApplyArgs) -> Result<i32> {
             Error::usage("the plan writes the SCIM token, but it has no SCIM URL: give --scim-url")
         })
     };
-    let interrupt = Arc::new(AtomicBool::new(false));
-    watch_ctrl_c(interrupt.clone());
+    let interrupt = super::interrupt::watch(
+        "finishing the request in flight and journaling it",
+        "the journal is consistent, run the same command again to resume",
+    );
     let (reporter, mut asker) = reporter_and_asker(ctx, args.dry_run);
     let observer = super::progress::observer(ctx);
     let report = crate::apply::apply(
@@ -222,8 +228,10 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
         (Some(u), Some(t)) => Some(ScimClient::new(u, t)?),
         _ => None,
     };
-    let interrupt = Arc::new(AtomicBool::new(false));
-    watch_ctrl_c(interrupt.clone());
+    let interrupt = super::interrupt::watch(
+        "finishing the request in flight and journaling it",
+        "the journal is consistent, run the same command again to resume",
+    );
     let (reporter, mut asker) = reporter_and_asker(ctx, args.dry_run);
     let report = crate::apply::rollback::run(
         &args.plan,
@@ -273,22 +281,6 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
         }
     }
     Ok(code)
-}
-
-/// First Ctrl-C: stop after the request in flight; second: stop at once.
-fn watch_ctrl_c(flag: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-            eprintln!(
-                "\ninterrupted: finishing the request in flight and journaling it; Ctrl-C again to stop at once"
-            );
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("stopped at once; the journal is consistent, run apply again to resume");
-                std::process::exit(exit::INTERRUPTED);
-            }
-        }
-    });
 }
 
 /// One JSON object per event on stdout.

@@ -12,6 +12,7 @@ pub mod apply;
 pub mod credentials;
 pub mod docs;
 pub mod doctor;
+pub mod interrupt;
 pub mod plan;
 pub mod progress;
 pub mod rehearse;

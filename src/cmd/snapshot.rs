@@ -10,6 +10,7 @@ use crate::snapshot::summary::Summary;
 pub async fn capture(ctx: &Context, args: &SnapshotArgs) -> Result<i32> {
     let app = super::required(&args.app, "--app")?;
     let out = super::required(&args.out, "--out")?;
+    let extra = crate::snapshot::capture::check_user_properties(&args.user_properties)?;
     // Check every URL and read every credential before the first request.
     let (graph, notes) = super::credentials::graph(&args.graph)?;
     super::print_notes(&notes);
@@ -19,9 +20,14 @@ pub async fn capture(ctx: &Context, args: &SnapshotArgs) -> Result<i32> {
         None => None,
     };
     let progress = super::progress::observer(ctx);
-    let snap =
-        crate::snapshot::capture::capture_with(&graph, app, scim.as_ref(), progress.as_ref())
-            .await?;
+    let snap = crate::snapshot::capture::capture_selecting(
+        &graph,
+        app,
+        scim.as_ref(),
+        &extra,
+        progress.as_ref(),
+    )
+    .await?;
     crate::output::write_private_file_with(out, |f| snap.write_to(f))?;
     let summary = Summary::of(&snap, Some(out));
     if ctx.json() {

@@ -35,6 +35,10 @@ fn print_diags(file: &str, diags: &[Diag]) {
     }
 }
 
+fn interrupted(flag: &crate::interrupt::Flag) -> bool {
+    crate::interrupt::requested(Some(flag))
+}
+
 /// `users import FILE`: validate the flags and the whole file, then plan,
 /// confirm and write against the SCIM target (or Entra with `--to entra`).
 pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
@@ -279,6 +283,11 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         eprintln!("Cancelled: nothing was sent.");
         return Ok(exit::ERROR);
     }
+    // Until here a signal ends the process at once: nothing was sent.
+    let interrupt = super::interrupt::watch(
+        "no new write starts; the requests in flight finish and the results are written",
+        "requests in flight may or may not have landed; run the same import again to resume (rows already written are found unchanged and not sent again)",
+    );
     let pb = Task::start(
         progress.as_ref(),
         "Importing users",
@@ -294,6 +303,7 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         WriteOptions {
             concurrency: opts.concurrency,
             use_bulk: opts.use_bulk,
+            interrupt: Some(interrupt.clone()),
         },
         &pb,
     )
@@ -301,6 +311,8 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
     pb.finish();
     write_outputs(&written.rows, &written.deactivations)?;
     let failed = written.failed();
+    let not_sent = written.not_sent();
+    let stopped = not_sent > 0 || interrupted(&interrupt);
     let ok = |a: RowAction| {
         plan.rows
             .iter()
@@ -316,6 +328,8 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
         "skipped": s.skip,
         "invalid": s.invalid,
         "failed": failed,
+        "notSent": not_sent,
+        "interrupted": stopped,
         "seconds": started.elapsed().as_secs_f64(),
     });
     if ctx.json() {
@@ -339,18 +353,36 @@ pub async fn import(ctx: &Context, args: &UsersImportArgs) -> Result<i32> {
             );
         }
         println!(
-            "Done: {} created, {} updated, {} deactivated, {} failed.{}",
+            "{}: {} created, {} updated, {} deactivated, {} failed{}.{}",
+            if stopped { "Interrupted" } else { "Done" },
             summary["created"],
             summary["updated"],
             summary["deactivated"],
             failed,
+            if stopped {
+                format!(", {not_sent} not sent")
+            } else {
+                String::new()
+            },
             opts.results
                 .as_ref()
                 .map(|p| format!(" Results: {}", p.display()))
                 .unwrap_or_default()
         );
+        if stopped {
+            println!(
+                "Resume: run the same `scimshift users import {}` again; the rows already written are found unchanged and not sent twice.",
+                args.file.display()
+            );
+        }
     }
-    Ok(if failed > 0 { exit::ERROR } else { exit::OK })
+    Ok(if stopped {
+        exit::INTERRUPTED
+    } else if failed > 0 {
+        exit::ERROR
+    } else {
+        exit::OK
+    })
 }
 
 /// The `--to entra` flags, checked (before the file is even read).
@@ -418,6 +450,16 @@ fn entra_options(args: &UsersImportArgs, to_entra: bool) -> Result<EntraOptions>
 
 /// `users export`: every user of a SCIM target or a snapshot's target, to CSV.
 pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
+    let interrupt = super::interrupt::watch(
+        "stopping the export; nothing is written",
+        "nothing was written; run the same export again",
+    );
+    let stopped = || {
+        Error::interrupted(format!(
+            "interrupted: nothing was written to {} (run the same export again)",
+            args.out.display()
+        ))
+    };
     let progress = super::progress::observer(ctx);
     let format = Format::parse_output(&args.format)?;
     if let Some(s) = &args.snapshot {
@@ -443,6 +485,9 @@ pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
             let mut users = Vec::new();
             client
                 .for_each_page(crate::scim::Resource::Users, None, &[], 1000, |page, _| {
+                    if interrupted(&interrupt) {
+                        return Err(stopped());
+                    }
                     sp.inc(page.len() as u64);
                     users.extend(page);
                     Ok(())
@@ -460,10 +505,17 @@ pub async fn export(ctx: &Context, args: &UsersExportArgs) -> Result<i32> {
             ));
         }
     };
+    if interrupted(&interrupt) {
+        return Err(stopped());
+    }
     let rows = rows_from_scim(&users, &groups);
     let pb = Task::start(progress.as_ref(), "Writing users", Some(rows.len() as u64));
-    write_csv(&args.out, format, &rows, &pb)?;
+    let written = write_csv(&args.out, format, &rows, Some(&interrupt), &pb);
     pb.finish();
+    if interrupted(&interrupt) {
+        return Err(stopped());
+    }
+    written?;
     if ctx.json() {
         crate::output::print_json(&serde_json::json!({
             "source": source, "format": format, "users": rows.len(), "out": args.out

@@ -38,6 +38,8 @@ pub enum ErrorKind {
     Internal,
     /// Live state no longer matches what a plan was made from.
     Stale,
+    /// Stopped by SIGINT/SIGTERM before it finished.
+    Interrupted,
 }
 
 /// An error with one clear sentence.
@@ -77,6 +79,9 @@ impl Error {
     pub fn stale(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Stale, message)
     }
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Interrupted, message)
+    }
 
     /// Wrap an I/O error with the path it happened on.
     pub fn io_at(path: &std::path::Path, err: std::io::Error) -> Self {
@@ -87,6 +92,7 @@ impl Error {
         match self.kind {
             ErrorKind::Usage => exit::USAGE,
             ErrorKind::Stale => exit::STALE,
+            ErrorKind::Interrupted => exit::INTERRUPTED,
             _ => exit::ERROR,
         }
     }

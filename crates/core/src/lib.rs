@@ -14,6 +14,7 @@ pub mod crashpoint;
 pub mod doctor;
 pub mod error;
 pub mod graph;
+pub mod interrupt;
 pub mod journal;
 pub mod mapping;
 pub mod net;

@@ -90,6 +90,7 @@ pub fn write_private_file_with(
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
+    let _tracked = crate::interrupt::track_temp(&tmp);
     let result = (|| {
         let mut f = opts.open(&tmp)?;
         fill(&mut f)?;

@@ -21,7 +21,7 @@ pub fn options_of(plan: &Plan) -> PlanOptions {
         custom_app_name: Some(plan.app.custom_app_name.clone()),
         keep_gallery_sso: plan.app.keep_gallery_sso,
         pilot_group: plan.app.pilot_group.clone(),
-        group_map: Vec::new(),
+        group_map: group_renames_of(plan),
         scope: if plan.app.scope == "all" {
             Scope::All
         } else {
@@ -29,6 +29,26 @@ pub fn options_of(plan: &Plan) -> PlanOptions {
         },
         profile_detected: true,
     }
+}
+
+/// The `--group-map` renames the plan was made with, as its schema step
+/// records them (`details.transform`: `{"object":"group","op":"rename",
+/// "renames":[{"from","to"}]}`), so that a re-plan pushes the same names.
+fn group_renames_of(plan: &Plan) -> Vec<(String, String)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| s.details.get("transform")?.as_array())
+        .flatten()
+        .filter(|t| t["object"] == "group" && t["op"] == "rename")
+        .filter_map(|t| t.get("renames")?.as_array())
+        .flatten()
+        .filter_map(|r| {
+            Some((
+                r["from"].as_str()?.to_string(),
+                r["to"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// Whether the plan was made with `--no-extra-matching`.

@@ -399,3 +399,49 @@ impl Executor<'_> {
         })
     }
 }
+
+/// The plan's error findings (duplicates on create, users that cannot be
+/// provisioned, an attribute the snapshot did not read, …) as one refusal:
+/// apply does not carry out a plan that predicts harm unless the admin says
+/// so (`accept`). `Ok(Some(note))` when there are errors and they are
+/// accepted, or only looked at (`dry_run`), for the command to print.
+pub fn error_gate(
+    plan: &crate::plan::model::Plan,
+    plan_path: &std::path::Path,
+    accept: bool,
+    dry_run: bool,
+) -> crate::error::Result<Option<String>> {
+    use crate::plan::model::Severity;
+    let errors: Vec<&crate::plan::model::Finding> = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        return Ok(None);
+    }
+    let mut codes: Vec<&str> = errors.iter().map(|f| f.code.as_str()).collect();
+    codes.dedup();
+    let what = format!(
+        "{} has {} error finding{} ({})",
+        plan_path.display(),
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" },
+        codes.join(", ")
+    );
+    if dry_run && !accept {
+        return Ok(Some(format!(
+            "{what}: apply without --dry-run refuses it unless --accept-errors is given"
+        )));
+    }
+    if accept {
+        return Ok(Some(format!(
+            "{what}, accepted with --accept-errors: `scimshift show {}` lists what they predict",
+            plan_path.display()
+        )));
+    }
+    Err(crate::error::Error::input(format!(
+        "{what}: the plan predicts harm (see `scimshift show {}`); fix what the findings say and plan again, or pass --accept-errors to carry it out anyway",
+        plan_path.display()
+    )))
+}

@@ -4,6 +4,7 @@
 //! source user into the SCIM resource those mappings produce.
 
 use super::expr::{Expr, ExprError, Source};
+use super::graph_user::{Location, locate};
 use serde_json::{Map, Value, json};
 
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -561,51 +562,47 @@ pub struct GraphUserSource<'a> {
     pub soft_deleted: bool,
 }
 
+impl GraphUserSource<'_> {
+    /// The Graph value behind Entra's source attribute `name`, where
+    /// [`locate`] says it lives (a key inside `onPremisesExtensionAttributes`
+    /// for `extensionAttributeN`); names matched case-insensitively.
+    fn raw(&self, name: &str) -> Option<&Value> {
+        let obj = self.user.as_object()?;
+        match locate(name) {
+            Location::Nested { property, key } => {
+                let inner = lookup(obj, property)?.as_object()?;
+                lookup(inner, &key)
+            }
+            Location::Property(p) => lookup(obj, &p),
+            _ => lookup(obj, name),
+        }
+    }
+}
+
+/// `key` in a JSON object, exactly or else case-insensitively.
+fn lookup<'v>(m: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    m.get(key).or_else(|| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
 impl Source for GraphUserSource<'_> {
     fn get(&self, name: &str) -> Option<String> {
-        if name.eq_ignore_ascii_case("IsSoftDeleted") {
+        if locate(name) == Location::Computed {
             return Some(bool_text(self.soft_deleted));
         }
-        let key = graph_property(name);
-        let obj = self.user.as_object()?;
-        let v = obj.get(key.as_ref()).or_else(|| {
-            obj.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&key))
-                .map(|(_, v)| v)
-        })?;
-        source_text(v)
+        source_text(self.raw(name)?)
     }
 
     fn count(&self, name: &str) -> usize {
-        let key = graph_property(name);
-        let Some(obj) = self.user.as_object() else {
-            return 0;
-        };
-        let v = obj.get(key.as_ref()).or_else(|| {
-            obj.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&key))
-                .map(|(_, v)| v)
-        });
-        match v {
+        match self.raw(name) {
             Some(Value::Array(a)) => a.len(),
             Some(v) => usize::from(source_text(v).is_some()),
             None => 0,
         }
     }
-}
-
-/// The Graph user property that holds Entra's source attribute `name`
-/// (`objectId` → `id`, `mobile` → `mobilePhone`, …; most names are the same).
-pub fn graph_property(name: &str) -> std::borrow::Cow<'_, str> {
-    let mapped = match name.to_ascii_lowercase().as_str() {
-        "objectid" => "id",
-        "telephonenumber" => "businessPhones",
-        "physicaldeliveryofficename" => "officeLocation",
-        "facsimiletelephonenumber" => "faxNumber",
-        "mobile" => "mobilePhone",
-        _ => return std::borrow::Cow::Borrowed(name),
-    };
-    std::borrow::Cow::Borrowed(mapped)
 }
 
 /// A Graph property value as an expression sees it: strings as they are

@@ -6,7 +6,9 @@
 //! build the custom schema and the prediction, gather findings, estimate.
 
 use super::custom_schema::{self, CustomSchema};
-use super::findings::{Findings, group_findings, plural, setting_findings, user_findings};
+use super::findings::{
+    Findings, capture_findings, group_findings, plural, setting_findings, user_findings,
+};
 use super::impact::{self, Prediction};
 use super::matching;
 use super::model::*;
@@ -329,6 +331,14 @@ pub fn build_with(
         .as_ref()
         .expect("checked by custom_schema_of");
     user_findings(snap, &pred, &mut f, &cs, cu);
+    capture_findings(
+        snap,
+        &[
+            ("The custom job", &cs.body),
+            ("The gallery job", &job.schema),
+        ],
+        &mut f,
+    );
     let pushed_name = |g: &GroupSnapshot| groups.pushed_name(g);
     group_findings(
         snap,

@@ -654,3 +654,63 @@ pub(super) fn setting_findings(
         );
     }
 }
+
+/// Attributes the jobs' user mappings read that the snapshot cannot give:
+/// a Graph property the capture did not `$select`, a name that is no Graph
+/// user property, or a reference (`manager`) used for matching or scope.
+/// Such an attribute reads as empty for every user, so a prediction that
+/// depends on it (matching, scope) is an error; one that only feeds a mapped
+/// value is a warning (the first cycle's updates are predicted without it).
+pub(super) fn capture_findings(snap: &Snapshot, schemas: &[(&str, &Value)], f: &mut Findings) {
+    use crate::mapping::graph_user::{Location, Use, locate, user_reads};
+    let mut seen = std::collections::HashSet::new();
+    for (job, schema) in schemas {
+        for (name, how) in user_reads(schema) {
+            if !seen.insert(name.to_ascii_lowercase()) {
+                continue;
+            }
+            let severity = if how == Use::Value {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            let consequence = if how == Use::Value {
+                "the value it feeds is predicted as if it were empty"
+            } else {
+                "every user would be predicted as if it were empty, so matches, creates and duplicates could be wrong"
+            };
+            let message = match locate(&name) {
+                Location::Computed => continue,
+                Location::Reference if how == Use::Value => continue,
+                Location::Reference => format!(
+                    "{job}'s {} reads `{name}`, a reference the provisioning service resolves itself, which no snapshot can predict; {consequence}: match and scope on a user property instead.",
+                    how.as_str()
+                ),
+                Location::Unknown => format!(
+                    "{job}'s {} reads `{name}`, which is no Microsoft Graph user property or directory extension scimshift can read; {consequence}: check the name in the mapping.",
+                    how.as_str()
+                ),
+                loc => {
+                    let property = loc.property().unwrap_or_default();
+                    if snap.source.read_user_property(property) {
+                        continue;
+                    }
+                    format!(
+                        "{job}'s {} reads `{name}` (Graph `{property}`), which this snapshot did not read; {consequence}: capture the snapshot again with `scimshift snapshot --user-property {property}`.",
+                        how.as_str()
+                    )
+                }
+            };
+            f.add(
+                severity,
+                if how == Use::Value {
+                    "attribute-not-captured-value"
+                } else {
+                    "attribute-not-captured"
+                },
+                message,
+                Vec::new(),
+            );
+        }
+    }
+}

@@ -7,11 +7,11 @@
 
 use super::model::{DiffLine, UserAction, UserImpact};
 use crate::mapping::expr::Source;
-use crate::mapping::schema::{
-    ObjectMapping, bool_text, get_path, graph_property, same_value, source_text,
-};
+use crate::mapping::graph_user::{Location, locate};
+use crate::mapping::schema::{ObjectMapping, bool_text, get_path, same_value, source_text};
 use crate::snapshot::model::{AttrValue, Attributes, Snapshot};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Whether values of this SCIM attribute compare case-insensitively: SCIM's
@@ -752,31 +752,52 @@ pub(super) fn user_source(u: &crate::snapshot::model::UserSnapshot) -> SnapshotU
 }
 
 impl SnapshotUserSource<'_> {
-    fn raw(&self, name: &str) -> Option<&AttrValue> {
-        let key = graph_property(name);
-        self.attrs.get(&key).or_else(|| {
+    /// The top-level attribute `key`, exactly or else case-insensitively.
+    fn field(&self, key: &str) -> Option<&AttrValue> {
+        self.attrs.get(key).or_else(|| {
             self.attrs
                 .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
                 .map(|(_, v)| v)
         })
+    }
+
+    /// The value behind Entra's source attribute `name`, where [`locate`]
+    /// says Graph holds it (a key inside `onPremisesExtensionAttributes` for
+    /// `extensionAttributeN`).
+    fn raw(&self, name: &str) -> Option<Cow<'_, AttrValue>> {
+        match locate(name) {
+            Location::Nested { property, key } => {
+                let AttrValue::Json(inner) = self.field(property)? else {
+                    return None;
+                };
+                let m = inner.as_object()?;
+                let v = m.get(&key).or_else(|| {
+                    m.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+                        .map(|(_, v)| v)
+                })?;
+                Some(Cow::Owned(AttrValue::from(v.clone())))
+            }
+            Location::Property(p) => self.field(&p).map(Cow::Borrowed),
+            _ => self.field(name).map(Cow::Borrowed),
+        }
     }
 }
 
 impl Source for SnapshotUserSource<'_> {
     fn count(&self, name: &str) -> usize {
-        match self.raw(name) {
+        match self.raw(name).as_deref() {
             Some(AttrValue::Json(v)) if v.is_array() => v.as_array().map_or(0, Vec::len),
             _ => usize::from(self.get(name).is_some()),
         }
     }
 
     fn get(&self, name: &str) -> Option<String> {
-        if name.eq_ignore_ascii_case("IsSoftDeleted") {
+        if locate(name) == Location::Computed {
             return Some(bool_text(self.soft_deleted));
         }
-        let v = self.raw(name)?;
-        match v {
+        match self.raw(name)?.as_ref() {
             AttrValue::Null => None,
             AttrValue::String(s) if s.is_empty() => None,
             AttrValue::String(s) => Some(s.to_string()),

@@ -79,6 +79,7 @@ impl SnapBuilder {
                     graph_url: "https://graph.microsoft.com/v1.0".into(),
                     cloud: "global".into(),
                     tenant_id: None,
+                    user_properties: Vec::new(),
                 },
                 app: AppSnapshot {
                     service_principal: json!({"id": sp_id, "displayName": app_name}),
@@ -221,6 +222,8 @@ impl SnapBuilder {
         s.users.sort_by(|a, b| a.id.cmp(&b.id));
         s.groups.sort_by(|a, b| a.id.cmp(&b.id));
         s.app.assignments.sort_by(|a, b| a.id.cmp(&b.id));
+        // What a capture of these jobs would have read.
+        s.source.user_properties = crate::snapshot::capture::user_properties(&s.app.jobs, &[]);
         if let Some(t) = s.target.as_mut() {
             let id = |v: &Value| {
                 v.get("id")

@@ -794,3 +794,82 @@ fn put_schema_body_is_literal_entra_json() {
         }
     }
 }
+
+/// A mapping that reads an attribute the snapshot did not read: an error
+/// when matching or scope depend on it (every user would be predicted as if
+/// it were empty), a warning when only a value does; nothing when it was read.
+#[test]
+fn an_attribute_the_snapshot_did_not_read_is_a_finding() {
+    let mut snap = testkit::demo_like();
+    // The gallery's scope also reads extensionAttribute4 (Graph's
+    // onPremisesExtensionAttributes), and a value reads faxNumber.
+    let om = &mut snap.app.jobs[0].schema["synchronizationRules"][0]["objectMappings"][0];
+    om["scope"]["groups"][0]["clauses"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"sourceOperandName": "extensionAttribute4", "operatorName": "NOT EQUALS", "targetOperand": {"values": ["x"]}}));
+    om["attributeMappings"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+        {"targetAttributeName": "phoneNumbers[type eq \"fax\"].value", "matchingPriority": 0,
+         "source": {"type": "Attribute", "name": "facsimileTelephoneNumber"}}));
+    let codes = |snap: &crate::snapshot::model::Snapshot| -> Vec<(String, Severity, String)> {
+        plan_of(snap, &coda(), &PlanOptions::default())
+            .findings
+            .into_iter()
+            .filter(|f| f.code.starts_with("attribute-not-captured"))
+            .map(|f| (f.code, f.severity, f.message))
+            .collect()
+    };
+    // A capture of this schema reads both: no finding.
+    snap.source.user_properties = crate::snapshot::capture::user_properties(&snap.app.jobs, &[]);
+    assert!(
+        snap.source
+            .read_user_property("onPremisesExtensionAttributes")
+    );
+    assert!(snap.source.read_user_property("faxNumber"));
+    assert_eq!(codes(&snap), []);
+    // One that did not (an older capture): an error for the scope, a warning for the value.
+    snap.source
+        .user_properties
+        .retain(|p| p != "onPremisesExtensionAttributes" && p != "faxNumber");
+    let got = codes(&snap);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(got[0].0, "attribute-not-captured");
+    assert_eq!(got[0].1, Severity::Error);
+    assert!(
+        got[0]
+            .2
+            .contains("`extensionAttribute4` (Graph `onPremisesExtensionAttributes`)")
+            && got[0]
+                .2
+                .contains("--user-property onPremisesExtensionAttributes"),
+        "{}",
+        got[0].2
+    );
+    assert_eq!(got[1].0, "attribute-not-captured-value");
+    assert_eq!(got[1].1, Severity::Warning);
+    assert!(
+        got[1]
+            .2
+            .contains("`facsimileTelephoneNumber` (Graph `faxNumber`)"),
+        "{}",
+        got[1].2
+    );
+    // A name Graph does not have, used for matching: an error.
+    let om = &mut snap.app.jobs[0].schema["synchronizationRules"][0]["objectMappings"][0];
+    om["attributeMappings"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+        {"targetAttributeName": "externalId", "matchingPriority": 2,
+         "source": {"type": "Attribute", "name": "favouriteColour"}}));
+    let got = codes(&snap);
+    assert!(
+        got.iter().any(|(c, s, m)| c == "attribute-not-captured"
+            && *s == Severity::Error
+            && m.contains("`favouriteColour`, which is no Microsoft Graph user property")),
+        "{got:#?}"
+    );
+}

@@ -21,6 +21,7 @@ use super::model::{
 use crate::error::{Error, Result};
 use crate::graph::client::{odata_string, query, seg};
 use crate::graph::{BatchRequest, GraphClient};
+use crate::mapping::graph_user::{Location, locate, user_reads};
 use crate::progress::{Observer, Silent, Task};
 use crate::scim::{Resource, ScimClient};
 use futures::StreamExt;
@@ -78,6 +79,19 @@ pub async fn capture_with(
     graph: &GraphClient,
     app: &str,
     scim: Option<&ScimClient>,
+    progress: &dyn Observer,
+) -> Result<Snapshot> {
+    capture_selecting(graph, app, scim, &[], progress).await
+}
+
+/// [`capture_with`], also reading the Graph user properties `extra` (checked
+/// with [`check_user_properties`]) on every user, for a custom mapping that
+/// will read what the gallery's does not.
+pub async fn capture_selecting(
+    graph: &GraphClient,
+    app: &str,
+    scim: Option<&ScimClient>,
+    extra: &[String],
     progress: &dyn Observer,
 ) -> Result<Snapshot> {
     // Fail fast on a target that is unreachable or not SCIM, before minutes of Graph reads.
@@ -174,7 +188,8 @@ pub async fn capture_with(
     spin.finish();
     assignments.sort_by(|a, b| a.id.cmp(&b.id));
 
-    let user_select = user_select(&jobs);
+    let user_properties = user_properties(&jobs, extra);
+    let user_select = user_properties.join(",");
     let mut users = UserIndex::default();
 
     // Assigned groups: the group, its direct members (users come with their attributes).
@@ -403,6 +418,7 @@ pub async fn capture_with(
             graph_url: graph.base_url().to_string(),
             cloud: graph.endpoints().cloud_name.clone(),
             tenant_id: tenant_of(graph).await,
+            user_properties,
         },
         app: AppSnapshot {
             service_principal_id: sp_id,
@@ -708,32 +724,45 @@ pub fn is_credential_key(key: &str) -> bool {
             && !key.eq_ignore_ascii_case("SyncNotificationSettings")
 }
 
-/// The `$select` for users: the fixed list plus directory extensions the schemas read.
-fn user_select(jobs: &[JobSnapshot]) -> String {
+/// The Graph properties read for every user: the fixed list, then (sorted)
+/// every other property a job's user mappings or scoping filters read (where
+/// [`locate`] puts Entra's source name: `onPremisesExtensionAttributes` for
+/// `extensionAttribute3`, directory extensions as they are), then `extra`.
+/// Names Graph does not have are left out (Graph refuses a `$select` naming
+/// one); the planner names them when a mapping depends on them.
+pub fn user_properties(jobs: &[JobSnapshot], extra: &[String]) -> Vec<String> {
     let mut names: Vec<String> = USER_ATTRIBUTES.iter().map(|s| s.to_string()).collect();
-    let mut ext = BTreeSet::new();
+    let mut more = BTreeSet::new();
     for j in jobs {
-        collect_extensions(&j.schema, &mut ext);
+        for name in user_reads(&j.schema).keys() {
+            if let Some(p) = locate(name).property() {
+                more.insert(p.to_string());
+            }
+        }
     }
-    names.extend(ext);
-    names.join(",")
+    more.extend(extra.iter().cloned());
+    for p in more {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(&p)) {
+            names.push(p);
+        }
+    }
+    names
 }
 
-fn collect_extensions(v: &Value, out: &mut BTreeSet<String>) {
-    match v {
-        Value::Object(m) => {
-            if m.get("type").and_then(Value::as_str) == Some("Attribute")
-                && let Some(name) = m.get("name").and_then(Value::as_str)
-                && name.starts_with("extension_")
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                out.insert(name.to_string());
-            }
-            m.values().for_each(|x| collect_extensions(x, out));
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_extensions(x, out)),
-        _ => {}
-    }
+/// The `--user-property` names: Graph user properties or directory
+/// extensions, else one sentence naming the first that is neither.
+pub fn check_user_properties(names: &[String]) -> Result<Vec<String>> {
+    names
+        .iter()
+        .map(|n| match locate(n.trim()) {
+            Location::Property(p) => Ok(p.into_owned()),
+            Location::Nested { property, .. } => Ok(property.to_string()),
+            _ => Err(Error::usage(format!(
+                "--user-property {}: not a Microsoft Graph user property (see the user resource type in the Graph v1.0 reference) nor a directory extension `extension_<appId>_<name>`",
+                crate::text::clean(n)
+            ))),
+        })
+        .collect()
 }
 
 /// `user`, `group`, … for a directory object (its `@odata.type`, else its shape).
@@ -979,5 +1008,75 @@ mod tests {
             group_kind(&json!({"groupTypes":[],"securityEnabled":false,"mailEnabled":true})),
             GroupKind::Distribution
         );
+    }
+
+    #[test]
+    fn user_properties_cover_what_the_schemas_read_and_extra() {
+        let schema = json!({"synchronizationRules":[{"objectMappings":[{"sourceObjectName":"User",
+            "attributeMappings":[
+                {"targetAttributeName":"userName","matchingPriority":1,"source":{"type":"Attribute","name":"mail"}},
+                {"targetAttributeName":"externalId","source":{"type":"Function","expression":"Coalesce([extensionAttribute7], [objectId])"}},
+                {"targetAttributeName":"x","source":{"type":"Attribute","name":"extension_0a1b_costCenter"}},
+                {"targetAttributeName":"y","source":{"type":"Attribute","name":"nonsense"}},
+                {"targetAttributeName":"m","source":{"type":"Attribute","name":"manager"}}],
+            "scope":{"groups":[{"clauses":[{"sourceOperandName":"facsimileTelephoneNumber"}]}]}}]}]});
+        let job = JobSnapshot {
+            id: "j".into(),
+            template_id: "t".into(),
+            job: json!({}),
+            schema,
+        };
+        let props = user_properties(&[job], &["employeeHireDate".into(), "MAIL".into()]);
+        assert_eq!(&props[..USER_ATTRIBUTES.len()], USER_ATTRIBUTES);
+        assert_eq!(
+            &props[USER_ATTRIBUTES.len()..],
+            [
+                "employeeHireDate",
+                "extension_0a1b_costCenter",
+                "faxNumber",
+                "onPremisesExtensionAttributes"
+            ]
+        );
+        assert_eq!(
+            check_user_properties(&["proxyAddresses".into(), "extensionAttribute2".into()])
+                .unwrap(),
+            ["proxyAddresses", "onPremisesExtensionAttributes"]
+        );
+        let e = check_user_properties(&["favouriteColour".into()]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--user-property favouriteColour: not a Microsoft Graph user property"),
+            "{e}"
+        );
+    }
+
+    /// Every user attribute a built-in profile's mappings read is in the
+    /// fixed list, so a plan with any built-in profile finds it in any v2
+    /// snapshot (a profile edit that reads more fails here, not at a customer).
+    #[test]
+    fn the_fixed_list_covers_every_built_in_profile() {
+        use crate::mapping::expr::Expr;
+        for (name, _) in crate::plan::profile::BUILTIN {
+            let p = crate::plan::Profile::builtin(name).unwrap();
+            for m in &p.user_mappings {
+                let e = if m.source.contains('(') || m.source.contains('[') {
+                    Expr::parse(&m.source).unwrap()
+                } else {
+                    Expr::Attr(m.source.clone())
+                };
+                for a in e.attributes() {
+                    match locate(a) {
+                        Location::Computed | Location::Reference => {}
+                        loc => {
+                            let prop = loc.property().unwrap_or_else(|| panic!("{name}: {a}"));
+                            assert!(
+                                USER_ATTRIBUTES.contains(&prop),
+                                "profile {name} reads {a} (Graph {prop}), not in USER_ATTRIBUTES"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

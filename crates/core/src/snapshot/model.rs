@@ -1,4 +1,4 @@
-//! The snapshot file format, `scimshift.snapshot/v1`: what the gallery app
+//! The snapshot file format, `scimshift.snapshot/v2`: what the gallery app
 //! provisions (service principal, jobs with their schemas verbatim, non-secret
 //! settings, assignments, assigned groups and the users in scope) and what the
 //! target holds (SCIM users and groups). Plan, rehearsal, verify and rollback
@@ -7,6 +7,11 @@
 //! Lists are sorted (by id, or by key) so the same tenant gives the same bytes;
 //! `digest` is the SHA-256 of the canonical JSON with `digest` set to "".
 //! No secret ever enters a snapshot: credential-valued keys are dropped.
+//!
+//! v2 records which Graph user properties were read (`source.userProperties`):
+//! the fixed list plus every property the jobs' user mappings and scoping
+//! filters read, so the planner can tell an attribute that is empty from one
+//! that was never read. A v1 file is refused with a sentence to capture again.
 
 pub use super::attributes::{AttrValue, Attributes};
 use super::compact;
@@ -14,7 +19,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub const FORMAT: &str = "scimshift.snapshot/v1";
+pub const FORMAT: &str = "scimshift.snapshot/v2";
+
+/// The format before `source.userProperties`; refused with [`V1_REFUSAL`].
+pub const FORMAT_V1: &str = "scimshift.snapshot/v1";
 
 /// Secret keys whose values are credentials: never stored, only noted as present.
 pub const CREDENTIAL_KEYS: &[&str] = &[
@@ -61,6 +69,18 @@ pub struct Source {
     pub cloud: String,
     #[serde(default)]
     pub tenant_id: Option<String>,
+    /// The Graph user properties read for every user (the `$select`), in the
+    /// order requested: what the users' `attributes` can hold.
+    pub user_properties: Vec<String>,
+}
+
+impl Source {
+    /// Whether the Graph property `p` was read (names are case-insensitive).
+    pub fn read_user_property(&self, p: &str) -> bool {
+        self.user_properties
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(p))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -186,6 +206,12 @@ pub struct TargetSnapshot {
 }
 
 fn not_a_snapshot(path: &std::path::Path, format: &str) -> String {
+    if format == FORMAT_V1 {
+        return format!(
+            "{} is a {FORMAT_V1} snapshot, which does not record the user attributes it read, so predictions from it could treat an attribute never read as empty; capture it again with `scimshift snapshot` (this version writes {FORMAT})",
+            path.display()
+        );
+    }
     format!(
         "{} is not a scimshift snapshot (format `{format}`, expected `{FORMAT}`)",
         path.display()
@@ -326,6 +352,7 @@ mod tests {
                 graph_url: "https://graph.microsoft.com/v1.0".into(),
                 cloud: "global".into(),
                 tenant_id: None,
+                user_properties: vec!["id".into(), "mail".into()],
             },
             app: AppSnapshot {
                 service_principal: json!({"id": "sp"}),

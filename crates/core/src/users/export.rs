@@ -57,11 +57,13 @@ pub fn rows_from_scim(users: &[Value], groups: &[Value]) -> Vec<UserRow> {
         .collect()
 }
 
-/// Write rows to `path` (mode 0600, atomically via a temp file), one record at a time.
+/// Write rows to `path` (mode 0600, atomically via a temp file), one record
+/// at a time; stops (temp file removed, `path` untouched) once `interrupt` is set.
 pub fn write_csv(
     path: &Path,
     format: Format,
     rows: &[UserRow],
+    interrupt: Option<&crate::interrupt::Flag>,
     pb: &crate::progress::Task<'_>,
 ) -> Result<()> {
     let groups = rows.iter().map(|r| r.groups.len()).max().unwrap_or(0);
@@ -77,6 +79,9 @@ pub fn write_csv(
             .from_writer(out);
         cw.write_record(w.header()).map_err(std::io::Error::other)?;
         for r in rows {
+            if crate::interrupt::requested(interrupt) {
+                return Err(std::io::Error::other("interrupted"));
+            }
             cw.write_record(w.row(r)).map_err(std::io::Error::other)?;
             pb.inc(1);
         }

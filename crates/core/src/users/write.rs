@@ -2,7 +2,9 @@
 //! server advertises it (chunked within maxOperations and maxPayloadSize) or
 //! concurrent POSTs, updates and deactivations as concurrent PATCHes, then a
 //! second pass that sets managers created in this run. Concurrency is bounded
-//! (`buffer_unordered`); throttling is retried by the client.
+//! (`buffer_unordered`); throttling is retried by the client. Once the
+//! interrupt flag is set no new request starts: the ones in flight finish and
+//! every row not sent ends `not sent`.
 
 use super::import_plan::{ImportPlan, RowAction};
 use super::model::{ENTERPRISE, UserRow};
@@ -10,6 +12,9 @@ use crate::progress::Task;
 use crate::scim::{BulkOp, ProviderConfig, Resource, ScimClient};
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
+
+/// The status of a row the run did not reach because it was interrupted.
+pub const NOT_SENT: &str = "not sent";
 
 /// How one row (or one deactivation) ended.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -28,6 +33,14 @@ impl Outcome {
             error: None,
         }
     }
+    /// Not sent because the run was interrupted first.
+    fn not_sent(id: Option<String>) -> Outcome {
+        Outcome {
+            status: NOT_SENT,
+            id,
+            error: None,
+        }
+    }
     fn failed(id: Option<String>, e: impl Into<String>) -> Outcome {
         Outcome {
             status: "failed",
@@ -37,11 +50,13 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WriteOptions {
     pub concurrency: usize,
     /// Use `/Bulk` for creates when the server supports it.
     pub use_bulk: bool,
+    /// Set by the first SIGINT/SIGTERM: start no new request.
+    pub interrupt: Option<crate::interrupt::Flag>,
 }
 
 impl Default for WriteOptions {
@@ -49,6 +64,7 @@ impl Default for WriteOptions {
         WriteOptions {
             concurrency: 4,
             use_bulk: true,
+            interrupt: None,
         }
     }
 }
@@ -66,6 +82,15 @@ impl Written {
             .iter()
             .chain(&self.deactivations)
             .filter(|o| o.status == "failed")
+            .count()
+    }
+
+    /// Rows and deactivations not sent because the run was interrupted.
+    pub fn not_sent(&self) -> usize {
+        self.rows
+            .iter()
+            .chain(&self.deactivations)
+            .filter(|o| o.status == NOT_SENT)
             .count()
     }
 }
@@ -147,7 +172,7 @@ pub async fn write(
                 (i, super::import_plan::create_body(plan, rows, i, mid))
             })
             .collect();
-        for (i, o) in create_batch(client, items, cfg, opts, conc, pb).await {
+        for (i, o) in create_batch(client, items, cfg, &opts, conc, pb).await {
             out[i] = o;
         }
     }
@@ -163,7 +188,7 @@ pub async fn write(
             .iter()
             .map(|&i| (i, super::import_plan::create_body(plan, rows, i, None)))
             .collect();
-        for (i, o) in create_batch(client, items, cfg, opts, conc, pb).await {
+        for (i, o) in create_batch(client, items, cfg, &opts, conc, pb).await {
             out[i] = o;
         }
     }
@@ -190,6 +215,7 @@ pub async fn write(
         jobs.push(Job::Deactivate(k, &d.id));
     }
     let mut deact = vec![Outcome::default(); plan.deactivations.len()];
+    let stop = opts.interrupt.as_ref();
     let results: Vec<(bool, usize, Outcome)> = stream::iter(jobs)
         .map(|job| async move {
             let (is_row, idx, id, ops) = match job {
@@ -201,6 +227,9 @@ pub async fn write(
                     vec![json!({"op": "replace", "path": "active", "value": false})],
                 ),
             };
+            if crate::interrupt::requested(stop) {
+                return (is_row, idx, Outcome::not_sent(Some(id.to_string())));
+            }
             let o = match client.patch(Resource::Users, id, ops).await {
                 Ok(_) => Outcome::ok(Some(id.to_string())),
                 Err(e) => Outcome::failed(Some(id.to_string()), e.message),
@@ -252,6 +281,10 @@ pub async fn write(
     pb.add_total(links.len() as u64);
     let results: Vec<(usize, Option<String>)> = stream::iter(links)
         .map(|(i, id, mid)| async move {
+            if crate::interrupt::requested(stop) {
+                let e = "the user was written, but the run was interrupted before its manager was set (run the import again to set it)";
+                return (i, Some(e.to_string()));
+            }
             let r = client
                 .patch(Resource::Users, &id, vec![manager_op(&mid)])
                 .await;
@@ -330,10 +363,11 @@ async fn create_batch(
     client: &ScimClient,
     items: Vec<(usize, Value)>,
     cfg: &ProviderConfig,
-    opts: WriteOptions,
+    opts: &WriteOptions,
     conc: usize,
     pb: &Task<'_>,
 ) -> Vec<(usize, Outcome)> {
+    let stop = opts.interrupt.as_ref();
     if opts.use_bulk && cfg.bulk && items.len() > 1 {
         let (max_ops, max_bytes) = bulk_limits(cfg);
         let mut chunks: Vec<Vec<(usize, Value)>> = Vec::new();
@@ -353,6 +387,12 @@ async fn create_batch(
         }
         let results: Vec<Vec<(usize, Outcome)>> = stream::iter(chunks)
             .map(|chunk| async move {
+                if crate::interrupt::requested(stop) {
+                    return chunk
+                        .iter()
+                        .map(|(i, _)| (*i, Outcome::not_sent(None)))
+                        .collect();
+                }
                 let res = bulk_chunk(client, &chunk).await;
                 pb.inc(chunk.len() as u64);
                 res
@@ -364,6 +404,9 @@ async fn create_batch(
     } else {
         stream::iter(items)
             .map(|(i, body)| async move {
+                if crate::interrupt::requested(stop) {
+                    return (i, Outcome::not_sent(None));
+                }
                 let o = match client.create(Resource::Users, &body).await {
                     Ok(v) => Outcome::ok(v.get("id").and_then(Value::as_str).map(str::to_string)),
                     Err(e) => Outcome::failed(None, e.message),
