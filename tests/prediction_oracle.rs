@@ -769,6 +769,11 @@ async fn oracle_planner_and_engine_agree_on_random_tenants() {
                 ExtraMatching::Off
             };
             let p = plan::build_with(&snapshot(&w, &target), profile, &opts, flag).unwrap();
+            // The generated worlds reach plan fields few fixtures do (proposals, findings).
+            common::schemas::check_plan(
+                &format!("seed {seed} {variant} plan"),
+                &serde_json::to_value(&p).unwrap(),
+            );
             let schema = schema_of(&p);
             let mapping = if profile.name == "generic-scim" {
                 "carried"
@@ -932,6 +937,10 @@ async fn plan_and_run_with(w: &World, profile: &Profile, job: &str, extra: Extra
         extra,
     )
     .unwrap();
+    common::schemas::check_plan(
+        &format!("{job} plan"),
+        &serde_json::to_value(&plan).unwrap(),
+    );
     let ran = run_engine(&twin, &base, &token, w, job, &schema_of(&plan), &seeded).await;
     Run {
         plan,

@@ -73,6 +73,8 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // `--no-color`, NO_COLOR and a piped stderr (decided by init_colors).
+        .with_ansi(console::colors_enabled_stderr())
         .with_target(false)
         .try_init();
 }

@@ -159,6 +159,17 @@ pub async fn read_answer_limited(
         )));
     }
     let headers = resp.headers().clone();
+    if matches!(status.as_u16(), 429 | 503)
+        && let Some(d) = retry_after(&headers).filter(|d| *d > MAX_RETRY_AFTER)
+    {
+        return Err(Error::remote(format!(
+            "{base} answered {} asking to wait {} before the next request (Retry-After: {} s); scimshift waits at most {}, so it stopped here: run again after that wait",
+            status.as_u16(),
+            duration_in_words(d),
+            d.as_secs(),
+            duration_in_words(MAX_RETRY_AFTER)
+        )));
+    }
     let mut body = Vec::new();
     loop {
         let chunk = resp
@@ -325,6 +336,38 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
+/// The longest `Retry-After` scimshift waits out. A server asking for more
+/// gets its answer handed back at once, and [`read_answer`] turns it into one
+/// sentence with the wait in words (not minutes of silence).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// `d` in words: `45 s`, `3 min 20 s`, `27 h 46 min`, `3 days 2 h`.
+pub fn duration_in_words(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if days > 0 {
+        format!("{days} day{} {h} h", if days == 1 { "" } else { "s" })
+    } else if h > 0 {
+        format!("{h} h {m} min")
+    } else if m > 0 {
+        format!("{m} min {sec} s")
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// The request's address for a log line: scheme, host, port and path (no
+/// query, no userinfo).
+fn where_to(url: &reqwest::Url) -> String {
+    format!(
+        "{}://{}{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+        url.path()
+    )
+}
+
 /// Attempts in total when the connection itself fails.
 pub const TRANSPORT_ATTEMPTS: u32 = 3;
 
@@ -379,10 +422,20 @@ where
         match build().send().await {
             Ok(resp) if is_retryable_status(resp.status().as_u16(), idempotent) => {
                 let status = resp.status().as_u16();
-                let Some(wait) = gate.retry(attempt, status, retry_after(resp.headers())) else {
+                let asked = retry_after(resp.headers());
+                if asked.is_some_and(|d| d > MAX_RETRY_AFTER) {
+                    return Ok(resp);
+                }
+                let Some(wait) = gate.retry(attempt, status, asked) else {
                     return Ok(resp);
                 };
-                tracing::debug!(status, ?wait, "retrying throttled request");
+                tracing::warn!(
+                    "{} answered {status}; trying again in {} (attempt {} of {})",
+                    where_to(resp.url()),
+                    duration_in_words(wait),
+                    attempt + 1,
+                    policy.max_attempts
+                );
                 tokio::time::sleep(wait).await;
             }
             Ok(resp) => {
@@ -397,12 +450,30 @@ where
                     && attempt < policy.max_attempts.min(TRANSPORT_ATTEMPTS) =>
             {
                 let wait = policy.delay(attempt, None);
-                tracing::debug!(error = %e, ?wait, "retrying after a transport error");
+                tracing::warn!(
+                    "{}: {}; trying again in {} (attempt {} of {})",
+                    e.url().map(where_to).unwrap_or_default(),
+                    transport_reason(&e),
+                    duration_in_words(wait),
+                    attempt + 1,
+                    policy.max_attempts.min(TRANSPORT_ATTEMPTS)
+                );
                 tokio::time::sleep(wait).await;
             }
             Err(e) => return Err(e),
         }
         attempt += 1;
+    }
+}
+
+/// A few words for a transport failure, for a retry line.
+fn transport_reason(err: &reqwest::Error) -> &'static str {
+    if err.is_connect() {
+        "could not connect"
+    } else if err.is_timeout() {
+        "no answer in time"
+    } else {
+        "connection lost"
     }
 }
 

@@ -330,10 +330,10 @@ impl GraphClient {
                 // Every read waits, not only these: the quota is shared.
                 self.reads.throttled(d);
             }
-            tracing::debug!(
-                n = again.len(),
-                ?d,
-                "retrying throttled requests inside $batch"
+            tracing::warn!(
+                "{} request(s) inside a Graph $batch were throttled; trying them again in {}",
+                again.len(),
+                crate::net::duration_in_words(d)
             );
             tokio::time::sleep(d).await;
             pending = again;
