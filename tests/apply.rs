@@ -142,16 +142,7 @@ async fn a_dry_run_sends_no_write_and_exits_2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_with_error_findings_is_refused_without_accept_errors() {
     let (dir, log, opts) = logged_twin();
-    let coda = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/coda.toml"),
-    )
-    .unwrap();
-    let profile = dir.path().join("naive.toml");
-    std::fs::write(
-        &profile,
-        coda.replace("copy_from_gallery = true", "copy_from_gallery = false"),
-    )
-    .unwrap();
+    let profile = common::data::naive_coda_profile(dir.path());
     let profile = profile.to_str().unwrap().to_string();
     let m = Migration::new(opts, None).await;
     // The same snapshot planned with the naive profile, in place of the plan.

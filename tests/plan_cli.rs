@@ -278,17 +278,8 @@ fn errors_exit_1_with_one_sentence() {
         .code(1);
     // A v1 snapshot (no record of the user properties it read), sealed as
     // v1 wrote it: refused by every reader with one sentence to capture again.
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&testkit::demo_like().to_bytes()).unwrap();
-    v["format"] = "scimshift.snapshot/v1".into();
-    v["source"]
-        .as_object_mut()
-        .unwrap()
-        .remove("userProperties");
-    v["digest"] = "".into();
-    v["digest"] = scimshift::snapshot::model::sha256_json(&v).into();
     let v1 = dir.path().join("v1.json");
-    std::fs::write(&v1, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    std::fs::write(&v1, common::data::as_v1(&testkit::demo_like())).unwrap();
     let out = dir.path().join("never.json");
     for args in [
         vec!["plan", "--snapshot", "V1", "--out", "OUT"],

@@ -214,15 +214,7 @@ async fn the_wrong_turn_makes_exactly_the_duplicates_an_independent_plan_predict
     // nothing over from the gallery (what an admin clicking "create app"
     // gets), and the rehearsal of the real plan with `--mapping default`.
     let (dir, snapshot, plan) = captured(&[]).await;
-    let coda =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/coda.toml"))
-            .unwrap();
-    let profile = dir.path().join("naive.toml");
-    std::fs::write(
-        &profile,
-        coda.replace("copy_from_gallery = true", "copy_from_gallery = false"),
-    )
-    .unwrap();
+    let profile = common::data::naive_coda_profile(dir.path());
     let naive = dir.path().join("naive.json");
     let mut c = cli::bin();
     c.args(["plan", "--no-extra-matching", "--profile"])

@@ -36,21 +36,14 @@ const SYNTHETIC_V2_DIGEST: &str =
 const SYNTHETIC_V2_FILE_SHA256: &str =
     "73908f8aa48f2624b0b33713fd140ff3357d8cfcaddeb2233e4cb4bacf924bb9";
 
-/// The snapshot as the v1 format wrote it: `format` v1, no
-/// `source.userProperties`, resealed; its digest and file SHA-256.
+/// The snapshot as the v1 format wrote it: its digest and file SHA-256.
 fn as_v1(snap: &Snapshot) -> (String, String) {
-    let mut v = serde_json::to_value(snap).unwrap();
-    v["format"] = "scimshift.snapshot/v1".into();
-    v["source"]
-        .as_object_mut()
-        .unwrap()
-        .remove("userProperties");
-    v["digest"] = "".into();
-    let digest = scimshift::snapshot::model::sha256_json(&v);
-    v["digest"] = digest.clone().into();
-    let mut bytes = serde_json::to_vec_pretty(&v).unwrap();
-    bytes.push(b'\n');
-    (digest, hex::encode(Sha256::digest(&bytes)))
+    let bytes = common::data::as_v1(snap);
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    (
+        v["digest"].as_str().unwrap().to_string(),
+        hex::encode(Sha256::digest(&bytes)),
+    )
 }
 
 /// `synthetic:users=3000,groups=120`, plus nesting (group 3 holds 5, 5 holds

@@ -18,6 +18,33 @@ pub fn csv(rel: &str) -> String {
     data(&format!("csv/{rel}")).display().to_string()
 }
 
+/// The Coda profile with nothing copied from the gallery job (the wrong
+/// turn: `userName ← userPrincipalName`, Entra's default), written to `dir`.
+pub fn naive_coda_profile(dir: &std::path::Path) -> PathBuf {
+    let coda = std::fs::read_to_string(root().join("plans/coda.toml")).unwrap();
+    let naive = coda.replace("copy_from_gallery = true", "copy_from_gallery = false");
+    assert_ne!(naive, coda, "plans/coda.toml copies from the gallery");
+    let path = dir.join("naive.toml");
+    std::fs::write(&path, naive).unwrap();
+    path
+}
+
+/// A snapshot as the v1 format wrote it (format v1, no
+/// `source.userProperties`, resealed): the file's bytes.
+pub fn as_v1(snap: &scimshift::snapshot::model::Snapshot) -> Vec<u8> {
+    let mut v = serde_json::to_value(snap).unwrap();
+    v["format"] = "scimshift.snapshot/v1".into();
+    v["source"]
+        .as_object_mut()
+        .unwrap()
+        .remove("userProperties");
+    v["digest"] = "".into();
+    v["digest"] = scimshift::snapshot::model::sha256_json(&v).into();
+    let mut bytes = serde_json::to_vec_pretty(&v).unwrap();
+    bytes.push(b'\n');
+    bytes
+}
+
 /// A file under tests/fixtures.
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
