@@ -70,6 +70,31 @@ fn main() {
         drop(copy);
         n
     };
+    let groups: usize = {
+        let before = CURRENT.load(Relaxed);
+        let copy = snap.groups.clone();
+        let n = CURRENT.load(Relaxed) - before;
+        drop(copy);
+        n
+    };
+    // Of the users: their attributes, their `via` lists, their ids.
+    let (attrs, via): (usize, usize) = {
+        let before = CURRENT.load(Relaxed);
+        let a: Vec<_> = snap.users.iter().map(|u| u.attributes.clone()).collect();
+        let n = CURRENT.load(Relaxed) - before;
+        drop(a);
+        let before = CURRENT.load(Relaxed);
+        let v: Vec<_> = snap.users.iter().map(|u| u.via.clone()).collect();
+        let m = CURRENT.load(Relaxed) - before;
+        drop(v);
+        (n, m)
+    };
+    println!(
+        "users: attributes ≈ {:.0} MB, via ≈ {:.0} MB (each with its Vec of the users' count); groups ≈ {:.0} MB",
+        mb(attrs),
+        mb(via),
+        mb(groups)
+    );
     println!(
         "{mode}: {} users, {:?}; heap held {:.0} MB (users ≈ {:.0} MB, target ≈ {:.0} MB); VmHWM {} kB",
         snap.users.len(),

@@ -4,9 +4,10 @@
 //! `serde_json::Value` (with the `preserve_order` feature) every attribute is a
 //! 112-byte `IndexMap` entry plus a hash table, and every key is its own heap
 //! string: about 1.4 KB of map per user before any value. Here an object is a
-//! boxed slice of `(key, value)` pairs in file order, 48 bytes each; the usual
-//! Graph property names are `&'static str` (no allocation), strings are boxed
-//! to their length, and anything else (arrays, objects) stays a `Value`.
+//! boxed slice of values in file order, 24 bytes each, and its list of keys,
+//! shared by every object with the same keys (the usual Graph property names
+//! are `&'static str`, no allocation); strings are boxed to their length, and
+//! anything else (arrays, objects) stays a `Value`.
 //!
 //! It serialises exactly as the `Value` object it was read from (same keys,
 //! order and numbers), so the file bytes and the digest do not change.
@@ -114,30 +115,60 @@ impl Serialize for AttrValue {
     }
 }
 
-/// A user's attributes: a JSON object, in order.
+/// The keys of one attributes object, in order. Shared by every object
+/// with the same keys: a snapshot's users mostly have the same ones (one
+/// `$select`, the same properties set), so a million users hold a handful of
+/// key lists instead of a million (24 bytes a key a user).
+type Keys = std::sync::Arc<[Cow<'static, str>]>;
+
+/// At most this many different key lists are shared; others are kept apart.
+const MAX_SHARED_KEYS: usize = 4096;
+
+fn shared_keys(keys: Vec<Cow<'static, str>>) -> Keys {
+    static SHAPES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<Keys>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut set = SHAPES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = set.get(keys.as_slice()) {
+        return k.clone();
+    }
+    let k: Keys = keys.into();
+    if set.len() < MAX_SHARED_KEYS {
+        set.insert(k.clone());
+    }
+    k
+}
+
+/// A user's attributes: a JSON object, in order (its keys shared, its
+/// values its own).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Attributes(Box<[(Cow<'static, str>, AttrValue)]>);
+pub struct Attributes {
+    keys: Keys,
+    values: Box<[AttrValue]>,
+}
 
 static NULL: AttrValue = AttrValue::Null;
 
 impl Attributes {
     /// The value of `key` (exact case), if present.
     pub fn get(&self, key: &str) -> Option<&AttrValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.keys
+            .iter()
+            .position(|k| k == key)
+            .map(|i| &self.values[i])
     }
     pub fn iter(&self) -> impl Iterator<Item = (&str, &AttrValue)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+        self.keys.iter().map(|k| k.as_ref()).zip(self.values.iter())
     }
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.values.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.values.is_empty()
     }
     /// The object as a `Value` (for the mapping evaluator and diffs).
     pub fn to_value(&self) -> Value {
-        let mut m = Map::with_capacity(self.0.len());
-        for (k, v) in self.0.iter() {
+        let mut m = Map::with_capacity(self.len());
+        for (k, v) in self.iter() {
             m.insert(k.to_string(), v.to_value());
         }
         Value::Object(m)
@@ -152,7 +183,11 @@ impl Attributes {
                 None => out.push((key(k), v.into())),
             }
         }
-        Attributes(out.into_boxed_slice())
+        let (keys, values): (Vec<_>, Vec<_>) = out.into_iter().unzip();
+        Attributes {
+            keys: shared_keys(keys),
+            values: values.into_boxed_slice(),
+        }
     }
 }
 
@@ -176,9 +211,9 @@ impl std::ops::Index<&str> for Attributes {
 
 impl Serialize for Attributes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0.iter() {
-            m.serialize_entry(k.as_ref(), v)?;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, v)?;
         }
         m.end()
     }
@@ -235,5 +270,11 @@ mod tests {
         );
         let empty: Attributes = serde_json::from_str("{}").unwrap();
         assert_eq!(serde_json::to_string_pretty(&empty).unwrap(), "{}");
+        assert_eq!(empty, Attributes::default());
+        // Objects with the same keys share one key list; values stay their own.
+        let b: Attributes = serde_json::from_str(text.replace("u2", "u3").as_str()).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&a.keys, &b.keys));
+        assert_eq!(b["id"], "u3");
+        assert_ne!(a, b);
     }
 }
