@@ -120,16 +120,7 @@ async fn snapshot_of_100k_users_5k_groups() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| dir.path().join("bench.json"));
     let bin = assert_cmd::cargo::cargo_bin("scimshift");
-    // e.g. BENCH_WRAPPER="heaptrack -o /tmp/snap" to profile the heap.
-    let mut cmd = match std::env::var("BENCH_WRAPPER") {
-        Ok(w) => {
-            let mut words = w.split_whitespace();
-            let mut c = common::bench::timed(std::path::Path::new(words.next().unwrap()));
-            c.args(words).arg(&bin);
-            c
-        }
-        Err(_) => common::bench::timed(&bin),
-    };
+    let mut cmd = common::bench::timed_wrapped(&bin);
     cmd.args([
         "--output",
         "json",

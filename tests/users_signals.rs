@@ -203,11 +203,41 @@ async fn a_second_signal_stops_the_import_at_once() {
         until(30, || writes(&log) >= 1).await,
         "no write reached the twin"
     );
+    // stderr read as it comes: the second signal is sent once the first is
+    // acknowledged (two signals sent before the handler runs count as one).
+    let mut child = child;
+    let mut pipe = child.stderr.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
     signal(&child, libc::SIGINT);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        until(20, || seen
+            .lock()
+            .unwrap()
+            .contains("interrupted: no new write starts"))
+        .await,
+        "the first signal was not acknowledged: {}",
+        seen.lock().unwrap()
+    );
     let second = Instant::now();
     signal(&child, libc::SIGINT);
-    let (code, _, stderr) = finish(child).await;
+    let (code, _, _) = finish(child).await;
+    reader.join().unwrap();
+    let stderr = seen.lock().unwrap().clone();
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("stopped at once"), "{stderr}");
     assert!(

@@ -172,15 +172,7 @@ async fn verify_of_100k_users_5k_groups() {
     let csv = dir.path().join("verify.csv");
     // BENCH_OUTPUT=text: the parity table only (json prints every row).
     let output = std::env::var("BENCH_OUTPUT").unwrap_or_else(|_| "json".into());
-    let mut cmd = match std::env::var("BENCH_WRAPPER") {
-        Ok(w) => {
-            let mut words = w.split_whitespace();
-            let mut c = common::bench::timed(std::path::Path::new(words.next().unwrap()));
-            c.args(words).arg(assert_cmd::cargo::cargo_bin("scimshift"));
-            c
-        }
-        Err(_) => common::bench::timed(&assert_cmd::cargo::cargo_bin("scimshift")),
-    };
+    let mut cmd = common::bench::timed_wrapped(&assert_cmd::cargo::cargo_bin("scimshift"));
     cmd.args(["--output", &output, "verify"])
         .arg(&plan)
         .arg("--snapshot")

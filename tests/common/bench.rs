@@ -13,6 +13,20 @@ pub fn timed(program: &Path) -> std::process::Command {
     c
 }
 
+/// [`timed`] with `BENCH_WRAPPER` (e.g. `heaptrack -o /tmp/snap`, to profile
+/// the heap) between bench/timed and `program`, when it is set.
+pub fn timed_wrapped(program: &Path) -> std::process::Command {
+    match std::env::var("BENCH_WRAPPER") {
+        Ok(w) if !w.trim().is_empty() => {
+            let mut words = w.split_whitespace();
+            let mut c = timed(Path::new(words.next().expect("a word")));
+            c.args(words).arg(program);
+            c
+        }
+        _ => timed(program),
+    }
+}
+
 /// The `BENCH …` line of a timed command's stderr (empty when missing).
 pub fn timing_line(stderr: &str) -> &str {
     stderr
