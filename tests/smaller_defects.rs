@@ -107,3 +107,41 @@ async fn no_color_leaves_no_ansi_code_in_debug_logs() {
     assert!(err.contains("WARN"), "the retry lines are logged: {err}");
     assert!(!err.contains('\u{1b}'), "ANSI codes in: {err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_with_a_line_break_is_named_and_never_sent() {
+    let server = hostile::serve(Arc::new(|_: &Asked| empty_page()));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.csv");
+    let mut c = export(&format!("{}/scim/v2", server.base), &out);
+    c.env("SCIM_TOKEN", "first-half\nsecond-half");
+    let o = run(c).await;
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the SCIM token contains a line break (at character 11)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("connection") && !err.contains("half"),
+        "{err}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_in_a_url_is_never_repeated() {
+    let server = hostile::serve(Arc::new(|_: &Asked| empty_page()));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.csv");
+    let url = server.base.replace("http://", "http://admin:hunter2@") + "/scim/v2";
+    let o = run(export(&url, &out)).await;
+    let (stdout, err) = text(&o);
+    assert_eq!(o.status.code(), Some(64), "{err}");
+    assert!(err.contains("has a user name or password in it"), "{err}");
+    assert!(
+        !err.contains("hunter2") && !stdout.contains("hunter2"),
+        "{err}"
+    );
+    assert!(server.requests().is_empty());
+}

@@ -30,10 +30,34 @@ use url::Url;
 /// Parse `raw` and check it against the transport policy. `what` names the URL
 /// in the error ("the SCIM URL", "--graph-url").
 pub fn checked_url(raw: &str, what: &str) -> Result<Url> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| Error::usage(format!("{what} `{raw}` is not a valid URL: {e}")))?;
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        Error::usage(format!(
+            "{what} `{}` is not a valid URL: {e}",
+            without_userinfo(raw)
+        ))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::usage(format!(
+            "{what} `{}` has a user name or password in it (before `@`): scimshift sends credentials only as headers, so remove them from the URL",
+            without_userinfo(raw)
+        )));
+    }
     check_transport(&url, what)?;
     Ok(url)
+}
+
+/// `raw` with anything between `://` and an `@` of the authority replaced by
+/// `…`, so a user name or password in a URL is never repeated.
+pub fn without_userinfo(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_string();
+    };
+    let rest = &raw[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}…{}", &raw[..start], &rest[at..]),
+        None => raw.to_string(),
+    }
 }
 
 /// Refuse anything but https, or http to a loopback address.
@@ -493,6 +517,29 @@ pub fn describe_transport_error(url: &str, err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_in_a_url_is_refused_and_never_repeated() {
+        for raw in [
+            "https://admin:hunter2@scim.example.com/v2",
+            "http://hunter2@127.0.0.1:1/scim",
+            "https://admin:hunter2@[bad/v2",
+        ] {
+            let e = checked_url(raw, "the SCIM URL").unwrap_err().message;
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e = checked_url("https://a:hunter2@x.example/v2", "the SCIM URL").unwrap_err();
+        assert!(
+            e.message
+                .contains("`https://…@x.example/v2` has a user name or password"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            without_userinfo("https://x.example/a@b"),
+            "https://x.example/a@b"
+        );
+    }
 
     #[test]
     fn https_anywhere_http_only_on_loopback() {

@@ -7,7 +7,8 @@
 
 use super::custom_schema::{self, CustomSchema};
 use super::findings::{
-    Findings, capture_findings, group_findings, plural, setting_findings, user_findings,
+    Findings, capture_findings, group_findings, group_name_findings, plural, setting_findings,
+    user_findings,
 };
 use super::impact::{self, Prediction};
 use super::matching;
@@ -346,6 +347,12 @@ pub fn build_with(
         &groups.by_id,
         &pred,
         profile,
+        &pushed_name,
+        &mut f,
+    );
+    group_name_findings(
+        &groups.assigned,
+        custom_maps.group.as_ref(),
         &pushed_name,
         &mut f,
     );

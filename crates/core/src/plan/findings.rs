@@ -714,3 +714,91 @@ pub(super) fn capture_findings(snap: &Snapshot, schemas: &[(&str, &Value)], f: &
         }
     }
 }
+
+/// The group predictions (create, adopt, fail by name) assume the custom job
+/// pushes each group under the name [`Groups::pushed_name`] gives (its Entra
+/// displayName after `--group-map`) and matches target groups on that name.
+/// Checked by running the custom group mapping itself on each pushed group:
+/// a `displayName` expression that computes another name, reads an attribute
+/// the snapshot does not hold for groups (only `displayName` and `objectId`),
+/// or a group matching attribute other than `displayName`, makes the group
+/// predictions unreliable: an error naming the groups.
+pub(super) fn group_name_findings(
+    groups: &[&GroupSnapshot],
+    mapping: Option<&crate::mapping::schema::ObjectMapping>,
+    pushed_name: &dyn Fn(&GroupSnapshot) -> String,
+    f: &mut Findings,
+) {
+    use crate::mapping::expr::Source;
+    struct GroupSource<'a> {
+        g: &'a GroupSnapshot,
+        unread: std::cell::RefCell<Vec<String>>,
+    }
+    impl Source for GroupSource<'_> {
+        fn get(&self, name: &str) -> Option<String> {
+            if name.eq_ignore_ascii_case("displayName") {
+                Some(self.g.display_name.clone())
+            } else if name.eq_ignore_ascii_case("objectId") {
+                Some(self.g.id.clone())
+            } else {
+                self.unread.borrow_mut().push(name.to_string());
+                None
+            }
+        }
+    }
+    let Some(m) = mapping.filter(|m| m.enabled) else {
+        return;
+    };
+    if let Some(first) = m.matching().first()
+        && !first.target.eq_ignore_ascii_case("displayName")
+    {
+        f.add(
+            Severity::Error,
+            "group-matching-not-predicted",
+            format!(
+                "The custom job matches groups on {} ← {}, but scimshift predicts group matches by displayName only, so which target groups it adopts or creates is not predicted: match groups on displayName (as the profiles and Entra's default do).",
+                first.target,
+                expr_text(&first.expr)
+            ),
+            Vec::new(),
+        );
+    }
+    let Some(dn) = m.attribute("displayName") else {
+        return;
+    };
+    let mut wrong = Vec::new();
+    let mut unread = std::collections::BTreeSet::new();
+    for g in groups {
+        let src = GroupSource {
+            g,
+            unread: Default::default(),
+        };
+        let got = dn.expr.eval(&src).ok().flatten();
+        unread.extend(src.unread.into_inner());
+        if got.as_deref() != Some(pushed_name(g).as_str()) {
+            wrong.push(ObjectRef::new("group", &g.id, &g.display_name));
+        }
+    }
+    if wrong.is_empty() {
+        return;
+    }
+    let (objs, more) = cap(wrong.len(), wrong.clone());
+    let reads = if unread.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (it reads {}, which the snapshot does not hold for groups)",
+            unread.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    f.add(
+        Severity::Error,
+        "group-name-not-predicted",
+        format!(
+            "The custom job's group displayName ← {}{reads} pushes {} under another name than the plan predicts (the Entra displayName, after --group-map), so their create/adopt predictions could be wrong{more}: map displayName from [displayName] and rename with --group-map.",
+            expr_text(&dn.expr),
+            plural(wrong.len(), "group", "groups")
+        ),
+        objs,
+    );
+}

@@ -873,3 +873,60 @@ fn an_attribute_the_snapshot_did_not_read_is_a_finding() {
         "{got:#?}"
     );
 }
+
+/// The group predictions assume groups are pushed under their (renamed)
+/// displayName and matched on it: a group mapping that computes another
+/// name, or matches on something else, is an error; renames are not.
+#[test]
+fn a_group_mapping_the_predictions_cannot_follow_is_an_error() {
+    let codes = |profile: &Profile, opts: &PlanOptions| -> Vec<(String, Vec<String>)> {
+        plan_of(&testkit::demo_like(), profile, opts)
+            .findings
+            .into_iter()
+            .filter(|f| f.code.starts_with("group-") && f.code.ends_with("-not-predicted"))
+            .map(|f| {
+                let mut names: Vec<String> = f.objects.iter().map(|o| o.name.clone()).collect();
+                names.sort();
+                (f.code, names)
+            })
+            .collect()
+    };
+    // The profile as shipped, with and without renames: nothing.
+    assert_eq!(codes(&coda(), &PlanOptions::default()), []);
+    let renamed = PlanOptions {
+        group_map: vec![("Sales".into(), "Sales (Entra)".into())],
+        ..Default::default()
+    };
+    assert_eq!(codes(&coda(), &renamed), []);
+    // displayName computed from it: every pushed group is named otherwise.
+    let prefixed = coda_text().replace(
+        r#"{ target = "displayName", source = "displayName", match = 1 }"#,
+        r#"{ target = "displayName", source = 'Join("-", "Coda", [displayName])', match = 1 }"#,
+    );
+    assert_ne!(prefixed, coda_text());
+    let got = codes(
+        &Profile::parse(&prefixed, "prefixed.toml").unwrap(),
+        &PlanOptions::default(),
+    );
+    let pushed = plan_of(&testkit::demo_like(), &coda(), &PlanOptions::default())
+        .group_impact
+        .len();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "group-name-not-predicted");
+    assert_eq!(got[0].1.len(), pushed, "{got:?}");
+    // Matching groups on externalId: not predicted.
+    let by_id = coda_text()
+        .replace(
+            r#"{ target = "displayName", source = "displayName", match = 1 }"#,
+            r#"{ target = "displayName", source = "displayName" }"#,
+        )
+        .replace(
+            r#"{ target = "externalId", source = "objectId" }"#,
+            r#"{ target = "externalId", source = "objectId", match = 1 }"#,
+        );
+    let got = codes(
+        &Profile::parse(&by_id, "by-id.toml").unwrap(),
+        &PlanOptions::default(),
+    );
+    assert_eq!(got, [("group-matching-not-predicted".to_string(), vec![])]);
+}
