@@ -7,27 +7,11 @@ mod common;
 
 use axum::body::Body;
 use axum::http::Response;
-use common::cli::{bin, run, text};
-use common::hostile::{self, Asked};
+use common::cli::{run, text};
+use common::hostile::{self, Asked, export};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn export(scim_url: &str, out: &std::path::Path) -> assert_cmd::Command {
-    let mut c = bin();
-    c.env("SCIM_TOKEN", "hostile-test-token")
-        .args([
-            "users",
-            "export",
-            "--scim-url",
-            scim_url,
-            "--format",
-            "scim",
-            "--out",
-        ])
-        .arg(out);
-    c
-}
 
 fn with_retry_after(status: u16, secs: &str) -> Response<Body> {
     let mut r = hostile::json(status, json!({"detail": "slow down"}));
