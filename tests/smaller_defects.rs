@@ -145,3 +145,56 @@ async fn userinfo_in_a_url_is_never_repeated() {
     );
     assert!(server.requests().is_empty());
 }
+
+/// An https server on loopback with the self-signed certificate of
+/// tests/fixtures/certs/app.pem; counts the connections it accepts.
+async fn untrusted_https() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pem = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certs/app.pem");
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(&pem)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&pem).unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/scim/v2", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(tcp).await;
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_named_and_not_retried() {
+    let (url, accepted) = untrusted_https().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.csv");
+    let o = run(export(&url, &out)).await;
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("TLS verification failed for"), "{err}");
+    assert!(!err.contains("is the server up"), "{err}");
+    assert!(!err.contains("trying again"), "{err}");
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "{err}"
+    );
+}

@@ -470,6 +470,7 @@ where
             // times: an unreachable host should get its sentence in seconds.
             Err(e)
                 if (e.is_connect() || e.is_request() || e.is_timeout())
+                    && !is_tls_verification(&e)
                     && may_resend_after(e.is_connect(), idempotent)
                     && attempt < policy.max_attempts.min(TRANSPORT_ATTEMPTS) =>
             {
@@ -501,9 +502,32 @@ fn transport_reason(err: &reqwest::Error) -> &'static str {
     }
 }
 
+/// Whether `err` is a TLS certificate verification failure (untrusted,
+/// expired, or for another name): never retried, and named as such.
+pub fn is_tls_verification(err: &reqwest::Error) -> bool {
+    tls_reason(err).is_some()
+}
+
+/// rustls's words for the certificate problem, from `err`'s source chain.
+fn tls_reason(err: &reqwest::Error) -> Option<String> {
+    let mut src: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = src {
+        let s = e.to_string();
+        if let Some(i) = s.find("invalid peer certificate") {
+            return Some(crate::text::clean(&s[i..]).chars().take(200).collect());
+        }
+        src = e.source();
+    }
+    None
+}
+
 /// One sentence for a transport failure, without reqwest's nested debug chain.
 pub fn describe_transport_error(url: &str, err: &reqwest::Error) -> String {
-    if err.is_connect() {
+    if let Some(reason) = tls_reason(err) {
+        format!(
+            "TLS verification failed for {url}: its certificate is not trusted ({reason}); scimshift trusts the system's root certificates only, so give the server a certificate from a trusted authority"
+        )
+    } else if err.is_connect() {
         format!("could not connect to {url}: is the address right and the server up?")
     } else if err.is_timeout() {
         format!("{url} did not answer in time")
