@@ -264,12 +264,6 @@ pub fn sha256_json<T: Serialize + ?Sized>(value: &T) -> String {
     format!("sha256:{}", hex::encode(w.0.finalize()))
 }
 
-/// Above this size a snapshot is parsed through a buffer instead of from its
-/// bytes in memory: slower to parse (about 1.5×), but a million-user file's
-/// 800 MB are not held while the model is built (`plan`'s peak RSS at one
-/// million users, bench/RESULTS.md).
-const READ_IN_MEMORY_MAX: u64 = 256 * 1024 * 1024;
-
 impl Snapshot {
     /// Compute the digest over the canonical JSON (this struct with `digest` = "").
     pub fn compute_digest(&self) -> String {
@@ -317,39 +311,16 @@ impl Snapshot {
     /// twice as fast as through a reader, for 88 MB held briefly at 100,000
     /// users; bench/RESULTS.md.)
     pub fn load(path: &std::path::Path) -> crate::error::Result<Snapshot> {
-        Self::load_with(path, READ_IN_MEMORY_MAX)
-    }
-
-    /// [`Snapshot::load`], reading a file larger than `in_memory_max` bytes
-    /// through a buffer instead of whole.
-    fn load_with(path: &std::path::Path, in_memory_max: u64) -> crate::error::Result<Snapshot> {
         use crate::error::Error;
-        let size = std::fs::metadata(path)
-            .map_err(|e| Error::io_at(path, e))?
-            .len();
-        let streamed = if size > in_memory_max {
-            let f = std::fs::File::open(path).map_err(|e| Error::io_at(path, e))?;
-            serde_json::from_reader::<_, Snapshot>(std::io::BufReader::with_capacity(1 << 20, f))
-                .ok()
-        } else {
-            None
+        let bytes = std::fs::read(path).map_err(|e| Error::io_at(path, e))?;
+        let snap = match serde_json::from_slice::<Snapshot>(&bytes) {
+            Ok(snap) if snap.format == FORMAT => snap,
+            Ok(snap) => return Err(Error::input(not_a_snapshot(path, &snap.format))),
+            // Not a snapshot: say why (not JSON, another format, or a v1
+            // snapshot that does not parse).
+            Err(e) => return Err(Error::input(why_not(path, &bytes, e))),
         };
-        let snap = match streamed {
-            Some(snap) => snap,
-            // Small, or it did not parse (then the bytes say why).
-            None => {
-                let bytes = std::fs::read(path).map_err(|e| Error::io_at(path, e))?;
-                match serde_json::from_slice::<Snapshot>(&bytes) {
-                    Ok(snap) => snap,
-                    // Not a snapshot: say why (not JSON, another format, or a v1
-                    // snapshot that does not parse).
-                    Err(e) => return Err(Error::input(why_not(path, &bytes, e))),
-                }
-            }
-        };
-        if snap.format != FORMAT {
-            return Err(Error::input(not_a_snapshot(path, &snap.format)));
-        }
+        drop(bytes);
         if snap.compute_digest() != snap.digest {
             return Err(Error::input(format!(
                 "{} has been edited since it was taken (its digest does not match its content); take a new snapshot",
@@ -449,32 +420,6 @@ mod tests {
         std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
         let e = Snapshot::load(&path).unwrap_err().message;
         assert!(e.contains("digest does not match"), "{e}");
-    }
-
-    #[test]
-    fn a_large_file_is_read_through_a_buffer_with_the_same_result() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let mut s = sample();
-        s.seal();
-        std::fs::write(&path, s.to_bytes()).unwrap();
-        let whole = Snapshot::load_with(&path, u64::MAX).unwrap();
-        let streamed = Snapshot::load_with(&path, 0).unwrap();
-        assert_eq!(whole.to_bytes(), s.to_bytes());
-        assert_eq!(streamed.to_bytes(), s.to_bytes());
-        // A file that is not a snapshot gets the same sentence either way.
-        std::fs::write(&path, b"{\"format\": 3").unwrap();
-        let a = Snapshot::load_with(&path, u64::MAX).unwrap_err().message;
-        let b = Snapshot::load_with(&path, 0).unwrap_err().message;
-        assert_eq!(a, b);
-        // And an edited one is refused either way.
-        let mut v: serde_json::Value = serde_json::from_slice(&s.to_bytes()).unwrap();
-        v["takenAt"] = json!("2000-01-01T00:00:00Z");
-        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-        for max in [0, u64::MAX] {
-            let e = Snapshot::load_with(&path, max).unwrap_err().message;
-            assert!(e.contains("has been edited"), "{e}");
-        }
     }
 
     #[test]
