@@ -168,6 +168,38 @@ async fn batch_splits_by_20_and_retries_inner_429_with_its_own_retry_after() {
 }
 
 #[tokio::test]
+async fn an_inner_retry_after_past_the_cap_fails_at_once_with_the_wait_in_words() {
+    let (mock, base) = mock_graph::start(mock_graph::coda_seed(3)).await;
+    mock.add_fault(
+        Fault::new("/users/10000000-0000-0000-0000-000000000001", 429, 1)
+            .retry_after("100000")
+            .scope(Scope::Inner),
+    );
+    let c = client(&base, secret_cred());
+    let reqs: Vec<BatchRequest> = (0..3)
+        .map(|i| {
+            BatchRequest::get(
+                format!("r{i}"),
+                format!("/users/{}", mock_graph::user_id(i)),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    let e = tokio::time::timeout(Duration::from_secs(30), c.batch(reqs))
+        .await
+        .expect("no 60 s wait")
+        .unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(
+        e.message
+            .contains("asking to wait 1 day 3 h (Retry-After: 100000 s)"),
+        "{}",
+        e.message
+    );
+    assert_eq!(mock.count("POST /v1.0/$batch"), 1);
+}
+
+#[tokio::test]
 async fn batch_reports_424_and_inner_400_one_by_one() {
     let (mock, base) = mock_graph::start(mock_graph::coda_seed(3)).await;
     let c = client(&base, secret_cred());

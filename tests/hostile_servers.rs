@@ -6,25 +6,9 @@
 mod common;
 
 use common::cli::{bin, run, text};
-use common::hostile::{self, Asked, Capture};
+use common::hostile::{self, Asked, Capture, export};
 use serde_json::json;
 use std::sync::Arc;
-
-fn export(scim_url: &str, out: &std::path::Path) -> assert_cmd::Command {
-    let mut c = bin();
-    c.env("SCIM_TOKEN", "hostile-test-token")
-        .args([
-            "users",
-            "export",
-            "--scim-url",
-            scim_url,
-            "--format",
-            "scim",
-            "--out",
-        ])
-        .arg(out);
-    c
-}
 
 fn snapshot(
     graph_url: &str,

@@ -14,6 +14,27 @@ use crate::twin::seed::SeedSpec;
 use crate::twin::server::{self, TwinOptions};
 use std::io::Write;
 
+/// The twin holds fake credentials and answers anyone who connects: it binds
+/// to a loopback address only.
+fn check_loopback(listen: &str) -> Result<()> {
+    let host = match listen.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
+        None => listen,
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--listen {}: the twin binds to a loopback address only (127.0.0.1, ::1 or localhost), since it answers anyone with fake credentials",
+            crate::text::clean(listen)
+        )))
+    }
+}
+
 /// Turn the parsed flags into validated options (the token of `--scim-target` comes from `SCIM_TOKEN`).
 pub fn options(args: &TwinServeArgs, scim_token_env: Option<Secret>) -> Result<TwinOptions> {
     let faults = match &args.faults {
@@ -38,7 +59,13 @@ pub fn options(args: &TwinServeArgs, scim_token_env: Option<Secret>) -> Result<T
             "--time-scale must be a number ≥ 0 (0 = cycles as fast as the target answers)",
         ));
     }
+    if args.time_scale > 1e6 || (args.time_scale > 0.0 && args.time_scale < 1e-3) {
+        return Err(Error::usage(
+            "--time-scale must be 0 or between 0.001 and 1000000",
+        ));
+    }
     let time_scale = (args.time_scale > 0.0).then_some(args.time_scale);
+    check_loopback(&args.listen)?;
     let one_scim_token = match args.one_scim_token.trim().to_ascii_lowercase().as_str() {
         "auto" => None,
         "on" | "true" | "yes" => Some(true),
@@ -125,6 +152,41 @@ mod tests {
             unreachable!()
         };
         options(&args, None).unwrap()
+    }
+
+    fn refused(extra: &[&str]) -> String {
+        let cli = Cli::try_parse_from(["scimshift", "twin", "serve"].iter().chain(extra)).unwrap();
+        let Command::Twin(TwinCommand::Serve(args)) = cli.command else {
+            unreachable!()
+        };
+        options(&args, None).unwrap_err().message
+    }
+
+    #[test]
+    fn a_non_loopback_listen_is_refused_in_one_sentence() {
+        for a in ["0.0.0.0:0", "192.0.2.1:8080", "[::]:0", "example.com:80"] {
+            let e = refused(&["--listen", a]);
+            assert!(e.contains("loopback address only"), "{a}: {e}");
+        }
+        for a in ["127.0.0.1:0", "[::1]:0", "localhost:8080"] {
+            assert_eq!(parse(&["--listen", a]).listen, a);
+        }
+    }
+
+    #[test]
+    fn huge_durations_and_time_scales_get_a_sentence_not_a_panic() {
+        for flag in ["--replication-delay", "--assignment-lag"] {
+            for v in ["100000000000000000000000000000", "99999999999h", "25h"] {
+                let e = refused(&[flag, v]);
+                assert!(e.contains("at most 24h"), "{flag} {v}: {e}");
+            }
+        }
+        let e = refused(&["--faults", "latency:100000000000000000000000s"]);
+        assert!(e.contains("at most 24h"), "{e}");
+        for v in ["1e300", "1e-300"] {
+            let e = refused(&["--time-scale", v]);
+            assert!(e.contains("between 0.001 and 1000000"), "{v}: {e}");
+        }
     }
 
     #[test]

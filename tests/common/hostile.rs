@@ -160,3 +160,20 @@ pub fn gzip_body(compressed: Vec<u8>) -> Response<Body> {
         .body(Body::from(compressed))
         .unwrap()
 }
+
+/// `users export --format scim --out OUT` against `scim_url`, with a dummy token.
+pub fn export(scim_url: &str, out: &std::path::Path) -> assert_cmd::Command {
+    let mut c = super::cli::bin();
+    c.env("SCIM_TOKEN", "hostile-test-token")
+        .args([
+            "users",
+            "export",
+            "--scim-url",
+            scim_url,
+            "--format",
+            "scim",
+            "--out",
+        ])
+        .arg(out);
+    c
+}

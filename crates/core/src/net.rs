@@ -30,10 +30,34 @@ use url::Url;
 /// Parse `raw` and check it against the transport policy. `what` names the URL
 /// in the error ("the SCIM URL", "--graph-url").
 pub fn checked_url(raw: &str, what: &str) -> Result<Url> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| Error::usage(format!("{what} `{raw}` is not a valid URL: {e}")))?;
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        Error::usage(format!(
+            "{what} `{}` is not a valid URL: {e}",
+            without_userinfo(raw)
+        ))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::usage(format!(
+            "{what} `{}` has a user name or password in it (before `@`): scimshift sends credentials only as headers, so remove them from the URL",
+            without_userinfo(raw)
+        )));
+    }
     check_transport(&url, what)?;
     Ok(url)
+}
+
+/// `raw` with anything between `://` and an `@` of the authority replaced by
+/// `…`, so a user name or password in a URL is never repeated.
+pub fn without_userinfo(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_string();
+    };
+    let rest = &raw[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}…{}", &raw[..start], &rest[at..]),
+        None => raw.to_string(),
+    }
 }
 
 /// Refuse anything but https, or http to a loopback address.
@@ -446,6 +470,7 @@ where
             // times: an unreachable host should get its sentence in seconds.
             Err(e)
                 if (e.is_connect() || e.is_request() || e.is_timeout())
+                    && !is_tls_verification(&e)
                     && may_resend_after(e.is_connect(), idempotent)
                     && attempt < policy.max_attempts.min(TRANSPORT_ATTEMPTS) =>
             {
@@ -477,9 +502,32 @@ fn transport_reason(err: &reqwest::Error) -> &'static str {
     }
 }
 
+/// Whether `err` is a TLS certificate verification failure (untrusted,
+/// expired, or for another name): never retried, and named as such.
+pub fn is_tls_verification(err: &reqwest::Error) -> bool {
+    tls_reason(err).is_some()
+}
+
+/// rustls's words for the certificate problem, from `err`'s source chain.
+fn tls_reason(err: &reqwest::Error) -> Option<String> {
+    let mut src: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = src {
+        let s = e.to_string();
+        if let Some(i) = s.find("invalid peer certificate") {
+            return Some(crate::text::clean(&s[i..]).chars().take(200).collect());
+        }
+        src = e.source();
+    }
+    None
+}
+
 /// One sentence for a transport failure, without reqwest's nested debug chain.
 pub fn describe_transport_error(url: &str, err: &reqwest::Error) -> String {
-    if err.is_connect() {
+    if let Some(reason) = tls_reason(err) {
+        format!(
+            "TLS verification failed for {url}: its certificate is not trusted ({reason}); scimshift trusts the system's root certificates only, so give the server a certificate from a trusted authority"
+        )
+    } else if err.is_connect() {
         format!("could not connect to {url}: is the address right and the server up?")
     } else if err.is_timeout() {
         format!("{url} did not answer in time")
@@ -493,6 +541,29 @@ pub fn describe_transport_error(url: &str, err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_in_a_url_is_refused_and_never_repeated() {
+        for raw in [
+            "https://admin:hunter2@scim.example.com/v2",
+            "http://hunter2@127.0.0.1:1/scim",
+            "https://admin:hunter2@[bad/v2",
+        ] {
+            let e = checked_url(raw, "the SCIM URL").unwrap_err().message;
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e = checked_url("https://a:hunter2@x.example/v2", "the SCIM URL").unwrap_err();
+        assert!(
+            e.message
+                .contains("`https://…@x.example/v2` has a user name or password"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            without_userinfo("https://x.example/a@b"),
+            "https://x.example/a@b"
+        );
+    }
 
     #[test]
     fn https_anywhere_http_only_on_loopback() {

@@ -221,9 +221,9 @@ impl Faults {
                 "instantiate404" => f.instantiate_404 = prob()?,
                 "at" => f.scripted.push(Scripted::parse(value, part)?),
                 "latency" => {
-                    f.latency = parse_duration(value).map_err(|_| {
+                    f.latency = parse_duration(value).map_err(|e| {
                         Error::usage(format!(
-                            "--faults: `{part}` needs a duration such as 20ms or 1s; {hint}"
+                            "--faults: `{part}` needs a duration such as 20ms or 1s ({e}); {hint}"
                         ))
                     })?
                 }
@@ -278,8 +278,17 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("`{text}` has an unknown unit (use ms, s, m or h)")),
     };
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "`{text}` is longer than the twin accepts (at most 24h)"
+        ));
+    }
     Ok(Duration::from_secs_f64(secs))
 }
+
+/// The longest duration a twin flag takes (a bigger one would overflow the
+/// clock arithmetic; no simulated lag needs more than a day).
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 #[cfg(test)]
 mod tests {

@@ -322,6 +322,15 @@ impl GraphClient {
             if again.is_empty() {
                 break;
             }
+            if let Some(w) = wait.filter(|w| *w > net::MAX_RETRY_AFTER) {
+                return Err(Error::remote(format!(
+                    "Graph throttled {} request(s) inside a $batch asking to wait {} (Retry-After: {} s); scimshift waits at most {}, so it stopped here: run again after that wait",
+                    again.len(),
+                    net::duration_in_words(w),
+                    w.as_secs(),
+                    net::duration_in_words(net::MAX_RETRY_AFTER)
+                )));
+            }
             let d = self.retry.delay(attempt, wait);
             if again
                 .iter()

@@ -411,6 +411,28 @@ fn the_plan_digest_binds_its_contents() {
 }
 
 #[test]
+fn an_unknown_field_in_a_plan_is_refused_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    let v: Value = serde_json::from_slice(&demo_plan().to_bytes()).unwrap();
+    for pointer in ["", "/app", "/summary", "/steps/0", "/steps/0/requests/0"] {
+        let mut edited = v.clone();
+        edited
+            .pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("{pointer}"))
+            .as_object_mut()
+            .unwrap()
+            .insert("extraKey".into(), json!(1));
+        std::fs::write(&path, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let e = Plan::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("has a field scimshift does not write (`extraKey`)"),
+            "{pointer}: {e}"
+        );
+    }
+}
+
+#[test]
 fn a_v1_plan_gets_one_sentence_saying_to_re_plan() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.json");

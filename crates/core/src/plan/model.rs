@@ -136,6 +136,7 @@ impl Pointer {
 /// only known by name (schema directories and rules, app roles) and for
 /// `$batch` answers, which come in any order and pair by their `id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Select {
     pub from: Pointer,
     #[serde(rename = "where")]
@@ -219,6 +220,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 /// are placeholders (`{customSpId}`, `{secret:scimToken}`); `binds` names what
 /// its response gives to the requests after it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Request {
     pub method: Method,
     pub url: String,
@@ -311,6 +313,7 @@ impl DiffOp {
 
 /// One line of a before/after diff: `+` added, `-` removed, `~` changed, ` ` unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DiffLine {
     pub op: DiffOp,
     pub path: String,
@@ -459,6 +462,7 @@ impl Expect {
 /// and after it; its `binds` give later steps what the step's own requests
 /// would have bound when the step is found done without running.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DoneWhen {
     pub request: Request,
     pub expect: Vec<Expect>,
@@ -493,6 +497,7 @@ impl DoneWhen {
 
 /// How to undo a step: requests, or a sentence when nothing needs undoing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Undo {
     pub requests: Vec<Request>,
     pub note: String,
@@ -512,6 +517,7 @@ impl Undo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Step {
     /// Stable id (`create-app`, `assignments`, `pause-gallery-job`, …).
     pub id: String,
@@ -550,6 +556,7 @@ impl Severity {
 
 /// An object a finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ObjectRef {
     /// `user`, `group`, `targetUser`, `targetGroup`, `job`, `app`, `assignment`.
     pub kind: String,
@@ -568,6 +575,7 @@ impl ObjectRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Finding {
     pub severity: Severity,
     /// Stable code (`duplicate-on-create`, `nested-group`, …), documented in docs/plan-format.md.
@@ -601,7 +609,7 @@ impl UserAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserImpact {
     pub id: String,
     pub user_principal_name: String,
@@ -652,7 +660,7 @@ impl UserImpact {
 
 /// The first cycle's duration and the Graph budget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Estimate {
     pub users_matched: usize,
     pub users_created: usize,
@@ -682,7 +690,7 @@ impl Estimate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Summary {
     /// e.g. `["1 app to create", "162 assignments to add"]`, in step order.
     pub changes: Vec<String>,
@@ -698,7 +706,7 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanApp {
     pub gallery_service_principal_id: String,
     pub gallery_display_name: String,
@@ -723,7 +731,7 @@ fn is_true(b: &bool) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Plan {
     /// Always [`FORMAT`].
     pub format: String,
@@ -767,7 +775,7 @@ impl GroupAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupImpact {
     /// The Entra group's object id.
     pub id: String,
@@ -883,8 +891,16 @@ impl Plan {
                 "{origin} is not a scimshift plan (format `{format}`, expected `{FORMAT}`)"
             )));
         }
-        let plan: Plan = serde_json::from_value(value)
-            .map_err(|e| Error::input(format!("{origin} is not a valid plan: {e}")))?;
+        let plan: Plan = serde_json::from_value(value).map_err(|e| {
+            let text = e.to_string();
+            match text.strip_prefix("unknown field `") {
+                Some(rest) => Error::input(format!(
+                    "{origin} has a field scimshift does not write (`{}`): a plan is sealed, so an edited one is refused; make a new plan with `scimshift plan`",
+                    crate::text::clean(rest.split('`').next().unwrap_or("?"))
+                )),
+                None => Error::input(format!("{origin} is not a valid plan: {e}")),
+            }
+        })?;
         plan.checked(origin)
     }
 

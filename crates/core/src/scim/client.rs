@@ -112,11 +112,31 @@ impl std::fmt::Debug for ScimClient {
     }
 }
 
+/// A bearer token is one line of visible characters: a line break or another
+/// control character would make the header unsendable (reqwest reports that
+/// as a failed connection), so it gets its own sentence here.
+fn check_token(token: &Secret) -> Result<()> {
+    let t = token.expose();
+    let Some((i, c)) = t.char_indices().find(|(_, c)| c.is_control()) else {
+        return Ok(());
+    };
+    let what = match c {
+        '\n' | '\r' => "a line break",
+        '\t' => "a tab",
+        _ => "a control character",
+    };
+    Err(Error::input(format!(
+        "the SCIM token contains {what} (at character {}): a bearer token is one line; check SCIM_TOKEN or the token file (only its first line is read)",
+        t[..i].chars().count() + 1
+    )))
+}
+
 impl ScimClient {
     /// A client for `base_url` (an opaque prefix: `/v2`, `/scim/v2/organizations/org-1`…).
     /// Refuses plain http to anything but loopback before any request.
     pub fn new(base_url: &str, token: Secret) -> Result<ScimClient> {
         let url = net::checked_url(base_url, "the SCIM URL")?;
+        check_token(&token)?;
         Ok(ScimClient {
             base: url.as_str().trim_end_matches('/').to_string(),
             token,

@@ -39,7 +39,7 @@ pub const CREDENTIAL_KEYS: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Snapshot {
     /// Always [`FORMAT`].
     pub format: String,
@@ -61,7 +61,7 @@ pub struct Snapshot {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Source {
     /// Graph root the snapshot was read from.
     pub graph_url: String,
@@ -84,7 +84,7 @@ impl Source {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppSnapshot {
     /// The gallery service principal as Graph returned it (selected properties).
     #[serde(deserialize_with = "compact::value")]
@@ -111,14 +111,14 @@ pub struct AppSnapshot {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyValue {
     pub key: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobSnapshot {
     pub id: String,
     pub template_id: String,
@@ -131,7 +131,7 @@ pub struct JobSnapshot {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Assignment {
     pub id: String,
     pub app_role_id: String,
@@ -154,7 +154,7 @@ pub enum GroupKind {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupSnapshot {
     pub id: String,
     pub display_name: String,
@@ -166,7 +166,7 @@ pub struct GroupSnapshot {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MemberRef {
     pub id: String,
     /// `user` or `group`.
@@ -178,7 +178,7 @@ pub struct MemberRef {
 
 /// An Entra user the app can reach, with the attributes mappings read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserSnapshot {
     pub id: String,
     /// The Graph user object (selected properties), verbatim, so mapping
@@ -191,7 +191,7 @@ pub struct UserSnapshot {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetSnapshot {
     pub base_url: String,
     /// /ServiceProviderConfig as returned.
@@ -226,6 +226,15 @@ fn why_not(path: &std::path::Path, bytes: &[u8], err: serde_json::Error) -> Stri
             let format = v.get("format").and_then(Value::as_str).unwrap_or("");
             if format != FORMAT {
                 not_a_snapshot(path, format)
+            } else if err.to_string().starts_with("unknown field") {
+                let field = err.to_string();
+                let field = field.split('`').nth(1).unwrap_or("?").to_string();
+                format!(
+                    "{} has a field scimshift does not write (`{}` at line {}): a snapshot is sealed, so an edited one is refused; take a new snapshot",
+                    path.display(),
+                    crate::text::clean(&field),
+                    err.line()
+                )
             } else {
                 format!("{} is not a valid snapshot: {err}", path.display())
             }
@@ -378,6 +387,39 @@ mod tests {
             }],
             target: None,
         }
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut s = sample();
+        s.seal();
+        let mut v: Value = serde_json::from_slice(&s.to_bytes()).unwrap();
+        std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        Snapshot::load(&path).expect("the sealed file loads");
+        // Our own records refuse a key they do not have, at every level.
+        for pointer in ["", "/app", "/users/0"] {
+            let mut edited = v.clone();
+            edited
+                .pointer_mut(pointer)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .insert("extraKey".into(), json!(1));
+            std::fs::write(&path, serde_json::to_vec(&edited).unwrap()).unwrap();
+            let e = Snapshot::load(&path).unwrap_err().message;
+            assert!(
+                e.contains("has a field scimshift does not write (`extraKey`"),
+                "{pointer}: {e}"
+            );
+        }
+        // Objects copied verbatim from Graph are hashed, not shaped: a new key
+        // there is an edit the digest catches.
+        v["users"][0]["attributes"]["extraKey"] = json!(1);
+        std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        let e = Snapshot::load(&path).unwrap_err().message;
+        assert!(e.contains("digest does not match"), "{e}");
     }
 
     #[test]

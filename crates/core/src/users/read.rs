@@ -61,9 +61,44 @@ pub struct RawTable {
     pub had_bom: bool,
 }
 
+/// UTF-32, with a byte order mark (FF FE 00 00 / 00 00 FE FF) or without one
+/// (three NULs beside every ASCII byte); checked before UTF-16, whose LE mark
+/// a UTF-32 LE mark starts with.
+fn utf32(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xFE, 0, 0]) {
+        return Some("UTF-32 LE (it starts with a UTF-32 byte order mark)");
+    }
+    if bytes.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        return Some("UTF-32 BE (it starts with a UTF-32 byte order mark)");
+    }
+    let sample = &bytes[..bytes.len().min(512) / 4 * 4];
+    if sample.len() < 8 {
+        return None;
+    }
+    // Every 4-byte unit has its only non-NUL byte at position `i`.
+    let ascii_at = |i: usize| {
+        sample
+            .chunks_exact(4)
+            .all(|u| u.iter().enumerate().all(|(j, b)| j == i || *b == 0))
+    };
+    if ascii_at(0) {
+        Some("UTF-32 LE without a byte order mark")
+    } else if ascii_at(3) {
+        Some("UTF-32 BE without a byte order mark")
+    } else {
+        None
+    }
+}
+
 /// Decode bytes to text, refusing anything that is not UTF-8 with a message
 /// naming the encoding to convert from.
 pub fn decode(bytes: &[u8], file: &str) -> Result<(String, bool)> {
+    if let Some(enc) = utf32(bytes) {
+        return Err(Error::input(format!(
+            "{file}:1:1: the file is {enc}, not UTF-8: convert it with `iconv -f {} -t UTF-8 {file} > users-utf8.csv`",
+            enc.split(' ').take(2).collect::<String>()
+        )));
+    }
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         let enc = if bytes[0] == 0xFF {
             "UTF-16 LE"
@@ -359,6 +394,32 @@ mod tests {
             assert_eq!(t.records[1].line, 5);
             assert_eq!(t.records[2].line, 7);
         }
+    }
+
+    #[test]
+    fn utf32_is_named_utf32_not_utf16() {
+        let le: Vec<u8> = "\u{feff}userName\nada\n"
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes())
+            .collect();
+        let be: Vec<u8> = "userName\nada\n"
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        let e = decode(&le, "f.csv").unwrap_err().message;
+        assert!(
+            e.contains("UTF-32 LE") && e.contains("iconv -f UTF-32LE"),
+            "{e}"
+        );
+        let e = decode(&be, "f.csv").unwrap_err().message;
+        assert!(e.contains("UTF-32 BE without a byte order mark"), "{e}");
+        let e = decode(&le[4..], "f.csv").unwrap_err().message;
+        assert!(e.contains("UTF-32 LE without"), "{e}");
+        // UTF-16 is still UTF-16.
+        let e = decode(b"\xFF\xFEu\0s\0e\0r\0", "f.csv")
+            .unwrap_err()
+            .message;
+        assert!(e.contains("UTF-16 LE"), "{e}");
     }
 
     #[test]
