@@ -182,8 +182,9 @@ async fn sigterm_during_import_does_the_same() {
     interrupted_import(libc::SIGTERM).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_signal_stops_the_import_at_once() {
+/// One try of [`a_second_signal_stops_the_import_at_once`]: false when the
+/// import had already ended by itself when the second signal was due.
+async fn second_signal_try() -> bool {
     let dir = tempfile::tempdir().unwrap();
     // Each request takes 3 s: the first signal alone would wait for it.
     let (twin, log) = slow_twin(dir.path(), "3s").await;
@@ -233,6 +234,12 @@ async fn a_second_signal_stops_the_import_at_once() {
         "the first signal was not acknowledged: {}",
         seen.lock().unwrap()
     );
+    // The requests in flight can end the import by themselves before the
+    // second signal on a loaded machine: that run shows nothing, try again.
+    if child.try_wait().unwrap().is_some() {
+        let _ = reader.join();
+        return false;
+    }
     let second = Instant::now();
     signal(&child, libc::SIGINT);
     let (code, _, _) = finish(child).await;
@@ -245,6 +252,17 @@ async fn a_second_signal_stops_the_import_at_once() {
         "took {:?} after the second signal",
         second.elapsed()
     );
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_the_import_at_once() {
+    for _ in 0..3 {
+        if second_signal_try().await {
+            return;
+        }
+    }
+    panic!("in 3 tries the import always ended by itself before the second signal could be sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
