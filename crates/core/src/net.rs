@@ -453,12 +453,18 @@ where
                 let Some(wait) = gate.retry(attempt, status, asked) else {
                     return Ok(resp);
                 };
+                // A gate may retry past `max_attempts` (the read pacer, while
+                // the run makes progress): then there is no "of N" to show.
+                let of = if attempt < policy.max_attempts {
+                    format!(" of {}", policy.max_attempts)
+                } else {
+                    String::new()
+                };
                 tracing::warn!(
-                    "{} answered {status}; trying again in {} (attempt {} of {})",
+                    "{} answered {status}; trying again in {} (attempt {}{of})",
                     where_to(resp.url()),
                     duration_in_words(wait),
                     attempt + 1,
-                    policy.max_attempts
                 );
                 tokio::time::sleep(wait).await;
             }

@@ -420,8 +420,13 @@ pub fn error_gate(
     if errors.is_empty() {
         return Ok(None);
     }
-    let mut codes: Vec<&str> = errors.iter().map(|f| f.code.as_str()).collect();
-    codes.dedup();
+    // Each code once, in the plan's order.
+    let mut codes: Vec<&str> = Vec::new();
+    for f in &errors {
+        if !codes.contains(&f.code.as_str()) {
+            codes.push(&f.code);
+        }
+    }
     let what = format!(
         "{} has {} error finding{} ({})",
         plan_path.display(),

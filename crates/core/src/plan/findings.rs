@@ -782,7 +782,8 @@ pub(super) fn group_name_findings(
     if wrong.is_empty() {
         return;
     }
-    let (objs, more) = cap(wrong.len(), wrong.clone());
+    let n = wrong.len();
+    let (objs, more) = cap(n, wrong);
     let reads = if unread.is_empty() {
         String::new()
     } else {
@@ -797,7 +798,7 @@ pub(super) fn group_name_findings(
         format!(
             "The custom job's group displayName ← {}{reads} pushes {} under another name than the plan predicts (the Entra displayName, after --group-map), so their create/adopt predictions could be wrong{more}: map displayName from [displayName] and rename with --group-map.",
             expr_text(&dn.expr),
-            plural(wrong.len(), "group", "groups")
+            plural(n, "group", "groups")
         ),
         objs,
     );
