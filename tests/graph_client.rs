@@ -184,12 +184,11 @@ async fn an_inner_retry_after_past_the_cap_fails_at_once_with_the_wait_in_words(
             )
         })
         .collect();
-    let t = Instant::now();
+    // Waiting would take 1 day (or the 120 s cap): a 30 s deadline tells.
     let e = tokio::time::timeout(Duration::from_secs(30), c.batch(reqs))
         .await
-        .expect("no 60 s wait")
+        .expect("no wait for the Retry-After")
         .unwrap_err();
-    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     assert!(
         e.message
             .contains("asking to wait 1 day 3 h (Retry-After: 100000 s)"),

@@ -1,8 +1,8 @@
 //! SIGINT/SIGTERM during `users import` and `users export`, sent with
 //! `libc::kill` to the real binary working against a twin slowed with
-//! `latency:` faults: the first signal lets the requests in flight finish,
-//! writes the results for the rows done, exits 130 and leaves no temp file;
-//! a second one stops at once.
+//! faults: the first signal lets the requests in flight finish, writes the
+//! results for the rows done, exits 130 and leaves no temp file; a second one
+//! stops at once, while the twin still holds the answers in flight.
 
 mod common;
 
@@ -17,11 +17,11 @@ fn csv_50() -> PathBuf {
         .join("tests/data/csv/synthetic/jumpcloud_import_50.csv")
 }
 
-async fn slow_twin(dir: &Path, latency: &str) -> (RunningTwin, PathBuf) {
+async fn slow_twin(dir: &Path, faults: &str) -> (RunningTwin, PathBuf) {
     let log = dir.join("requests.jsonl");
     let twin = scimshift::twin::server::start(TwinOptions {
         request_log: Some(log.clone()),
-        faults: Some(Faults::parse(&format!("latency:{latency}")).unwrap()),
+        faults: Some(Faults::parse(faults).unwrap()),
         ..TwinOptions::default()
     })
     .await
@@ -95,7 +95,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 async fn interrupted_import(sig: libc::c_int) {
     let dir = tempfile::tempdir().unwrap();
-    let (twin, log) = slow_twin(dir.path(), "150ms").await;
+    let (twin, log) = slow_twin(dir.path(), "latency:150ms").await;
     let before = twin.twin.scim_store.users().len();
     let results = dir.path().join("results.csv");
     let file = csv_50();
@@ -182,12 +182,17 @@ async fn sigterm_during_import_does_the_same() {
     interrupted_import(libc::SIGTERM).await;
 }
 
-/// One try of [`a_second_signal_stops_the_import_at_once`]: false when the
-/// import had already ended by itself when the second signal was due.
-async fn second_signal_try() -> bool {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_the_import_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    // Each request takes 3 s: the first signal alone would wait for it.
-    let (twin, log) = slow_twin(dir.path(), "3s").await;
+    // The first two creates are answered; the twin does every later one but
+    // holds its answer for 10 minutes. The first signal alone would wait for
+    // them, so only the second can end the run within `finish`'s deadline.
+    let (twin, log) = slow_twin(
+        dir.path(),
+        "at:POST:/Users:timeout=600s:skip=2:times=1000000",
+    )
+    .await;
     let file = csv_50();
     let child = spawn(
         &twin,
@@ -199,7 +204,7 @@ async fn second_signal_try() -> bool {
             "--no-bulk",
         ],
     );
-    // The write phase has begun (the first POST is logged; more are in flight).
+    // The write phase has begun (a create is answered; more are held).
     assert!(
         until(30, || writes(&log) >= 1).await,
         "no write reached the twin"
@@ -234,41 +239,23 @@ async fn second_signal_try() -> bool {
         "the first signal was not acknowledged: {}",
         seen.lock().unwrap()
     );
-    // The requests in flight can end the import by themselves before the
-    // second signal on a loaded machine: that run shows nothing, try again.
-    if child.try_wait().unwrap().is_some() {
-        let _ = reader.join();
-        return false;
-    }
-    let second = Instant::now();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the import ended while its answers were held: {}",
+        seen.lock().unwrap()
+    );
     signal(&child, libc::SIGINT);
     let (code, _, _) = finish(child).await;
     reader.join().unwrap();
     let stderr = seen.lock().unwrap().clone();
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("stopped at once"), "{stderr}");
-    assert!(
-        second.elapsed() < Duration::from_secs(2),
-        "took {:?} after the second signal",
-        second.elapsed()
-    );
-    true
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_signal_stops_the_import_at_once() {
-    for _ in 0..3 {
-        if second_signal_try().await {
-            return;
-        }
-    }
-    panic!("in 3 tries the import always ended by itself before the second signal could be sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_export_writes_nothing_and_leaves_no_temp_file() {
     let dir = tempfile::tempdir().unwrap();
-    let (twin, log) = slow_twin(dir.path(), "1s").await;
+    let (twin, log) = slow_twin(dir.path(), "latency:1s").await;
     let out = dir.path().join("users.csv");
     let mut child = spawn(
         &twin,

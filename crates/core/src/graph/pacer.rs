@@ -17,7 +17,40 @@
 //! some read was answered within [`ReadPacer::stall`].
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Where a [`ReadPacer`] reads the time: the system's monotonic clock, or a
+/// clock moved only by [`Clock::advance`], so tests check exact waits
+/// however slow the machine is.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<Mutex<Instant>>>);
+
+impl Clock {
+    /// The system's monotonic clock.
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that stands still until advanced.
+    pub fn manual() -> Clock {
+        Clock(Some(Arc::new(Mutex::new(Instant::now()))))
+    }
+
+    pub fn now(&self) -> Instant {
+        match &self.0 {
+            None => Instant::now(),
+            Some(t) => *t.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// Move a manual clock forward (the system clock moves by itself).
+    pub fn advance(&self, by: Duration) {
+        if let Some(t) = &self.0 {
+            *t.lock().unwrap_or_else(|e| e.into_inner()) += by;
+        }
+    }
+}
 
 /// A sliding-window limiter: at most `limit` writes in any `window`.
 #[derive(Debug)]
@@ -127,6 +160,7 @@ pub struct ReadPacer {
     ceiling: f64,
     floor: f64,
     stall: Duration,
+    clock: Clock,
     state: std::sync::Mutex<ReadState>,
 }
 
@@ -167,12 +201,18 @@ impl ReadPacer {
     /// At most `limit` units in any `window` (98 % of it sent), until a 429
     /// says the quota is lower.
     pub fn new(limit: usize, window: Duration) -> ReadPacer {
-        let now = Instant::now();
+        ReadPacer::with_clock(limit, window, Clock::system())
+    }
+
+    /// [`ReadPacer::new`] reading the time from `clock`.
+    pub fn with_clock(limit: usize, window: Duration, clock: Clock) -> ReadPacer {
+        let now = clock.now();
         ReadPacer {
             window,
             ceiling: limit.max(1) as f64,
             floor: 1.0,
             stall: READ_STALL,
+            clock,
             state: std::sync::Mutex::new(ReadState {
                 limit: (!window.is_zero()).then_some(limit.max(1) as f64),
                 sent: VecDeque::new(),
@@ -225,7 +265,7 @@ impl ReadPacer {
 
     /// Reserve `units` and say how long to wait before sending them.
     pub fn reserve(&self, units: u64) -> Duration {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut s = self.state();
         s.units += units;
         let Some(limit) = s.limit else {
@@ -280,7 +320,7 @@ impl ReadPacer {
     /// and the quota is taken to be at most what Graph admitted in the last
     /// window.
     pub fn throttled(&self, pause: Duration) {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut s = self.state();
         s.throttled += 1;
         s.last_throttle = now;
@@ -303,7 +343,7 @@ impl ReadPacer {
     /// `units` of reads were answered (not throttled): the run is making
     /// progress, and Graph admitted them.
     pub fn progressed(&self, units: u64) {
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut s = self.state();
         s.last_progress = now;
         if s.limit.is_some() {
@@ -321,7 +361,7 @@ impl ReadPacer {
 
     /// Whether no read has been answered for longer than [`ReadPacer::stall`].
     pub fn stalled(&self) -> bool {
-        self.state().last_progress.elapsed() > self.stall
+        self.clock.now().duration_since(self.state().last_progress) > self.stall
     }
 
     /// How long `units` more take at least at the quota paced at now (zero
@@ -332,7 +372,7 @@ impl ReadPacer {
             return Duration::ZERO;
         };
         let allowed = (limit * READ_SHARE).floor().max(1.0);
-        let pause = s.resume_at.saturating_duration_since(Instant::now());
+        let pause = s.resume_at.saturating_duration_since(self.clock.now());
         // Whole windows after the one in progress (whose allowance is spent
         // when reads are waiting at all).
         pause + self.window.mul_f64(units as f64 / allowed)
@@ -356,8 +396,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_window_s_allowance_goes_at_once_and_the_next_waits_for_the_window() {
-        // 100 units per second: 98 in any second.
-        let p = ReadPacer::new(100, Duration::from_secs(1));
+        // 100 units per second: 98 in any second. The clock stands still.
+        let clock = Clock::manual();
+        let p = ReadPacer::with_clock(100, Duration::from_secs(1), clock.clone());
         for _ in 0..49 {
             assert_eq!(
                 p.reserve(2),
@@ -369,15 +410,14 @@ mod tests {
         // the next ones queue behind it, in order.
         let a = p.reserve(1);
         let b = p.reserve(2);
-        assert!(
-            (Duration::from_millis(980)..=Duration::from_secs(1)).contains(&a),
-            "{a:?}"
-        );
-        assert!(b >= a, "{a:?} {b:?}");
+        assert_eq!(a, Duration::from_secs(1));
+        assert_eq!(b, Duration::from_secs(1), "queued behind it, same slot");
         assert_eq!(p.stats().units, 101);
         // 196 more units: two more windows.
-        let eta = p.time_for(196);
-        assert!(eta >= Duration::from_millis(1990), "{eta:?}");
+        assert_eq!(p.time_for(196), Duration::from_secs(2));
+        // Half a window later the same reservation waits half as long.
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(p.reserve(1), Duration::from_millis(500));
         let u = ReadPacer::unlimited();
         assert_eq!(u.reserve(1_000_000), Duration::ZERO);
         assert_eq!(u.time_for(1_000_000), Duration::ZERO);
@@ -385,7 +425,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_429_pauses_every_read_and_lowers_the_quota_to_what_was_admitted() {
-        let p = ReadPacer::new(1_000, Duration::from_secs(10)).with_floor(20);
+        let clock = Clock::manual();
+        let p = ReadPacer::with_clock(1_000, Duration::from_secs(10), clock.clone()).with_floor(20);
         for _ in 0..30 {
             p.reserve(1);
             p.progressed(1);
@@ -397,19 +438,23 @@ mod tests {
         // Not before the Retry-After; here the window (31 units sent, 29
         // allowed now) keeps it waiting longer.
         let wait = p.reserve(1);
-        assert!(
-            (Duration::from_millis(290)..=Duration::from_secs(10)).contains(&wait),
-            "{wait:?}"
+        assert_eq!(
+            wait,
+            Duration::from_secs(10),
+            "the first units leave the window"
         );
-        let q = ReadPacer::new(1_000, Duration::from_secs(10)).with_floor(100);
+        let q =
+            ReadPacer::with_clock(1_000, Duration::from_secs(10), clock.clone()).with_floor(100);
         q.reserve(1);
         q.progressed(1);
         q.throttled(Duration::from_millis(300));
-        let wait = q.reserve(1);
-        assert!(
-            (Duration::from_millis(290)..=Duration::from_millis(300)).contains(&wait),
-            "a 429's Retry-After pauses every read: {wait:?}"
+        assert_eq!(
+            q.reserve(1),
+            Duration::from_millis(300),
+            "a 429's Retry-After pauses every read"
         );
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(q.reserve(1), Duration::from_millis(200));
         // 29 units per 10 s from now on.
         let eta = p.time_for(290);
         assert!(eta >= Duration::from_secs(100), "{eta:?}");
@@ -431,12 +476,16 @@ mod tests {
 
     #[test]
     fn stalled_only_after_the_deadline_without_progress() {
-        let p = ReadPacer::graph_default().with_stall(Duration::from_millis(50));
-        assert!(!p.stalled());
-        std::thread::sleep(Duration::from_millis(60));
+        let clock = Clock::manual();
+        let p = ReadPacer::with_clock(RU_LIMIT, RU_WINDOW, clock.clone())
+            .with_stall(Duration::from_secs(300));
+        clock.advance(Duration::from_secs(300));
+        assert!(!p.stalled(), "not at the deadline");
+        clock.advance(Duration::from_millis(1));
         assert!(p.stalled());
         p.progressed(1);
         assert!(!p.stalled());
+        assert!(!ReadPacer::graph_default().stalled(), "the system clock");
     }
 
     #[tokio::test]
