@@ -6,8 +6,9 @@
 //! `RESULT` lines and fails on a case that breaks the promise.
 //!
 //! The servers (tests/common/hostile): the SCIM pager answers every list with
-//! 100 users never seen before, `totalResults` one billion, so only the object
-//! ceiling (`SCIMSHIFT_MAX_OBJECTS`, default 1,000,000) stops it; the Graph
+//! 100 users never seen before and a `totalResults` always one page ahead (a
+//! total over the ceiling is refused on the first page), so only the object
+//! ceiling (`SCIMSHIFT_MAX_OBJECTS`, default 150,000) stops it; the Graph
 //! pager does the same with service principals and a fresh `@odata.nextLink`;
 //! the endless body streams 64 KiB chunks forever.
 
@@ -34,7 +35,7 @@ fn scim_pager() -> hostile::Answer {
         hostile::json(
             200,
             json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-                   "totalResults": 1_000_000_000u64, "itemsPerPage": 100, "startIndex": a.nth * 100 + 1,
+                   "totalResults": a.nth * 100 + 200, "itemsPerPage": 100, "startIndex": a.nth * 100 + 1,
                    "Resources": users}),
         )
     })

@@ -153,7 +153,8 @@ async fn a_gzip_bomb_counts_its_inflated_size() {
     one_sentence_exit_1(&o, "sent an answer larger than 1 MiB");
 }
 
-fn scim_page(ids: impl Iterator<Item = usize>) -> axum::http::Response<axum::body::Body> {
+/// A ListResponse of `ids` whose `totalResults` says `total`.
+fn scim_page(ids: std::ops::Range<usize>, total: usize) -> axum::http::Response<axum::body::Body> {
     let users: Vec<_> = ids
         .map(|i| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": format!("u{i}"), "userName": format!("user{i}@example.com"), "active": true}))
         .collect();
@@ -161,7 +162,7 @@ fn scim_page(ids: impl Iterator<Item = usize>) -> axum::http::Response<axum::bod
         200,
         json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-            "totalResults": 1_000_000_000u64,
+            "totalResults": total,
             "itemsPerPage": users.len(),
             "startIndex": 1,
             "Resources": users,
@@ -175,7 +176,7 @@ async fn a_scim_pager_repeating_its_page_is_stopped() {
         if a.path_and_query.contains("ServiceProviderConfig") {
             return hostile::json(404, json!({}));
         }
-        scim_page(0..5)
+        scim_page(0..5, 1_000)
     }));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
@@ -190,7 +191,8 @@ async fn an_endless_scim_pager_stops_at_the_ceiling() {
         if a.path_and_query.contains("ServiceProviderConfig") {
             return hostile::json(404, json!({}));
         }
-        scim_page(a.nth * 100..a.nth * 100 + 100)
+        // Always one page more to come.
+        scim_page(a.nth * 100..a.nth * 100 + 100, a.nth * 100 + 200)
     }));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
@@ -198,6 +200,31 @@ async fn an_endless_scim_pager_stops_at_the_ceiling() {
     c.env("SCIMSHIFT_MAX_OBJECTS", "500");
     let o = run(c).await;
     one_sentence_exit_1(&o, "past 500 objects");
+    assert!(!out.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_announced_past_the_ceiling_is_refused_on_its_first_page() {
+    let server = hostile::serve(Arc::new(|a: &Asked| {
+        if a.path_and_query.contains("ServiceProviderConfig") {
+            return hostile::json(404, json!({}));
+        }
+        scim_page(a.nth * 100..a.nth * 100 + 100, 1_000_000_000)
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let o = run(export(&format!("{}/scim/v2", server.base), &out)).await;
+    let line = one_sentence_exit_1(&o, "says the list holds 1000000000 objects");
+    assert!(
+        line.contains("(150000)") && line.contains("SCIMSHIFT_MAX_OBJECTS=1000000000"),
+        "{line}"
+    );
+    let lists = server
+        .requests()
+        .iter()
+        .filter(|r| r.contains("/Users"))
+        .count();
+    assert_eq!(lists, 1, "{:?}", server.requests());
     assert!(!out.exists());
 }
 

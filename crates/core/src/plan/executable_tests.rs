@@ -415,7 +415,31 @@ fn an_unknown_field_in_a_plan_is_refused_not_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.json");
     let v: Value = serde_json::from_slice(&demo_plan().to_bytes()).unwrap();
-    for pointer in ["", "/app", "/summary", "/steps/0", "/steps/0/requests/0"] {
+    // The first bind and the first expectation, wherever they are.
+    fn first(v: &Value, key: &str, at: String) -> Option<String> {
+        match v {
+            Value::Object(m) => m.iter().find_map(|(k, x)| match x {
+                Value::Array(a) if k == key && !a.is_empty() => Some(format!("{at}/{k}/0")),
+                _ => first(x, key, format!("{at}/{k}")),
+            }),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| first(x, key, format!("{at}/{i}"))),
+            _ => None,
+        }
+    }
+    let bind = first(&v, "binds", String::new()).expect("the demo plan binds");
+    let expect = first(&v, "expect", String::new()).expect("the demo plan expects");
+    for pointer in [
+        "",
+        "/app",
+        "/summary",
+        "/steps/0",
+        "/steps/0/requests/0",
+        &bind,
+        &expect,
+    ] {
         let mut edited = v.clone();
         edited
             .pointer_mut(pointer)

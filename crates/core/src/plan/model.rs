@@ -170,11 +170,45 @@ pub enum BindFrom {
 
 /// A value a request's response gives to later requests: `{name}` in a URL or
 /// body is replaced by it. See `placeholder` for the names and the rules.
+/// Read through [`BindRecord`], which refuses unknown keys (serde cannot with
+/// `flatten`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "BindRecord")]
 pub struct Bind {
     pub name: String,
     #[serde(flatten)]
     pub from: BindFrom,
+}
+
+/// A [`Bind`] as written: `name` and exactly one of `pointer`, `header`, `select`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindRecord {
+    name: String,
+    #[serde(default)]
+    pointer: Option<Pointer>,
+    #[serde(default)]
+    header: Option<String>,
+    #[serde(default)]
+    select: Option<Select>,
+}
+
+impl TryFrom<BindRecord> for Bind {
+    type Error = String;
+    fn try_from(r: BindRecord) -> std::result::Result<Bind, String> {
+        let from = match (r.pointer, r.header, r.select) {
+            (Some(p), None, None) => BindFrom::Pointer(p),
+            (None, Some(h), None) => BindFrom::Header(h),
+            (None, None, Some(s)) => BindFrom::Select(s),
+            _ => {
+                return Err(format!(
+                    "bind `{}` needs exactly one of `pointer`, `header` and `select`",
+                    r.name
+                ));
+            }
+        };
+        Ok(Bind { name: r.name, from })
+    }
 }
 
 impl Bind {
@@ -420,8 +454,10 @@ impl std::fmt::Display for Subject {
     }
 }
 
-/// One expectation about a response, as data.
+/// One expectation about a response, as data. Read through [`ExpectRecord`],
+/// which refuses unknown keys (serde cannot with `flatten`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ExpectRecord")]
 pub struct Expect {
     #[serde(flatten)]
     pub subject: Subject,
@@ -432,6 +468,41 @@ pub struct Expect {
         deserialize_with = "present"
     )]
     pub value: Option<Value>,
+}
+
+/// An [`Expect`] as written: exactly one of `path` and `probe`, `op`, and
+/// `value` when the op takes one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectRecord {
+    #[serde(default)]
+    path: Option<Pointer>,
+    #[serde(default)]
+    probe: Option<super::probe::Probe>,
+    op: ExpectOp,
+    #[serde(default, deserialize_with = "present")]
+    value: Option<Value>,
+}
+
+impl TryFrom<ExpectRecord> for Expect {
+    type Error = String;
+    fn try_from(r: ExpectRecord) -> std::result::Result<Expect, String> {
+        let subject = match (r.path, r.probe) {
+            (Some(p), None) => Subject::Path(p),
+            (None, Some(p)) => Subject::Probe(p),
+            _ => {
+                return Err(format!(
+                    "an expectation ({}) needs exactly one of `path` and `probe`",
+                    r.op.as_str()
+                ));
+            }
+        };
+        Ok(Expect {
+            subject,
+            op: r.op,
+            value: r.value,
+        })
+    }
 }
 
 impl Expect {

@@ -328,13 +328,16 @@ impl ScimClient {
                 q.push(("filter", f.to_string()));
             }
             q.extend(extra.iter().cloned());
-            let (_, v, _) = self.send(Method::GET, resource.path(), &q, None).await?;
+            let (_, mut v, _) = self.send(Method::GET, resource.path(), &q, None).await?;
             let total = v
                 .get("totalResults")
                 .and_then(Value::as_u64)
-                .map(|t| t as usize);
-            let items: Vec<Value> = match v.get("Resources") {
-                Some(Value::Array(a)) => a.clone(),
+                .map(|t| usize::try_from(t).unwrap_or(usize::MAX));
+            if let (Some(t), 1) = (total, start) {
+                guard.announced(t)?;
+            }
+            let items: Vec<Value> = match v.get_mut("Resources") {
+                Some(Value::Array(a)) => std::mem::take(a),
                 None | Some(Value::Null) => Vec::new(),
                 Some(_) => {
                     return Err(Error::remote(format!(
