@@ -134,7 +134,8 @@ pub fn read(plan: &Path) -> Result<Vec<Record>> {
     parse(&text, &path)
 }
 
-fn parse(text: &str, path: &Path) -> Result<Vec<Record>> {
+/// [`read`] on a journal's text; `path` names it in the sentence.
+pub fn parse(text: &str, path: &Path) -> Result<Vec<Record>> {
     let torn_tail = !text.is_empty() && !text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::with_capacity(lines.len());
@@ -147,9 +148,10 @@ fn parse(text: &str, path: &Path) -> Result<Vec<Record>> {
             Err(_) if torn_tail && i + 1 == lines.len() => {}
             Err(e) => {
                 return Err(Error::input(format!(
-                    "{} line {} is not a scimshift journal record ({e}); it was changed by hand or by another tool",
+                    "{} line {} is not a scimshift journal record ({}); it was changed by hand or by another tool",
                     path.display(),
-                    i + 1
+                    i + 1,
+                    crate::text::server_text(&e.to_string())
                 )));
             }
         }

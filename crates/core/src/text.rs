@@ -75,7 +75,8 @@ fn keep_colour(s: &str, colour: bool) -> Cow<'_, str> {
     Cow::Owned(o)
 }
 
-/// Text a server supplied (an error detail): cleaned, trimmed and cut to
+/// Text a server or a file supplied (an error detail, a parser's complaint
+/// quoting the file, a column name): cleaned, trimmed and cut to
 /// [`SERVER_TEXT_MAX`] characters with "…".
 pub fn server_text(s: &str) -> String {
     let s = s.trim();
@@ -86,9 +87,34 @@ pub fn server_text(s: &str) -> String {
     clean(&cut).into_owned()
 }
 
+/// A value quoted inside a message (a cell, a column name): one line, every
+/// control escaped; past `max` characters, its first `max - 3` and "…".
+pub fn excerpt(s: &str, max: usize) -> String {
+    let one_line = s.replace(['\n', '\r'], " ");
+    let cut: String = if one_line.chars().count() > max {
+        format!(
+            "{}…",
+            one_line
+                .chars()
+                .take(max.saturating_sub(3))
+                .collect::<String>()
+        )
+    } else {
+        one_line
+    };
+    clean(&cut).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_excerpt_is_one_clean_bounded_line() {
+        assert_eq!(excerpt("a\tb\nc", 60), "a\\u{9}b c");
+        assert_eq!(excerpt(&"x".repeat(61), 60), format!("{}…", "x".repeat(57)));
+        assert_eq!(excerpt(&"x".repeat(60), 60), "x".repeat(60));
+    }
 
     #[test]
     fn escapes_controls_and_bidi() {

@@ -930,8 +930,13 @@ impl Plan {
     /// does not parse so, or has another format, goes through
     /// [`Plan::from_value`] to say why.
     pub fn load(path: &std::path::Path) -> crate::error::Result<Plan> {
+        let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io_at(path, e))?;
+        Plan::from_bytes(bytes, path)
+    }
+
+    /// [`Plan::load`] on a file's bytes; `path` names it in the sentence.
+    pub fn from_bytes(bytes: Vec<u8>, path: &std::path::Path) -> crate::error::Result<Plan> {
         use crate::error::Error;
-        let bytes = std::fs::read(path).map_err(|e| Error::io_at(path, e))?;
         if let Ok(plan) = serde_json::from_slice::<Plan>(&bytes)
             && plan.format == FORMAT
         {
@@ -940,9 +945,10 @@ impl Plan {
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             Error::input(format!(
-                "{} is not JSON (line {}: {e})",
+                "{} is not JSON (line {}: {})",
                 path.display(),
-                e.line()
+                e.line(),
+                crate::text::server_text(&e.to_string())
             ))
         })?;
         Plan::from_value(value, &path.display().to_string())
@@ -967,9 +973,12 @@ impl Plan {
             match text.strip_prefix("unknown field `") {
                 Some(rest) => Error::input(format!(
                     "{origin} has a field scimshift does not write (`{}`): a plan is sealed, so an edited one is refused; make a new plan with `scimshift plan`",
-                    crate::text::clean(rest.split('`').next().unwrap_or("?"))
+                    crate::text::server_text(rest.split('`').next().unwrap_or("?"))
                 )),
-                None => Error::input(format!("{origin} is not a valid plan: {e}")),
+                None => Error::input(format!(
+                    "{origin} is not a valid plan: {}",
+                    crate::text::server_text(&text)
+                )),
             }
         })?;
         plan.checked(origin)

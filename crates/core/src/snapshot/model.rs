@@ -221,7 +221,11 @@ fn not_a_snapshot(path: &std::path::Path, format: &str) -> String {
 /// Why a file that did not parse as a [`Snapshot`] is not one.
 fn why_not(path: &std::path::Path, bytes: &[u8], err: serde_json::Error) -> String {
     match serde_json::from_slice::<Value>(bytes) {
-        Err(e) => format!("{} is not JSON: {e}", path.display()),
+        Err(e) => format!(
+            "{} is not JSON: {}",
+            path.display(),
+            crate::text::server_text(&e.to_string())
+        ),
         Ok(v) => {
             let format = v.get("format").and_then(Value::as_str).unwrap_or("");
             if format != FORMAT {
@@ -232,11 +236,15 @@ fn why_not(path: &std::path::Path, bytes: &[u8], err: serde_json::Error) -> Stri
                 format!(
                     "{} has a field scimshift does not write (`{}` at line {}): a snapshot is sealed, so an edited one is refused; take a new snapshot",
                     path.display(),
-                    crate::text::clean(&field),
+                    crate::text::server_text(&field),
                     err.line()
                 )
             } else {
-                format!("{} is not a valid snapshot: {err}", path.display())
+                format!(
+                    "{} is not a valid snapshot: {}",
+                    path.display(),
+                    crate::text::server_text(&err.to_string())
+                )
             }
         }
     }
@@ -311,8 +319,13 @@ impl Snapshot {
     /// twice as fast as through a reader, for 88 MB held briefly at 100,000
     /// users; bench/RESULTS.md.)
     pub fn load(path: &std::path::Path) -> crate::error::Result<Snapshot> {
+        let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io_at(path, e))?;
+        Snapshot::from_bytes(bytes, path)
+    }
+
+    /// [`Snapshot::load`] on a file's bytes; `path` names it in the sentence.
+    pub fn from_bytes(bytes: Vec<u8>, path: &std::path::Path) -> crate::error::Result<Snapshot> {
         use crate::error::Error;
-        let bytes = std::fs::read(path).map_err(|e| Error::io_at(path, e))?;
         let snap = match serde_json::from_slice::<Snapshot>(&bytes) {
             Ok(snap) if snap.format == FORMAT => snap,
             Ok(snap) => return Err(Error::input(not_a_snapshot(path, &snap.format))),

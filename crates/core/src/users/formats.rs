@@ -172,7 +172,11 @@ pub fn detect(header: &[String], version_line: bool) -> Result<Format, String> {
     if header.iter().any(|h| h.contains('@')) {
         return Err("the first row looks like data (it holds an email address), not a header: this looks like a headerless file such as JumpCloud's legacy CSVImporter output; add a header row (Username,FirstName,LastName,Email,…)".into());
     }
-    let shown: Vec<&str> = header.iter().take(6).map(|h| h.trim()).collect();
+    let shown: Vec<String> = header
+        .iter()
+        .take(6)
+        .map(|h| crate::text::excerpt(h.trim(), 80))
+        .collect();
     Err(format!(
         "could not tell the format from the header ({}{}): expected a JumpCloud template (Username, FirstName, LastName, Email), a JumpCloud export (username, email, state), an Entra template (version:v1.0), a Google or Okta CSV, or flat SCIM (userName, name.givenName, …); pass --format",
         shown.join(", "),
@@ -427,7 +431,7 @@ pub fn header_roles(
                 i + 1,
                 format!(
                     "column `{}` appears twice (also column {}): which one holds the data is ambiguous",
-                    header[i].trim(),
+                    crate::text::excerpt(header[i].trim(), 80),
                     j + 1
                 ),
             ));
@@ -438,7 +442,7 @@ pub fn header_roles(
                 i + 1,
                 format!(
                     "column `{}` is not a {} column: ignored",
-                    header[i].trim(),
+                    crate::text::excerpt(header[i].trim(), 80),
                     format.describe()
                 ),
             ));

@@ -87,7 +87,7 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
     let hname = |i: usize| {
         header
             .get(i)
-            .map(|h| h.trim().to_string())
+            .map(|h| crate::text::excerpt(h.trim(), 80))
             .unwrap_or_default()
     };
     let password_columns: Vec<usize> = roles
@@ -372,12 +372,7 @@ pub fn validate(table: &RawTable, format: Format) -> Validated {
 }
 
 fn short(v: &str) -> String {
-    let one_line = v.replace(['\n', '\r'], " ");
-    if one_line.chars().count() > 60 {
-        format!("{}…", one_line.chars().take(57).collect::<String>())
-    } else {
-        one_line
-    }
+    crate::text::excerpt(v, 60)
 }
 
 fn append_po_box(u: &mut UserRow, street: Field, po: Option<String>) {
@@ -434,7 +429,8 @@ fn duplicates(rows: &[UserRow], invalid: &mut [bool], diags: &mut Vec<Diag>, rol
                 std::collections::hash_map::Entry::Occupied(e) => {
                     let first = rows[*e.get()].line;
                     let msg = format!(
-                        "duplicate {what} `{v}` (first on line {first}): each user must appear once"
+                        "duplicate {what} `{}` (first on line {first}): each user must appear once",
+                        short(v)
                     );
                     if is_err {
                         invalid[i] = true;
