@@ -356,8 +356,18 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .and_then(duration_from_secs)
+}
+
+/// Seconds a server sent (a `Retry-After`, a token's `expires_in`) as a
+/// duration; `None` for a negative, NaN or infinite number or one past what a
+/// `Duration` holds (`1e24` would panic `Duration::from_secs_f64`).
+pub fn duration_from_secs(s: f64) -> Option<Duration> {
+    if s.is_finite() && s >= 0.0 {
+        Duration::try_from_secs_f64(s).ok()
+    } else {
+        None
+    }
 }
 
 /// The longest `Retry-After` scimshift waits out. A server asking for more
@@ -637,6 +647,20 @@ mod tests {
         assert!(!s.contains('\u{1b}'), "{s}");
         assert_eq!(bytes_in_words(64 * 1024 * 1024), "64 MiB");
         assert_eq!(bytes_in_words(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn seconds_past_a_duration_are_refused_not_a_panic() {
+        assert_eq!(duration_from_secs(1.5), Some(Duration::from_millis(1500)));
+        for s in [1e24, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(duration_from_secs(s), None, "{s}");
+        }
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "1009223372036854775807000".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
     }
 
     #[test]

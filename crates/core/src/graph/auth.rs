@@ -300,8 +300,10 @@ impl TokenProvider {
                 v.as_f64()
                     .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             })
-            .map(Duration::from_secs_f64)
-            .unwrap_or(Duration::from_secs(3600));
+            .and_then(crate::net::duration_from_secs)
+            .unwrap_or(Duration::from_secs(3600))
+            // A year is past any token's life; more would overflow `Instant`.
+            .min(Duration::from_secs(365 * 86_400));
         let margin = self.settings.refresh_margin.min(lifetime / 2);
         Cached {
             token: Secret::new(answer.access_token),
@@ -452,9 +454,12 @@ impl TokenProvider {
                 .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
                 .unwrap_or(d)
         };
-        let mut interval = Duration::from_secs_f64(number("interval", 5.0).max(0.05));
-        let deadline =
-            Instant::now() + Duration::from_secs_f64(number("expires_in", 900.0).max(1.0));
+        let secs = |k: &str, d: f64, lo: f64, hi: f64| {
+            crate::net::duration_from_secs(number(k, d).clamp(lo, hi))
+                .unwrap_or(Duration::from_secs_f64(d))
+        };
+        let mut interval = secs("interval", 5.0, 0.05, 600.0);
+        let deadline = Instant::now() + secs("expires_in", 900.0, 1.0, 86_400.0);
         let token_url = self.token_url(tenant);
         loop {
             tokio::time::sleep(interval).await;

@@ -110,8 +110,7 @@ impl BatchResponse {
             .trim()
             .parse::<f64>()
             .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
+            .and_then(crate::net::duration_from_secs)
     }
 
     /// The body of a 2xx, else one sentence (Graph's code, request id, advice).
