@@ -105,7 +105,8 @@ pub const HOSTILE_STRINGS: &[&str] = &[
 ];
 
 /// JSON values that stress a reader's assumptions about types and sizes.
-fn hostile_value(rng: &mut Rng, doc: &Value) -> Value {
+/// `donor` is a part of the same document, to be put where it does not belong.
+fn hostile_value(rng: &mut Rng, donor: &Value) -> Value {
     match rng.below(16) {
         0 => Value::Null,
         1 => Value::Bool(rng.one_in(2)),
@@ -133,11 +134,7 @@ fn hostile_value(rng: &mut Rng, doc: &Value) -> Value {
             }
             v
         }
-        9 => {
-            // A copy of another part of the document, somewhere it does not belong.
-            let nodes = count(doc);
-            node(doc, rng.below(nodes)).cloned().unwrap_or(Value::Null)
-        }
+        9 => donor.clone(),
         10 => Value::String(format!(
             "{}{}",
             rng.pick(HOSTILE_STRINGS),
@@ -197,8 +194,9 @@ fn node_mut(v: &mut Value, mut i: usize) -> Option<&mut Value> {
 
 /// One JSON-aware change to `doc`, in place.
 pub fn mutate_json(rng: &mut Rng, doc: &mut Value) {
-    let snapshot = doc.clone();
     let n = count(doc);
+    // One subtree copied, not the whole document on every mutation.
+    let donor = node(doc, rng.below(n)).cloned().unwrap_or(Value::Null);
     let Some(target) = node_mut(doc, rng.below(n)) else {
         return;
     };
@@ -219,7 +217,7 @@ pub fn mutate_json(rng: &mut Rng, doc: &mut Value) {
         }
         (2, Value::Object(o)) => {
             let key = rng.pick(HOSTILE_STRINGS).to_string();
-            o.insert(key, hostile_value(rng, &snapshot));
+            o.insert(key, hostile_value(rng, &donor));
         }
         (3, Value::Array(a)) if !a.is_empty() => {
             // Repeat an element (duplicates), or drop one.
@@ -257,7 +255,7 @@ pub fn mutate_json(rng: &mut Rng, doc: &mut Value) {
                 _ => Value::String(n.to_string()),
             };
         }
-        (_, t) => *t = hostile_value(rng, &snapshot),
+        (_, t) => *t = hostile_value(rng, &donor),
     }
 }
 
