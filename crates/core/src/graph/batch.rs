@@ -122,7 +122,7 @@ impl BatchResponse {
             return Err(Error::remote(format!(
                 "{} {} was not run because a request it depends on ({}) failed (HTTP 424)",
                 request.method,
-                request.url.split('?').next().unwrap_or(""),
+                super::error::shown_path(&request.url),
                 request.depends_on.join(", ")
             )));
         }

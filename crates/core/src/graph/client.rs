@@ -275,7 +275,7 @@ impl GraphClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let bytes = answer.body;
-            tracing::debug!(%method, path = %rel.split('?').next().unwrap_or(""), status, "graph");
+            tracing::debug!(%method, path = %super::error::shown_path(&rel), status, "graph");
             if status == 401 && !renewed && self.auth.invalidate().await {
                 renewed = true;
                 continue;
@@ -289,7 +289,7 @@ impl GraphClient {
                         return Err(Error::remote(format!(
                             "{} answered {method} {} with something that is not JSON: is --graph-url right?",
                             self.endpoints.graph_base,
-                            rel.split('?').next().unwrap_or("")
+                            super::error::shown_path(&rel)
                         )));
                     }
                     Err(_) => Value::String(
@@ -414,7 +414,7 @@ impl GraphClient {
         crate::paging::PageGuard::new(format!(
             "Graph ({} {})",
             self.endpoints.graph_base,
-            path.split('?').next().unwrap_or(path)
+            super::error::shown_path(path)
         ))
     }
 
@@ -516,12 +516,12 @@ fn split_page(page: Value, what: &str) -> Result<(Vec<Value>, Option<String>)> {
             Some(Value::Array(items)) => Ok((items, next)),
             _ => Err(Error::remote(format!(
                 "Graph answered {} without a `value` list: is --graph-url a Microsoft Graph root?",
-                what.split('?').next().unwrap_or(what)
+                super::error::shown_path(what)
             ))),
         },
         _ => Err(Error::remote(format!(
             "Graph answered {} with something that is not a collection",
-            what.split('?').next().unwrap_or(what)
+            super::error::shown_path(what)
         ))),
     }
 }

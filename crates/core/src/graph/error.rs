@@ -21,7 +21,8 @@ pub struct GraphError {
     pub request_id: Option<String>,
     /// `GET`, `POST`…
     pub method: String,
-    /// Path relative to the Graph version root (no query), e.g. `/servicePrincipals/…/synchronization/jobs`.
+    /// Path relative to the Graph version root (no query), e.g. `/servicePrincipals/…/synchronization/jobs`;
+    /// one line of at most [`PATH_MAX`] characters (a server's `@odata.nextLink` can hold anything).
     pub path: String,
 }
 
@@ -70,7 +71,7 @@ impl GraphError {
             message: crate::text::server_text(&message),
             request_id: request_id.map(|r| crate::text::server_text(&r)),
             method: method.to_string(),
-            path: path_only(path).to_string(),
+            path: shown_path(path),
         }
     }
 
@@ -251,6 +252,14 @@ fn path_only(path: &str) -> &str {
     path.split('?').next().unwrap_or(path)
 }
 
+/// The longest request path quoted in a sentence.
+pub const PATH_MAX: usize = 200;
+
+/// A request path as quoted in a sentence: no query, one line, controls escaped, bounded.
+pub fn shown_path(path: &str) -> String {
+    crate::text::excerpt(path_only(path), PATH_MAX)
+}
+
 /// The first line of a (possibly long, multi-line) message, without a trailing period.
 fn trim_sentence(m: &str) -> String {
     let first = m.lines().next().unwrap_or("").trim();
@@ -265,6 +274,21 @@ fn trim_sentence(m: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_server_sent_path_is_quoted_on_one_bounded_line() {
+        let long = format!(
+            "/servicePrincipals/\n\t\u{2066}{}?$skiptoken=x",
+            "x".repeat(20_000)
+        );
+        let e = GraphError::parse(404, "GET", &long, &json!({}), None);
+        let s = e.sentence();
+        assert!(!s.contains(['\n', '\t', '\u{2066}']), "{s}");
+        // Cut to PATH_MAX characters, then the TAB and the bidi control escaped (+4, +7).
+        assert!(e.path.chars().count() <= PATH_MAX + 11, "{}", e.path.len());
+        assert!(e.path.starts_with("/servicePrincipals/"), "{}", e.path);
+        assert!(!e.path.contains("skiptoken"));
+    }
 
     #[test]
     fn reads_graph_error_with_request_id_and_names_permission() {

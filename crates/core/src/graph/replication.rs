@@ -74,7 +74,7 @@ impl GraphClient {
             if start.elapsed() + policy.interval > policy.timeout {
                 return Err(Error::remote(format!(
                     "{} was created but still cannot be read reliably after {}s ({} of {reads} reads answered 404): Entra has not finished replicating it; it is not lost — run the command again in a few minutes",
-                    path.split('?').next().unwrap_or(path),
+                    super::error::shown_path(path),
                     policy.timeout.as_secs(),
                     not_found
                 )));
