@@ -333,6 +333,45 @@ async fn a_rehearsal_under_faults_reaches_the_same_end_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_escrowed_by_a_transient_failure_is_compared_after_the_retry_cycle() {
+    // The target answers the custom job's first group PATCHes 503 four times
+    // running: the engine gives up on that group (escrow) in the first cycle
+    // and, as Entra does, retries it in the next. That is not a wrong
+    // prediction: the rehearsal waits for the retry and compares then.
+    let (dir, snapshot, plan) = captured(&[]).await;
+    let csv = dir.path().join("disagreements.csv");
+    let out = rehearse(
+        &plan,
+        &snapshot,
+        &[
+            "--output",
+            "json",
+            "--faults",
+            "at:PATCH:/Groups/:503:times=4",
+        ],
+        &csv,
+    )
+    .await;
+    let (text, err) = cli::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["disagreements"], 0, "{}\n{}", r["table"], r["groups"]);
+    assert!(
+        r["escrowRetryCycles"].as_u64().unwrap() >= 1,
+        "the first cycle escrowed a group: {}",
+        r["escrowRetryCycles"]
+    );
+    let missing: Vec<&Value> = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| !g["membersMissing"].as_array().unwrap().is_empty())
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
+    assert_eq!(r["verify"]["passed"], Value::Bool(true), "{}", r["verify"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twin_serve_serves_the_tenant_a_snapshot_recorded() {
     use tokio::io::AsyncBufReadExt;
     let (_dir, snapshot, _) = captured(&[]).await;
