@@ -105,6 +105,16 @@ pub fn excerpt(s: &str, max: usize) -> String {
     clean(&cut).into_owned()
 }
 
+/// Join names for a sentence: `a, b, c and 4 more`.
+pub fn names_list<S: AsRef<str>>(names: &[S], max: usize) -> String {
+    let shown: Vec<&str> = names.iter().take(max).map(AsRef::as_ref).collect();
+    if names.len() <= max {
+        shown.join(", ")
+    } else {
+        format!("{} and {} more", shown.join(", "), names.len() - max)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,7 +91,7 @@ fn resolve_groups<'a>(
                     Error::input(format!(
                         "--pilot-group \"{p}\" is not a group assigned to \"{}\"; assigned groups: {}",
                         app.display_name,
-                        if names.is_empty() { "none".into() } else { names.join(", ") }
+                        if names.is_empty() { "none".into() } else { crate::text::names_list(&names, 10) }
                     ))
                 })?,
         ),

@@ -930,3 +930,18 @@ fn a_group_mapping_the_predictions_cannot_follow_is_an_error() {
     );
     assert_eq!(got, [("group-matching-not-predicted".to_string(), vec![])]);
 }
+
+#[test]
+fn an_unknown_pilot_group_names_ten_assigned_groups_and_counts_the_rest() {
+    // 2,000 users in 20 groups: the sentence must not list every group (a
+    // 50,000-group tenant made it 1.1 MB).
+    let snap = testkit::synthetic(2_000);
+    let opts = PlanOptions {
+        pilot_group: Some("Nope".into()),
+        ..Default::default()
+    };
+    let err = build(&snap, &coda(), &opts).unwrap_err();
+    assert!(err.message.contains("Team 0, Team 1"), "{}", err.message);
+    assert!(err.message.ends_with("and 10 more"), "{}", err.message);
+    assert!(!err.message.contains("Team 19"), "{}", err.message);
+}

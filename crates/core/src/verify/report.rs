@@ -286,14 +286,7 @@ pub struct VerifyReport {
     pub rows: Vec<Row>,
 }
 
-/// Join names for a sentence: `a, b, c and 4 more`.
-pub fn names_list(names: &[String], max: usize) -> String {
-    if names.len() <= max {
-        names.join(", ")
-    } else {
-        format!("{} and {} more", names[..max].join(", "), names.len() - max)
-    }
-}
+pub use crate::text::names_list;
 
 /// The sentence for a failed verify: the worst problem with (up to three of)
 /// its objects, then how many others there are by kind.
