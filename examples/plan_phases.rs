@@ -1,6 +1,7 @@
 //! Phases of the whole `plan` command on a snapshot file (load, build, write),
 //! each with its wall and CPU time and the process's peak RSS after it:
-//! `cargo run --release --example plan_phases -- PATH [slice|reader]`.
+//! `cargo run --release --example plan_phases -- PATH [slice|reader]`
+//! (`PILOT_GROUP` names the pilot group, "Team 0" by default).
 
 use std::time::Instant;
 
@@ -69,7 +70,8 @@ fn main() {
     };
     let profile = scimshift::plan::Profile::builtin("coda").unwrap();
     let opts = scimshift::plan::PlanOptions {
-        pilot_group: Some("Team 0".into()),
+        // The testkit's synthetic snapshots have "Team 0"; the twin's, "Synthetic Group 00000".
+        pilot_group: Some(std::env::var("PILOT_GROUP").unwrap_or_else(|_| "Team 0".into())),
         ..Default::default()
     };
     let plan = scimshift::plan::build(&snap, &profile, &opts).unwrap();

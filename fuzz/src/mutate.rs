@@ -350,9 +350,112 @@ pub fn mutate_json_bytes(
     mutate_bytes(rng, input, corpus, max_len)
 }
 
+/// Step ids of the demo plan the journal target resumes against: a record
+/// that names one reaches apply's resume logic for that step.
+const PLAN_STEPS: &[&str] = &[
+    "create-app",
+    "wait-replication",
+    "create-job",
+    "write-secrets",
+    "put-schema",
+    "assignments",
+    "pause-gallery-job",
+    "start-custom-job",
+    "wait-steady-state",
+    "verify",
+    "verify-groups",
+];
+
+/// A JSON Lines file's mutation (a journal), record-aware: one record's JSON
+/// changed, a record repeated, dropped, moved, taken from another input or
+/// pointed at another step, or the last line torn as a crash leaves it;
+/// bytes one time in eight.
+pub fn mutate_jsonl(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>], max_len: usize) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(input) else {
+        return mutate_bytes(rng, input, corpus, max_len);
+    };
+    if rng.one_in(8) {
+        return mutate_bytes(rng, input, corpus, max_len);
+    }
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if lines.is_empty() {
+        lines.push("{}".into());
+    }
+    for _ in 0..(1 + rng.below(3)) {
+        let i = rng.below(lines.len());
+        match rng.below(8) {
+            0..=2 => {
+                if let Ok(mut v) = serde_json::from_str::<Value>(&lines[i]) {
+                    mutate_json(rng, &mut v);
+                    lines[i] = v.to_string();
+                }
+            }
+            3 => {
+                let copy = lines[i].clone();
+                let at = rng.below(lines.len() + 1);
+                lines.insert(at, copy);
+            }
+            4 if lines.len() > 1 => {
+                lines.remove(i);
+            }
+            5 => {
+                let j = rng.below(lines.len());
+                lines.swap(i, j);
+            }
+            6 if !corpus.is_empty() => {
+                let donor = rng.pick(corpus);
+                let donor: Vec<&str> = std::str::from_utf8(donor)
+                    .map(|t| t.lines().collect())
+                    .unwrap_or_default();
+                if !donor.is_empty() {
+                    let line = rng.pick(&donor).to_string();
+                    lines.insert(rng.below(lines.len() + 1), line);
+                }
+            }
+            _ => {
+                if let Ok(mut v) = serde_json::from_str::<Value>(&lines[i])
+                    && let Some(o) = v.as_object_mut()
+                {
+                    o.insert("step".into(), Value::from(*rng.pick(PLAN_STEPS)));
+                    lines[i] = v.to_string();
+                }
+            }
+        }
+    }
+    let mut out = lines.join("\n").into_bytes();
+    if rng.one_in(6) {
+        // A torn last record, as a crash mid-write leaves it.
+        let keep = out.len() - rng.below(out.len().min(40) + 1);
+        out.truncate(keep);
+    } else {
+        out.push(b'\n');
+    }
+    out.truncate(max_len);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn journal_mutations_keep_most_records_readable() {
+        let seed =
+            b"{\"event\":\"started\",\"at\":\"x\"}\n{\"event\":\"stepDone\",\"step\":\"a\"}\n";
+        let mut rng = Rng::new(3);
+        let (mut json_lines, mut lines, mut changed) = (0, 0, 0);
+        for _ in 0..200 {
+            let out = mutate_jsonl(&mut rng, seed, &[seed.to_vec()], 1 << 20);
+            changed += usize::from(out != seed);
+            for l in String::from_utf8_lossy(&out).lines() {
+                lines += 1;
+                json_lines += usize::from(serde_json::from_str::<Value>(l).is_ok());
+            }
+        }
+        assert!(changed > 150, "{changed}");
+        // Most records still parse, so the resume logic sees them.
+        assert!(json_lines * 10 > lines * 6, "{json_lines} of {lines}");
+    }
 
     #[test]
     fn the_same_seed_gives_the_same_mutations() {

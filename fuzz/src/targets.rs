@@ -78,7 +78,7 @@ impl Target {
             Target::Csv => crate::csv_mutate::mutate_csv,
             Target::Scim | Target::Graph => crate::http::mutate_script,
             Target::Snapshot | Target::Plan => crate::mutate::mutate_json_bytes,
-            Target::Journal => crate::mutate::mutate_bytes,
+            Target::Journal => crate::mutate::mutate_jsonl,
         }
     }
 }
@@ -377,10 +377,27 @@ impl Harness for SnapshotFile {
             scimshift_core::plan::build::build(&snap, &profile, &opts),
         )? {
             render(&plan);
-            sig.push(format!("{} steps", plan.steps.len()));
+            sig.push(shape(&plan));
         }
         Ok(sig.join("|"))
     }
+}
+
+/// A plan's shape for the outcome signature: its steps, the kinds of user
+/// and group predictions it makes, and its finding codes.
+fn shape(plan: &scimshift_core::plan::model::Plan) -> String {
+    use std::collections::BTreeSet;
+    let users: BTreeSet<&str> = plan.impact.iter().map(|u| u.action.as_str()).collect();
+    let groups: BTreeSet<&str> = plan
+        .group_impact
+        .iter()
+        .map(|g| g.action.as_str())
+        .collect();
+    let codes: BTreeSet<&str> = plan.findings.iter().map(|f| f.code.as_str()).collect();
+    format!(
+        "{} steps users:{users:?} groups:{groups:?} findings:{codes:?}",
+        plan.steps.len()
+    )
 }
 
 fn render(plan: &scimshift_core::plan::model::Plan) {
@@ -417,6 +434,7 @@ impl Harness for PlanFile {
             }
         };
         render(&plan);
+        sig.push(shape(&plan));
         let records = Vec::new();
         let _ = scimshift_core::apply::record::Applied::from_journal(&plan, &records);
         Ok(sig.join("|"))
@@ -448,10 +466,28 @@ impl Harness for JournalFile {
         if let Some(records) = outcome(&mut sig, scimshift_core::journal::parse(text, path))? {
             let _ = scimshift_core::journal::bound_digest(&records);
             let resume = scimshift_core::apply::exec::Resume::from_records(&records);
-            sig.push(format!("done:{}", resume.done.len().min(3)));
+            // What resume makes of it, coarsely: steps done, requests in
+            // doubt, cutover, verify.
+            sig.push(format!(
+                "done:{} doubt:{} cut:{} verified:{} past:{}",
+                resume.done.len(),
+                resume.in_doubt.len().min(3),
+                resume.cutover.is_some(),
+                resume.verified,
+                resume.past_cutover
+            ));
             if let Some(plan) = &self.plan {
                 let applied = scimshift_core::apply::record::Applied::from_journal(plan, &records);
                 let _ = serde_json::to_string(&applied);
+                let _ = applied.render_markdown(plan);
+                // Each step's state as `status` shows it.
+                sig.push(
+                    applied
+                        .steps
+                        .iter()
+                        .map(|s| s.state.chars().next().unwrap_or('-'))
+                        .collect(),
+                );
             }
         }
         Ok(sig.join("|"))
