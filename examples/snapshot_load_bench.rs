@@ -1,6 +1,9 @@
-//! Where a snapshot's memory goes when it is loaded: heap held by the loaded
-//! snapshot (users, target) and the process's peak RSS, for `Snapshot::load`
-//! (`load`) or a `BufReader` parse (`reader`):
+//! Where a snapshot's memory goes when it is loaded and planned: heap held by
+//! the loaded snapshot (users, target), the peak heap while loading, the
+//! process's peak RSS after the load (read before anything else is
+//! allocated), then the same for `plan::build` on it (the plan's heap, the
+//! build's peak over the snapshot), for `Snapshot::load` (`load`) or a
+//! `BufReader` parse (`reader`):
 //! `cargo run --release --example snapshot_load_bench -- PATH [load|reader]`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -9,12 +12,14 @@ use std::time::Instant;
 
 struct Counting;
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(l) };
         if !p.is_null() {
-            CURRENT.fetch_add(l.size(), Relaxed);
+            let now = CURRENT.fetch_add(l.size(), Relaxed) + l.size();
+            PEAK.fetch_max(now, Relaxed);
         }
         p
     }
@@ -56,6 +61,23 @@ fn main() {
     };
     let dt = t.elapsed();
     let held = CURRENT.load(Relaxed);
+    let (load_peak, load_hwm) = (PEAK.load(Relaxed), status("VmHWM:"));
+    // The plan, as `scimshift plan` builds it (no pilot group).
+    PEAK.store(held, Relaxed);
+    let t = Instant::now();
+    let profile = scimshift::plan::Profile::builtin("coda").unwrap();
+    let plan = scimshift::plan::build(&snap, &profile, &Default::default()).unwrap();
+    let plan_dt = t.elapsed();
+    let (plan_held, plan_peak) = (CURRENT.load(Relaxed) - held, PEAK.load(Relaxed) - held);
+    let plan_hwm = status("VmHWM:");
+    let impact: usize = {
+        let before = CURRENT.load(Relaxed);
+        let copy = plan.impact.clone();
+        let n = CURRENT.load(Relaxed) - before;
+        drop(copy);
+        n
+    };
+    drop(plan);
     let users: usize = {
         let before = CURRENT.load(Relaxed);
         let copy = snap.users.clone();
@@ -96,12 +118,18 @@ fn main() {
         mb(groups)
     );
     println!(
-        "{mode}: {} users, {:?}; heap held {:.0} MB (users ≈ {:.0} MB, target ≈ {:.0} MB); VmHWM {} kB",
+        "{mode}: {} users, {:?}; heap held {:.0} MB (users ≈ {:.0} MB, target ≈ {:.0} MB), peak {:.0} MB; VmHWM {load_hwm} kB",
         snap.users.len(),
         dt,
         mb(held),
         mb(users),
         mb(target),
-        status("VmHWM:")
+        mb(load_peak)
+    );
+    println!(
+        "plan: {plan_dt:?}; heap held {:.0} MB (impact ≈ {:.0} MB), build peak {:.0} MB over the snapshot; VmHWM {plan_hwm} kB",
+        mb(plan_held),
+        mb(impact),
+        mb(plan_peak)
     );
 }
