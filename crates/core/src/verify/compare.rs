@@ -858,20 +858,14 @@ fn job_check(plan: &Plan, live: &Live, opts: &VerifyOptions, notes: &mut Vec<Str
                 j.problems.push((
                     JobProblem::Escrows,
                     format!(
-                        "{escrowed} {} in escrow after the last cycle; the log names {} the plan did not predict to fail: {}",
+                        "{escrowed} {} in escrow after the last cycle; the log names {} the plan did not predict to fail: {}{ESCROW_RETRIED}",
                         if escrowed == 1 { "object is" } else { "objects are" },
                         if unexpected.len() == 1 { "one" } else { "several" },
                         names_list(&unexpected, 5)
                     ),
                 ));
             } else if escrowed as usize > predicted.len() {
-                j.problems.push((
-                    JobProblem::Escrows,
-                    format!(
-                        "{escrowed} objects are in escrow after the last cycle, more than the {} the plan predicted to fail",
-                        predicted.len()
-                    ),
-                ));
+                j.problems.push(more_escrows(escrowed, predicted.len()));
             }
         }
         None => {
@@ -879,17 +873,23 @@ fn job_check(plan: &Plan, live: &Live, opts: &VerifyOptions, notes: &mut Vec<Str
                 notes.push(n.clone());
             }
             if escrowed as usize > predicted.len() {
-                j.problems.push((
-                    JobProblem::Escrows,
-                    format!(
-                        "{escrowed} objects are in escrow after the last cycle, more than the {} the plan predicted to fail",
-                        predicted.len()
-                    ),
-                ));
+                j.problems.push(more_escrows(escrowed, predicted.len()));
             }
         }
     }
     j
+}
+
+/// What an admin can do about an escrow: Entra retries it by itself.
+const ESCROW_RETRIED: &str = " (Entra retries them in its next cycles, about every 40 minutes: read each one's error in the provisioning logs, fix what is the data's, and run `scimshift verify` again after the next cycle)";
+
+fn more_escrows(escrowed: u64, predicted: usize) -> (JobProblem, String) {
+    (
+        JobProblem::Escrows,
+        format!(
+            "{escrowed} objects are in escrow after the last cycle, more than the {predicted} the plan predicted to fail{ESCROW_RETRIED}"
+        ),
+    )
 }
 
 /// Whether timestamp `t` is not earlier than `since` (RFC 3339 or an HTTP

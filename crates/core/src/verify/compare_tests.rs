@@ -564,6 +564,8 @@ fn escrows_fail_unless_the_plan_predicted_them() {
         "{text}"
     );
     assert!(!text.contains("u009"), "{text}");
+    // An escrow is retried by the engine: the sentence says what to do meanwhile.
+    assert!(text.contains("run `scimshift verify` again"), "{text}");
 
     // The same escrow for a user the plan predicted to fail passes.
     let mut c = applied();
@@ -593,6 +595,13 @@ fn escrows_fail_unless_the_plan_predicted_them() {
     }
     let r = c.run();
     assert_eq!(r.job.problems[0].0, report::JobProblem::Escrows);
+    assert!(
+        r.job.problems[0]
+            .1
+            .contains("more than the 0 the plan predicted to fail (Entra retries them"),
+        "{}",
+        r.job.problems[0].1
+    );
     assert!(r.notes.iter().any(|n| n.contains("could not be read")));
 }
 
