@@ -797,10 +797,12 @@ impl Source for SnapshotUserSource<'_> {
         if locate(name) == Location::Computed {
             return Some(bool_text(self.soft_deleted));
         }
-        match self.raw(name)?.as_ref() {
-            AttrValue::Null => None,
-            AttrValue::String(s) if s.is_empty() => None,
-            AttrValue::String(s) => Some(s.to_string()),
+        let v = self.raw(name)?;
+        if let Some(s) = v.as_str() {
+            return (!s.is_empty()).then(|| s.to_string());
+        }
+        match v.as_ref() {
+            AttrValue::Null | AttrValue::Short(_) | AttrValue::String(_) => None,
             AttrValue::Bool(b) => Some(bool_text(*b)),
             AttrValue::Number(n) => Some(n.to_string()),
             AttrValue::Json(v) => source_text(v),
