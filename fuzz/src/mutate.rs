@@ -350,21 +350,19 @@ pub fn mutate_json_bytes(
     mutate_bytes(rng, input, corpus, max_len)
 }
 
-/// Step ids of the demo plan the journal target resumes against: a record
-/// that names one reaches apply's resume logic for that step.
-const PLAN_STEPS: &[&str] = &[
-    "create-app",
-    "wait-replication",
-    "create-job",
-    "write-secrets",
-    "put-schema",
-    "assignments",
-    "pause-gallery-job",
-    "start-custom-job",
-    "wait-steady-state",
-    "verify",
-    "verify-groups",
-];
+/// Step ids of the demo plan the journal target resumes against, read from
+/// that plan (so they follow it): a record that names one reaches apply's
+/// resume logic for that step.
+static PLAN_STEPS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let plan: Value =
+        serde_json::from_slice(include_bytes!("../corpus/plan/demo-plan.json")).unwrap_or_default();
+    plan["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str().map(str::to_string))
+        .collect()
+});
 
 /// A JSON Lines file's mutation (a journal), record-aware: one record's JSON
 /// changed, a record repeated, dropped, moved, taken from another input or
@@ -415,8 +413,9 @@ pub fn mutate_jsonl(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>], max_len: us
             _ => {
                 if let Ok(mut v) = serde_json::from_str::<Value>(&lines[i])
                     && let Some(o) = v.as_object_mut()
+                    && !PLAN_STEPS.is_empty()
                 {
-                    o.insert("step".into(), Value::from(*rng.pick(PLAN_STEPS)));
+                    o.insert("step".into(), Value::from(rng.pick(&PLAN_STEPS).as_str()));
                     lines[i] = v.to_string();
                 }
             }

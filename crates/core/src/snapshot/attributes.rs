@@ -251,17 +251,29 @@ impl Attributes {
     /// From `(key, value)` pairs; a repeated key keeps its first position and
     /// its last value, as a JSON object read by serde_json does.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Value)>) -> Self {
-        let mut out: Vec<(Cow<'static, str>, AttrValue)> = Vec::new();
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
         for (k, v) in pairs {
-            match out.iter_mut().find(|(x, _)| *x == k) {
-                Some(slot) => slot.1 = v.into(),
-                None => out.push((key(k), v.into())),
-            }
+            put(&mut keys, &mut values, key(k), v.into());
         }
-        let (keys, values): (Vec<_>, Vec<_>) = out.into_iter().unzip();
         Attributes {
             keys: shared_keys(&keys),
             values: values.into_boxed_slice(),
+        }
+    }
+}
+
+/// Adds one attribute: a repeated key keeps its first position and its last value.
+fn put(
+    keys: &mut Vec<Cow<'static, str>>,
+    values: &mut Vec<AttrValue>,
+    k: Cow<'static, str>,
+    v: AttrValue,
+) {
+    match keys.iter().position(|x| *x == k) {
+        Some(i) => values[i] = v,
+        None => {
+            keys.push(k);
+            values.push(v);
         }
     }
 }
@@ -318,15 +330,8 @@ impl<'de> Deserialize<'de> for Attributes {
                     keys.clear();
                     values.clear();
                     while let Some(k) = map.next_key_seed(KeySeed)? {
-                        let v: AttrValue = map.next_value_seed(super::compact::Compact)?.into();
-                        // A repeated key keeps its first position and its last value.
-                        match keys.iter().position(|x| *x == k) {
-                            Some(i) => values[i] = v,
-                            None => {
-                                keys.push(k);
-                                values.push(v);
-                            }
-                        }
+                        let v = map.next_value_seed(super::compact::Compact)?.into();
+                        put(keys, values, k, v);
                     }
                     let out = Attributes {
                         keys: shared_keys(keys),
