@@ -87,6 +87,9 @@ pub fn server_text(s: &str) -> String {
     clean(&cut).into_owned()
 }
 
+/// How much of a file's unknown `format` string a refusal quotes.
+pub const FORMAT_SHOWN: usize = 60;
+
 /// A value quoted inside a message (a cell, a column name): one line, every
 /// control escaped; past `max` characters, its first `max - 3` and "…".
 pub fn excerpt(s: &str, max: usize) -> String {

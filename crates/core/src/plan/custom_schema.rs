@@ -162,7 +162,9 @@ pub fn build(
         .to_string();
     body["id"] = json!("{customSchemaId}");
     if let Some(dirs) = body.get_mut("directories").and_then(Value::as_array_mut) {
-        for d in dirs.iter_mut() {
+        // A directory that is not an object (a hostile or damaged file) is
+        // left as it is; only objects get the custom ids.
+        for d in dirs.iter_mut().filter(|d| d.is_object()) {
             let name = d
                 .get("name")
                 .and_then(Value::as_str)

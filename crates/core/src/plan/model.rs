@@ -965,7 +965,8 @@ impl Plan {
         }
         if format != FORMAT {
             return Err(Error::input(format!(
-                "{origin} is not a scimshift plan (format `{format}`, expected `{FORMAT}`)"
+                "{origin} is not a scimshift plan (format `{}`, expected `{FORMAT}`)",
+                crate::text::excerpt(format, crate::text::FORMAT_SHOWN)
             )));
         }
         let plan: Plan = serde_json::from_value(value).map_err(|e| {

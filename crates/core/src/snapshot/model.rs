@@ -213,8 +213,9 @@ fn not_a_snapshot(path: &std::path::Path, format: &str) -> String {
         );
     }
     format!(
-        "{} is not a scimshift snapshot (format `{format}`, expected `{FORMAT}`)",
-        path.display()
+        "{} is not a scimshift snapshot (format `{}`, expected `{FORMAT}`)",
+        path.display(),
+        crate::text::excerpt(format, crate::text::FORMAT_SHOWN)
     )
 }
 
