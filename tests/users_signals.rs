@@ -37,6 +37,12 @@ fn writes(log: &Path) -> usize {
         .count()
 }
 
+/// How many users the twin's SCIM store holds.
+async fn stored_users(scim: &scimshift::scim::ScimClient) -> u64 {
+    let (_, body) = scim.get_path("Users?count=0").await.unwrap();
+    body["totalResults"].as_u64().unwrap()
+}
+
 fn spawn(twin: &RunningTwin, args: &[&str]) -> Child {
     Command::new(common::cli::bin_path())
         .env("SCIM_TOKEN", twin.scim_token.expose())
@@ -194,6 +200,8 @@ async fn a_second_signal_stops_the_import_at_once() {
     )
     .await;
     let file = csv_50();
+    let scim = common::twin::scim(&twin);
+    let before = stored_users(&scim).await;
     let child = spawn(
         &twin,
         &[
@@ -204,10 +212,22 @@ async fn a_second_signal_stops_the_import_at_once() {
             "--no-bulk",
         ],
     );
-    // The write phase has begun (a create is answered; more are held).
+    // A create whose answer is held is in flight: the twin stores a user
+    // before it holds the answer, and it answers only the first two. (Waiting
+    // for one answered write was not enough: on a loaded machine the first
+    // signal could come while only lookups were in flight, and the import then
+    // rightly ended by itself.)
     assert!(
         until(30, || writes(&log) >= 1).await,
         "no write reached the twin"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored_users(&scim).await < before + 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        stored_users(&scim).await >= before + 3,
+        "no create with a held answer reached the twin"
     );
     // stderr read as it comes: the second signal is sent once the first is
     // acknowledged (two signals sent before the handler runs count as one).
