@@ -800,9 +800,9 @@ impl<'a> Executor<'a> {
             let (kept, have) =
                 super::find::missing_assignments(self.t, &self.bound, body.as_ref()).await?;
             for (p, id) in &have {
-                self.bound
-                    .insert(format!("assignmentId:{p}"), Value::from(id.clone()));
-                step_bound.insert(format!("assignmentId:{p}"), Value::from(id.clone()));
+                let name = crate::plan::placeholder::named("assignmentId", p);
+                self.bound.insert(name.clone(), Value::from(id.clone()));
+                step_bound.insert(name, Value::from(id.clone()));
             }
             principals = kept.iter().map(|(_, p)| p.clone()).collect();
             body = Some(json!({"requests": kept.into_iter().map(|(r, _)| r).collect::<Vec<_>>()}));

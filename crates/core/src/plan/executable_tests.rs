@@ -388,6 +388,56 @@ fn binds_read_responses_by_pointer_and_by_id() {
 }
 
 #[test]
+fn ids_and_role_values_holding_braces_stay_one_placeholder() {
+    // Graph allows `{`, `}` and `%` in an app role's value; a hostile
+    // snapshot may put them in a principal id. Each stays one placeholder
+    // (its argument encoded) whose value apply binds and fills back.
+    let mut snap = demo_fixture();
+    let odd_id = "0820f94a-6675-}4f9d-{x}-%7B";
+    let odd_role = "Admin {beta} 100%";
+    snap.app
+        .app_roles
+        .push(json!({"id": "r-odd", "allowedMemberTypes": ["User"],
+        "displayName": "Odd", "isEnabled": true, "value": odd_role}));
+    snap.app.assignments[0].principal_id = odd_id.into();
+    snap.app.assignments[0].app_role_id = "r-odd".into();
+    snap.seal();
+    let (profile, _) = choose_profile(&snap, Some("coda")).unwrap();
+    let plan = build(&snap, &profile, &PlanOptions::default()).unwrap();
+    assert_eq!(placeholder::check(&plan), Vec::<String>::new());
+    let s = step(&plan, "assignments");
+    let role_bind = s.requests[0]
+        .binds
+        .iter()
+        .find(|b| b.name == placeholder::named("customAppRole", odd_role))
+        .unwrap();
+    let BindFrom::Select(sel) = &role_bind.from else {
+        panic!("{role_bind:?}")
+    };
+    let sp = json!({"appRoles": [{"id": "r-new", "displayName": "Odd", "value": odd_role}]});
+    assert_eq!(sel.resolve(&sp), Some(&json!("r-new")));
+    let mut bound = Bound::new();
+    bound.insert("customSpId".into(), json!("sp-1"));
+    bound.insert(placeholder::named("assignmentId", odd_id), json!("asg-1"));
+    bound.insert(
+        placeholder::named("customAppRole", odd_role),
+        json!("r-new"),
+    );
+    let post = &s.requests[1].body.as_ref().unwrap()["requests"][0];
+    assert_eq!(post["body"]["principalId"], json!(odd_id));
+    let filled = placeholder::fill(post, &bound).unwrap();
+    assert_eq!(filled["body"]["appRoleId"], json!("r-new"));
+    let undo = &s.undo.requests[0].body.as_ref().unwrap()["requests"][0];
+    assert_eq!(
+        placeholder::fill(undo, &bound).unwrap()["url"],
+        json!("/servicePrincipals/sp-1/appRoleAssignedTo/asg-1")
+    );
+    for raw in [odd_id, odd_role, "%", "%25", "plain"] {
+        assert_eq!(placeholder::arg_text(&placeholder::arg(raw)), raw);
+    }
+}
+
+#[test]
 fn the_plan_digest_binds_its_contents() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.json");

@@ -120,6 +120,45 @@ fn kind_of(name: &str) -> Option<&'static Kind> {
         .find(|kind| kind.name == k && kind.arg.is_some() == arg.is_some())
 }
 
+/// A placeholder's argument as a plan writes it: `%`, `{` and `}`
+/// percent-encoded, so an id or a name that holds a brace (Graph allows them
+/// in an app role's value) can neither end its placeholder early nor start
+/// another. Every GUID and every directory and rule name Entra ships is
+/// written as it is.
+pub fn arg(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains(['%', '{', '}']) {
+        return raw.into();
+    }
+    let mut out = String::with_capacity(raw.len() + 8);
+    for c in raw.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// The text an argument [`arg`] wrote stands for.
+pub fn arg_text(written: &str) -> std::borrow::Cow<'_, str> {
+    if !written.contains('%') {
+        return written.into();
+    }
+    written
+        .replace("%7B", "{")
+        .replace("%7D", "}")
+        .replace("%25", "%")
+        .into()
+}
+
+/// The full name of a placeholder with an argument: `kind:arg`, the argument
+/// written by [`arg`] (`assignmentId:<principal id>`).
+pub fn named(kind: &str, raw_arg: &str) -> String {
+    format!("{kind}:{}", arg(raw_arg))
+}
+
 /// The placeholders in `s`, in order, as full names (`customRuleId:USER_OUTBOUND_USER`),
 /// with their byte ranges (braces included).
 fn spans(s: &str) -> Vec<(std::ops::Range<usize>, &str)> {

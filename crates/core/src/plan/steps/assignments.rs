@@ -7,6 +7,7 @@
 use super::BATCH_SIZE;
 use crate::plan::findings::{Findings, plural};
 use crate::plan::model::*;
+use crate::plan::placeholder::named;
 use crate::snapshot::model::{Assignment, Snapshot};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -94,7 +95,7 @@ fn read_roles(roles: &BTreeMap<String, (usize, bool)>) -> Request {
             // A new custom app's User and msiam_access roles have no value, only a display name.
             let field = if *standard { "displayName" } else { "value" };
             Bind::select(
-                format!("customAppRole:{role}"),
+                named("customAppRole", role),
                 "/appRoles",
                 field,
                 role,
@@ -132,18 +133,20 @@ pub fn step(snap: &Snapshot) -> Step {
             let id = (k + 1).to_string();
             let (role, _) = role_for(snap, &a.app_role_id);
             let p = &a.principal_id;
+            let (role_id, assignment_id) =
+                (named("customAppRole", &role), named("assignmentId", p));
             inner.push(json!({"id": id, "method": "POST", "url": "/servicePrincipals/{customSpId}/appRoleAssignedTo",
                 "headers": {"Content-Type": "application/json"},
-                "body": {"principalId": p, "resourceId": "{customSpId}", "appRoleId": format!("{{customAppRole:{role}}}")}}));
+                "body": {"principalId": p, "resourceId": "{customSpId}", "appRoleId": format!("{{{role_id}}}")}}));
             binds.push(Bind::select(
-                format!("assignmentId:{p}"),
+                assignment_id.clone(),
                 "/responses",
                 "id",
                 &id,
                 "/body/id",
             ));
             undo_inner.push(json!({"id": id, "method": "DELETE",
-                "url": format!("/servicePrincipals/{{customSpId}}/appRoleAssignedTo/{{assignmentId:{p}}}")}));
+                "url": format!("/servicePrincipals/{{customSpId}}/appRoleAssignedTo/{{{assignment_id}}}")}));
         }
         requests.push(batch(inner, binds));
         undo_requests.push(batch(undo_inner, vec![]));
@@ -173,6 +176,6 @@ pub fn step(snap: &Snapshot) -> Step {
             undo_requests,
             "Removes the assignments the step made (their ids are bound from the $batch answers and journaled at apply).",
         ),
-        details: json!({"roleMap": roles.iter().map(|(r, (n, _))| json!({"galleryRole": r, "customRole": format!("{{customAppRole:{r}}}"), "assignments": n})).collect::<Vec<_>>()}),
+        details: json!({"roleMap": roles.iter().map(|(r, (n, _))| json!({"galleryRole": r, "customRole": format!("{{{}}}", named("customAppRole", r)), "assignments": n})).collect::<Vec<_>>()}),
     }
 }

@@ -6,13 +6,14 @@
 use super::{StepInputs, custom_job};
 use crate::plan::findings::expr_text;
 use crate::plan::model::*;
-use crate::plan::placeholder::names_in_value;
+use crate::plan::placeholder::{self, names_in_value};
 use crate::plan::probe::Probe;
 use serde_json::json;
 
 /// How each schema placeholder is read from a schema document.
 fn schema_bind(name: &str) -> Option<Bind> {
     let (kind, arg) = name.split_once(':').unwrap_or((name, ""));
+    let arg = &*placeholder::arg_text(arg);
     Some(match kind {
         "customSchemaId" => Bind::pointer(name, "/id"),
         "customDirectoryId" => Bind::select(name, "/directories", "name", arg, "/id"),
