@@ -5,7 +5,7 @@
 
 use crate::context::Context;
 use crate::progress::{Event, Observer, Silent};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -19,10 +19,21 @@ pub fn observer(ctx: &Context) -> Box<dyn Observer> {
     }
 }
 
-/// Draws each task as a bar or spinner until it finishes.
-#[derive(Default)]
+/// Draws each task as a bar or spinner until it finishes; tasks that run at
+/// once (a snapshot reads groups while the assignment pages still arrive)
+/// each keep their own line.
 pub struct Bars {
     open: Mutex<HashMap<String, ProgressBar>>,
+    lines: MultiProgress,
+}
+
+impl Default for Bars {
+    fn default() -> Bars {
+        Bars {
+            open: Mutex::default(),
+            lines: MultiProgress::with_draw_target(draw_target()),
+        }
+    }
 }
 
 impl Observer for Bars {
@@ -30,10 +41,10 @@ impl Observer for Bars {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         match *event {
             Event::Started { task, total } => {
-                let bar = match total {
+                let bar = self.lines.add(match total {
                     Some(n) => progress_bar(n, task),
                     None => spinner(task),
-                };
+                });
                 if let Some(old) = open.insert(task.to_string(), bar) {
                     old.finish_and_clear();
                 }

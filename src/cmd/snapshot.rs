@@ -20,7 +20,7 @@ pub async fn capture(ctx: &Context, args: &SnapshotArgs) -> Result<i32> {
         None => None,
     };
     let progress = super::progress::observer(ctx);
-    let snap = crate::snapshot::capture::capture_selecting(
+    let mut snap = crate::snapshot::capture::capture_unsealed(
         &graph,
         app,
         scim.as_ref(),
@@ -28,12 +28,15 @@ pub async fn capture(ctx: &Context, args: &SnapshotArgs) -> Result<i32> {
         progress.as_ref(),
     )
     .await?;
-    crate::output::write_private_file_with(out, |f| snap.write_to(f))?;
+    crate::output::write_private_file_with(out, |f| snap.seal_and_write(f))?;
     let summary = Summary::of(&snap, Some(out));
     if ctx.json() {
         crate::output::print_json(&summary);
     } else {
         print!("{}", crate::text::for_terminal(&summary.render_text()));
     }
+    // The process ends here: freeing a million users' attributes one by one
+    // took 3.5 s of a 1,000,000-user snapshot's 88 s; the OS takes it back at once.
+    std::mem::forget(snap);
     Ok(exit::OK)
 }

@@ -94,6 +94,7 @@ pub fn write_private_file_with(
     let result = (|| {
         let mut f = opts.open(&tmp)?;
         fill(&mut f)?;
+        tracing::debug!("{} written, syncing it to disk", path.display());
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

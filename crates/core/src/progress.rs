@@ -99,7 +99,8 @@ impl<'a> Task<'a> {
         }
     }
 
-    fn total(&self) -> Option<u64> {
+    /// The total announced so far, when known.
+    pub fn total(&self) -> Option<u64> {
         Some(self.total.load(Ordering::SeqCst)).filter(|t| *t != u64::MAX)
     }
 

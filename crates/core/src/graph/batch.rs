@@ -173,15 +173,21 @@ impl GraphClient {
                 "batch requests with dependsOn must fit in one batch of 20",
             ));
         }
-        let mut chunks: Vec<Vec<BatchRequest>> = Vec::new();
-        let mut it = requests.into_iter().peekable();
-        while it.peek().is_some() {
-            chunks.push(it.by_ref().take(MAX_BATCH).collect());
-        }
-        Ok(
-            futures::stream::iter(chunks.into_iter().map(|c| self.run_one_batch(c)))
-                .buffered(self.concurrency),
-        )
+        Ok(self.batch_stream_of(futures::stream::iter(requests)))
+    }
+
+    /// [`GraphClient::batch_stream`] of requests that arrive as a stream
+    /// (while a listing still pages): a `$batch` goes out as soon as 20 have
+    /// arrived, or the stream has ended. The caller keeps ids unique and
+    /// uses no `dependsOn`.
+    pub fn batch_stream_of<'a>(
+        &'a self,
+        requests: impl futures::Stream<Item = BatchRequest> + 'a,
+    ) -> impl futures::Stream<Item = Result<Vec<(BatchRequest, BatchResponse)>>> + 'a {
+        requests
+            .chunks(MAX_BATCH)
+            .map(|c| self.run_one_batch(c))
+            .buffered(self.concurrency)
     }
 
     /// One `$batch` call (≤ 20 requests) with inner retries.
