@@ -10,7 +10,7 @@
 //! `mapping::schema::Mappings::from_schema`: the same code the engine runs.
 
 use super::model::{DiffLine, DiffOp};
-use super::placeholder::named;
+use super::placeholder::braced;
 use super::profile::{Profile, ProfileMapping};
 use serde_json::{Value, json};
 
@@ -184,7 +184,7 @@ pub fn build(
                     "note": "the directory's object and attribute definitions are taken from the custom job's default schema at apply; the gallery's are kept here only as a fallback"}));
             }
             d["name"] = json!(new_name);
-            d["id"] = json!(format!("{{{}}}", named("customDirectoryId", &new_name)));
+            d["id"] = json!(braced("customDirectoryId", &new_name));
         }
     }
     let rule = &mut body["synchronizationRules"][ri];
@@ -193,7 +193,7 @@ pub fn build(
         .and_then(Value::as_str)
         .unwrap_or("USER_OUTBOUND_USER")
         .to_string();
-    rule["id"] = json!(format!("{{{}}}", named("customRuleId", &rule_name)));
+    rule["id"] = json!(braced("customRuleId", &rule_name));
     if gallery_dir != CUSTOM_DIRECTORY {
         transform.push(json!({"object": "rule", "op": "retarget", "from": gallery_dir, "to": CUSTOM_DIRECTORY}));
     }

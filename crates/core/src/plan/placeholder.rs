@@ -159,6 +159,11 @@ pub fn named(kind: &str, raw_arg: &str) -> String {
     format!("{kind}:{}", arg(raw_arg))
 }
 
+/// The placeholder itself, braces included: `{kind:arg}` (see [`named`]).
+pub fn braced(kind: &str, raw_arg: &str) -> String {
+    format!("{{{}}}", named(kind, raw_arg))
+}
+
 /// The placeholders in `s`, in order, as full names (`customRuleId:USER_OUTBOUND_USER`),
 /// with their byte ranges (braces included).
 fn spans(s: &str) -> Vec<(std::ops::Range<usize>, &str)> {

@@ -203,16 +203,16 @@ pub async fn capture_unsealed(
         },
         Some(0),
     );
-    let (group_ids, ids) = futures::channel::mpsc::unbounded::<String>();
+    let (to_read, ids) = futures::channel::mpsc::unbounded::<String>();
     let list = async {
-        let group_ids = group_ids;
+        let to_read = to_read;
         let spin = Task::start(progress, "reading assignments", None);
         let mut sent = std::collections::HashSet::new();
         let mut send = |id: String| {
             if sent.insert(id.clone()) {
                 bar.add_total(1);
                 // The reader stops early only on an error, which try_join reports.
-                let _ = group_ids.unbounded_send(id);
+                let _ = to_read.unbounded_send(id);
             }
         };
         let mut assignments = Vec::new();

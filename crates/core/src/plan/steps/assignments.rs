@@ -7,7 +7,7 @@
 use super::BATCH_SIZE;
 use crate::plan::findings::{Findings, plural};
 use crate::plan::model::*;
-use crate::plan::placeholder::named;
+use crate::plan::placeholder::{braced, named};
 use crate::snapshot::model::{Assignment, Snapshot};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -133,11 +133,10 @@ pub fn step(snap: &Snapshot) -> Step {
             let id = (k + 1).to_string();
             let (role, _) = role_for(snap, &a.app_role_id);
             let p = &a.principal_id;
-            let (role_id, assignment_id) =
-                (named("customAppRole", &role), named("assignmentId", p));
+            let assignment_id = named("assignmentId", p);
             inner.push(json!({"id": id, "method": "POST", "url": "/servicePrincipals/{customSpId}/appRoleAssignedTo",
                 "headers": {"Content-Type": "application/json"},
-                "body": {"principalId": p, "resourceId": "{customSpId}", "appRoleId": format!("{{{role_id}}}")}}));
+                "body": {"principalId": p, "resourceId": "{customSpId}", "appRoleId": braced("customAppRole", &role)}}));
             binds.push(Bind::select(
                 assignment_id.clone(),
                 "/responses",
@@ -176,6 +175,6 @@ pub fn step(snap: &Snapshot) -> Step {
             undo_requests,
             "Removes the assignments the step made (their ids are bound from the $batch answers and journaled at apply).",
         ),
-        details: json!({"roleMap": roles.iter().map(|(r, (n, _))| json!({"galleryRole": r, "customRole": format!("{{{}}}", named("customAppRole", r)), "assignments": n})).collect::<Vec<_>>()}),
+        details: json!({"roleMap": roles.iter().map(|(r, (n, _))| json!({"galleryRole": r, "customRole": braced("customAppRole", r), "assignments": n})).collect::<Vec<_>>()}),
     }
 }
