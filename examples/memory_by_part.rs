@@ -1,0 +1,106 @@
+//! Heap bytes held by each part of a loaded snapshot and of the plan built
+//! from it, counted by a counting allocator (live bytes plus 16 bytes of
+//! malloc overhead per block, so freed-but-kept memory does not blur it):
+//! `cargo run --release --example memory_by_part -- SNAPSHOT [PILOT_GROUP]`.
+//! It tells which part to make smaller when `plan` or a command that loads
+//! a snapshot needs too much memory.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+
+static BYTES: AtomicI64 = AtomicI64::new(0);
+static BLOCKS: AtomicI64 = AtomicI64::new(0);
+static PEAK: AtomicI64 = AtomicI64::new(0);
+
+struct Counting;
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let b = BYTES.fetch_add(l.size() as i64, Relaxed) + l.size() as i64;
+        let n = BLOCKS.fetch_add(1, Relaxed) + 1;
+        PEAK.fetch_max(b + 16 * n, Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        BYTES.fetch_sub(l.size() as i64, Relaxed);
+        BLOCKS.fetch_sub(1, Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        let b = BYTES.fetch_add(n as i64 - l.size() as i64, Relaxed) + n as i64 - l.size() as i64;
+        PEAK.fetch_max(b + 16 * BLOCKS.load(Relaxed), Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Heap held now, in kB.
+fn held() -> i64 {
+    (BYTES.load(Relaxed) + 16 * BLOCKS.load(Relaxed)) / 1024
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = std::path::PathBuf::from(args.next().expect("SNAPSHOT"));
+    let pilot = args
+        .next()
+        .unwrap_or_else(|| "Synthetic Group 00000".into());
+    let f = std::fs::File::open(&path).expect("snapshot file");
+    let mut snap: scimshift::snapshot::Snapshot =
+        serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, f)).expect("snapshot");
+    let loaded = held();
+    println!("snapshot loaded: {loaded} kB");
+
+    let profile = scimshift::plan::Profile::builtin("coda").expect("coda profile");
+    let opts = scimshift::plan::PlanOptions {
+        pilot_group: Some(pilot),
+        ..Default::default()
+    };
+    PEAK.store(0, Relaxed);
+    let mut plan = scimshift::plan::build(&snap, &profile, &opts).expect("plan");
+    println!(
+        "plan built: holds {} kB; heap peak while building {} kB",
+        held() - loaded,
+        PEAK.load(Relaxed) / 1024
+    );
+
+    let mut last = held();
+    let mut freed = |name: &str| {
+        let now = held();
+        println!("  {name:<32} {:>9} kB", last - now);
+        last = now;
+    };
+    println!("plan, by part:");
+    plan.impact = Vec::new();
+    freed("impact (per user)");
+    plan.steps = Vec::new();
+    freed("steps");
+    plan.group_impact = Vec::new();
+    freed("group impact");
+    drop(plan);
+    freed("the rest (findings, summary…)");
+
+    println!("snapshot, by part:");
+    for m in snap.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
+        m.display_name = None;
+    }
+    freed("group members' display names");
+    for g in snap.groups.iter_mut() {
+        g.members = Vec::new();
+    }
+    freed("group members' ids and kinds");
+    for u in snap.users.iter_mut() {
+        u.via = Vec::new();
+    }
+    freed("users' via");
+    for u in snap.users.iter_mut() {
+        u.attributes = Default::default();
+    }
+    freed("users' attributes");
+    snap.users = Vec::new();
+    freed("users' ids and list");
+    drop(snap);
+    freed("the rest (app, jobs, groups…)");
+}
