@@ -14,21 +14,24 @@ static PEAK: AtomicI64 = AtomicI64::new(0);
 
 struct Counting;
 
+/// Adds `delta` bytes and `blocks` blocks, and keeps the peak of what is held.
+fn count(delta: i64, blocks: i64) {
+    let b = BYTES.fetch_add(delta, Relaxed) + delta;
+    let n = BLOCKS.fetch_add(blocks, Relaxed) + blocks;
+    PEAK.fetch_max(b + 16 * n, Relaxed);
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let b = BYTES.fetch_add(l.size() as i64, Relaxed) + l.size() as i64;
-        let n = BLOCKS.fetch_add(1, Relaxed) + 1;
-        PEAK.fetch_max(b + 16 * n, Relaxed);
+        count(l.size() as i64, 1);
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        BYTES.fetch_sub(l.size() as i64, Relaxed);
-        BLOCKS.fetch_sub(1, Relaxed);
+        count(-(l.size() as i64), -1);
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        let b = BYTES.fetch_add(n as i64 - l.size() as i64, Relaxed) + n as i64 - l.size() as i64;
-        PEAK.fetch_max(b + 16 * BLOCKS.load(Relaxed), Relaxed);
+        count(n as i64 - l.size() as i64, 0);
         unsafe { System.realloc(p, l, n) }
     }
 }
