@@ -11,7 +11,6 @@ use crate::mapping::graph_user::{Location, locate};
 use crate::mapping::schema::{ObjectMapping, bool_text, get_path, same_value, source_text};
 use crate::snapshot::model::{AttrValue, Attributes, Snapshot};
 use serde_json::Value;
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Whether values of this SCIM attribute compare case-insensitively: SCIM's
@@ -464,7 +463,7 @@ pub fn predict(
         let enabled = u
             .attributes
             .get("accountEnabled")
-            .and_then(AttrValue::as_bool)
+            .and_then(|v| v.as_bool())
             .unwrap_or(true);
         let src = SnapshotUserSource {
             attrs: &u.attributes,
@@ -746,14 +745,14 @@ pub(super) fn user_source(u: &crate::snapshot::model::UserSnapshot) -> SnapshotU
         soft_deleted: !u
             .attributes
             .get("accountEnabled")
-            .and_then(AttrValue::as_bool)
+            .and_then(|v| v.as_bool())
             .unwrap_or(true),
     }
 }
 
-impl SnapshotUserSource<'_> {
+impl<'a> SnapshotUserSource<'a> {
     /// The top-level attribute `key`, exactly or else case-insensitively.
-    fn field(&self, key: &str) -> Option<&AttrValue> {
+    fn field(&self, key: &str) -> Option<AttrValue<'a>> {
         self.attrs.get(key).or_else(|| {
             self.attrs
                 .iter()
@@ -765,7 +764,7 @@ impl SnapshotUserSource<'_> {
     /// The value behind Entra's source attribute `name`, where [`locate`]
     /// says Graph holds it (a key inside `onPremisesExtensionAttributes` for
     /// `extensionAttributeN`).
-    fn raw(&self, name: &str) -> Option<Cow<'_, AttrValue>> {
+    fn raw(&self, name: &str) -> Option<AttrValue<'a>> {
         match locate(name) {
             Location::Nested { property, key } => {
                 let AttrValue::Json(inner) = self.field(property)? else {
@@ -777,17 +776,17 @@ impl SnapshotUserSource<'_> {
                         .find(|(k, _)| k.eq_ignore_ascii_case(&key))
                         .map(|(_, v)| v)
                 })?;
-                Some(Cow::Owned(AttrValue::from(v.clone())))
+                Some(AttrValue::of(v))
             }
-            Location::Property(p) => self.field(&p).map(Cow::Borrowed),
-            _ => self.field(name).map(Cow::Borrowed),
+            Location::Property(p) => self.field(&p),
+            _ => self.field(name),
         }
     }
 }
 
 impl Source for SnapshotUserSource<'_> {
     fn count(&self, name: &str) -> usize {
-        match self.raw(name).as_deref() {
+        match self.raw(name) {
             Some(AttrValue::Json(v)) if v.is_array() => v.as_array().map_or(0, Vec::len),
             _ => usize::from(self.get(name).is_some()),
         }
@@ -801,9 +800,9 @@ impl Source for SnapshotUserSource<'_> {
         if let Some(s) = v.as_str() {
             return (!s.is_empty()).then(|| s.to_string());
         }
-        match v.as_ref() {
-            AttrValue::Null | AttrValue::Short(_) | AttrValue::String(_) => None,
-            AttrValue::Bool(b) => Some(bool_text(*b)),
+        match v {
+            AttrValue::Null | AttrValue::String(_) => None,
+            AttrValue::Bool(b) => Some(bool_text(b)),
             AttrValue::Number(n) => Some(n.to_string()),
             AttrValue::Json(v) => source_text(v),
         }

@@ -1,13 +1,15 @@
 //! A user's Graph attributes in a snapshot, in a compact form.
 //!
-//! A snapshot holds one attribute object per user (100,000 or more). As a
+//! A snapshot holds one attribute object per user (a million or more). As a
 //! `serde_json::Value` (with the `preserve_order` feature) every attribute is a
 //! 112-byte `IndexMap` entry plus a hash table, and every key is its own heap
-//! string: about 1.4 KB of map per user before any value. Here an object is a
-//! boxed slice of values in file order, 24 bytes each, and its list of keys,
-//! shared by every object with the same keys (the usual Graph property names
-//! are `&'static str`, no allocation); strings are boxed to their length, and
-//! anything else (arrays, objects) stays a `Value`.
+//! string: about 1.4 KB of map per user before any value. Here an object is
+//! its list of keys, shared by every object with the same keys (the usual
+//! Graph property names are `&'static str`, no allocation), and its values
+//! packed in file order into one byte buffer: a tag byte, then a number's 8
+//! bytes or a string's length and text; anything else (arrays, objects) stays
+//! a `Value` beside it. About 190 bytes a user, where 24-byte value slots and
+//! a heap string per long value took 460.
 //!
 //! It serialises exactly as the `Value` object it was read from (same keys,
 //! order and numbers), so the file bytes and the digest do not change.
@@ -68,128 +70,6 @@ impl<'de> Visitor<'de> for KeySeed {
     }
 }
 
-/// The longest string held inside an [`AttrValue`] itself (no allocation).
-pub const SHORT_MAX: usize = 22;
-
-/// A string of at most [`SHORT_MAX`] bytes, held inline. Most attribute
-/// values are that short (names, departments, cities, codes): a million
-/// users then hold millions fewer heap strings, each of which cost malloc
-/// 16 bytes or more on top of its text.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Short {
-    len: u8,
-    bytes: [u8; SHORT_MAX],
-}
-
-impl Short {
-    fn new(s: &str) -> Option<Short> {
-        let mut bytes = [0; SHORT_MAX];
-        bytes.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
-        Some(Short {
-            len: s.len() as u8,
-            bytes,
-        })
-    }
-    pub fn as_str(&self) -> &str {
-        // Always a whole str: `new` copies one.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
-    }
-}
-
-impl fmt::Debug for Short {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-/// One attribute value: the scalar kinds inline, anything else as a `Value`.
-/// A string is `Short` when it fits, else `String`: build one with
-/// [`AttrValue::string`] (or `From<Value>`) so that equal strings compare equal.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttrValue {
-    Null,
-    Bool(bool),
-    Number(Number),
-    Short(Short),
-    String(Box<str>),
-    /// An array or object (e.g. `businessPhones`), as read.
-    Json(Box<Value>),
-}
-
-impl AttrValue {
-    /// A string value, inline when it is at most [`SHORT_MAX`] bytes.
-    pub fn string(s: String) -> AttrValue {
-        match Short::new(&s) {
-            Some(short) => AttrValue::Short(short),
-            None => AttrValue::String(s.into_boxed_str()),
-        }
-    }
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            AttrValue::Short(s) => Some(s.as_str()),
-            AttrValue::String(s) => Some(s),
-            _ => None,
-        }
-    }
-    pub fn as_bool(&self) -> Option<bool> {
-        match self {
-            AttrValue::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-    pub fn is_null(&self) -> bool {
-        matches!(self, AttrValue::Null)
-    }
-    pub fn to_value(&self) -> Value {
-        match self {
-            AttrValue::Null => Value::Null,
-            AttrValue::Bool(b) => Value::Bool(*b),
-            AttrValue::Number(n) => Value::Number(n.clone()),
-            AttrValue::Short(s) => Value::String(s.as_str().to_string()),
-            AttrValue::String(s) => Value::String(s.to_string()),
-            AttrValue::Json(v) => (**v).clone(),
-        }
-    }
-}
-
-impl From<Value> for AttrValue {
-    fn from(v: Value) -> Self {
-        match v {
-            Value::Null => AttrValue::Null,
-            Value::Bool(b) => AttrValue::Bool(b),
-            Value::Number(n) => AttrValue::Number(n),
-            Value::String(s) => AttrValue::string(s),
-            other => AttrValue::Json(Box::new(other)),
-        }
-    }
-}
-
-impl PartialEq<&str> for AttrValue {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == Some(*other)
-    }
-}
-
-impl PartialEq<bool> for AttrValue {
-    fn eq(&self, other: &bool) -> bool {
-        self.as_bool() == Some(*other)
-    }
-}
-
-impl Serialize for AttrValue {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // The same calls as `Value`'s own Serialize: the same bytes.
-        match self {
-            AttrValue::Null => s.serialize_unit(),
-            AttrValue::Bool(b) => s.serialize_bool(*b),
-            AttrValue::Number(n) => n.serialize(s),
-            AttrValue::Short(v) => s.serialize_str(v.as_str()),
-            AttrValue::String(v) => s.serialize_str(v),
-            AttrValue::Json(v) => v.serialize(s),
-        }
-    }
-}
-
 /// The keys of one attributes object, in order. Shared by every object
 /// with the same keys: a snapshot's users mostly have the same ones (one
 /// `$select`, the same properties set), so a million users hold a handful of
@@ -213,32 +93,233 @@ fn shared_keys(keys: &[Cow<'static, str>]) -> Keys {
     k
 }
 
-/// A user's attributes: a JSON object, in order (its keys shared, its
-/// values its own).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Attributes {
-    keys: Keys,
-    values: Box<[AttrValue]>,
+/// One attribute value, read from an [`Attributes`]: the scalar kinds as
+/// they are, strings and anything else (arrays, objects) borrowed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrValue<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(&'a str),
+    /// An array or object (e.g. `businessPhones`), as read.
+    Json(&'a Value),
 }
 
-static NULL: AttrValue = AttrValue::Null;
+impl<'a> AttrValue<'a> {
+    /// A view of a JSON value.
+    pub fn of(v: &'a Value) -> AttrValue<'a> {
+        match v {
+            Value::Null => AttrValue::Null,
+            Value::Bool(b) => AttrValue::Bool(*b),
+            Value::Number(n) => AttrValue::Number(n.clone()),
+            Value::String(s) => AttrValue::String(s),
+            other => AttrValue::Json(other),
+        }
+    }
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self {
+            AttrValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            AttrValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, AttrValue::Null)
+    }
+    pub fn to_value(&self) -> Value {
+        match self {
+            AttrValue::Null => Value::Null,
+            AttrValue::Bool(b) => Value::Bool(*b),
+            AttrValue::Number(n) => Value::Number(n.clone()),
+            AttrValue::String(s) => Value::String(s.to_string()),
+            AttrValue::Json(v) => (*v).clone(),
+        }
+    }
+}
+
+impl PartialEq<&str> for AttrValue<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl PartialEq<bool> for AttrValue<'_> {
+    fn eq(&self, other: &bool) -> bool {
+        self.as_bool() == Some(*other)
+    }
+}
+
+impl Serialize for AttrValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // The same calls as `Value`'s own Serialize: the same bytes.
+        match self {
+            AttrValue::Null => s.serialize_unit(),
+            AttrValue::Bool(b) => s.serialize_bool(*b),
+            AttrValue::Number(n) => n.serialize(s),
+            AttrValue::String(v) => s.serialize_str(v),
+            AttrValue::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+// How a value is packed: a tag byte, then for a number its 8 bytes
+// (little-endian), for a string its length (LEB128) and its bytes, for an
+// array or object its index (LEB128) in the object's own list of them.
+const NULL: u8 = 0;
+const FALSE: u8 = 1;
+const TRUE: u8 = 2;
+const POS_INT: u8 = 3;
+const NEG_INT: u8 = 4;
+const FLOAT: u8 = 5;
+const STRING: u8 = 6;
+const JSON: u8 = 7;
+
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let low = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(low);
+            return;
+        }
+        out.push(low | 0x80);
+    }
+}
+
+/// Appends `v` to `data` (arrays and objects to `json`).
+fn pack(data: &mut Vec<u8>, json: &mut Vec<Value>, v: Value) {
+    match v {
+        Value::Null => data.push(NULL),
+        Value::Bool(b) => data.push(if b { TRUE } else { FALSE }),
+        Value::Number(n) => {
+            let (tag, bytes) = if let Some(u) = n.as_u64() {
+                (POS_INT, u.to_le_bytes())
+            } else if let Some(i) = n.as_i64() {
+                (NEG_INT, i.to_le_bytes())
+            } else {
+                (FLOAT, n.as_f64().unwrap_or_default().to_le_bytes())
+            };
+            data.push(tag);
+            data.extend_from_slice(&bytes);
+        }
+        Value::String(s) => {
+            data.push(STRING);
+            put_len(data, s.len());
+            data.extend_from_slice(s.as_bytes());
+        }
+        other => {
+            data.push(JSON);
+            put_len(data, json.len());
+            json.push(other);
+        }
+    }
+}
+
+/// A user's attributes: a JSON object, in order (its keys shared, its
+/// values packed into one byte buffer of its own).
+#[derive(Clone, PartialEq, Default)]
+pub struct Attributes {
+    keys: Keys,
+    data: Box<[u8]>,
+    json: Box<[Value]>,
+}
+
+/// Reads the packed values of an [`Attributes`] in order.
+struct Values<'a> {
+    attrs: &'a Attributes,
+    at: usize,
+}
+
+impl<'a> Values<'a> {
+    fn byte(&mut self) -> u8 {
+        let b = self.attrs.data.get(self.at).copied().unwrap_or(NULL);
+        self.at += 1;
+        b
+    }
+    fn len(&mut self) -> usize {
+        let (mut n, mut shift) = (0usize, 0);
+        loop {
+            let b = self.byte();
+            n |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 || shift > 56 {
+                return n;
+            }
+            shift += 7;
+        }
+    }
+    fn eight(&mut self) -> [u8; 8] {
+        let mut b = [0; 8];
+        if let Some(s) = self.attrs.data.get(self.at..self.at + 8) {
+            b.copy_from_slice(s);
+        }
+        self.at += 8;
+        b
+    }
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = AttrValue<'a>;
+    fn next(&mut self) -> Option<AttrValue<'a>> {
+        if self.at >= self.attrs.data.len() {
+            return None;
+        }
+        // The buffer is only ever written by `pack`: every read is in bounds
+        // and every string whole.
+        Some(match self.byte() {
+            FALSE => AttrValue::Bool(false),
+            TRUE => AttrValue::Bool(true),
+            POS_INT => AttrValue::Number(u64::from_le_bytes(self.eight()).into()),
+            NEG_INT => AttrValue::Number(i64::from_le_bytes(self.eight()).into()),
+            FLOAT => Number::from_f64(f64::from_le_bytes(self.eight()))
+                .map_or(AttrValue::Null, AttrValue::Number),
+            STRING => {
+                let n = self.len();
+                let bytes = self
+                    .attrs
+                    .data
+                    .get(self.at..self.at + n)
+                    .unwrap_or_default();
+                self.at += n;
+                AttrValue::String(std::str::from_utf8(bytes).unwrap_or_default())
+            }
+            JSON => {
+                let i = self.len();
+                self.attrs
+                    .json
+                    .get(i)
+                    .map_or(AttrValue::Null, AttrValue::Json)
+            }
+            _ => AttrValue::Null,
+        })
+    }
+}
 
 impl Attributes {
-    /// The value of `key` (exact case), if present.
-    pub fn get(&self, key: &str) -> Option<&AttrValue> {
-        self.keys
-            .iter()
-            .position(|k| k == key)
-            .map(|i| &self.values[i])
+    fn values(&self) -> Values<'_> {
+        Values { attrs: self, at: 0 }
     }
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &AttrValue)> {
-        self.keys.iter().map(|k| k.as_ref()).zip(self.values.iter())
+    /// The value of `key` (exact case), if present.
+    pub fn get(&self, key: &str) -> Option<AttrValue<'_>> {
+        let i = self.keys.iter().position(|k| k == key)?;
+        self.values().nth(i)
+    }
+    /// The string value of `key` (exact case), if it is one.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.get(key)?.as_str()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, AttrValue<'_>)> {
+        self.keys.iter().map(|k| k.as_ref()).zip(self.values())
     }
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.keys.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.keys.is_empty()
     }
     /// The object as a `Value` (for the mapping evaluator and diffs).
     pub fn to_value(&self) -> Value {
@@ -253,22 +334,38 @@ impl Attributes {
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Value)>) -> Self {
         let (mut keys, mut values) = (Vec::new(), Vec::new());
         for (k, v) in pairs {
-            put(&mut keys, &mut values, key(k), v.into());
+            put(&mut keys, &mut values, key(k), v);
         }
-        Attributes {
-            keys: shared_keys(&keys),
-            values: values.into_boxed_slice(),
+        Attributes::packed(&keys, values.drain(..))
+    }
+    fn packed(keys: &[Cow<'static, str>], values: impl Iterator<Item = Value>) -> Self {
+        thread_local! {
+            static DATA: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        DATA.with(|data| {
+            let mut data = data.borrow_mut();
+            data.clear();
+            let mut json = Vec::new();
+            for v in values {
+                pack(&mut data, &mut json, v);
+            }
+            Attributes {
+                keys: shared_keys(keys),
+                data: data.as_slice().into(),
+                json: json.into_boxed_slice(),
+            }
+        })
+    }
+}
+
+impl fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
 /// Adds one attribute: a repeated key keeps its first position and its last value.
-fn put(
-    keys: &mut Vec<Cow<'static, str>>,
-    values: &mut Vec<AttrValue>,
-    k: Cow<'static, str>,
-    v: AttrValue,
-) {
+fn put(keys: &mut Vec<Cow<'static, str>>, values: &mut Vec<Value>, k: Cow<'static, str>, v: Value) {
     match keys.iter().position(|x| *x == k) {
         Some(i) => values[i] = v,
         None => {
@@ -288,19 +385,11 @@ impl From<Value> for Attributes {
     }
 }
 
-impl std::ops::Index<&str> for Attributes {
-    type Output = AttrValue;
-    /// Like `Value`'s index: a missing key reads as null.
-    fn index(&self, key: &str) -> &AttrValue {
-        self.get(key).unwrap_or(&NULL)
-    }
-}
-
 impl Serialize for Attributes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.len()))?;
         for (k, v) in self.iter() {
-            m.serialize_entry(k, v)?;
+            m.serialize_entry(k, &v)?;
         }
         m.end()
     }
@@ -317,11 +406,11 @@ impl<'de> Deserialize<'de> for Attributes {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes, A::Error> {
                 // A million users are read through one reused pair of lists,
                 // known keys without an allocation, and each user's values
-                // allocated once at their size: no per-user scratch left
+                // packed once at their size: no per-user scratch left
                 // between the values the snapshot keeps (it made the heap
                 // ragged: RSS half as large again as the bytes held).
                 thread_local! {
-                    static SCRATCH: std::cell::RefCell<(Vec<Cow<'static, str>>, Vec<AttrValue>)> =
+                    static SCRATCH: std::cell::RefCell<(Vec<Cow<'static, str>>, Vec<Value>)> =
                         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
                 }
                 SCRATCH.with(|scratch| {
@@ -330,13 +419,10 @@ impl<'de> Deserialize<'de> for Attributes {
                     keys.clear();
                     values.clear();
                     while let Some(k) = map.next_key_seed(KeySeed)? {
-                        let v = map.next_value_seed(super::compact::Compact)?.into();
+                        let v = map.next_value_seed(super::compact::Compact)?;
                         put(keys, values, k, v);
                     }
-                    let out = Attributes {
-                        keys: shared_keys(keys),
-                        values: values.drain(..).collect(),
-                    };
+                    let out = Attributes::packed(keys, values.drain(..));
                     keys.clear();
                     Ok(out)
                 })
@@ -367,38 +453,32 @@ mod tests {
         );
         assert_eq!(a.to_value(), v);
         assert_eq!(Attributes::from(v.clone()), a);
-        assert_eq!(a["id"], "u2");
-        assert_eq!(a["accountEnabled"], true);
-        assert!(a["missing"].is_null());
+        assert_eq!(a.str("id"), Some("u2"));
+        assert_eq!(a.get("accountEnabled"), Some(AttrValue::Bool(true)));
+        assert_eq!(a.get("n"), Some(AttrValue::Null));
+        assert!(a.get("missing").is_none());
+        assert_eq!(a.get("e").and_then(|e| e.as_str()), Some("\u{e9}\n"));
         assert_eq!(
-            a.get("businessPhones").map(AttrValue::to_value),
+            a.get("businessPhones").map(|p| p.to_value()),
             Some(v["businessPhones"].clone())
         );
-        // Short strings inline, long ones on the heap, and neither costs more
-        // than the 24 bytes a value had.
-        assert!(matches!(a["id"], AttrValue::Short(_)));
-        let long = "x".repeat(SHORT_MAX + 1);
-        assert!(matches!(
-            AttrValue::from(Value::from(long.clone())),
-            AttrValue::String(_)
-        ));
-        assert_eq!(
-            AttrValue::from(Value::from(long.clone())).as_str(),
-            Some(long.as_str())
-        );
-        let edge = "é".repeat(SHORT_MAX / 2);
-        assert_eq!(
-            AttrValue::from(Value::from(edge.clone())).as_str(),
-            Some(edge.as_str())
-        );
-        assert_eq!(std::mem::size_of::<AttrValue>(), 24);
+        for k in ["x_ext", "big", "neg", "o"] {
+            assert_eq!(a.get(k).map(|x| x.to_value()).as_ref(), Some(&v[k]), "{k}");
+        }
+        // Every value in the object's one buffer: the scalars' bytes and the
+        // strings' text, nothing else on the heap but arrays and objects.
+        assert_eq!(a.json.len(), 2);
+        let long = "x".repeat(300);
+        let b = Attributes::from_pairs([("k".to_string(), Value::from(long.clone()))]);
+        assert_eq!(b.str("k"), Some(long.as_str()));
+        assert_eq!(b.data.len(), 1 + 2 + 300);
         let empty: Attributes = serde_json::from_str("{}").unwrap();
         assert_eq!(serde_json::to_string_pretty(&empty).unwrap(), "{}");
         assert_eq!(empty, Attributes::default());
         // Objects with the same keys share one key list; values stay their own.
         let b: Attributes = serde_json::from_str(text.replace("u2", "u3").as_str()).unwrap();
         assert!(std::sync::Arc::ptr_eq(&a.keys, &b.keys));
-        assert_eq!(b["id"], "u3");
+        assert_eq!(b.str("id"), Some("u3"));
         assert_ne!(a, b);
     }
 }

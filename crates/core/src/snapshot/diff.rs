@@ -329,8 +329,7 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
     let ub: BTreeMap<&str, _> = b.users.iter().map(|u| (u.id.as_str(), u)).collect();
     let upn = |u: &super::model::UserSnapshot| {
         u.attributes
-            .get("userPrincipalName")
-            .and_then(super::model::AttrValue::as_str)
+            .str("userPrincipalName")
             .unwrap_or("")
             .to_string()
     };
