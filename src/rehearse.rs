@@ -164,7 +164,7 @@ fn predicted(u: &crate::plan::model::UserImpact) -> &'static str {
 /// Does the outcome bear the prediction out?
 fn agrees(u: &crate::plan::model::UserImpact, outcome: Outcome, target: Option<&str>) -> bool {
     match u.action {
-        UserAction::Match => outcome == Outcome::Matched && target == u.target_id.as_deref(),
+        UserAction::Match => outcome == Outcome::Matched && target == u.target_id(),
         UserAction::Create => outcome == Outcome::Created,
         UserAction::Skip | UserAction::Fail => outcome == Outcome::NotProvisioned,
     }
@@ -420,10 +420,10 @@ async fn run(
     let mut rows = Vec::new();
     let mut table: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for u in &plan.impact {
-        let target = links.get(&u.id).map(String::as_str);
+        let target = links.get(u.id()).map(String::as_str);
         let outcome = match target {
             None => Outcome::NotProvisioned,
-            Some(t) if u.target_id.as_deref() == Some(t) && before.contains(t) => Outcome::Matched,
+            Some(t) if u.target_id() == Some(t) && before.contains(t) => Outcome::Matched,
             Some(t) if before.contains(t) => Outcome::MatchedOther,
             Some(_) => Outcome::Created,
         };
@@ -434,10 +434,10 @@ async fn run(
             .entry(outcome.as_str().to_string())
             .or_default() += 1;
         rows.push(Row {
-            id: u.id.clone(),
-            user_principal_name: u.user_principal_name.clone(),
+            id: u.id().to_string(),
+            user_principal_name: u.user_principal_name().to_string(),
             predicted: predicted(u).to_string(),
-            predicted_target_id: u.target_id.clone(),
+            predicted_target_id: u.target_id().map(str::to_string),
             outcome,
             target_id: target.map(str::to_string),
             agrees: ok,

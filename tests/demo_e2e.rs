@@ -95,7 +95,7 @@ fn assert_seven_traps(snap: &Snapshot) {
         .impact
         .iter()
         .filter(|u| u.duplicate)
-        .map(|u| u.user_principal_name.clone())
+        .map(|u| u.user_principal_name().to_string())
         .collect();
     assert_eq!(
         dup_upns, wingtip,
@@ -157,13 +157,13 @@ fn assert_seven_traps(snap: &Snapshot) {
     for u in &matched {
         let want = common::data::DEMO_WINGTIP
             .iter()
-            .find(|(upn, _)| *upn == u.user_principal_name)
-            .map_or(u.user_principal_name.as_str(), |(_, mail)| mail);
+            .find(|(upn, _)| *upn == u.user_principal_name())
+            .map_or(u.user_principal_name(), |(_, mail)| mail);
         assert_eq!(
-            u.target_user_name.as_deref().map(str::to_lowercase),
+            u.target_user_name().map(str::to_lowercase),
             Some(want.to_lowercase()),
             "{}",
-            u.user_principal_name
+            u.user_principal_name()
         );
     }
     let target: BTreeSet<String> = snap
@@ -176,7 +176,12 @@ fn assert_seven_traps(snap: &Snapshot) {
         .collect();
     let got: BTreeSet<String> = matched
         .iter()
-        .map(|u| u.target_user_name.clone().unwrap().to_lowercase())
+        .map(|u| {
+            u.target_user_name()
+                .map(str::to_string)
+                .unwrap()
+                .to_lowercase()
+        })
         .collect();
     let orphans = set(&common::data::DEMO_ORPHANS);
     assert_eq!(got, &target - &orphans);

@@ -349,7 +349,7 @@ async fn renamed_users_story(scim2: bool) {
     );
     // Each renamed person: matched, and the update renames the account.
     for i in RENAMED {
-        let u = plan.impact.iter().find(|u| u.id == user_id(i)).unwrap();
+        let u = plan.impact.iter().find(|u| u.id() == user_id(i)).unwrap();
         assert_eq!(u.action, UserAction::Match, "{u:?}");
         assert_eq!(u.rename(), Some((old_upn(i), new_upn(i))), "{u:?}");
     }
@@ -395,7 +395,7 @@ async fn renamed_users_story(scim2: bool) {
         .impact
         .iter()
         .filter(|u| u.duplicate)
-        .map(|u| u.user_principal_name.clone())
+        .map(|u| u.user_principal_name().to_string())
         .collect();
     assert_eq!(predicted_dups, renamed_new());
     assert!(
@@ -487,7 +487,7 @@ async fn a_secondary_attribute_not_unique_in_the_target_is_not_added() {
         .impact
         .iter()
         .filter(|u| u.duplicate)
-        .map(|u| u.user_principal_name.clone())
+        .map(|u| u.user_principal_name().to_string())
         .collect();
     assert_eq!(predicted, renamed_new());
     let (created, _) = first_cycle(&t, schema_of(&plan)).await;
@@ -520,7 +520,7 @@ async fn matched_on_the_work_email(scim2: bool) {
     );
     assert_eq!(plan.summary.duplicates, 0, "{:#?}", plan.findings);
     for i in RENAMED {
-        let u = plan.impact.iter().find(|u| u.id == user_id(i)).unwrap();
+        let u = plan.impact.iter().find(|u| u.id() == user_id(i)).unwrap();
         assert_eq!(u.action, UserAction::Match, "{u:?}");
         assert_eq!(u.rename(), Some((old_upn(i), new_upn(i))), "{u:?}");
     }

@@ -40,13 +40,13 @@ fn assert_matches_are_by_literal_mail(snap: &Snapshot, p: &plan::Plan) {
     for u in &matched {
         let want = DEMO_WINGTIP
             .iter()
-            .find(|(upn, _)| *upn == u.user_principal_name)
-            .map_or(u.user_principal_name.as_str(), |(_, mail)| mail);
+            .find(|(upn, _)| *upn == u.user_principal_name())
+            .map_or(u.user_principal_name(), |(_, mail)| mail);
         assert_eq!(
-            u.target_user_name.as_deref().map(str::to_lowercase),
+            u.target_user_name().map(str::to_lowercase),
             Some(want.to_lowercase()),
             "{} matched the wrong target user",
-            u.user_principal_name
+            u.user_principal_name()
         );
     }
     // And every target user but the three orphans is someone's match.
@@ -60,7 +60,12 @@ fn assert_matches_are_by_literal_mail(snap: &Snapshot, p: &plan::Plan) {
         .collect();
     let got: BTreeSet<String> = matched
         .iter()
-        .map(|u| u.target_user_name.clone().unwrap().to_lowercase())
+        .map(|u| {
+            u.target_user_name()
+                .map(str::to_string)
+                .unwrap()
+                .to_lowercase()
+        })
         .collect();
     let orphans: BTreeSet<String> = DEMO_ORPHANS.iter().map(|s| s.to_string()).collect();
     assert_eq!(got, &target - &orphans);
@@ -164,7 +169,7 @@ fn forcing_upn_on_the_demo_predicts_twelve_duplicates() {
             .impact
             .iter()
             .filter(|u| u.duplicate)
-            .map(|u| u.user_principal_name.clone())
+            .map(|u| u.user_principal_name().to_string())
             .collect();
         v.sort();
         v

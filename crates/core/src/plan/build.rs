@@ -503,7 +503,7 @@ fn estimate(
         .impact
         .iter()
         .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
-        .map(|u| u.id.as_str())
+        .map(|u| u.id())
         .collect();
     let (n_groups, memberships) = if pushes {
         (

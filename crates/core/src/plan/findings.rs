@@ -99,7 +99,7 @@ pub(super) fn pred_count(p: &Prediction, a: UserAction) -> String {
 }
 
 pub(super) fn user_ref(u: &UserImpact) -> ObjectRef {
-    ObjectRef::new("user", &u.id, &u.user_principal_name)
+    ObjectRef::new("user", u.id(), u.user_principal_name())
 }
 
 pub(super) fn user_findings(
@@ -122,14 +122,13 @@ pub(super) fn user_findings(
             objs.push(user_ref(u));
             objs.push(ObjectRef::new(
                 "targetUser",
-                u.target_id.clone().unwrap_or_default(),
-                u.target_user_name.clone().unwrap_or_default(),
+                u.target_id().map(str::to_string).unwrap_or_default(),
+                u.target_user_name().map(str::to_string).unwrap_or_default(),
             ));
         }
         // How the duplicates are tied to their target accounts, most common first.
         let how = tally(dups.iter().map(|u| {
-            u.tie
-                .as_deref()
+            u.tie()
                 .unwrap_or("an identifier")
                 .split(" = ")
                 .next()
@@ -152,8 +151,7 @@ pub(super) fn user_findings(
         .collect();
     if !fails.is_empty() {
         let how = tally(fails.iter().map(|u| {
-            u.reason
-                .as_deref()
+            u.reason()
                 .unwrap_or_default()
                 .split(':')
                 .next()
@@ -260,9 +258,9 @@ pub(super) fn user_findings(
             "ambiguous-match",
             format!(
                 "{} matches {} target users on {}: Entra stops with DuplicateTargetEntries.",
-                u.user_principal_name,
+                u.user_principal_name(),
                 hits.len(),
-                u.matched_on.clone().unwrap_or_default()
+                u.matched_on().map(str::to_string).unwrap_or_default()
             ),
             objs,
         );
@@ -324,10 +322,10 @@ pub(super) fn user_findings(
         .iter()
         .filter_map(|u| {
             [
-                u.user_name.as_deref(),
-                u.target_user_name.as_deref(),
-                Some(u.user_principal_name.as_str()),
-                u.mail.as_deref(),
+                u.user_name(),
+                u.target_user_name(),
+                Some(u.user_principal_name()),
+                u.mail(),
             ]
             .into_iter()
             .flatten()
@@ -344,7 +342,7 @@ pub(super) fn user_findings(
                 plural(quoted.len(), "user has", "users have"),
                 quoted.iter().take(3).map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(", ")
             ),
-            quoted.iter().map(|(u, v)| ObjectRef::new("user", &u.id, v)).collect(),
+            quoted.iter().map(|(u, v)| ObjectRef::new("user", u.id(), v)).collect(),
         );
     }
     // Scoping filter carried over.
@@ -367,7 +365,7 @@ pub(super) fn user_findings(
     let disabled: Vec<&UserImpact> = pred
         .impact
         .iter()
-        .filter(|u| u.reason.as_deref() == Some("disabled"))
+        .filter(|u| u.reason() == Some("disabled"))
         .collect();
     if !disabled.is_empty() {
         let (objs, more) = cap(disabled.len(), disabled.iter().map(|u| user_ref(u)));
@@ -394,8 +392,7 @@ pub(super) fn group_findings(
     f: &mut Findings,
 ) {
     let _ = by_id;
-    let users_by_id: HashMap<&str, &UserImpact> =
-        pred.impact.iter().map(|u| (u.id.as_str(), u)).collect();
+    let users_by_id: HashMap<&str, &UserImpact> = pred.impact.iter().map(|u| (u.id(), u)).collect();
     for g in groups {
         let nested: Vec<_> = g.members.iter().filter(|m| m.kind == "group").collect();
         if nested.is_empty() {
@@ -418,7 +415,7 @@ pub(super) fn group_findings(
             .iter()
             .filter(|u| u.via.iter().any(|v| nested_ids.contains(v)))
             .filter_map(|u| users_by_id.get(u.id.as_str()).copied())
-            .filter(|u| u.reason.as_deref() == Some("nested-only"))
+            .filter(|u| u.reason() == Some("nested-only"))
             .collect();
         objs.extend(lost.iter().map(|u| user_ref(u)));
         f.add(
@@ -439,7 +436,7 @@ pub(super) fn group_findings(
         .impact
         .iter()
         .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
-        .map(|u| u.id.as_str())
+        .map(|u| u.id())
         .collect();
     for g in groups.iter().filter(|g| g.kind == GroupKind::Microsoft365) {
         let members = pred_members(g, &pred_ids);

@@ -5,7 +5,7 @@
 //! still running. Evaluated with the shared mapping code against the
 //! snapshot's Graph attributes and the target's SCIM users, in linear time.
 
-use super::model::{DiffLine, UserAction, UserImpact};
+use super::model::{DiffLine, UserAction, UserImpact, UserImpactParts};
 use crate::mapping::expr::Source;
 use crate::mapping::graph_user::{Location, locate};
 use crate::mapping::schema::{ObjectMapping, bool_text, get_path, same_value, source_text};
@@ -280,7 +280,7 @@ fn holder_text(h: Holder, impact: &[UserImpact], index: &TargetIndex) -> String 
             "the account this cycle creates for {}",
             impact
                 .get(o)
-                .map(|u| u.user_principal_name.as_str())
+                .map(|u| u.user_principal_name())
                 .unwrap_or_default()
         ),
     }
@@ -576,7 +576,7 @@ pub fn predict(
             }
             Ok(()) => None,
         };
-        let mut row = UserImpact {
+        let mut row = UserImpactParts {
             id: u.id.clone(),
             user_principal_name: upn,
             mail,
@@ -618,7 +618,7 @@ pub fn predict(
                                 "same-cycle: matched to the account this cycle creates for {}",
                                 impact
                                     .get(*other)
-                                    .map(|o: &UserImpact| o.user_principal_name.clone())
+                                    .map(|o: &UserImpact| o.user_principal_name().to_string())
                                     .unwrap_or_default()
                             ));
                         }
@@ -707,7 +707,7 @@ pub fn predict(
                 default_mapping_misses.push((ui, None));
             }
         }
-        impact.push(row);
+        impact.push(row.into());
     }
     let orphans = (0..target_users.len()).filter(|&i| !accounted[i]).collect();
     Prediction {
@@ -834,7 +834,7 @@ pub(super) fn group_impact(
     let provisioned: HashSet<&str> = impact
         .iter()
         .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
-        .map(|u| u.id.as_str())
+        .map(|u| u.id())
         .collect();
     let targets: Vec<(&str, String)> = snap
         .target

@@ -96,7 +96,7 @@ fn duplicates(p: &Prediction) -> usize {
 
 /// The target attribute a tie points at (`objectId = target externalId` → `externalId`).
 fn tie_slot(u: &UserImpact) -> Option<&str> {
-    u.tie.as_deref()?.rsplit_once(" = target ").map(|(_, t)| t)
+    u.tie()?.rsplit_once(" = target ").map(|(_, t)| t)
 }
 
 /// The gallery attributes worth trying, best first: `externalId`, then
@@ -168,8 +168,8 @@ fn risks(
     let mut matched: HashMap<&str, Vec<usize>> = HashMap::new();
     for (ui, u) in after.impact.iter().enumerate() {
         if u.action == UserAction::Match
-            && u.reason.is_none()
-            && let Some(t) = u.target_id.as_deref()
+            && u.reason().is_none()
+            && let Some(t) = u.target_id()
         {
             matched.entry(t).or_default().push(ui);
         }
@@ -241,7 +241,7 @@ pub fn propose(
             .impact
             .iter()
             .filter(|u| u.duplicate)
-            .filter_map(|u| by_id.get(u.target_id.as_deref()?))
+            .filter_map(|u| by_id.get(u.target_id()?))
             .any(|r| {
                 get_path(r, &target).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
             });
@@ -323,7 +323,7 @@ fn target_ref(snap: &Snapshot, i: usize) -> ObjectRef {
 }
 
 fn risk_text(r: &Risk, snap: &Snapshot, pred: &Prediction) -> String {
-    let upn = |i: usize| pred.impact[i].user_principal_name.clone();
+    let upn = |i: usize| pred.impact[i].user_principal_name().to_string();
     match r {
         Risk::NotUnique(v) => format!(
             "{} it would match on {} held by several target users (for {}: {} accounts), so Entra would stop with DuplicateTargetEntries",
@@ -505,13 +505,16 @@ pub(super) fn findings(snap: &Snapshot, out: &Outcome, profile: &Profile, f: &mu
             objs.push(user_ref(u));
             objs.push(ObjectRef::new(
                 "targetUser",
-                u.target_id.clone().unwrap_or_default(),
-                u.target_user_name.clone().unwrap_or_default(),
+                u.target_id().map(str::to_string).unwrap_or_default(),
+                u.target_user_name().map(str::to_string).unwrap_or_default(),
             ));
         }
         let (objs, more) = cap(objs.len(), objs);
         let ties: Vec<String> = {
-            let mut t: Vec<String> = users.iter().filter_map(|u| u.tie.clone()).collect();
+            let mut t: Vec<String> = users
+                .iter()
+                .filter_map(|u| u.tie().map(str::to_string))
+                .collect();
             t.sort();
             t.dedup();
             t
@@ -545,8 +548,8 @@ pub(super) fn findings(snap: &Snapshot, out: &Outcome, profile: &Profile, f: &mu
             objs.push(user_ref(u));
             objs.push(ObjectRef::new(
                 "targetUser",
-                u.target_id.clone().unwrap_or_default(),
-                u.target_user_name.clone().unwrap_or_default(),
+                u.target_id().map(str::to_string).unwrap_or_default(),
+                u.target_user_name().map(str::to_string).unwrap_or_default(),
             ));
         }
         let (objs, more) = cap(objs.len(), objs);
@@ -657,9 +660,9 @@ mod tests {
         let p = plan(&s, true);
         assert_eq!(p.summary.duplicates, 0, "{:#?}", p.findings);
         assert!(codes(&p).contains(&"extra-matching"), "{:?}", codes(&p));
-        let u = p.impact.iter().find(|u| u.id == "u1").unwrap();
+        let u = p.impact.iter().find(|u| u.id() == "u1").unwrap();
         assert_eq!(u.action, UserAction::Match);
-        assert_eq!(u.matched_on.as_deref(), Some("externalId eq \"D1\""));
+        assert_eq!(u.matched_on(), Some("externalId eq \"D1\""));
         assert_eq!(
             u.rename(),
             Some(("ann@x.example".into(), "ann.new@x.example".into()))

@@ -6,7 +6,7 @@
 //! custom job's schema from the gallery's), `impact` (per-user prediction),
 //! `matching` (extra matching attributes that prevent duplicates; renames),
 //! `findings` (what would break, and notes), `build` (the pure planner), `steps` (one file per
-//! step family), `options`, `model` (the `scimshift.plan/v2` data), `placeholder` (names, binds,
+//! step family), `options`, `model` (the `scimshift.plan/v2` data; `user_impact`, a user's row in it), `placeholder` (names, binds,
 //! the binding check), `probe` (named probes, evaluating a done-check),
 //! `render` (text and Markdown). This file has the file I/O around them: read
 //! the group map, choose the profile, write the report. The command (flags,
@@ -26,9 +26,10 @@ pub mod render;
 pub mod steps;
 #[doc(hidden)]
 pub mod testkit;
+pub mod user_impact;
 
 pub use build::{build, build_with};
-pub use model::{Action, Finding, Plan, Severity, Step, UserAction, UserImpact};
+pub use model::{Action, Finding, Plan, Severity, Step, UserAction, UserImpact, UserImpactParts};
 pub use options::{ExtraMatching, PlanOptions, Scope};
 pub use profile::Profile;
 pub use render::{render_markdown, render_text};

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+pub use super::user_impact::{UserImpact, UserImpactParts};
+
 pub const FORMAT: &str = "scimshift.plan/v2";
 /// Formats an older scimshift wrote: refused with a sentence saying to re-plan.
 const OLD_FORMATS: &[&str] = &["scimshift.plan/v1"];
@@ -676,56 +678,6 @@ impl UserAction {
             UserAction::Skip => "skip",
             UserAction::Fail => "fail",
         }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UserImpact {
-    pub id: String,
-    pub user_principal_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mail: Option<String>,
-    pub action: UserAction,
-    /// The userName the custom mappings produce (what a create would send).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_name: Option<String>,
-    /// The matching attribute and value looked up (`userName eq "…"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matched_on: Option<String>,
-    /// The target user matched (match) or duplicated (create).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_user_name: Option<String>,
-    /// A create that makes a second account for someone already in the target.
-    pub duplicate: bool,
-    /// Which identifier ties this user to the target user in `targetId` when
-    /// nothing matched: `objectId = target externalId`, `mail = target emails`,
-    /// `gallery userName ← [mail] = target userName`, …
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tie: Option<String>,
-    /// Why skipped, or a note (`scoping-filter`, `disabled`, `nested-only`, `not-assigned`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// For a match: what the first cycle's update changes in the matched
-    /// account's identity attributes (`userName`, `externalId`, `emails…`),
-    /// one line each (`~ userName: old → new` is a rename). Empty otherwise.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub diff: Vec<DiffLine>,
-}
-
-impl UserImpact {
-    /// `(old, new)` when the first cycle renames the matched account (its
-    /// `userName` changes, case included).
-    pub fn rename(&self) -> Option<(String, String)> {
-        let d = self.diff.iter().find(|d| d.path == "userName")?;
-        let text = |v: &Option<Value>| match v {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => String::new(),
-        };
-        Some((text(&d.before), text(&d.after)))
     }
 }
 

@@ -161,7 +161,7 @@ pub fn render_text(plan: &Plan) -> String {
                 o,
                 "  {} {}: {old} → {new}",
                 style("~").yellow(),
-                u.user_principal_name
+                u.user_principal_name()
             );
         }
         if renamed.len() > MAX_OBJECTS {
@@ -312,17 +312,17 @@ pub fn impact_csv(plan: &Plan) -> String {
     ]);
     for u in &plan.impact {
         let _ = w.write_record([
-            u.id.as_str(),
-            &u.user_principal_name,
-            u.mail.as_deref().unwrap_or(""),
+            u.id(),
+            u.user_principal_name(),
+            u.mail().unwrap_or(""),
             u.action.as_str(),
-            u.user_name.as_deref().unwrap_or(""),
-            u.matched_on.as_deref().unwrap_or(""),
-            u.target_id.as_deref().unwrap_or(""),
-            u.target_user_name.as_deref().unwrap_or(""),
+            u.user_name().unwrap_or(""),
+            u.matched_on().unwrap_or(""),
+            u.target_id().unwrap_or(""),
+            u.target_user_name().unwrap_or(""),
             if u.duplicate { "yes" } else { "no" },
-            u.reason.as_deref().unwrap_or(""),
-            u.tie.as_deref().unwrap_or(""),
+            u.reason().unwrap_or(""),
+            u.tie().unwrap_or(""),
             &diff_text(u),
         ]);
     }
@@ -527,20 +527,20 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
             );
             for u in &plan.impact {
                 let note = if u.duplicate {
-                    format!("**duplicate** ({})", md(u.tie.as_deref().unwrap_or("")))
+                    format!("**duplicate** ({})", md(u.tie().unwrap_or("")))
                 } else if let Some((old, new)) = u.rename() {
                     format!("**renamed**: {} → {}", md(&old), md(&new))
                 } else {
-                    md(&u.reason.clone().unwrap_or_default())
+                    md(&u.reason().map(str::to_string).unwrap_or_default())
                 };
                 let _ = writeln!(
                     o,
                     "| {} | {} | {} | {} | {} | {} |",
-                    md(&u.user_principal_name),
-                    md(u.mail.as_deref().unwrap_or("")),
+                    md(u.user_principal_name()),
+                    md(u.mail().unwrap_or("")),
                     u.action.as_str(),
-                    md(u.user_name.as_deref().unwrap_or("")),
-                    md(u.target_user_name.as_deref().unwrap_or("")),
+                    md(u.user_name().unwrap_or("")),
+                    md(u.target_user_name().unwrap_or("")),
                     note
                 );
             }
@@ -566,10 +566,10 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} |",
-                md(&u.user_principal_name),
+                md(u.user_principal_name()),
                 md(old),
                 md(new),
-                md(u.matched_on.as_deref().unwrap_or(""))
+                md(u.matched_on().unwrap_or(""))
             );
         }
         if renamed.len() > MAX_REPORT_USERS {

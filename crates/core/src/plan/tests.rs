@@ -65,9 +65,9 @@ fn carried_mapping_predicts_zero_duplicates() {
     assert_eq!(p.summary.duplicates, 0);
     assert!(p.findings.iter().all(|f| f.code != "duplicate-on-create"));
     for id in demo_ids::mail_differs() {
-        let u = p.impact.iter().find(|u| u.id == id).unwrap();
+        let u = p.impact.iter().find(|u| u.id() == id).unwrap();
         assert_eq!(u.action, UserAction::Match, "{u:?}");
-        assert_eq!(u.target_id.as_deref(), Some(format!("t-{id}").as_str()));
+        assert_eq!(u.target_id(), Some(format!("t-{id}").as_str()));
     }
 }
 
@@ -156,12 +156,19 @@ fn every_demo_trap_is_a_finding_naming_the_right_objects() {
 #[test]
 fn impact_skips_with_reasons() {
     let p = plan_of(&testkit::demo_like(), &coda(), &PlanOptions::default());
-    let reason = |id: &str| p.impact.iter().find(|u| u.id == id).unwrap().reason.clone();
+    let reason = |id: &str| {
+        p.impact
+            .iter()
+            .find(|u| u.id() == id)
+            .unwrap()
+            .reason()
+            .map(str::to_string)
+    };
     assert_eq!(reason("u044").as_deref(), Some("scoping-filter"));
     assert_eq!(reason("u046").as_deref(), Some("nested-only"));
     assert_eq!(reason("u049").as_deref(), Some("disabled"));
     // Members of an assigned Microsoft 365 group are provisioned as users (Entra and the twin do).
-    let u = p.impact.iter().find(|u| u.id == "u048").unwrap();
+    let u = p.impact.iter().find(|u| u.id() == "u048").unwrap();
     assert_eq!(u.action, UserAction::Match);
     assert_eq!(p.summary.users_match, 44);
     assert_eq!(p.summary.users_create, 0);

@@ -46,10 +46,7 @@ pub struct Before {
 
 /// The target ids the plan's impact names (matched, or duplicated by a create).
 fn referenced(plan: &Plan) -> HashSet<&str> {
-    plan.impact
-        .iter()
-        .filter_map(|u| u.target_id.as_deref())
-        .collect()
+    plan.impact.iter().filter_map(|u| u.target_id()).collect()
 }
 
 /// Raw parts gathered while streaming, turned into a [`Before`] at the end.

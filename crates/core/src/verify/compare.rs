@@ -123,10 +123,10 @@ impl Index {
 /// A person's identifiers, lower case: the custom userName, UPN, mail, object id.
 fn identities(u: &UserImpact) -> Vec<String> {
     let mut v: Vec<String> = [
-        u.user_name.as_deref(),
-        Some(u.user_principal_name.as_str()),
-        u.mail.as_deref(),
-        Some(u.id.as_str()),
+        u.user_name(),
+        Some(u.user_principal_name()),
+        u.mail(),
+        Some(u.id()),
     ]
     .into_iter()
     .flatten()
@@ -213,7 +213,7 @@ pub fn compare(plan: &Plan, before: &Before, live: &Live, opts: &VerifyOptions) 
             .collect();
         cands.sort_unstable();
         cands.dedup();
-        let t_live = u.target_id.as_deref().and_then(|t| by_id.get(t).copied());
+        let t_live = u.target_id().and_then(|t| by_id.get(t).copied());
         for c in cands.iter().chain(t_live.iter()) {
             claimed.insert(*c);
             person_of.entry(*c).or_insert(i);
@@ -230,20 +230,17 @@ pub fn compare(plan: &Plan, before: &Before, live: &Live, opts: &VerifyOptions) 
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let want = u.user_name.as_deref().unwrap_or(&u.user_principal_name);
+        let want = u.user_name().unwrap_or(u.user_principal_name());
         let (expected, status, detail) = match u.action {
             UserAction::Match => {
-                let t = u.target_id.as_deref().unwrap_or_default();
-                let expected = format!(
-                    "match {t} ({})",
-                    u.target_user_name.as_deref().unwrap_or(want)
-                );
+                let t = u.target_id().unwrap_or_default();
+                let expected = format!("match {t} ({})", u.target_user_name().unwrap_or(want));
                 let (status, detail) = match t_live {
                     None if cands.is_empty() => (
                         Status::Missing,
                         format!(
                             "the account the gallery provisioned ({t}) is not in the target, and no account carries their identifiers{}",
-                            log_note(&u.id)
+                            log_note(u.id())
                         ),
                     ),
                     None if cands.len() == 1 => (
@@ -270,7 +267,8 @@ pub fn compare(plan: &Plan, before: &Before, live: &Live, opts: &VerifyOptions) 
                                     Status::Rematched,
                                     format!(
                                         "{t} now carries the identifiers of {} (userName {})",
-                                        plan.impact[*o as usize].user_principal_name, tu.user_name
+                                        plan.impact[*o as usize].user_principal_name(),
+                                        tu.user_name
                                     ),
                                 ),
                                 None => (
@@ -311,8 +309,7 @@ pub fn compare(plan: &Plan, before: &Before, live: &Live, opts: &VerifyOptions) 
                 let expected = if fail {
                     format!(
                         "fail ({})",
-                        u.reason
-                            .as_deref()
+                        u.reason()
                             .and_then(|r| r.split([':', ' ']).next())
                             .unwrap_or("predicted")
                     )
@@ -320,12 +317,15 @@ pub fn compare(plan: &Plan, before: &Before, live: &Live, opts: &VerifyOptions) 
                     format!("create {want}")
                 };
                 let (status, detail) = match cands.as_slice() {
-                    [] if fail => (Status::PredictedFail, u.reason.clone().unwrap_or_default()),
+                    [] if fail => (
+                        Status::PredictedFail,
+                        u.reason().map(str::to_string).unwrap_or_default(),
+                    ),
                     [] => (
                         Status::Missing,
                         format!(
                             "no account carries their identifiers (userName {want}){}",
-                            log_note(&u.id)
+                            log_note(u.id())
                         ),
                     ),
                     [c] => {
@@ -360,7 +360,7 @@ pub fn compare(plan: &Plan, before: &Before, live: &Live, opts: &VerifyOptions) 
                 (expected, status, detail)
             }
             UserAction::Skip => {
-                let reason = u.reason.as_deref().unwrap_or("skip");
+                let reason = u.reason().unwrap_or("skip");
                 let expected = format!("skip ({reason})");
                 let new: Vec<u32> = cands
                     .iter()
@@ -414,8 +414,8 @@ pub fn compare(plan: &Plan, before: &Before, live: &Live, opts: &VerifyOptions) 
         }
         rows.push(Row {
             kind: RowKind::User,
-            id: u.id.clone(),
-            name: u.user_principal_name.clone(),
+            id: u.id().to_string(),
+            name: u.user_principal_name().to_string(),
             expected,
             found,
             status,
@@ -579,9 +579,9 @@ fn group_rows(
         .impact
         .iter()
         .enumerate()
-        .map(|(i, u)| (u.id.as_str(), i))
+        .map(|(i, u)| (u.id(), i))
         .collect();
-    let upn = |i: usize| plan.impact[i].user_principal_name.clone();
+    let upn = |i: usize| plan.impact[i].user_principal_name().to_string();
     let assigned = live.entra.app.as_ref().ok().map(|a| &a.assigned);
 
     for (key, (name, entra_ids)) in &by_name {
@@ -810,7 +810,7 @@ fn job_check(plan: &Plan, live: &Live, opts: &VerifyOptions, notes: &mut Vec<Str
         .impact
         .iter()
         .filter(|u| u.action == UserAction::Fail)
-        .map(|u| u.id.as_str())
+        .map(|u| u.id())
         .collect();
     let cycle_began = s("/lastExecution/timeBegan");
     let bound = cycle_began.as_deref().or(opts.since.as_deref());

@@ -96,7 +96,7 @@ pub fn pilot_on_demand(i: &StepInputs, g: &GroupSnapshot, pushed: &str) -> Step 
         .impact
         .iter()
         .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
-        .map(|u| u.id.as_str())
+        .map(|u| u.id())
         .collect();
     let members: Vec<&str> = g
         .members
