@@ -86,14 +86,10 @@ fn main() {
     freed("the rest (findings, summary…)");
 
     println!("snapshot, by part:");
-    for m in snap.groups.iter_mut().flat_map(|g| g.members.iter_mut()) {
-        m.display_name = None;
-    }
-    freed("group members' display names");
     for g in snap.groups.iter_mut() {
         g.members = Vec::new();
     }
-    freed("group members' ids and kinds");
+    freed("group members");
     for u in snap.users.iter_mut() {
         u.via = Vec::new();
     }

@@ -114,13 +114,13 @@ async fn captures_the_gallery_app_and_the_target() {
         sales
             .members
             .iter()
-            .filter(|m| m.kind == "group")
-            .map(|m| m.id.as_str())
+            .filter(|m| m.kind() == "group")
+            .map(|m| m.id())
             .collect::<Vec<_>>(),
         [G_NESTED]
     );
     assert_eq!(sales.transitive_user_count, 10);
-    assert!(sales.members.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(sales.members.windows(2).all(|w| w[0].id() < w[1].id()));
     let m365 = &snap.groups[1];
     assert_eq!(
         (m365.kind, m365.members.len(), m365.transitive_user_count),

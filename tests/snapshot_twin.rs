@@ -112,9 +112,9 @@ async fn snapshot_of_the_demo_tenant_matches_the_twin() {
     let guild = eng
         .members
         .iter()
-        .find(|m| m.kind == "group")
+        .find(|m| m.kind() == "group")
         .expect("nested Platform Guild");
-    assert_eq!(guild.display_name.as_deref(), Some("Platform Guild"));
+    assert_eq!(guild.display_name(), Some("Platform Guild"));
     assert_eq!(eng.transitive_user_count, 68);
 
     // Users: those the twin's engine would consider (before scoping) are exactly
@@ -141,7 +141,7 @@ async fn snapshot_of_the_demo_tenant_matches_the_twin() {
     assert!(
         nested_only
             .iter()
-            .all(|u| u.via == [format!("nested:{}", guild.id)])
+            .all(|u| u.via == [format!("nested:{}", guild.id())])
     );
     assert!(snap.users.iter().any(
         |u| u.attributes.str("userPrincipalName") == Some("siobhan.o'brien@northwind.example")

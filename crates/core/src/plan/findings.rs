@@ -394,7 +394,7 @@ pub(super) fn group_findings(
     let _ = by_id;
     let users_by_id: HashMap<&str, &UserImpact> = pred.impact.iter().map(|u| (u.id(), u)).collect();
     for g in groups {
-        let nested: Vec<_> = g.members.iter().filter(|m| m.kind == "group").collect();
+        let nested: Vec<_> = g.members.iter().filter(|m| m.kind() == "group").collect();
         if nested.is_empty() {
             continue;
         }
@@ -402,13 +402,15 @@ pub(super) fn group_findings(
         for n in &nested {
             objs.push(ObjectRef::new(
                 "group",
-                &n.id,
-                n.display_name.clone().unwrap_or_default(),
+                n.id(),
+                n.display_name().unwrap_or_default(),
             ));
         }
         // `nested:<id>` may name the nested group or the assigned group it sits in.
-        let mut nested_ids: Vec<String> =
-            nested.iter().map(|n| format!("nested:{}", n.id)).collect();
+        let mut nested_ids: Vec<String> = nested
+            .iter()
+            .map(|n| format!("nested:{}", n.id()))
+            .collect();
         nested_ids.push(format!("nested:{}", g.id));
         let lost: Vec<&UserImpact> = snap
             .users
@@ -425,7 +427,7 @@ pub(super) fn group_findings(
                 "Assigned group \"{}\" contains nested group{} {}: Entra does not provision members of nested groups, so {} only through {} will not be provisioned (assign the nested group itself, or flatten it).",
                 g.display_name,
                 if nested.len() == 1 { "" } else { "s" },
-                nested.iter().map(|n| format!("\"{}\"", n.display_name.clone().unwrap_or_else(|| n.id.clone()))).collect::<Vec<_>>().join(", "),
+                nested.iter().map(|n| format!("\"{}\"", n.display_name().map(str::to_string).unwrap_or_else(|| n.id().to_string()))).collect::<Vec<_>>().join(", "),
                 plural(lost.len(), "user who reaches the app", "users who reach the app"),
                 if nested.len() == 1 { "it" } else { "them" }
             ),

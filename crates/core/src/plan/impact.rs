@@ -816,7 +816,7 @@ pub(super) fn pred_members(
 ) -> usize {
     g.members
         .iter()
-        .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
+        .filter(|m| m.kind() == "user" && provisioned.contains(m.id()))
         .count()
 }
 
@@ -869,8 +869,8 @@ pub(super) fn group_impact(
                 members: g
                     .members
                     .iter()
-                    .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
-                    .map(|m| m.id.clone())
+                    .filter(|m| m.kind() == "user" && provisioned.contains(m.id()))
+                    .map(|m| m.id().to_string())
                     .collect(),
                 reason: merged.then(|| "merged".to_string()),
             }

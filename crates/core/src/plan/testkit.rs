@@ -182,11 +182,7 @@ impl SnapBuilder {
             kind,
             members: members
                 .iter()
-                .map(|(k, i, n)| MemberRef {
-                    id: i.to_string(),
-                    kind: k.to_string(),
-                    display_name: Some(n.to_string()),
-                })
+                .map(|(k, i, n)| MemberRef::new(i, k, Some(n)))
                 .collect(),
             transitive_user_count: transitive,
         });

@@ -683,13 +683,9 @@ fn read_group(
             "group" => nested.push(mid.clone()),
             _ => {}
         }
-        refs.push(MemberRef {
-            id: mid,
-            kind,
-            display_name,
-        });
+        refs.push(MemberRef::new(&mid, &kind, display_name.as_deref()));
     }
-    refs.sort_by(|a, b| a.id.cmp(&b.id));
+    refs.sort_by(|a, b| a.id().cmp(b.id()));
     direct_users.sort_unstable();
     direct_users.dedup();
     let mut g = GroupSnapshot {

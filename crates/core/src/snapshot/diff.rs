@@ -290,13 +290,15 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
                 if x.kind != y.kind {
                     details.push(format!("kind: {:?} -> {:?}", x.kind, y.kind));
                 }
-                let ma: BTreeMap<&str, _> = x.members.iter().map(|m| (m.id.as_str(), m)).collect();
-                let mb: BTreeMap<&str, _> = y.members.iter().map(|m| (m.id.as_str(), m)).collect();
+                let ma: BTreeMap<&str, _> = x.members.iter().map(|m| (m.id(), m)).collect();
+                let mb: BTreeMap<&str, _> = y.members.iter().map(|m| (m.id(), m)).collect();
                 let name = |m: &super::model::MemberRef| {
                     format!(
                         "{} {}",
-                        m.kind,
-                        m.display_name.clone().unwrap_or_else(|| m.id.clone())
+                        m.kind(),
+                        m.display_name()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| m.id().to_string())
                     )
                 };
                 for (k, m) in &mb {

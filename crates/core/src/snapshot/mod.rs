@@ -6,6 +6,7 @@ pub mod attributes;
 pub mod capture;
 pub mod compact;
 pub mod diff;
+pub mod member;
 pub mod model;
 pub mod summary;
 

@@ -15,6 +15,7 @@
 
 pub use super::attributes::{AttrValue, Attributes};
 use super::compact;
+pub use super::member::MemberRef;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -163,17 +164,6 @@ pub struct GroupSnapshot {
     pub members: Vec<MemberRef>,
     /// Count of transitive user members (what an admin might expect to be provisioned).
     pub transitive_user_count: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MemberRef {
-    pub id: String,
-    /// `user` or `group`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub display_name: Option<String>,
 }
 
 /// An Entra user the app can reach, with the attributes mappings read.

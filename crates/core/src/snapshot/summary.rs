@@ -175,7 +175,7 @@ impl Summary {
                 with_nested_groups: snap
                     .groups
                     .iter()
-                    .filter(|g| g.members.iter().any(|m| m.kind == "group"))
+                    .filter(|g| g.members.iter().any(|m| m.kind() == "group"))
                     .count(),
             },
             users: UserCounts {

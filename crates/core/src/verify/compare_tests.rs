@@ -71,8 +71,8 @@ fn applied() -> Case {
         let direct: Vec<String> = g
             .members
             .iter()
-            .filter(|m| m.kind == "user")
-            .map(|m| m.id.clone())
+            .filter(|m| m.kind() == "user")
+            .map(|m| m.id().to_string())
             .collect();
         group_members.insert(g.id.clone(), direct.clone());
         if !before.pushed_groups.iter().any(|(id, _)| *id == g.id) {

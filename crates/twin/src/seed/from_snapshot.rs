@@ -148,20 +148,25 @@ pub fn from_snapshot(snap: &Snapshot) -> Result<Seed> {
             GroupKind::MailEnabledSecurity => (vec![], true, true),
             GroupKind::Distribution => (vec![], false, true),
         };
-        for m in g.members.iter().filter(|m| m.kind == "group") {
-            if !snap.groups.iter().any(|x| x.id == m.id) {
-                t.groups.entry(m.id.clone()).or_insert_with(|| DirGroup {
-                    id: m.id.clone(),
-                    display_name: m.display_name.clone().unwrap_or_else(|| m.id.clone()),
-                    description: None,
-                    group_types: vec![],
-                    security_enabled: true,
-                    mail_enabled: false,
-                    members: nested
-                        .get(&m.id)
-                        .map(|s| s.iter().cloned().collect())
-                        .unwrap_or_default(),
-                });
+        for m in g.members.iter().filter(|m| m.kind() == "group") {
+            if !snap.groups.iter().any(|x| x.id == m.id()) {
+                t.groups
+                    .entry(m.id().to_string())
+                    .or_insert_with(|| DirGroup {
+                        id: m.id().to_string(),
+                        display_name: m
+                            .display_name()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| m.id().to_string()),
+                        description: None,
+                        group_types: vec![],
+                        security_enabled: true,
+                        mail_enabled: false,
+                        members: nested
+                            .get(m.id())
+                            .map(|s| s.iter().cloned().collect())
+                            .unwrap_or_default(),
+                    });
             }
         }
         t.groups.insert(
@@ -176,8 +181,8 @@ pub fn from_snapshot(snap: &Snapshot) -> Result<Seed> {
                 members: g
                     .members
                     .iter()
-                    .filter(|m| m.kind == "user" || m.kind == "group")
-                    .map(|m| m.id.clone())
+                    .filter(|m| m.kind() == "user" || m.kind() == "group")
+                    .map(|m| m.id().to_string())
                     .collect(),
             },
         );

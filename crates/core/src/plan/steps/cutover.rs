@@ -101,8 +101,8 @@ pub fn pilot_on_demand(i: &StepInputs, g: &GroupSnapshot, pushed: &str) -> Step 
     let members: Vec<&str> = g
         .members
         .iter()
-        .filter(|m| m.kind == "user" && provisioned.contains(m.id.as_str()))
-        .map(|m| m.id.as_str())
+        .filter(|m| m.kind() == "user" && provisioned.contains(m.id()))
+        .map(|m| m.id())
         .collect();
     let rule = super::schema::rule_placeholder(&i.schema.body);
     let chunks: Vec<&[&str]> = if members.is_empty() {
