@@ -415,7 +415,7 @@ pub(super) fn group_findings(
         let lost: Vec<&UserImpact> = snap
             .users
             .iter()
-            .filter(|u| u.via.iter().any(|v| nested_ids.contains(v)))
+            .filter(|u| u.via.iter().any(|v| nested_ids.iter().any(|n| v == n)))
             .filter_map(|u| users_by_id.get(u.id.as_str()).copied())
             .filter(|u| u.reason() == Some("nested-only"))
             .collect();

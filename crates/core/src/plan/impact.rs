@@ -181,7 +181,7 @@ pub struct Prediction {
 /// Why a user is not provisioned by assignment, before mappings are looked at.
 /// Members of assigned Microsoft 365 groups are provisioned as users, as Entra
 /// and the twin's engine do; only the group's membership push is app-specific.
-fn reach(via: &[String], all: bool) -> Result<(), &'static str> {
+fn reach(via: &[crate::snapshot::model::Via], all: bool) -> Result<(), &'static str> {
     if all
         || via
             .iter()

@@ -142,7 +142,7 @@ impl SnapBuilder {
             id: id.into(),
             attributes: json!({"id": id, "userPrincipalName": upn, "mail": mail, "givenName": given, "surname": sur,
                 "displayName": format!("{given} {sur}"), "department": department, "accountEnabled": enabled}).into(),
-            via: via.iter().map(|s| s.to_string()).collect(),
+            via: via.iter().map(|&s| s.into()).collect(),
         });
         self
     }

@@ -17,7 +17,7 @@
 
 use super::model::{
     AppSnapshot, Assignment, Attributes, CREDENTIAL_KEYS, FORMAT, GroupKind, GroupSnapshot,
-    JobSnapshot, KeyValue, MemberRef, Snapshot, Source, TargetSnapshot, UserSnapshot,
+    JobSnapshot, KeyValue, MemberRef, Snapshot, Source, TargetSnapshot, UserSnapshot, Via,
 };
 use crate::error::{Error, Result};
 use crate::graph::client::{odata_string, query, seg};
@@ -289,10 +289,11 @@ pub async fn capture_unsealed(
                 let first = resp.into_result(&req)?;
                 let members = graph.rest_of_pages(first, &req.url).await?;
                 let set = nested_users.entry(n.clone()).or_default();
+                let via = Via::from(format!("nested:{n}"));
                 for m in members.into_iter().filter(|m| member_kind(m) == "user") {
                     let mid = str_of(&m, "id").unwrap_or_default();
                     set.insert(mid.clone());
-                    users.add(&mid, Some(m), format!("nested:{n}"));
+                    users.add(&mid, Some(m), &via);
                 }
                 bar.inc(1);
                 quota_eta(graph, &bar, (nested_ids.len() - nested_users.len()) as u64);
@@ -322,8 +323,9 @@ pub async fn capture_unsealed(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let direct_via = Via::from("direct");
     for id in &direct {
-        users.add(id, None, "direct".into());
+        users.add(id, None, &direct_via);
     }
     let unread: Vec<&String> = direct
         .iter()
@@ -361,7 +363,7 @@ pub async fn capture_unsealed(
                     continue;
                 }
                 let u = resp.into_result(&req)?;
-                users.add(id, Some(u), "direct".into());
+                users.add(id, Some(u), &direct_via);
             }
         }
         bar.finish();
@@ -370,6 +372,7 @@ pub async fn capture_unsealed(
     // Sync all: every user.
     if sync_all {
         let spin = Task::start(progress, "reading all users (SyncAll)", None);
+        let all = Via::from("all");
         graph
             .for_each_page(
                 &format!("/users?$select={}&$top=999", query(&user_select)),
@@ -377,7 +380,7 @@ pub async fn capture_unsealed(
                     spin.inc(page.len() as u64);
                     for u in page {
                         let id = str_of(&u, "id").unwrap_or_default();
-                        users.add(&id, Some(u), "all".into());
+                        users.add(&id, Some(u), &all);
                     }
                     Ok(())
                 },
@@ -671,13 +674,14 @@ fn read_group(
     let mut refs = Vec::with_capacity(members.len());
     let mut direct_users = Vec::new();
     let mut nested = Vec::new();
+    let via = Via::from(format!("group:{id}"));
     for m in members {
         let kind = member_kind(&m);
         let mid = str_of(&m, "id").unwrap_or_default();
         let display_name = str_of(&m, "displayName");
         match kind.as_str() {
             "user" => {
-                users.add(&mid, Some(m), format!("group:{id}"));
+                users.add(&mid, Some(m), &via);
                 direct_users.push(mid.clone());
             }
             "group" => nested.push(mid.clone()),
@@ -821,7 +825,8 @@ struct UserIndex {
     by_name: HashMap<String, usize>,
     /// (id, attributes, via); a removed user keeps its slot with an empty id.
     /// `via` is a short Vec (usually one entry), sorted at the end.
-    users: Vec<(String, Option<Attributes>, Vec<String>)>,
+    /// The same `via` is one shared string for every user it names.
+    users: Vec<(String, Option<Attributes>, Vec<Via>)>,
 }
 
 impl UserIndex {
@@ -831,7 +836,7 @@ impl UserIndex {
             Err(_) => self.by_name.get(id).copied(),
         }
     }
-    fn add(&mut self, id: &str, attrs: Option<Value>, via: String) {
+    fn add(&mut self, id: &str, attrs: Option<Value>, via: &Via) {
         if id.is_empty() {
             return;
         }
@@ -854,8 +859,8 @@ impl UserIndex {
         {
             e.1 = Some(user_attributes(a));
         }
-        if !e.2.contains(&via) {
-            e.2.push(via);
+        if !e.2.contains(via) {
+            e.2.push(via.clone());
         }
     }
     fn has_attributes(&self, id: &str) -> bool {

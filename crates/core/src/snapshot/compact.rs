@@ -40,10 +40,10 @@ pub fn values<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
     d.deserialize_seq(Seq)
 }
 
-/// `#[serde(deserialize_with = "compact::strings")]` for a short `Vec<String>`
-/// (a user's `via`): no spare capacity.
-pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let mut v = Vec::<String>::deserialize(d)?;
+/// `#[serde(deserialize_with = "compact::list")]` for a short `Vec` (a
+/// user's `via`): no spare capacity.
+pub fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    let mut v = Vec::<T>::deserialize(d)?;
     v.shrink_to_fit();
     Ok(v)
 }

@@ -9,5 +9,6 @@ pub mod diff;
 pub mod member;
 pub mod model;
 pub mod summary;
+pub mod via;
 
 pub use model::Snapshot;

@@ -16,6 +16,7 @@
 pub use super::attributes::{AttrValue, Attributes};
 use super::compact;
 pub use super::member::MemberRef;
+pub use super::via::Via;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -176,8 +177,8 @@ pub struct UserSnapshot {
     pub attributes: Attributes,
     /// How the user reaches the app: `direct`, `group:<id>`, `nested:<id>` (not
     /// provisioned: nested), `all` (SyncAll). Sorted.
-    #[serde(deserialize_with = "compact::strings")]
-    pub via: Vec<String>,
+    #[serde(deserialize_with = "compact::list")]
+    pub via: Vec<Via>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -313,7 +314,7 @@ impl Snapshot {
         use crate::error::Error;
         let file = std::fs::File::open(path).map_err(|e| Error::io_at(path, e))?;
         let reader = std::io::BufReader::with_capacity(1 << 20, file);
-        match serde_json::from_reader::<_, Snapshot>(reader) {
+        match super::via::shared(|| serde_json::from_reader::<_, Snapshot>(reader)) {
             Ok(snap) => snap.checked(path),
             Err(e) if e.is_io() => Err(Error::io_at(path, e.into())),
             Err(e) => {
@@ -325,7 +326,7 @@ impl Snapshot {
 
     /// [`Snapshot::load`] on a file's bytes; `path` names it in the sentence.
     pub fn from_bytes(bytes: Vec<u8>, path: &std::path::Path) -> crate::error::Result<Snapshot> {
-        match serde_json::from_slice::<Snapshot>(&bytes) {
+        match super::via::shared(|| serde_json::from_slice::<Snapshot>(&bytes)) {
             Ok(snap) => {
                 drop(bytes);
                 snap.checked(path)
