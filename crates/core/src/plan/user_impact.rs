@@ -85,13 +85,37 @@ const BUILD_ORDER: [usize; FIELDS] = [
 #[derive(Clone, PartialEq)]
 pub struct UserImpact {
     text: Box<str>,
-    /// Each field's start and length in `text`.
-    spans: [[u32; 2]; FIELDS],
+    spans: Spans,
     /// Bit `i`: field `i` is present (the id and the UPN always are).
     present: u16,
     pub action: UserAction,
     pub duplicate: bool,
-    pub diff: Vec<DiffLine>,
+    pub diff: Box<[DiffLine]>,
+}
+
+/// Each field's start and length in the text: two bytes each when the text
+/// is shorter than 64 KB (every real user), four otherwise.
+#[derive(Clone, PartialEq)]
+enum Spans {
+    Short([[u16; 2]; FIELDS]),
+    Long(Box<[[u32; 2]; FIELDS]>),
+}
+
+impl Spans {
+    fn of(spans: [[usize; 2]; FIELDS], text_len: usize) -> Spans {
+        if text_len <= usize::from(u16::MAX) {
+            Spans::Short(spans.map(|s| s.map(|x| x as u16)))
+        } else {
+            // A user's text is a few hundred bytes: far below 4 GB.
+            Spans::Long(Box::new(spans.map(|s| s.map(|x| x as u32))))
+        }
+    }
+    fn get(&self, i: usize) -> [usize; 2] {
+        match self {
+            Spans::Short(s) => s[i].map(usize::from),
+            Spans::Long(s) => s[i].map(|x| x as usize),
+        }
+    }
 }
 
 impl From<UserImpactParts> for UserImpact {
@@ -108,7 +132,7 @@ impl From<UserImpactParts> for UserImpact {
             p.reason.as_deref(),
         ];
         let mut text = String::with_capacity(fields.iter().flatten().map(|f| f.len()).sum());
-        let mut spans = [[0u32; 2]; FIELDS];
+        let mut spans = [[0usize; 2]; FIELDS];
         let mut present = 0u16;
         for i in BUILD_ORDER {
             let Some(f) = fields[i] else { continue };
@@ -117,16 +141,15 @@ impl From<UserImpactParts> for UserImpact {
                 text.push_str(f);
                 text.len() - f.len()
             });
-            // A user's fields are a few hundred bytes: far below u32::MAX.
-            spans[i] = [start as u32, f.len() as u32];
+            spans[i] = [start, f.len()];
         }
         UserImpact {
+            spans: Spans::of(spans, text.len()),
             text: text.into_boxed_str(),
-            spans,
             present,
             action: p.action,
             duplicate: p.duplicate,
-            diff: p.diff,
+            diff: p.diff.into_boxed_slice(),
         }
     }
 }
@@ -136,7 +159,7 @@ impl UserImpact {
         if self.present & (1 << i) == 0 {
             return None;
         }
-        let [start, len] = self.spans[i].map(|x| x as usize);
+        let [start, len] = self.spans.get(i);
         self.text.get(start..start + len)
     }
     pub fn id(&self) -> &str {
@@ -198,7 +221,7 @@ impl UserImpact {
             duplicate: self.duplicate,
             tie: owned(TIE),
             reason: owned(REASON),
-            diff: self.diff.clone(),
+            diff: self.diff.to_vec(),
         }
     }
 }
@@ -322,6 +345,16 @@ mod tests {
             serde_json::to_string(&bare).unwrap()
         );
         assert!(serde_json::from_str::<UserImpact>(r#"{"id":"u"}"#).is_err());
+        // A text of 64 KB or more keeps its fields too.
+        let long = UserImpactParts {
+            reason: Some("r".repeat(70_000)),
+            ..p.clone()
+        };
+        let l = UserImpact::from(long.clone());
+        assert!(matches!(l.spans, Spans::Long(_)));
+        assert_eq!(l.parts(), long);
+        assert!(matches!(u.spans, Spans::Short(_)));
+        assert!(std::mem::size_of::<UserImpact>() <= 80);
         // The UPN, mail and userName are the text inside `matchedOn`: held once.
         assert_eq!(
             u.text.len(),
