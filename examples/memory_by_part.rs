@@ -50,9 +50,7 @@ fn main() {
     let pilot = args
         .next()
         .unwrap_or_else(|| "Synthetic Group 00000".into());
-    let f = std::fs::File::open(&path).expect("snapshot file");
-    let mut snap: scimshift::snapshot::Snapshot =
-        serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, f)).expect("snapshot");
+    let mut snap = scimshift::snapshot::Snapshot::load(&path).expect("snapshot");
     let loaded = held();
     println!("snapshot loaded: {loaded} kB");
 
@@ -78,8 +76,24 @@ fn main() {
     println!("plan, by part:");
     plan.impact = Vec::new();
     freed("impact (per user)");
+    for s in plan.steps.iter_mut() {
+        s.diff = Vec::new();
+    }
+    freed("steps: diff lines");
+    for s in plan.steps.iter_mut() {
+        s.undo.requests = Vec::new();
+    }
+    freed("steps: undo requests");
+    for r in plan.steps.iter_mut().flat_map(|s| s.requests.iter_mut()) {
+        r.binds = Vec::new();
+    }
+    freed("steps: request binds");
+    for r in plan.steps.iter_mut().flat_map(|s| s.requests.iter_mut()) {
+        r.body = None;
+    }
+    freed("steps: request bodies");
     plan.steps = Vec::new();
-    freed("steps");
+    freed("steps: the rest");
     plan.group_impact = Vec::new();
     freed("group impact");
     drop(plan);

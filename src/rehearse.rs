@@ -632,7 +632,7 @@ fn compare_groups(
                 .filter_map(|m| m.get("value").and_then(serde_json::Value::as_str))
                 .filter_map(|t| by_target.get(t).copied())
                 .collect();
-            let predicted: BTreeSet<&str> = g.members.iter().map(String::as_str).collect();
+            let predicted: BTreeSet<&str> = g.members.iter().collect();
             let missing: Vec<String> = predicted
                 .difference(&members)
                 .map(|s| s.to_string())

@@ -870,7 +870,7 @@ pub(super) fn group_impact(
                     .members
                     .iter()
                     .filter(|m| m.kind() == "user" && provisioned.contains(m.id()))
-                    .map(|m| m.id().to_string())
+                    .map(|m| m.id())
                     .collect(),
                 reason: merged.then(|| "merged".to_string()),
             }

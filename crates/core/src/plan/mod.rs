@@ -6,7 +6,7 @@
 //! custom job's schema from the gallery's), `impact` (per-user prediction),
 //! `matching` (extra matching attributes that prevent duplicates; renames),
 //! `findings` (what would break, and notes), `build` (the pure planner), `steps` (one file per
-//! step family), `options`, `model` (the `scimshift.plan/v2` data; `user_impact`, a user's row in it), `placeholder` (names, binds,
+//! step family), `options`, `model` (the `scimshift.plan/v2` data; `user_impact`, a user's row in it; `id_list`, a group's members in it), `placeholder` (names, binds,
 //! the binding check), `probe` (named probes, evaluating a done-check),
 //! `render` (text and Markdown). This file has the file I/O around them: read
 //! the group map, choose the profile, write the report. The command (flags,
@@ -15,6 +15,7 @@
 pub mod build;
 pub mod custom_schema;
 pub mod findings;
+pub mod id_list;
 pub mod impact;
 pub mod matching;
 pub mod model;

@@ -810,7 +810,7 @@ pub struct GroupImpact {
     pub target_id: Option<String>,
     /// The Entra ids of the members the first cycle adds: its direct user
     /// members the custom job provisions (nested groups' members are not).
-    pub members: Vec<String>,
+    pub members: super::id_list::IdList,
     /// Why the outcome cannot be foretold exactly (`merged`: another Entra
     /// group is pushed under the same name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
