@@ -831,11 +831,27 @@ pub(super) fn group_impact(
     impact: &[UserImpact],
 ) -> Vec<super::model::GroupImpact> {
     use super::model::{GroupAction, GroupImpact};
-    let provisioned: HashSet<&str> = impact
-        .iter()
-        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
-        .map(|u| u.id())
-        .collect();
+    let provisions = |u: &UserImpact| matches!(u.action, UserAction::Match | UserAction::Create);
+    // The impact is in snapshot order, and a captured snapshot's users are
+    // sorted by id, each once: a member is found by binary search, with no
+    // set of a million ids. Any other snapshot gets the set.
+    let sorted = snap.users.windows(2).all(|w| w[0].id < w[1].id);
+    let set: Option<HashSet<&str>> = (!sorted || snap.users.len() != impact.len()).then(|| {
+        impact
+            .iter()
+            .filter(|u| provisions(u))
+            .map(|u| u.id())
+            .collect()
+    });
+    let provisioned = |id: &str| match &set {
+        Some(set) => set.contains(id),
+        None => snap
+            .users
+            .binary_search_by(|u| u.id.as_str().cmp(id))
+            .ok()
+            .and_then(|i| impact.get(i))
+            .is_some_and(|u| u.id() == id && provisions(u)),
+    };
     let targets: Vec<(&str, String)> = snap
         .target
         .iter()
@@ -869,7 +885,7 @@ pub(super) fn group_impact(
                 members: g
                     .members
                     .iter()
-                    .filter(|m| m.kind() == "user" && provisioned.contains(m.id()))
+                    .filter(|m| m.kind() == "user" && provisioned(m.id()))
                     .map(|m| m.id())
                     .collect(),
                 reason: merged.then(|| "merged".to_string()),

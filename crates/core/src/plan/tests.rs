@@ -952,3 +952,29 @@ fn an_unknown_pilot_group_names_ten_assigned_groups_and_counts_the_rest() {
     assert!(err.message.ends_with("and 10 more"), "{}", err.message);
     assert!(!err.message.contains("Team 19"), "{}", err.message);
 }
+
+/// A pushed group's predicted members are found by binary search in a
+/// captured (sorted) snapshot and through a set in any other: the same members.
+#[test]
+fn group_members_are_the_same_whatever_the_order_of_the_snapshot_users() {
+    let members = |snap: &Snapshot| -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<_> = plan_of(snap, &coda(), &PlanOptions::default())
+            .group_impact
+            .iter()
+            .map(|g| {
+                let mut m: Vec<String> = g.members.iter().map(str::to_string).collect();
+                m.sort();
+                (g.id.clone(), m)
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let mut sorted = testkit::demo_like();
+    sorted.users.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut reversed = sorted.clone();
+    reversed.users.reverse();
+    let want = members(&sorted);
+    assert!(want.iter().any(|(_, m)| !m.is_empty()), "{want:?}");
+    assert_eq!(members(&reversed), want);
+}

@@ -162,6 +162,7 @@ pub struct GroupSnapshot {
     pub display_name: String,
     pub kind: GroupKind,
     /// Direct members (users and groups), sorted by id.
+    #[serde(deserialize_with = "compact::list")]
     pub members: Vec<MemberRef>,
     /// Count of transitive user members (what an admin might expect to be provisioned).
     pub transitive_user_count: usize,
