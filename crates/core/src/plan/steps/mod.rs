@@ -74,11 +74,5 @@ pub fn all(i: &StepInputs) -> Vec<Step> {
     if !i.pushed.is_empty() {
         steps.push(verify::groups(i));
     }
-    for s in &mut steps {
-        let requests = s.requests.iter_mut().chain(&mut s.undo.requests);
-        for body in requests.filter_map(|r| r.body.as_mut()) {
-            crate::snapshot::compact::fit(body);
-        }
-    }
     steps
 }
