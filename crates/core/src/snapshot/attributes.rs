@@ -8,8 +8,11 @@
 //! Graph property names are `&'static str`, no allocation), and its values
 //! packed in file order into one byte buffer: a tag byte, then a number's 8
 //! bytes or a string's length and text; anything else (arrays, objects) stays
-//! a `Value` beside it. About 190 bytes a user, where 24-byte value slots and
-//! a heap string per long value took 460.
+//! a `Value` beside it. A string equal to an earlier one of the same user (a
+//! mail equal to the UPN) is packed as the earlier one's position, and a value
+//! many users share (a department, a city) as an index into one table of them
+//! for the process. About 190 bytes a user without the last two, where
+//! 24-byte value slots and a heap string per long value took 460.
 //!
 //! It serialises exactly as the `Value` object it was read from (same keys,
 //! order and numbers), so the file bytes and the digest do not change.
@@ -19,6 +22,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 /// Property names Graph returns for users beyond those the snapshot selects
@@ -169,7 +173,10 @@ impl Serialize for AttrValue<'_> {
 
 // How a value is packed: a tag byte, then for a number its 8 bytes
 // (little-endian), for a string its length (LEB128) and its bytes, for an
-// array or object its index (LEB128) in the object's own list of them.
+// array or object its index (LEB128) in the object's own list of them; a
+// string equal to an earlier one of the object (a mail equal to the UPN) is
+// the earlier one's position, and a common value (see [`Words`]) its index in
+// the process's table of them.
 const NULL: u8 = 0;
 const FALSE: u8 = 1;
 const TRUE: u8 = 2;
@@ -178,6 +185,59 @@ const NEG_INT: u8 = 4;
 const FLOAT: u8 = 5;
 const STRING: u8 = 6;
 const JSON: u8 = 7;
+const SAME: u8 = 8;
+const WORD: u8 = 9;
+
+/// Values many users share (a department, a job title, a city, a country,
+/// a user type), held once for the process: a user's buffer holds an index.
+/// Each attribute shares its first [`WORDS_PER_KEY`] different values (an
+/// attribute whose values are all different, like a UPN, stops there), at
+/// most [`MAX_WORDS`] in all; they are kept for the life of the process (at
+/// most 4 MB), so an index read back is always there.
+#[derive(Default)]
+struct Words {
+    by_key: HashMap<Box<str>, HashMap<&'static str, u32>>,
+    list: Vec<&'static str>,
+}
+
+const WORDS_PER_KEY: usize = 256;
+const MAX_WORDS: usize = 1 << 16;
+/// Longer values are not shared (nor shorter than 2 bytes: no gain).
+const WORD_LEN: std::ops::RangeInclusive<usize> = 2..=64;
+
+static WORDS: std::sync::LazyLock<std::sync::RwLock<Words>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The index of `value` of attribute `key` in the table, added when there is room.
+fn word_of(key: &str, value: &str) -> Option<u32> {
+    if !WORD_LEN.contains(&value.len()) {
+        return None;
+    }
+    let known = |w: &Words| w.by_key.get(key).map(|m| (m.get(value).copied(), m.len()));
+    let read = known(&WORDS.read().unwrap_or_else(|e| e.into_inner()));
+    match read {
+        Some((Some(i), _)) => return Some(i),
+        Some((None, n)) if n >= WORDS_PER_KEY => return None,
+        _ => {}
+    }
+    let mut w = WORDS.write().unwrap_or_else(|e| e.into_inner());
+    match known(&w) {
+        Some((Some(i), _)) => return Some(i),
+        Some((None, n)) if n >= WORDS_PER_KEY => return None,
+        _ if w.list.len() >= MAX_WORDS => return None,
+        _ => {}
+    }
+    let i = w.list.len() as u32;
+    let text: &'static str = Box::leak(value.into());
+    w.list.push(text);
+    w.by_key.entry(key.into()).or_default().insert(text, i);
+    Some(i)
+}
+
+fn word(i: usize) -> &'static str {
+    let w = WORDS.read().unwrap_or_else(|e| e.into_inner());
+    w.list.get(i).copied().unwrap_or_default()
+}
 
 fn put_len(out: &mut Vec<u8>, mut n: usize) {
     loop {
@@ -191,11 +251,13 @@ fn put_len(out: &mut Vec<u8>, mut n: usize) {
     }
 }
 
-/// Appends `v` to `data` (arrays and objects to `json`).
-fn pack(data: &mut Vec<u8>, json: &mut Vec<Value>, v: Value) {
-    match v {
+/// Appends `values[i]`, the value of `key`, to `data` (arrays and objects
+/// are moved to `json`; strings stay in `values` for the ones after to be
+/// compared with).
+fn pack(data: &mut Vec<u8>, json: &mut Vec<Value>, key: &str, values: &mut [Value], i: usize) {
+    match &values[i] {
         Value::Null => data.push(NULL),
-        Value::Bool(b) => data.push(if b { TRUE } else { FALSE }),
+        Value::Bool(b) => data.push(if *b { TRUE } else { FALSE }),
         Value::Number(n) => {
             let (tag, bytes) = if let Some(u) = n.as_u64() {
                 (POS_INT, u.to_le_bytes())
@@ -208,21 +270,30 @@ fn pack(data: &mut Vec<u8>, json: &mut Vec<Value>, v: Value) {
             data.extend_from_slice(&bytes);
         }
         Value::String(s) => {
-            data.push(STRING);
-            put_len(data, s.len());
-            data.extend_from_slice(s.as_bytes());
+            let earlier = values[..i].iter().position(|e| e.as_str() == Some(s));
+            if let Some(j) = earlier.filter(|_| s.len() >= 4) {
+                data.push(SAME);
+                put_len(data, j);
+            } else if let Some(w) = word_of(key, s) {
+                data.push(WORD);
+                put_len(data, w as usize);
+            } else {
+                data.push(STRING);
+                put_len(data, s.len());
+                data.extend_from_slice(s.as_bytes());
+            }
         }
-        other => {
+        _ => {
             data.push(JSON);
             put_len(data, json.len());
-            json.push(other);
+            json.push(std::mem::take(&mut values[i]));
         }
     }
 }
 
 /// A user's attributes: a JSON object, in order (its keys shared, its
 /// values packed into one byte buffer of its own).
-#[derive(Clone, PartialEq, Default)]
+#[derive(Clone, Default)]
 pub struct Attributes {
     keys: Keys,
     data: Box<[u8]>,
@@ -287,6 +358,15 @@ impl<'a> Iterator for Values<'a> {
                 self.at += n;
                 AttrValue::String(std::str::from_utf8(bytes).unwrap_or_default())
             }
+            SAME => {
+                let j = self.len();
+                self.attrs
+                    .values()
+                    .nth(j)
+                    .filter(|v| matches!(v, AttrValue::String(_)))
+                    .unwrap_or(AttrValue::Null)
+            }
+            WORD => AttrValue::String(word(self.len())),
             JSON => {
                 let i = self.len();
                 self.attrs
@@ -336,9 +416,9 @@ impl Attributes {
         for (k, v) in pairs {
             put(&mut keys, &mut values, key(k), v);
         }
-        Attributes::packed(&keys, values.drain(..))
+        Attributes::packed(&keys, &mut values)
     }
-    fn packed(keys: &[Cow<'static, str>], values: impl Iterator<Item = Value>) -> Self {
+    fn packed(keys: &[Cow<'static, str>], values: &mut [Value]) -> Self {
         thread_local! {
             static DATA: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -346,8 +426,8 @@ impl Attributes {
             let mut data = data.borrow_mut();
             data.clear();
             let mut json = Vec::new();
-            for v in values {
-                pack(&mut data, &mut json, v);
+            for (i, k) in keys.iter().enumerate() {
+                pack(&mut data, &mut json, k, values, i);
             }
             Attributes {
                 keys: shared_keys(keys),
@@ -355,6 +435,13 @@ impl Attributes {
                 json: json.into_boxed_slice(),
             }
         })
+    }
+}
+
+/// The same keys and values (however they are packed).
+impl PartialEq for Attributes {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys && self.values().eq(other.values())
     }
 }
 
@@ -422,7 +509,8 @@ impl<'de> Deserialize<'de> for Attributes {
                         let v = map.next_value_seed(super::compact::Compact)?;
                         put(keys, values, k, v);
                     }
-                    let out = Attributes::packed(keys, values.drain(..));
+                    let out = Attributes::packed(keys, values);
+                    values.clear();
                     keys.clear();
                     Ok(out)
                 })
@@ -472,6 +560,38 @@ mod tests {
         let b = Attributes::from_pairs([("k".to_string(), Value::from(long.clone()))]);
         assert_eq!(b.str("k"), Some(long.as_str()));
         assert_eq!(b.data.len(), 1 + 2 + 300);
+        // A string equal to an earlier one is its position; a common value is
+        // one string for the process.
+        let upn = format!("{}@x.example", "a".repeat(70));
+        let twice = Attributes::from_pairs([
+            ("userPrincipalName".to_string(), Value::from(upn.clone())),
+            ("mail".to_string(), Value::from(upn.clone())),
+            ("department".to_string(), Value::from("Engineering")),
+        ]);
+        assert_eq!(twice.str("mail"), Some(upn.as_str()));
+        assert_eq!(twice.str("department"), Some("Engineering"));
+        assert_eq!(twice.data[..2 + upn.len() + 2], {
+            let mut d = vec![STRING, upn.len() as u8];
+            d.extend_from_slice(upn.as_bytes());
+            d.extend_from_slice(&[SAME, 0]);
+            d
+        });
+        assert_eq!(twice.data[2 + upn.len() + 2], WORD);
+        let other =
+            Attributes::from_pairs([("department".to_string(), Value::from("Engineering"))]);
+        assert_eq!(other.data.len(), twice.data.len() - (2 + upn.len() + 2));
+        assert_eq!(
+            serde_json::to_string(&twice).unwrap(),
+            format!(r#"{{"userPrincipalName":"{upn}","mail":"{upn}","department":"Engineering"}}"#)
+        );
+        // An attribute with more different values than are shared keeps the rest as text.
+        let many: Vec<Attributes> = (0..WORDS_PER_KEY + 10)
+            .map(|i| Attributes::from_pairs([("x_many".to_string(), Value::from(format!("v{i}")))]))
+            .collect();
+        for (i, a) in many.iter().enumerate() {
+            assert_eq!(a.str("x_many"), Some(format!("v{i}").as_str()));
+        }
+        assert_eq!(many.last().unwrap().data[0], STRING);
         let empty: Attributes = serde_json::from_str("{}").unwrap();
         assert_eq!(serde_json::to_string_pretty(&empty).unwrap(), "{}");
         assert_eq!(empty, Attributes::default());
