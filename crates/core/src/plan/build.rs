@@ -499,24 +499,18 @@ fn estimate(
         .iter()
         .filter(|u| u.action == UserAction::Create)
         .count();
-    let provisioned: std::collections::HashSet<&str> = pred
-        .impact
-        .iter()
-        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
-        .map(|u| u.id())
-        .collect();
+    let provisioned = impact::Provisioned::new(snap, &pred.impact);
     let (n_groups, memberships) = if pushes {
         (
             groups.len(),
             groups
                 .iter()
-                .map(|g| impact::pred_members(g, &provisioned))
+                .map(|g| provisioned.members_of(g).count())
                 .sum(),
         )
     } else {
         (0, 0)
     };
-    let _ = snap;
     let units = (matched + 2 * created + n_groups + memberships) as f64;
     let round = |x: f64| (x * 10.0).round() / 10.0;
     Estimate {

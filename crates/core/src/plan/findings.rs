@@ -4,7 +4,7 @@
 //! custom schema; the planner (`build`) only collects them.
 
 use super::custom_schema::CustomSchema;
-use super::impact::pred_members;
+use super::impact::Provisioned;
 use super::impact::{self, Prediction};
 use super::model::*;
 use super::options::PlanOptions;
@@ -122,8 +122,8 @@ pub(super) fn user_findings(
             objs.push(user_ref(u));
             objs.push(ObjectRef::new(
                 "targetUser",
-                u.target_id().map(str::to_string).unwrap_or_default(),
-                u.target_user_name().map(str::to_string).unwrap_or_default(),
+                u.target_id().unwrap_or_default(),
+                u.target_user_name().unwrap_or_default(),
             ));
         }
         // How the duplicates are tied to their target accounts, most common first.
@@ -260,7 +260,7 @@ pub(super) fn user_findings(
                 "{} matches {} target users on {}: Entra stops with DuplicateTargetEntries.",
                 u.user_principal_name(),
                 hits.len(),
-                u.matched_on().map(str::to_string).unwrap_or_default()
+                u.matched_on().unwrap_or_default()
             ),
             objs,
         );
@@ -427,21 +427,16 @@ pub(super) fn group_findings(
                 "Assigned group \"{}\" contains nested group{} {}: Entra does not provision members of nested groups, so {} only through {} will not be provisioned (assign the nested group itself, or flatten it).",
                 g.display_name,
                 if nested.len() == 1 { "" } else { "s" },
-                nested.iter().map(|n| format!("\"{}\"", n.display_name().map(str::to_string).unwrap_or_else(|| n.id().to_string()))).collect::<Vec<_>>().join(", "),
+                nested.iter().map(|n| format!("\"{}\"", n.display_name().unwrap_or(n.id()))).collect::<Vec<_>>().join(", "),
                 plural(lost.len(), "user who reaches the app", "users who reach the app"),
                 if nested.len() == 1 { "it" } else { "them" }
             ),
             objs,
         );
     }
-    let pred_ids: std::collections::HashSet<&str> = pred
-        .impact
-        .iter()
-        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
-        .map(|u| u.id())
-        .collect();
+    let provisioned = Provisioned::new(snap, &pred.impact);
     for g in groups.iter().filter(|g| g.kind == GroupKind::Microsoft365) {
-        let members = pred_members(g, &pred_ids);
+        let members = provisioned.members_of(g).count();
         let (sev, what) = if profile.m365_group_members_sync {
             (
                 Severity::Info,

@@ -809,15 +809,56 @@ impl Source for SnapshotUserSource<'_> {
     }
 }
 
-/// Direct user members of `g` the custom job provisions.
-pub(super) fn pred_members(
-    g: &crate::snapshot::model::GroupSnapshot,
-    provisioned: &HashSet<&str>,
-) -> usize {
-    g.members
-        .iter()
-        .filter(|m| m.kind() == "user" && provisioned.contains(m.id()))
-        .count()
+/// Which snapshot users the custom job's first cycle provisions (matched or
+/// created), by object id.
+///
+/// The impact is in snapshot order, and a captured snapshot's users are
+/// sorted by id, each once: an id is found by binary search, with no set of
+/// a million ids. Any other snapshot gets the set.
+pub(super) struct Provisioned<'a> {
+    snap: &'a Snapshot,
+    impact: &'a [UserImpact],
+    set: Option<HashSet<&'a str>>,
+}
+
+fn provisions(u: &UserImpact) -> bool {
+    matches!(u.action, UserAction::Match | UserAction::Create)
+}
+
+impl<'a> Provisioned<'a> {
+    pub(super) fn new(snap: &'a Snapshot, impact: &'a [UserImpact]) -> Self {
+        let sorted = snap.users.windows(2).all(|w| w[0].id < w[1].id);
+        let set = (!sorted || snap.users.len() != impact.len()).then(|| {
+            impact
+                .iter()
+                .filter(|u| provisions(u))
+                .map(|u| u.id())
+                .collect()
+        });
+        Provisioned { snap, impact, set }
+    }
+    pub(super) fn contains(&self, id: &str) -> bool {
+        match &self.set {
+            Some(set) => set.contains(id),
+            None => self
+                .snap
+                .users
+                .binary_search_by(|u| u.id.as_str().cmp(id))
+                .ok()
+                .and_then(|i| self.impact.get(i))
+                .is_some_and(|u| u.id() == id && provisions(u)),
+        }
+    }
+    /// `g`'s direct user members that are provisioned, in its order.
+    pub(super) fn members_of<'g>(
+        &self,
+        g: &'g crate::snapshot::model::GroupSnapshot,
+    ) -> impl Iterator<Item = &'g str> {
+        g.members
+            .iter()
+            .filter(|m| m.kind() == "user" && self.contains(m.id()))
+            .map(|m| m.id())
+    }
 }
 
 /// Each pushed group's first cycle: adopt the one target group with its
@@ -831,27 +872,7 @@ pub(super) fn group_impact(
     impact: &[UserImpact],
 ) -> Vec<super::model::GroupImpact> {
     use super::model::{GroupAction, GroupImpact};
-    let provisions = |u: &UserImpact| matches!(u.action, UserAction::Match | UserAction::Create);
-    // The impact is in snapshot order, and a captured snapshot's users are
-    // sorted by id, each once: a member is found by binary search, with no
-    // set of a million ids. Any other snapshot gets the set.
-    let sorted = snap.users.windows(2).all(|w| w[0].id < w[1].id);
-    let set: Option<HashSet<&str>> = (!sorted || snap.users.len() != impact.len()).then(|| {
-        impact
-            .iter()
-            .filter(|u| provisions(u))
-            .map(|u| u.id())
-            .collect()
-    });
-    let provisioned = |id: &str| match &set {
-        Some(set) => set.contains(id),
-        None => snap
-            .users
-            .binary_search_by(|u| u.id.as_str().cmp(id))
-            .ok()
-            .and_then(|i| impact.get(i))
-            .is_some_and(|u| u.id() == id && provisions(u)),
-    };
+    let provisioned = Provisioned::new(snap, impact);
     let targets: Vec<(&str, String)> = snap
         .target
         .iter()
@@ -882,12 +903,7 @@ pub(super) fn group_impact(
                 display_name: name.clone(),
                 action,
                 target_id,
-                members: g
-                    .members
-                    .iter()
-                    .filter(|m| m.kind() == "user" && provisioned(m.id()))
-                    .map(|m| m.id())
-                    .collect(),
+                members: provisioned.members_of(g).collect(),
                 reason: merged.then(|| "merged".to_string()),
             }
         })

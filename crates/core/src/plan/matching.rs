@@ -505,8 +505,8 @@ pub(super) fn findings(snap: &Snapshot, out: &Outcome, profile: &Profile, f: &mu
             objs.push(user_ref(u));
             objs.push(ObjectRef::new(
                 "targetUser",
-                u.target_id().map(str::to_string).unwrap_or_default(),
-                u.target_user_name().map(str::to_string).unwrap_or_default(),
+                u.target_id().unwrap_or_default(),
+                u.target_user_name().unwrap_or_default(),
             ));
         }
         let (objs, more) = cap(objs.len(), objs);
@@ -548,8 +548,8 @@ pub(super) fn findings(snap: &Snapshot, out: &Outcome, profile: &Profile, f: &mu
             objs.push(user_ref(u));
             objs.push(ObjectRef::new(
                 "targetUser",
-                u.target_id().map(str::to_string).unwrap_or_default(),
-                u.target_user_name().map(str::to_string).unwrap_or_default(),
+                u.target_id().unwrap_or_default(),
+                u.target_user_name().unwrap_or_default(),
             ));
         }
         let (objs, more) = cap(objs.len(), objs);

@@ -531,7 +531,7 @@ pub fn render_markdown(plan: &Plan, impact_csv_name: Option<&str>) -> String {
                 } else if let Some((old, new)) = u.rename() {
                     format!("**renamed**: {} → {}", md(&old), md(&new))
                 } else {
-                    md(&u.reason().map(str::to_string).unwrap_or_default())
+                    md(u.reason().unwrap_or_default())
                 };
                 let _ = writeln!(
                     o,

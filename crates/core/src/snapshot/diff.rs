@@ -293,13 +293,7 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> SnapshotDiff {
                 let ma: BTreeMap<&str, _> = x.members.iter().map(|m| (m.id(), m)).collect();
                 let mb: BTreeMap<&str, _> = y.members.iter().map(|m| (m.id(), m)).collect();
                 let name = |m: &super::model::MemberRef| {
-                    format!(
-                        "{} {}",
-                        m.kind(),
-                        m.display_name()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| m.id().to_string())
-                    )
+                    format!("{} {}", m.kind(), m.display_name().unwrap_or(m.id()))
                 };
                 for (k, m) in &mb {
                     if !ma.contains_key(k) {

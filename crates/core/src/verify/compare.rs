@@ -319,7 +319,7 @@ pub fn compare(plan: &Plan, before: &Before, live: &Live, opts: &VerifyOptions) 
                 let (status, detail) = match cands.as_slice() {
                     [] if fail => (
                         Status::PredictedFail,
-                        u.reason().map(str::to_string).unwrap_or_default(),
+                        u.reason().unwrap_or_default().to_string(),
                     ),
                     [] => (
                         Status::Missing,

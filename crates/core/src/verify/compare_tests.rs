@@ -46,16 +46,13 @@ fn applied() -> Case {
     for u in &plan.impact {
         match u.action {
             UserAction::Match => {
-                account.insert(
-                    u.id().to_string(),
-                    u.target_id().map(str::to_string).unwrap(),
-                );
+                account.insert(u.id().to_string(), u.target_id().unwrap().to_string());
             }
             UserAction::Create => {
                 let id = format!("new-{}", u.id());
                 users.push(TargetUser {
                     id: id.clone(),
-                    user_name: u.user_name().map(str::to_string).unwrap(),
+                    user_name: u.user_name().unwrap().to_string(),
                     active: true,
                     external_id: None,
                     emails: u.mail().iter().map(|m| m.to_string()).collect(),
@@ -303,7 +300,7 @@ fn an_unexpectedly_inactive_user_is_named() {
 fn a_re_match_to_another_person_is_named() {
     let mut c = applied();
     // u004's account now carries u005's userName, and u005's own account is renamed away.
-    let u5 = c.impact("u005").user_name().map(str::to_string).unwrap();
+    let u5 = c.impact("u005").user_name().unwrap().to_string();
     c.user_mut("t-u005").user_name = "renamed@contoso.com".into();
     c.user_mut("t-u005").emails.clear();
     c.user_mut("t-u004").user_name = u5.clone();

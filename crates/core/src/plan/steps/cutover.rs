@@ -91,18 +91,8 @@ pub fn start_custom_job(i: &StepInputs) -> Step {
 }
 
 pub fn pilot_on_demand(i: &StepInputs, g: &GroupSnapshot, pushed: &str) -> Step {
-    let provisioned: std::collections::HashSet<&str> = i
-        .pred
-        .impact
-        .iter()
-        .filter(|u| matches!(u.action, UserAction::Match | UserAction::Create))
-        .map(|u| u.id())
-        .collect();
-    let members: Vec<&str> = g
-        .members
-        .iter()
-        .filter(|m| m.kind() == "user" && provisioned.contains(m.id()))
-        .map(|m| m.id())
+    let members: Vec<&str> = crate::plan::impact::Provisioned::new(i.snap, &i.pred.impact)
+        .members_of(g)
         .collect();
     let rule = super::schema::rule_placeholder(&i.schema.body);
     let chunks: Vec<&[&str]> = if members.is_empty() {
